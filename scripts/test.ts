@@ -1,0 +1,119 @@
+/**
+ * Runs every test suite of the project and prints one closing line
+ * `N passed, N failed` built from the real results:
+ *
+ * 1. the Deno tests (`deno test`, JUnit report read back), then
+ * 2. the conformance tests, in which the official Node client (under Node 20) talks to
+ *    the emulator (`node --test`, JUnit report read back). Their npm packages are
+ *    installed first when missing.
+ *
+ * Extra arguments are passed to `deno test` (e.g. a path to run one file).
+ * Set `AEROBAK_SKIP_CONFORMANCE=1` to run only the Deno tests.
+ *
+ * @module
+ */
+
+const root = new URL("..", import.meta.url).pathname;
+const reports = `${root}.tmp/test-results`;
+await Deno.mkdir(reports, { recursive: true });
+
+interface SuiteResult {
+  name: string;
+  passed: number;
+  failed: number;
+  exitCode: number;
+}
+
+/** Reads test and failure counts from a JUnit XML report. */
+async function readJunit(path: string): Promise<{ tests: number; failures: number } | null> {
+  let xml: string;
+  try {
+    xml = await Deno.readTextFile(path);
+  } catch {
+    return null;
+  }
+  let tests = 0;
+  let failures = 0;
+  for (const m of xml.matchAll(/<testcase\b[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)) {
+    tests++;
+    const body = m[2] ?? "";
+    if (/<(failure|error)\b/.test(body)) failures++;
+  }
+  return { tests, failures };
+}
+
+async function run(cmd: string[], cwd: string, env: Record<string, string> = {}): Promise<number> {
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    cwd,
+    env,
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  return (await child.status).code;
+}
+
+const results: SuiteResult[] = [];
+const deno = Deno.execPath();
+
+// 1. Deno tests.
+{
+  const junit = `${reports}/deno.xml`;
+  await Deno.remove(junit).catch(() => {});
+  const code = await run(
+    [deno, "test", "-A", "--parallel", `--junit-path=${junit}`, ...Deno.args],
+    root,
+  );
+  const counts = await readJunit(junit);
+  results.push({
+    name: "deno",
+    passed: counts ? counts.tests - counts.failures : 0,
+    failed: counts ? counts.failures : 1,
+    exitCode: code,
+  });
+}
+
+// 2. Conformance tests with the official Node client.
+const conformance = `${root}tests/conformance`;
+const hasConformance = await Deno.stat(`${conformance}/package.json`).then(() => true, () => false);
+if (hasConformance && Deno.env.get("AEROBAK_SKIP_CONFORMANCE") !== "1" && Deno.args.length === 0) {
+  const installed = await Deno.stat(`${conformance}/node_modules/aerospike`).then(
+    () => true,
+    () => false,
+  );
+  let code = 0;
+  if (!installed) {
+    code = await run(["npm", "ci", "--no-audit", "--no-fund"], conformance);
+  }
+  const junit = `${reports}/conformance.xml`;
+  await Deno.remove(junit).catch(() => {});
+  if (code === 0) {
+    code = await run([
+      "node",
+      "--test",
+      "--test-reporter=spec",
+      "--test-reporter-destination=stdout",
+      "--test-reporter=junit",
+      `--test-reporter-destination=${junit}`,
+    ], conformance, { DENO_BIN: deno, AEROBAK_ROOT: root });
+  }
+  const counts = await readJunit(junit);
+  results.push({
+    name: "conformance",
+    passed: counts ? counts.tests - counts.failures : 0,
+    failed: counts ? counts.failures : 1,
+    exitCode: code,
+  });
+}
+
+let passed = 0;
+let failed = 0;
+for (const r of results) {
+  passed += r.passed;
+  // A suite that exits non-zero with no failing test still failed (e.g. a crash).
+  failed += r.failed > 0 ? r.failed : r.exitCode !== 0 ? 1 : 0;
+  console.log(`${r.name}: ${r.passed} passed, ${r.failed} failed (exit ${r.exitCode})`);
+}
+console.log(`${passed} passed, ${failed} failed`);
+Deno.exit(failed > 0 ? 1 : 0);
