@@ -89,14 +89,18 @@ if (hasConformance && Deno.env.get("AEROBAK_SKIP_CONFORMANCE") !== "1" && Deno.a
   const junit = `${reports}/conformance.xml`;
   await Deno.remove(junit).catch(() => {});
   if (code === 0) {
-    code = await run([
-      "node",
-      "--test",
-      "--test-reporter=spec",
-      "--test-reporter-destination=stdout",
-      "--test-reporter=junit",
-      `--test-reporter-destination=${junit}`,
-    ], conformance, { DENO_BIN: deno, AEROBAK_ROOT: root });
+    code = await run(
+      [
+        "node",
+        "--test",
+        "--test-reporter=spec",
+        "--test-reporter-destination=stdout",
+        "--test-reporter=junit",
+        `--test-reporter-destination=${junit}`,
+      ],
+      conformance,
+      { DENO_BIN: deno, AEROBAK_ROOT: root },
+    );
   }
   const counts = await readJunit(junit);
   results.push({

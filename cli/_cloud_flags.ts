@@ -1,0 +1,176 @@
+/**
+ * AWS S3, Google Cloud Storage and Azure Blob flags (cli-flags.md §1, §2). They are parsed
+ * and checked so configurations written for backup-go are understood, but aerobak stores
+ * backups only in local files and stdin/stdout: setting any of them is refused with a clear
+ * message (see {@linkcode cloudFlagsGiven}).
+ *
+ * @module
+ */
+
+import type { FlagSpec, FlagType, FlagValue, ParsedFlags } from "./_flags.ts";
+
+type Row = [long: string, type: FlagType, def: FlagValue, help: string];
+
+const S3_COMMON: Row[] = [
+  ["s3-bucket-name", "string", "", "Existing S3 bucket name."],
+  ["s3-region", "string", "", "The S3 region that the bucket(s) exist in."],
+  ["s3-profile", "string", "", "The S3 profile to use for credentials."],
+  [
+    "s3-access-key-id",
+    "string",
+    "",
+    "S3 access key id. If not set, profile auth info will be used.",
+  ],
+  [
+    "s3-secret-access-key",
+    "string",
+    "",
+    "S3 secret access key. If not set, profile auth info will be used.",
+  ],
+  ["s3-endpoint-override", "string", "", "An alternate url endpoint to send S3 API calls to."],
+];
+const S3_BACKUP: Row[] = [
+  ["s3-storage-class", "string", "", "Apply storage class to backup files."],
+  ["s3-chunk-size", "int", 5, "Chunk size in MiB for uploading files."],
+  ["s3-upload-concurrency", "int", 0, "Files are uploaded in parts, in parallel."],
+  ["s3-calculate-checksum", "bool", false, "Calculate checksum for each uploaded object."],
+  ["s3-retry-max-attempts", "int", 10, "Maximum number of attempts of a failed request."],
+  [
+    "s3-retry-max-backoff",
+    "int",
+    90000,
+    "Max backoff duration in milliseconds between retried attempts.",
+  ],
+  ["s3-max-conns-per-host", "int", 0, "Max connections per host (0 = unlimited)."],
+  ["s3-request-timeout", "int", 600000, "Timeout in milliseconds for one request."],
+];
+const S3_RESTORE: Row[] = [
+  [
+    "s3-tier",
+    "string",
+    "",
+    "If set, restore objects from the archive tier first: Standard, Bulk, Expedited.",
+  ],
+  [
+    "s3-restore-poll-duration",
+    "int",
+    60000,
+    "Interval in milliseconds to poll archived-object restores.",
+  ],
+  ["s3-retry-read-backoff", "int", 1000, "Backoff in milliseconds before resuming a read."],
+  ["s3-retry-read-multiplier", "float", 2, "Multiplier of the read retry backoff."],
+  ["s3-retry-read-max-attempts", "uint", 3, "Maximum read retries."],
+  ["s3-retry-max-attempts", "int", 10, "Maximum number of attempts of a failed request."],
+  [
+    "s3-retry-max-backoff",
+    "int",
+    90000,
+    "Max backoff duration in milliseconds between retried attempts.",
+  ],
+  ["s3-max-conns-per-host", "int", 0, "Max connections per host (0 = unlimited)."],
+  ["s3-request-timeout", "int", 600000, "Timeout in milliseconds for one request."],
+];
+const GCP_COMMON: Row[] = [
+  ["gcp-key-path", "string", "", "Path to file containing service account JSON key."],
+  ["gcp-bucket-name", "string", "", "Name of the Google cloud storage bucket."],
+  ["gcp-endpoint-override", "string", "", "An alternate url endpoint to send GCP API calls to."],
+];
+const GCP_BACKUP: Row[] = [
+  ["gcp-chunk-size", "int", 5, "Chunk size in MiB for uploading files."],
+  ["gcp-calculate-checksum", "bool", false, "Calculate checksum for each uploaded object."],
+  ["gcp-retry-max-attempts", "int", 10, "Max retries of a failed request."],
+  ["gcp-retry-max-backoff", "int", 90000, "Max backoff in milliseconds between retries."],
+  ["gcp-retry-init-backoff", "int", 60000, "Initial backoff in milliseconds between retries."],
+  ["gcp-retry-backoff-multiplier", "float", 2, "Multiplier of the retry backoff."],
+  ["gcp-max-conns-per-host", "int", 0, "Max connections per host (0 = unlimited)."],
+  ["gcp-request-timeout", "int", 600000, "Timeout in milliseconds for one request."],
+];
+const GCP_RESTORE: Row[] = [
+  ["gcp-retry-read-backoff", "int", 1000, "Backoff in milliseconds before resuming a read."],
+  ["gcp-retry-read-multiplier", "float", 2, "Multiplier of the read retry backoff."],
+  ["gcp-retry-read-max-attempts", "uint", 3, "Maximum read retries."],
+  ["gcp-retry-max-attempts", "int", 10, "Max retries of a failed request."],
+  ["gcp-retry-max-backoff", "int", 90000, "Max backoff in milliseconds between retries."],
+  ["gcp-retry-init-backoff", "int", 60000, "Initial backoff in milliseconds between retries."],
+  ["gcp-retry-backoff-multiplier", "float", 2, "Multiplier of the retry backoff."],
+  ["gcp-max-conns-per-host", "int", 0, "Max connections per host (0 = unlimited)."],
+  ["gcp-request-timeout", "int", 600000, "Timeout in milliseconds for one request."],
+];
+const AZURE_COMMON: Row[] = [
+  ["azure-account-name", "string", "", "Azure account name for account name, key authorization."],
+  ["azure-account-key", "string", "", "Azure account key for account name, key authorization."],
+  ["azure-tenant-id", "string", "", "Azure tenant ID for Azure Active Directory authorization."],
+  ["azure-client-id", "string", "", "Azure client ID for Azure Active Directory authorization."],
+  [
+    "azure-client-secret",
+    "string",
+    "",
+    "Azure client secret for Azure Active Directory authorization.",
+  ],
+  ["azure-endpoint", "string", "", "Azure endpoint."],
+  ["azure-container-name", "string", "", "Azure container Name."],
+];
+const AZURE_BACKUP: Row[] = [
+  ["azure-access-tier", "string", "", "Azure access tier for backup files: Cold, Cool, Hot."],
+  ["azure-block-size", "int", 5, "Block size in MiB for uploading files."],
+  ["azure-upload-concurrency", "int", 1, "Files are uploaded in blocks, in parallel."],
+  ["azure-calculate-checksum", "bool", false, "Calculate checksum for each uploaded object."],
+  ["azure-retry-max-attempts", "int", 10, "Max retries of a failed request."],
+  ["azure-retry-max-delay", "int", 90000, "Max delay in milliseconds between retries."],
+  ["azure-retry-delay", "int", 60000, "Delay in milliseconds before a retry."],
+  ["azure-max-conns-per-host", "int", 0, "Max connections per host (0 = unlimited)."],
+  ["azure-request-timeout", "int", 600000, "Timeout in milliseconds for one request."],
+];
+const AZURE_RESTORE: Row[] = [
+  ["azure-access-tier", "string", "", "Tier to rehydrate archived blobs to: Cold, Cool, Hot."],
+  ["azure-rehydrate-poll-duration", "int", 60000, "Interval in milliseconds to poll rehydration."],
+  ["azure-retry-read-backoff", "int", 1000, "Backoff in milliseconds before resuming a read."],
+  ["azure-retry-read-multiplier", "float", 2, "Multiplier of the read retry backoff."],
+  ["azure-retry-read-max-attempts", "uint", 3, "Maximum read retries."],
+  ["azure-retry-max-attempts", "int", 10, "Max retries of a failed request."],
+  ["azure-retry-max-delay", "int", 90000, "Max delay in milliseconds between retries."],
+  ["azure-retry-delay", "int", 60000, "Delay in milliseconds before a retry."],
+  ["azure-max-conns-per-host", "int", 0, "Max connections per host (0 = unlimited)."],
+  ["azure-request-timeout", "int", 600000, "Timeout in milliseconds for one request."],
+];
+
+function specs(rows: Row[], group: string, prefix: string, yamlRoot: string): FlagSpec[] {
+  return rows.map(([long, type, def, help]) => ({
+    long,
+    type,
+    default: def,
+    group,
+    help,
+    yaml: `${yamlRoot}.${long.slice(prefix.length)}`,
+  }));
+}
+
+/**
+ * The cloud storage flags of one CLI.
+ *
+ * @param restore Whether for asrestore.
+ * @returns The flags, grouped as `--help` prints them.
+ */
+export function cloudFlags(restore: boolean): FlagSpec[] {
+  const aws = "AWS Storage Flags";
+  const gcp = "GCP Storage Flags";
+  const azure = "Azure Storage Flags";
+  const s3 = [...S3_COMMON, ...(restore ? S3_RESTORE : S3_BACKUP)];
+  const gs = [...GCP_COMMON, ...(restore ? GCP_RESTORE : GCP_BACKUP)];
+  const az = [...AZURE_COMMON, ...(restore ? AZURE_RESTORE : AZURE_BACKUP)];
+  return [
+    ...specs(s3, aws, "s3-", "aws.s3"),
+    ...specs(gs, gcp, "gcp-", "gcp.storage"),
+    ...specs(az, azure, "azure-", "azure.blob"),
+  ];
+}
+
+/**
+ * Names the cloud flags that were set, so the CLI can refuse them.
+ *
+ * @param flags The parsed flags.
+ * @returns The long names of the cloud flags given, in order.
+ */
+export function cloudFlagsGiven(flags: ParsedFlags): string[] {
+  return [...flags.given].filter((f) => /^(s3|gcp|azure)-/.test(f));
+}

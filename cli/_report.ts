@@ -1,0 +1,373 @@
+/**
+ * What the CLIs print: log lines (text like Go's slog, or JSON with `--log-json`), the live
+ * progress (a bar on a terminal, a line every few seconds otherwise) and the final reports
+ * with backup-go's labels (`Records Read`, `sIndex Read`, …).
+ *
+ * @module
+ */
+
+/** A text sink: stdout or stderr. */
+export interface TextSink {
+  /** Writes text as is. */
+  write(text: string): void;
+  /** Whether the sink is a terminal (live progress bar rather than lines). */
+  isTerminal?(): boolean;
+}
+
+/** Log levels, least severe first. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+/** A logger writing one line per message to stderr. */
+export class Logger {
+  #sink: TextSink;
+  #json: boolean;
+  #min: number;
+  #now: () => Date;
+
+  /**
+   * Creates a logger.
+   *
+   * @param sink Where lines go (stderr).
+   * @param options `json` for JSON lines; `level` the least severe level shown; `now` the clock.
+   */
+  constructor(sink: TextSink, options: { json: boolean; level: LogLevel; now?: () => Date }) {
+    this.#sink = sink;
+    this.#json = options.json;
+    this.#min = LEVELS.indexOf(options.level);
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Whether lines are JSON. */
+  get json(): boolean {
+    return this.#json;
+  }
+
+  /**
+   * Writes a message when its level is shown.
+   *
+   * @param level Severity.
+   * @param msg The message.
+   * @param attrs Key-value pairs appended to the line.
+   */
+  log(level: LogLevel, msg: string, attrs: Record<string, unknown> = {}): void {
+    if (LEVELS.indexOf(level) < this.#min) return;
+    const time = this.#now().toISOString();
+    if (this.#json) {
+      this.#sink.write(JSON.stringify({ time, level: level.toUpperCase(), msg, ...attrs }) + "\n");
+      return;
+    }
+    let line = `time=${time} level=${level.toUpperCase()} msg=${quote(msg)}`;
+    for (const [k, v] of Object.entries(attrs)) line += ` ${k}=${quote(String(v))}`;
+    this.#sink.write(line + "\n");
+  }
+
+  /** Logs at debug level. */
+  debug(msg: string, attrs?: Record<string, unknown>): void {
+    this.log("debug", msg, attrs);
+  }
+
+  /** Logs at info level. */
+  info(msg: string, attrs?: Record<string, unknown>): void {
+    this.log("info", msg, attrs);
+  }
+
+  /** Logs at warn level. */
+  warn(msg: string, attrs?: Record<string, unknown>): void {
+    this.log("warn", msg, attrs);
+  }
+
+  /** Logs at error level. */
+  error(msg: string, attrs?: Record<string, unknown>): void {
+    this.log("error", msg, attrs);
+  }
+}
+
+function quote(s: string): string {
+  return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
+}
+
+/**
+ * Formats a duration as Go's `time.Duration.String()` does (`1.5s`, `2m3.25s`, `1h0m0s`).
+ *
+ * @param ms Milliseconds.
+ * @returns The text.
+ */
+export function formatGoDuration(ms: number): string {
+  if (ms === 0) return "0s";
+  if (ms < 1) return `${Math.round(ms * 1000)}µs`;
+  if (ms < 1000) return `${trim(ms)}ms`;
+  const totalS = ms / 1000;
+  const h = Math.floor(totalS / 3600);
+  const m = Math.floor((totalS % 3600) / 60);
+  const s = totalS - h * 3600 - m * 60;
+  if (h > 0) return `${h}h${m}m${trim(s)}s`;
+  if (m > 0) return `${m}m${trim(s)}s`;
+  return `${trim(s)}s`;
+}
+
+function trim(n: number): string {
+  return String(Number(n.toFixed(9)));
+}
+
+/**
+ * Formats a date as Go's `time.RFC1123` in local time (`Mon, 02 Jan 2006 15:04:05 MST`).
+ *
+ * @param d The date.
+ * @returns The text.
+ */
+export function formatRfc1123(d: Date): string {
+  const days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  const months = [
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+  ];
+  const p = (n: number) => String(n).padStart(2, "0");
+  const zone = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" })
+    .formatToParts(d).find((x) => x.type === "timeZoneName")?.value ?? "UTC";
+  return `${days[d.getDay()]}, ${p(d.getDate())} ${months[d.getMonth()]} ${d.getFullYear()} ` +
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${zone}`;
+}
+
+/** One line of a report: a label and its value, or a blank line. */
+export type ReportLine = [label: string, value: string | number] | null;
+
+/**
+ * Formats a report as backup-go prints it: a blank line, the header, dashes, then
+ * `Label:<padding>value` lines with values starting at column 23.
+ *
+ * @param header `Backup report`, `Restore report`, …
+ * @param lines The lines.
+ * @returns The text, ending with a newline.
+ */
+export function formatReport(header: string, lines: readonly ReportLine[]): string {
+  const out = ["", header, "-".repeat(header.length)];
+  for (const line of lines) {
+    if (line === null) out.push("");
+    else out.push(`${line[0]}:${" ".repeat(Math.max(1, 21 - line[0].length))}${line[1]}`);
+  }
+  return out.join("\n") + "\n";
+}
+
+/** What a backup report shows (a subset of the job's stats). */
+export interface BackupReportStats {
+  /** When the job started. */
+  startTime: Date;
+  /** Milliseconds it ran. */
+  durationMs: number;
+  /** Records read. */
+  recordsRead: number;
+  /** Secondary indexes. */
+  sindexesRead: number;
+  /** UDFs. */
+  udfsRead: number;
+  /** Bytes written to storage. */
+  bytesWritten: number;
+  /** Files written. */
+  filesWritten: number;
+}
+
+/**
+ * Writes the final backup report: text to stderr, or one JSON log line.
+ *
+ * @param stats The final statistics.
+ * @param log The logger (its JSON mode decides the form).
+ * @param stderr Where the text report goes.
+ */
+export function reportBackup(stats: BackupReportStats, log: Logger, stderr: TextSink): void {
+  if (log.json) {
+    log.log("info", "backup report", {
+      start_time: stats.startTime.toISOString(),
+      duration: Math.round(stats.durationMs * 1e6),
+      records_read: stats.recordsRead,
+      s_index_read: stats.sindexesRead,
+      udf_read: stats.udfsRead,
+      bytes_written: stats.bytesWritten,
+      files_written: stats.filesWritten,
+    });
+    return;
+  }
+  stderr.write(formatReport("Backup report", [
+    ["Start Time", formatRfc1123(stats.startTime)],
+    ["Duration", formatGoDuration(stats.durationMs)],
+    null,
+    ["Records Read", stats.recordsRead],
+    ["sIndex Read", stats.sindexesRead],
+    ["UDFs Read", stats.udfsRead],
+    null,
+    ["Bytes Written", stats.bytesWritten],
+    ["Files Written", stats.filesWritten],
+  ]));
+}
+
+/** What a restore report shows. */
+export interface RestoreReportStats {
+  /** Records read from the files. */
+  recordsRead: number;
+  /** Secondary indexes read. */
+  sindexesRead: number;
+  /** UDFs read. */
+  udfsRead: number;
+  /** Records whose void time had passed. */
+  recordsExpired: number;
+  /** Records left out by set, bin or no-records filters. */
+  recordsSkipped: number;
+  /** Records refused with an ignorable error. */
+  recordsIgnored: number;
+  /** Records older than the server's copy (generation check). */
+  recordsFresher: number;
+  /** Records that existed (create-only). */
+  recordsExisted: number;
+  /** Records written. */
+  recordsInserted: number;
+  /** Writes whose outcome is unknown. */
+  errorsInDoubt: number;
+  /** Bytes read from the files. */
+  bytesRead: number;
+}
+
+/**
+ * Writes the final restore (or validation) report: text to stderr, or one JSON log line.
+ *
+ * @param stats The final statistics.
+ * @param timing When the job started and how long it ran.
+ * @param validation Whether it was `--validate` (no write counters).
+ * @param log The logger.
+ * @param stderr Where the text report goes.
+ */
+export function reportRestore(
+  stats: RestoreReportStats,
+  timing: { startTime: Date; durationMs: number },
+  validation: boolean,
+  log: Logger,
+  stderr: TextSink,
+): void {
+  const header = validation ? "Validation report" : "Restore report";
+  if (log.json) {
+    const attrs: Record<string, unknown> = {
+      start_time: timing.startTime.toISOString(),
+      duration: Math.round(timing.durationMs * 1e6),
+      records_read: stats.recordsRead,
+      s_index_read: stats.sindexesRead,
+      udf_read: stats.udfsRead,
+    };
+    if (!validation) {
+      Object.assign(attrs, {
+        expired_records: stats.recordsExpired,
+        skipped_records: stats.recordsSkipped,
+        ignored_records: stats.recordsIgnored,
+        fresher_records: stats.recordsFresher,
+        existed_records: stats.recordsExisted,
+        inserted_records: stats.recordsInserted,
+        in_doubt_errors: stats.errorsInDoubt,
+      });
+    }
+    attrs.total_bytes_read = stats.bytesRead;
+    log.log("info", header.toLowerCase(), attrs);
+    return;
+  }
+  const lines: ReportLine[] = [
+    ["Start Time", formatRfc1123(timing.startTime)],
+    ["Duration", formatGoDuration(timing.durationMs)],
+    null,
+    ["Records Read", stats.recordsRead],
+    ["sIndex Read", stats.sindexesRead],
+    ["UDFs Read", stats.udfsRead],
+    null,
+  ];
+  if (!validation) {
+    lines.push(
+      ["Expired Records", stats.recordsExpired],
+      ["Skipped Records", stats.recordsSkipped],
+      ["Ignored Records", stats.recordsIgnored],
+      ["Fresher Records", stats.recordsFresher],
+      ["Existed Records", stats.recordsExisted],
+      null,
+      ["Inserted Records", stats.recordsInserted],
+      ["In Doubt Errors", stats.errorsInDoubt],
+    );
+  }
+  if (stats.bytesRead > 0) lines.push(["Total Bytes Read", stats.bytesRead]);
+  stderr.write(formatReport(header, lines));
+}
+
+/** A snapshot the progress display shows. */
+export interface ProgressSnapshot {
+  /** Records so far. */
+  records: number;
+  /** Bytes so far. */
+  bytes: number;
+  /** Expected records in all, when known. */
+  total?: number;
+  /** Records per second now. */
+  recordsPerSecond: number;
+  /** Milliseconds since the start. */
+  elapsedMs: number;
+}
+
+/**
+ * Formats one progress line: records (and percent of the estimate), bytes, rate and ETA.
+ * On a terminal the line starts with a bar and `\r` so it redraws in place.
+ *
+ * @param p The snapshot.
+ * @param terminal Whether to draw a bar that redraws in place.
+ * @returns The line (with `\r` or `\n`).
+ */
+export function formatProgress(p: ProgressSnapshot, terminal: boolean): string {
+  const parts: string[] = [];
+  const fraction = p.total && p.total > 0 ? Math.min(1, p.records / p.total) : undefined;
+  let text = `${p.records} records`;
+  if (fraction !== undefined) text += ` of ~${p.total} (${Math.floor(fraction * 100)}%)`;
+  parts.push(text, formatBytes(p.bytes), `${Math.round(p.recordsPerSecond)} records/s`);
+  if (fraction !== undefined && p.recordsPerSecond > 0 && p.total! > p.records) {
+    parts.push(`ETA ${formatClock(((p.total! - p.records) / p.recordsPerSecond) * 1000)}`);
+  }
+  parts.push(`elapsed ${formatClock(p.elapsedMs)}`);
+  const line = parts.join(", ");
+  if (!terminal) return line + "\n";
+  const width = 30;
+  const filled = fraction === undefined ? 0 : Math.round(fraction * width);
+  const bar = fraction === undefined ? "" : `[${"#".repeat(filled)}${".".repeat(width - filled)}] `;
+  // Clear to the end of the line: the new text may be shorter than the old.
+  return `\r${bar}${line}\x1b[K`;
+}
+
+/**
+ * Formats a byte count with a binary unit (`12.3 MiB`).
+ *
+ * @param n Bytes.
+ * @returns The text.
+ */
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+/**
+ * Formats milliseconds as `HH:MM:SS`.
+ *
+ * @param ms Milliseconds.
+ * @returns The text.
+ */
+export function formatClock(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${p(Math.floor(s / 3600))}:${p(Math.floor((s % 3600) / 60))}:${p(s % 60)}`;
+}

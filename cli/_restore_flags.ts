@@ -1,0 +1,280 @@
+/**
+ * The flags of `asrestore` (cli-flags.md §2), grouped as `--help` prints them.
+ *
+ * @module
+ */
+
+import {
+  CLIENT_FLAGS,
+  compressionFlags,
+  encryptionFlags,
+  GENERAL_FLAGS,
+  SECRET_AGENT_FLAGS,
+} from "./_common_flags.ts";
+import { cloudFlags } from "./_cloud_flags.ts";
+import type { FlagSpec, FlagType, FlagValue } from "./_flags.ts";
+
+const G = "Restore Flags";
+
+function flag(
+  long: string,
+  short: string | undefined,
+  type: FlagType,
+  def: FlagValue,
+  help: string,
+  extra: Partial<FlagSpec> = {},
+): FlagSpec {
+  const spec: FlagSpec = {
+    long,
+    type,
+    default: def,
+    group: G,
+    help,
+    yaml: `restore.${long}`,
+    ...extra,
+  };
+  if (short) spec.short = short;
+  return spec;
+}
+
+/** The restore flags proper. */
+const RESTORE_GROUP: readonly FlagSpec[] = [
+  flag(
+    "directory",
+    "d",
+    "string",
+    "",
+    "The directory that holds the backup files. Required, unless --input-file is used.",
+  ),
+  flag(
+    "namespace",
+    "n",
+    "string",
+    "",
+    "Used to restore to a different namespace. Example: source-ns,destination-ns",
+    { valueName: "<source>[,<destination>]" },
+  ),
+  flag(
+    "set-list",
+    "s",
+    "string",
+    "",
+    "Only restore the given sets from the backup.\nDefault: restore all sets.",
+    { valueName: "<set 1>[,<set 2>[,...]]", yamlList: true },
+  ),
+  flag(
+    "bin-list",
+    "B",
+    "string",
+    "",
+    "Only restore the given bins in the backup.\nDefault: restore all bins.",
+    { valueName: "<bin 1>[,<bin 2>[,...]]", yamlList: true },
+  ),
+  flag("no-records", "R", "bool", false, "Don't restore any records."),
+  flag("no-indexes", "I", "bool", false, "Don't restore any secondary indexes."),
+  flag("no-udfs", undefined, "bool", false, "Don't restore any UDFs."),
+  flag(
+    "parallel",
+    "w",
+    "int",
+    0,
+    "The number of restore threads (1 to 1024). 0 = the number of CPUs.",
+  ),
+  flag(
+    "records-per-second",
+    "L",
+    "int",
+    0,
+    "Limit total returned records per second (rps).\nDo not apply rps limit if records-per-second is zero.",
+  ),
+  flag(
+    "total-timeout",
+    undefined,
+    "int",
+    10000,
+    "Total transaction timeout in milliseconds. 0 - no timeout.",
+  ),
+  flag(
+    "socket-timeout",
+    undefined,
+    "int",
+    10000,
+    "Socket timeout in milliseconds. If this value is 0, it's set to --total-timeout.\n" +
+      "If both this and --total-timeout are 0, there is no socket idle time limit.",
+  ),
+  flag(
+    "nice",
+    undefined,
+    "int",
+    0,
+    "The limits for read/write storage bandwidth in MiB/s.\nDeprecated: use --bandwidth.",
+    {
+      yaml: undefined,
+    },
+  ),
+  flag(
+    "bandwidth",
+    "N",
+    "int",
+    0,
+    "Throttles write operations to the backup file(s) to not exceed the given bandwidth in MiB/s.",
+  ),
+  flag(
+    "info-timeout",
+    "T",
+    "int",
+    10000,
+    "Set the timeout (ms) for asinfo commands sent from asrestore to the database.",
+  ),
+  flag(
+    "info-retry-interval",
+    undefined,
+    "int",
+    1000,
+    "Set the initial interval for a retry in milliseconds when info commands are sent.",
+  ),
+  flag(
+    "info-retry-multiplier",
+    undefined,
+    "float",
+    1,
+    "Increases the delay between subsequent retry attempts.\nThe actual delay is calculated as: info-retry-interval * (info-retry-multiplier ^ attemptNumber)",
+  ),
+  flag(
+    "info-max-retries",
+    undefined,
+    "uint",
+    3,
+    "How many times to retry to send info commands before failing.",
+  ),
+  flag("std-buffer", undefined, "int", 4, "Buffer size in MiB for stdin and stdout operations."),
+  flag(
+    "input-file",
+    "i",
+    "string",
+    "",
+    "Restore from a single backup file. Use - for stdin.\nRequired, unless --directory or --directory-list is used.",
+  ),
+  flag(
+    "directory-list",
+    undefined,
+    "string",
+    "",
+    "A comma-separated list of paths to directories that hold the backup files. Required,\n" +
+      "unless -i or -d is used. The paths may not contain commas.\nExample: 'asrestore --directory-list /path/to/dir1/,/path/to/dir2'",
+    { yamlList: true },
+  ),
+  flag(
+    "parent-directory",
+    undefined,
+    "string",
+    "",
+    "A common root path for all paths used in --directory-list.\nThis path is prepended to all entries in --directory-list.",
+  ),
+  flag(
+    "unique",
+    "u",
+    "bool",
+    false,
+    "Skip modifying records that already exist in the namespace.",
+  ),
+  flag(
+    "replace",
+    "r",
+    "bool",
+    false,
+    "Fully replace records that already exist in the namespace.\nThis option still performs a generation check by default.",
+  ),
+  flag(
+    "no-generation",
+    "g",
+    "bool",
+    false,
+    "Don't check the generation of records that already exist in the namespace.",
+  ),
+  flag(
+    "ignore-record-error",
+    undefined,
+    "bool",
+    false,
+    "Ignore permanent record specific error. e.g AEROSPIKE_RECORD_TOO_BIG.\n" +
+      "By default such errors are not ignored and asrestore terminates.",
+  ),
+  flag(
+    "disable-batch-writes",
+    undefined,
+    "bool",
+    false,
+    "Disables the use of batch writes when restoring records to the Aerospike cluster.",
+  ),
+  flag(
+    "max-async-batches",
+    undefined,
+    "int",
+    32,
+    "The max number of outstanding async record batch write calls at a time.",
+  ),
+  flag(
+    "warm-up",
+    undefined,
+    "int",
+    0,
+    "Warm Up fills the connection pool with connections for all nodes.\n" +
+      "By default it is calculated as (--max-async-batches + 1).",
+  ),
+  flag(
+    "batch-size",
+    undefined,
+    "int",
+    128,
+    "The max allowed number of records to simultaneously write in one batch.",
+  ),
+  flag(
+    "extra-ttl",
+    undefined,
+    "int",
+    0,
+    "For records with expirable void-times, add N seconds of extra-ttl to the\nrecorded void-time.",
+  ),
+  flag(
+    "retry-base-interval",
+    undefined,
+    "int",
+    1000,
+    "Set the initial delay between retry attempts in milliseconds.",
+  ),
+  flag(
+    "retry-multiplier",
+    undefined,
+    "float",
+    1,
+    "retry-multiplier is used to increase the delay between subsequent retry attempts.",
+  ),
+  flag(
+    "retry-max-attempts",
+    undefined,
+    "uint",
+    0,
+    "Set the maximum number of retry attempts for a failed write (0 = one attempt).",
+  ),
+  flag("validate", undefined, "bool", false, "Validate backup files without restoring."),
+  flag(
+    "apply-metadata-last",
+    undefined,
+    "bool",
+    false,
+    "Defines when to restore metadata (secondary indexes and UDFs).\n" +
+      "If set to true, metadata will be restored after all records have been processed.",
+  ),
+];
+
+/** Every flag of `asrestore`, in `--help` order. */
+export const RESTORE_FLAGS: readonly FlagSpec[] = [
+  ...GENERAL_FLAGS,
+  ...CLIENT_FLAGS,
+  ...RESTORE_GROUP,
+  ...compressionFlags(true),
+  ...encryptionFlags(true),
+  ...SECRET_AGENT_FLAGS,
+  ...cloudFlags(true),
+];

@@ -1,0 +1,113 @@
+/**
+ * `asbackup`: backs up an Aerospike namespace to ASB files, with the flags of backup-go's
+ * `abs-backup-cli` (cli-flags.md §1).
+ *
+ * ```sh
+ * deno run -A cli/asbackup.ts -h 127.0.0.1:3000 -n test -d /backups/test -w 8
+ * ```
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { Cluster } from "../lib/aerospike/cluster.ts";
+import { resolveBackupConfig } from "../lib/backup/config.ts";
+import { BackupClient } from "../lib/client.ts";
+import { BACKUP_FLAGS } from "./_backup_flags.ts";
+import { backupPlanFromFlags, openBackupTarget, removeArtifacts } from "./_backup_options.ts";
+import { type CliIo, EXIT_OK, fail, startCli } from "./_cli.ts";
+import { clientPolicyFromFlags } from "./_common_options.ts";
+import { showProgress } from "./_progress.ts";
+import { formatReport, reportBackup } from "./_report.ts";
+
+const DESCRIPTION = "asbackup backs up an Aerospike namespace to ASB backup files " +
+  "(compatible with backup-go's abs-backup-cli and the C asbackup).";
+
+/**
+ * Runs `asbackup`.
+ *
+ * @param args Command-line arguments (without the program name).
+ * @param io The process: output sinks, environment, signal.
+ * @returns The exit code: 0 on success, 1 on any error.
+ */
+export async function main(args: string[], io: CliIo): Promise<number> {
+  const started = await startCli(
+    { name: "asbackup", description: DESCRIPTION, flags: BACKUP_FLAGS },
+    args,
+    io,
+  );
+  if (typeof started === "number") return started;
+  const ctx = started;
+  const now = io.now ?? (() => new Date());
+  let plan;
+  let config;
+  try {
+    plan = backupPlanFromFlags(ctx.flags, ctx.secretAgent, now());
+    if (plan.mode === "removeArtifacts") {
+      await removeArtifacts(plan.target);
+      ctx.log.info("backup artifacts removed");
+      return EXIT_OK;
+    }
+    config = resolveBackupConfig(plan.config);
+  } catch (err) {
+    return fail(ctx, "invalid backup configuration", err);
+  }
+
+  let cluster: Cluster | undefined;
+  try {
+    const policy = await clientPolicyFromFlags(ctx.flags, ctx.sources, ctx.secretAgent);
+    cluster = await Cluster.connect(policy, { signal: io.signal });
+    const client = new BackupClient(cluster);
+    if (plan.mode === "estimate") {
+      const estimate = await client.estimate(config, {
+        samples: plan.estimateSamples,
+        signal: io.signal,
+      });
+      if (ctx.log.json) ctx.log.info("estimate report", { file_size_bytes: estimate.bytes });
+      else {io.stderr.write(
+          formatReport("Estimate report", [["File size (bytes)", estimate.bytes]]),
+        );}
+      return EXIT_OK;
+    }
+    const target = plan.target;
+    const handle = client.backup(config, openBackupTarget(target), {
+      signal: io.signal,
+      readStateFile: target.kind === "directory"
+        ? (name: string) => Deno.readFile(join(target.path, name))
+        : undefined,
+    });
+    const startedAt = now().getTime();
+    const stop = showProgress(
+      () => {
+        const s = handle.stats();
+        const m = handle.metrics();
+        return {
+          records: s.recordsRead,
+          bytes: s.bytesWritten,
+          total: s.estimatedRecords,
+          recordsPerSecond: m.recordsPerSecond,
+          elapsedMs: now().getTime() - startedAt,
+        };
+      },
+      io.stderr,
+      ctx.log,
+    );
+    let stats;
+    try {
+      stats = await handle.wait();
+    } finally {
+      stop();
+    }
+    reportBackup(stats, ctx.log, io.stderr);
+    return EXIT_OK;
+  } catch (err) {
+    return fail(ctx, "backup failed", err);
+  } finally {
+    await cluster?.close();
+  }
+}
+
+if (import.meta.main) {
+  const { runMain } = await import("./_main.ts");
+  await runMain(main);
+}

@@ -1,0 +1,93 @@
+/**
+ * `asrestore`: restores ASB backup files into an Aerospike cluster, with the flags of
+ * backup-go's `abs-restore-cli` (cli-flags.md §2). `--validate` checks the files without a
+ * cluster.
+ *
+ * ```sh
+ * deno run -A cli/asrestore.ts -h 127.0.0.1:3000 -n test -d /backups/test
+ * ```
+ *
+ * @module
+ */
+
+import { Cluster } from "../lib/aerospike/cluster.ts";
+import { BackupClient } from "../lib/client.ts";
+import { resolveRestoreConfig } from "../lib/restore/config.ts";
+import { type CliIo, EXIT_OK, fail, startCli } from "./_cli.ts";
+import { clientPolicyFromFlags } from "./_common_options.ts";
+import { showProgress } from "./_progress.ts";
+import { reportRestore } from "./_report.ts";
+import { RESTORE_FLAGS } from "./_restore_flags.ts";
+import { openRestoreSource, restorePlanFromFlags } from "./_restore_options.ts";
+
+const DESCRIPTION = "asrestore restores ASB backup files into an Aerospike cluster " +
+  "(compatible with backup-go's abs-restore-cli and the C asrestore).";
+
+/**
+ * Runs `asrestore`.
+ *
+ * @param args Command-line arguments (without the program name).
+ * @param io The process: output sinks, environment, signal.
+ * @returns The exit code: 0 on success, 1 on any error.
+ */
+export async function main(args: string[], io: CliIo): Promise<number> {
+  const started = await startCli(
+    { name: "asrestore", description: DESCRIPTION, flags: RESTORE_FLAGS },
+    args,
+    io,
+  );
+  if (typeof started === "number") return started;
+  const ctx = started;
+  const now = io.now ?? (() => new Date());
+  let plan;
+  let config;
+  try {
+    plan = restorePlanFromFlags(ctx.flags, ctx.secretAgent, navigator.hardwareConcurrency || 1);
+    config = resolveRestoreConfig(plan.config);
+  } catch (err) {
+    return fail(ctx, "invalid restore configuration", err);
+  }
+
+  let cluster: Cluster | null = null;
+  try {
+    // Validation decodes the files only: no cluster is needed (backup-go does the same).
+    if (!config.validateOnly) {
+      const policy = await clientPolicyFromFlags(ctx.flags, ctx.sources, ctx.secretAgent);
+      cluster = await Cluster.connect(policy, { signal: io.signal });
+    }
+    const client = new BackupClient(cluster);
+    const handle = client.restore(config, openRestoreSource(plan.source), { signal: io.signal });
+    const startedAt = now().getTime();
+    const stop = showProgress(
+      () => {
+        const s = handle.stats();
+        const m = handle.metrics();
+        return {
+          records: s.recordsRead,
+          bytes: s.bytesRead,
+          recordsPerSecond: m.recordsPerSecond,
+          elapsedMs: now().getTime() - startedAt,
+        };
+      },
+      io.stderr,
+      ctx.log,
+    );
+    let stats;
+    try {
+      stats = await handle.wait();
+    } finally {
+      stop();
+    }
+    reportRestore(stats, stats, config.validateOnly, ctx.log, io.stderr);
+    return EXIT_OK;
+  } catch (err) {
+    return fail(ctx, config.validateOnly ? "validation failed" : "restore failed", err);
+  } finally {
+    await cluster?.close();
+  }
+}
+
+if (import.meta.main) {
+  const { runMain } = await import("./_main.ts");
+  await runMain(main);
+}

@@ -1,0 +1,90 @@
+/**
+ * Test helper: loads the wire captures of a real Aerospike 8.1.2 server
+ * (`testdata/captures/`, copied from the project's shared captures).
+ *
+ * @module
+ */
+
+/** One captured proto message. */
+export interface CaptureMessage {
+  /** Connection number (order of opening). */
+  conn: number;
+  /** Direction. */
+  dir: "c2s" | "s2c";
+  /** Proto type. */
+  type: number;
+  /** Whole message length. */
+  len: number;
+  /** The whole message, proto header included. */
+  bytes: Uint8Array;
+  /** Info body text (type 1 only). */
+  text?: string;
+}
+
+const DIR = new URL("./testdata/captures/", import.meta.url);
+
+/**
+ * Parses hex text into bytes (spaces and newlines ignored).
+ *
+ * @param hex Hex digits.
+ * @returns The bytes.
+ */
+export function hexToBytes(hex: string): Uint8Array {
+  const clean = hex.replace(/[^0-9a-fA-F]/g, "");
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/**
+ * Formats bytes as lowercase hex.
+ *
+ * @param b Bytes.
+ * @returns Hex text.
+ */
+export function bytesToHex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Parses a hex dump as printed in wire-protocol.md (`0000: 02 03 ...` lines).
+ *
+ * @param dump The dump text.
+ * @returns The bytes.
+ */
+export function hexDump(dump: string): Uint8Array {
+  return hexToBytes(
+    dump.trim().split("\n").map((l) => l.replace(/^\s*[0-9a-fA-F]+:/, "")).join(""),
+  );
+}
+
+/**
+ * Loads every message of a `.jsonl` capture file.
+ *
+ * @param name File name, e.g. `"official-node-client.jsonl"`.
+ * @returns The messages, line n at index n.
+ */
+export function loadCapture(name: string): CaptureMessage[] {
+  const text = Deno.readTextFileSync(new URL(name, DIR));
+  return text.split("\n").filter((l) => l.trim() !== "").map((l) => {
+    const o = JSON.parse(l);
+    return {
+      conn: o.conn,
+      dir: o.dir,
+      type: o.type,
+      len: o.len,
+      bytes: hexToBytes(o.hex),
+      text: o.text,
+    };
+  });
+}
+
+/**
+ * Loads an `info-*.json` capture: `{ "host:port": { command: answer } }`.
+ *
+ * @param name File name.
+ * @returns The answers per node.
+ */
+export function loadInfoCapture(name: string): Record<string, Record<string, string>> {
+  return JSON.parse(Deno.readTextFileSync(new URL(name, DIR)));
+}

@@ -1,0 +1,629 @@
+/**
+ * A connected Aerospike cluster: seeds, node discovery through peers, the partition map,
+ * a tend every ~1 s that follows node failures, rejoins and partition moves, and the
+ * commands backup and restore need (info, partition scans, writes, batch writes).
+ *
+ * @module
+ */
+
+import { AerobakError } from "../errors.ts";
+import type { AerospikeRecord, UserKey } from "./record.ts";
+import { Authenticator } from "./auth.ts";
+import { batchWrite } from "./batch.ts";
+import { Connection, readLimits } from "./connection.ts";
+import { computeDigest, partitionId } from "./digest.ts";
+import { formatAddress, type Host } from "./host.ts";
+import { parsePeers, parseReplicas, type PeerInfo } from "./info.ts";
+import { infoRequest, infoValue } from "./info_client.ts";
+import { Node, type NodeConnector, type NodeInfo, parseRackIds } from "./node.ts";
+import { PartitionFilter } from "./partition_filter.ts";
+import { PartitionMap } from "./partition_map.ts";
+import {
+  type ClientPolicy,
+  type ResolvedClientPolicy,
+  resolveClientPolicy,
+  resolveScanOptions,
+  resolveWritePolicy,
+  type ScanOptions,
+  type WritePolicy,
+} from "./policy.ts";
+import { ResultCode } from "./result_code.ts";
+import { type ScanCluster, scanPartitions } from "./scan.ts";
+import { loadTlsContext, type TlsContext } from "./tls.ts";
+import { deleteRecord, getRecord, putRecord, type RecordTarget, type WriteResult } from "./write.ts";
+
+export type { NodeInfo } from "./node.ts";
+export type { WriteResult } from "./write.ts";
+
+/** Consecutive failed tends after which a node is dropped from the cluster. */
+const NODE_FAILURE_LIMIT = 2;
+
+/** Options of {@linkcode Cluster.connect}. */
+export interface ConnectClusterOptions {
+  /** Stops connecting. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Cluster.info}. */
+export interface InfoOptions {
+  /** Name of the node to ask. @default any node */
+  node?: string;
+  /** Limit in ms. @default the policy's infoTimeoutMs */
+  timeoutMs?: number;
+}
+
+/** Options of {@linkcode Cluster.get}. */
+export interface GetOptions {
+  /** Only these bins. @default all */
+  binNames?: string[];
+  /** Limit of the command, ms. @default 10000 */
+  totalTimeoutMs?: number;
+  /** Longest wait for reply bytes, ms. @default 10000 */
+  socketTimeoutMs?: number;
+}
+
+/**
+ * A connected cluster.
+ *
+ * @example Connect, scan, close
+ * ```ts ignore
+ * import { Cluster, PartitionFilter } from "./mod.ts";
+ * await using cluster = await Cluster.connect({ hosts: "127.0.0.1:3000" });
+ * for await (const record of cluster.scan(PartitionFilter.all(), { namespace: "test" })) {
+ *   console.log(record.digest);
+ * }
+ * ```
+ */
+export class Cluster implements AsyncDisposable {
+  #policy: ResolvedClientPolicy;
+  #tls?: TlsContext;
+  #auth: Authenticator | null;
+  #nodes = new Map<string, Node>();
+  #map = new PartitionMap<Node>();
+  #peerHints = new Map<string, PeerInfo>();
+  #tendTimer = 0;
+  #tending: Promise<void> | null = null;
+  #closed = false;
+  #connector: NodeConnector;
+
+  private constructor(policy: ResolvedClientPolicy, tls: TlsContext | undefined) {
+    this.#policy = policy;
+    this.#tls = tls;
+    this.#auth = policy.authMode === null ? null : new Authenticator({
+      mode: policy.authMode,
+      user: policy.user,
+      password: policy.password,
+      loginTimeoutMs: policy.loginTimeoutMs,
+      tls: tls !== undefined,
+    });
+    const auth = this.#auth;
+    this.#connector = {
+      tls,
+      connectTimeoutMs: policy.connectTimeoutMs,
+      authenticate: (conn, node) => auth ? auth.authenticate(conn, node) : Promise.resolve(),
+    };
+  }
+
+  /**
+   * Connects to a cluster: logs in to a seed, discovers every node through peers, and
+   * loads the partition map. A tend then runs every `tendIntervalMs`.
+   *
+   * @param policy Hosts, TLS, credentials, timeouts.
+   * @param opts Abort signal.
+   * @returns The connected cluster.
+   * @throws {AerobakError} `CONFIG_INVALID`/`TLS_CONFIG` for a bad policy; `CLUSTER_UNREACHABLE`
+   *   when no seed answers (the cause is the last seed's error); `AUTH_FAILED`.
+   */
+  static async connect(policy: ClientPolicy, opts: ConnectClusterOptions = {}): Promise<Cluster> {
+    const resolved = resolveClientPolicy(policy);
+    const tls = resolved.tls ? await loadTlsContext(resolved.tls) : undefined;
+    const cluster = new Cluster(resolved, tls);
+    try {
+      opts.signal?.throwIfAborted();
+      await cluster.#seed(opts.signal);
+      await cluster.#tendOnce();
+      opts.signal?.throwIfAborted();
+    } catch (err) {
+      await cluster.close();
+      throw err;
+    }
+    cluster.#schedule();
+    return cluster;
+  }
+
+  /** The nodes currently in the cluster. */
+  get nodes(): readonly NodeInfo[] {
+    return [...this.#nodes.values()];
+  }
+
+  /** The resolved client policy. */
+  get policy(): ResolvedClientPolicy {
+    return this.#policy;
+  }
+
+  /**
+   * Runs info commands on one node.
+   *
+   * @param commands Commands, sent in one request.
+   * @param opts Node name and limit.
+   * @returns Command → raw value (check values with `infoValue` or `infoError`).
+   * @throws {AerobakError} `NODE_NOT_FOUND` for an unknown node name; transport errors.
+   */
+  async info(commands: string[], opts: InfoOptions = {}): Promise<Map<string, string>> {
+    const node = opts.node !== undefined ? this.#nodeNamed(opts.node) : this.#anyNode();
+    return await this.#infoWithRetry(node, commands, opts.timeoutMs ?? this.#policy.infoTimeoutMs);
+  }
+
+  /**
+   * Runs info commands on every node.
+   *
+   * @param commands Commands, sent in one request per node.
+   * @param opts Limit (`node` is ignored).
+   * @returns Node name → command → raw value.
+   * @throws {AerobakError} The first node's error when any node fails.
+   */
+  async infoAll(
+    commands: string[],
+    opts: InfoOptions = {},
+  ): Promise<Map<string, Map<string, string>>> {
+    const nodes = [...this.#nodes.values()];
+    if (nodes.length === 0) throw this.#noNodes();
+    const timeout = opts.timeoutMs ?? this.#policy.infoTimeoutMs;
+    const answers = await Promise.all(nodes.map((n) => this.#infoWithRetry(n, commands, timeout)));
+    return new Map(nodes.map((n, i) => [n.name, answers[i]]));
+  }
+
+  /**
+   * The partitions whose master is a node.
+   *
+   * @param namespace Namespace.
+   * @param nodeName Node name.
+   * @returns Partition ids, ascending.
+   * @throws {AerobakError} `NODE_NOT_FOUND`.
+   */
+  masterPartitions(namespace: string, nodeName: string): number[] {
+    return this.#map.masterPartitions(namespace, this.#nodeNamed(nodeName));
+  }
+
+  /**
+   * The node holding a replica of a partition.
+   *
+   * @param namespace Namespace.
+   * @param partition Partition id.
+   * @param replica Replica index, 0 = master. @default 0
+   * @returns The node.
+   * @throws {AerobakError} `PARTITION_UNAVAILABLE` (retriable) when no node holds it now.
+   */
+  nodeForPartition(namespace: string, partition: number, replica = 0): NodeInfo {
+    return this.#route(namespace, partition, replica);
+  }
+
+  /**
+   * Scans the partitions of a filter. Records are read from the sockets only as the loop
+   * pulls them; breaking out of the loop closes the scan's connections. The filter's
+   * per-partition cursors advance as records are yielded, so it can be saved
+   * (`JSON.stringify(filter)`) and resumed at any point.
+   *
+   * @param filter Partitions to scan; updated in place.
+   * @param opts Namespace, set, bins, filter expression, paging, timeouts, retries.
+   * @returns The records.
+   * @throws {AerobakError} Through the iterator: `MAX_RETRIES_EXCEEDED`, `SERVER_ERROR`,
+   *   `TOTAL_TIMEOUT`, protocol errors naming node and command.
+   */
+  scan(filter: PartitionFilter, opts: ScanOptions): AsyncIterableIterator<AerospikeRecord> {
+    const resolved = resolveScanOptions(opts);
+    return scanPartitions(this.#scanView(), filter, resolved);
+  }
+
+  /**
+   * Writes one record to its master node.
+   *
+   * @param record The record (its digest routes it; its generation is used by the
+   *   generation policy).
+   * @param policy Exists action, generation policy, send key, timeouts.
+   * @param ttl TTL in seconds; 0 namespace default, -1 never expire, -2 keep the current.
+   * @returns The server's result code (0 OK, 3 generation, 5 exists, …) and generation.
+   * @throws {AerobakError} Transport errors (`inDoubt` set when the request may have been applied).
+   */
+  async put(record: AerospikeRecord, policy: WritePolicy, ttl: number): Promise<WriteResult> {
+    const resolved = resolveWritePolicy(policy);
+    const node = this.#route(record.namespace, partitionId(record.digest), 0);
+    return await putRecord(node, record, resolved, ttl, this.#policy.poolWaitMs);
+  }
+
+  /**
+   * Writes records in one batch request per master node.
+   *
+   * @param records The records.
+   * @param ttls TTL per record (same rules as {@linkcode put}).
+   * @param policy Exists action, generation policy, send key, timeouts.
+   * @returns One result code per record; negative client codes for records no node
+   *   answered (-11 no node, -18 network error, -20 batch failed).
+   */
+  async batchWrite(
+    records: readonly AerospikeRecord[],
+    ttls: readonly number[],
+    policy: WritePolicy,
+  ): Promise<Int32Array> {
+    if (ttls.length !== records.length) {
+      throw new RangeError(`Invalid batch: ${records.length} records but ${ttls.length} TTLs`);
+    }
+    const resolved = resolveWritePolicy(policy);
+    const results = new Int32Array(records.length);
+    const byNode = new Map<Node, number[]>();
+    for (let i = 0; i < records.length; i++) {
+      const node = this.#map.get(records[i].namespace, partitionId(records[i].digest), 0);
+      if (node === null) {
+        results[i] = ResultCode.SERVER_NOT_AVAILABLE;
+        continue;
+      }
+      let list = byNode.get(node);
+      if (list === undefined) byNode.set(node, list = []);
+      list.push(i);
+    }
+    await Promise.all(
+      [...byNode].map(([node, indexes]) =>
+        batchWrite(node, records, ttls, indexes, resolved, results, this.#policy.poolWaitMs)
+      ),
+    );
+    return results;
+  }
+
+  /**
+   * Deletes a record.
+   *
+   * @param namespace Namespace.
+   * @param set Set, `""` for none.
+   * @param key The user key or the 20-byte digest.
+   * @param policy Timeouts, durable delete, generation policy.
+   * @returns The result code: 0 deleted, 2 not found.
+   */
+  async delete(
+    namespace: string,
+    set: string,
+    key: UserKey | Uint8Array,
+    policy: WritePolicy = {},
+  ): Promise<number> {
+    const target = this.#target(namespace, set, key);
+    const node = this.#route(namespace, partitionId(target.digest), 0);
+    return await deleteRecord(node, target, resolveWritePolicy(policy), this.#policy.poolWaitMs);
+  }
+
+  /**
+   * Reads a record.
+   *
+   * @param namespace Namespace.
+   * @param set Set, `""` for none.
+   * @param key The user key or the 20-byte digest.
+   * @param opts Bins and timeouts.
+   * @returns The record, or null when it does not exist.
+   */
+  async get(
+    namespace: string,
+    set: string,
+    key: UserKey | Uint8Array,
+    opts: GetOptions = {},
+  ): Promise<AerospikeRecord | null> {
+    const target = this.#target(namespace, set, key);
+    const node = this.#route(namespace, partitionId(target.digest), 0);
+    return await getRecord(node, target, {
+      binNames: opts.binNames,
+      totalTimeoutMs: opts.totalTimeoutMs ?? 10000,
+      socketTimeoutMs: opts.socketTimeoutMs ?? 10000,
+      poolWaitMs: this.#policy.poolWaitMs,
+    });
+  }
+
+  /**
+   * Runs a tend now (peers, partition map), or waits for the one running.
+   *
+   * @returns When the tend finished.
+   */
+  refresh(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#tendOnce();
+  }
+
+  /** Stops the tend and closes every connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#tendTimer);
+    await this.#tending?.catch(() => {});
+    await Promise.all([...this.#nodes.values()].map((n) => n.close()));
+    this.#nodes.clear();
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #target(namespace: string, set: string, key: UserKey | Uint8Array): RecordTarget {
+    if (key instanceof Uint8Array) {
+      if (key.length !== 20) throw new RangeError(`Invalid digest of ${key.length} bytes: expected 20`);
+      return { namespace, set, digest: key };
+    }
+    return { namespace, set, key, digest: computeDigest(set, key) };
+  }
+
+  #scanView(): ScanCluster<Node> {
+    return {
+      locate: (ns, pid, round, mode) => this.#locate(ns, pid, round, mode),
+      refresh: () => this.refresh(),
+      poolWaitMs: this.#policy.poolWaitMs,
+      nodeCount: () => this.#nodes.size,
+    };
+  }
+
+  #locate(ns: string, pid: number, round: number, mode: "master" | "any"): Node | null {
+    const master = this.#map.get(ns, pid, 0);
+    if (mode === "master") return master;
+    const n = this.#map.replicaCount(ns);
+    // "any": the master first, then the next replica on each retry round.
+    for (let i = 0; i < n; i++) {
+      const node = this.#map.get(ns, pid, (round - 1 + i) % n);
+      if (node !== null && node.failures === 0) return node;
+    }
+    return master;
+  }
+
+  #route(ns: string, pid: number, replica: number): Node {
+    const node = this.#map.get(ns, pid, replica);
+    if (node === null) {
+      throw new AerobakError(
+        "PARTITION_UNAVAILABLE",
+        `No node holds replica ${replica} of partition ${pid} of namespace "${ns}"`,
+        { retriable: true, resultCode: ResultCode.PARTITION_UNAVAILABLE },
+      );
+    }
+    return node;
+  }
+
+  #nodeNamed(name: string): Node {
+    const node = this.#nodes.get(name);
+    if (node === undefined) {
+      throw new AerobakError("NODE_NOT_FOUND", `Node "${name}" is not in the cluster`, {
+        node: { address: "", name },
+      });
+    }
+    return node;
+  }
+
+  #anyNode(): Node {
+    const nodes = [...this.#nodes.values()];
+    if (nodes.length === 0) throw this.#noNodes();
+    const healthy = nodes.filter((n) => n.failures === 0);
+    const pool = healthy.length > 0 ? healthy : nodes;
+    return pool[Math.floor(Math.random() * pool.length)];
+  }
+
+  #noNodes(): AerobakError {
+    return new AerobakError("CLUSTER_UNREACHABLE", "No node of the cluster is reachable", {
+      retriable: true,
+      resultCode: ResultCode.SERVER_NOT_AVAILABLE,
+    });
+  }
+
+  async #infoWithRetry(node: Node, commands: string[], timeoutMs: number) {
+    try {
+      return await node.info(commands, timeoutMs);
+    } catch (err) {
+      // A pooled connection the server closed while idle fails on first use: try once more.
+      if (err instanceof AerobakError && err.code === "CONNECTION_CLOSED") {
+        return await node.info(commands, timeoutMs);
+      }
+      throw err;
+    }
+  }
+
+  // ---- discovery and tend ----
+
+  /** Connects to the seeds in order until one answers, and adds its node. */
+  async #seed(signal?: AbortSignal): Promise<void> {
+    let last: unknown = null;
+    for (const seed of this.#policy.seeds) {
+      signal?.throwIfAborted();
+      try {
+        await this.#addNode(seed, undefined);
+        return;
+      } catch (err) {
+        last = err;
+        // Wrong credentials or a foreign cluster will not improve with another seed of it.
+        if (err instanceof AerobakError && (err.code === "AUTH_FAILED" || err.code === "TLS_CONFIG")) {
+          throw err;
+        }
+      }
+    }
+    const list = this.#policy.seeds.map((s) => formatAddress(s.name, s.port)).join(", ");
+    throw new AerobakError(
+      "CLUSTER_UNREACHABLE",
+      `Cannot connect to any seed (${list})${last instanceof Error ? `: ${last.message}` : ""}`,
+      { cause: last, retriable: true, resultCode: ResultCode.SERVER_NOT_AVAILABLE },
+    );
+  }
+
+  /**
+   * Connects to `host`, checks the node's name (and cluster name), and adds it.
+   *
+   * @returns The node, or null when a node of that name is already known.
+   */
+  async #addNode(host: Host, expectedName: string | undefined): Promise<Node | null> {
+    const conn = await Connection.open(host, {
+      timeoutMs: this.#policy.connectTimeoutMs,
+      tls: this.#tls,
+      nodeName: expectedName,
+    });
+    const session = { sessionToken: null as Uint8Array | null, sessionExpires: 0 };
+    try {
+      if (this.#auth) await this.#auth.authenticate(conn, session);
+      const commands = ["node", "build"];
+      if (this.#policy.clusterName) commands.push("cluster-name");
+      const limits = readLimits(this.#policy.infoTimeoutMs, this.#policy.infoTimeoutMs);
+      const answers = await infoRequest(conn, commands, limits);
+      const name = infoValue(answers, "node", conn.node).trim();
+      const build = infoValue(answers, "build", conn.node).trim();
+      conn.nodeName = name;
+      if (expectedName !== undefined && name !== expectedName) {
+        throw new AerobakError(
+          "NODE_MISMATCH",
+          `Node at ${conn.node.address} is "${name}", peers reported "${expectedName}"`,
+          { node: conn.node },
+        );
+      }
+      if (this.#policy.clusterName) {
+        const cn = infoValue(answers, "cluster-name", conn.node).trim();
+        if (cn !== this.#policy.clusterName) {
+          throw new AerobakError(
+            "CLUSTER_NAME_MISMATCH",
+            `Node ${name} at ${conn.node.address} belongs to cluster "${cn}", expected "${this.#policy.clusterName}"`,
+            { node: conn.node },
+          );
+        }
+      }
+      if (this.#nodes.has(name) || this.#closed) {
+        conn.close();
+        return null;
+      }
+      const node = new Node({
+        name,
+        host,
+        build,
+        maxConnections: this.#policy.maxConnectionsPerNode,
+        idleTimeoutMs: this.#policy.idleTimeoutMs,
+        connector: this.#connector,
+      });
+      node.sessionToken = session.sessionToken;
+      node.sessionExpires = session.sessionExpires;
+      node.pool.adopt(conn);
+      this.#nodes.set(name, node);
+      return node;
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    this.#tendTimer = setTimeout(async () => {
+      try {
+        await this.#tendOnce();
+      } catch {
+        // A failed tend is retried at the next interval; commands report their own errors.
+      }
+      this.#schedule();
+    }, this.#policy.tendIntervalMs);
+    Deno.unrefTimer(this.#tendTimer);
+  }
+
+  #tendOnce(): Promise<void> {
+    if (this.#tending === null) {
+      this.#tending = this.#tend().finally(() => {
+        this.#tending = null;
+      });
+    }
+    return this.#tending;
+  }
+
+  async #tend(): Promise<void> {
+    if (this.#nodes.size === 0) {
+      await this.#seed();
+    }
+    const timeout = this.#policy.infoTimeoutMs;
+    const peersCommand = `peers-${this.#tls ? "tls" : "clear"}-${
+      this.#policy.servicesAlternate ? "alt" : "std"
+    }`;
+    await Promise.all([...this.#nodes.values()].map(async (node) => {
+      try {
+        const a = await this.#infoWithRetry(
+          node,
+          ["node", "peers-generation", "partition-generation"],
+          timeout,
+        );
+        const name = infoValue(a, "node", node.ref).trim();
+        if (name !== node.name) {
+          // Another node answers at this address now: drop the old one.
+          node.failures = NODE_FAILURE_LIMIT;
+          return;
+        }
+        const peersGen = Number(infoValue(a, "peers-generation", node.ref));
+        const partGen = Number(infoValue(a, "partition-generation", node.ref));
+        if (peersGen !== node.peersGeneration) {
+          const p = await node.info([peersCommand], timeout);
+          const peers = parsePeers(infoValue(p, peersCommand, node.ref));
+          for (const peer of peers.peers) this.#peerHints.set(peer.nodeName, peer);
+          node.peers = peers.peers.map((peer) => peer.nodeName);
+          node.peersGeneration = peersGen;
+        }
+        if (partGen !== node.partitionGeneration) {
+          const r = await node.info(["partition-generation", "replicas", "rack-ids"], timeout);
+          const gen = Number(infoValue(r, "partition-generation", node.ref));
+          this.#map.update(node, parseReplicas(infoValue(r, "replicas", node.ref)));
+          const racks = r.get("rack-ids");
+          if (racks !== undefined && !racks.startsWith("ERROR")) node.rack = parseRackIds(racks);
+          node.partitionGeneration = gen;
+        }
+        node.failures = 0;
+        node.pool.trim();
+      } catch {
+        node.failures++;
+      }
+    }));
+    // Drop failed nodes: their partitions stay unowned until the survivors claim them.
+    for (const node of [...this.#nodes.values()]) {
+      if (node.failures >= NODE_FAILURE_LIMIT) {
+        this.#nodes.delete(node.name);
+        this.#map.removeNode(node);
+        await node.close();
+      }
+    }
+    // Add peers we do not know (new nodes, and nodes that rejoined after being dropped).
+    const wanted = new Set<string>();
+    for (const node of this.#nodes.values()) for (const name of node.peers) wanted.add(name);
+    const added: Node[] = [];
+    for (const name of wanted) {
+      if (this.#nodes.has(name)) continue;
+      const peer = this.#peerHints.get(name);
+      if (peer === undefined) continue;
+      for (const hp of peer.hosts) {
+        try {
+          const tlsName = peer.tlsName !== "" ? peer.tlsName : undefined;
+          const node = await this.#addNode(
+            { name: hp.host, port: hp.port, ...(tlsName ? { tlsName } : {}) },
+            name,
+          );
+          if (node !== null) added.push(node);
+          break;
+        } catch {
+          // Try the peer's next address; the next tend tries again.
+        }
+      }
+    }
+    if (added.length > 0) await this.#tendNew(added, peersCommand);
+  }
+
+  /** Loads peers and partitions of nodes added during this tend. */
+  async #tendNew(nodes: Node[], peersCommand: string): Promise<void> {
+    const timeout = this.#policy.infoTimeoutMs;
+    await Promise.all(nodes.map(async (node) => {
+      try {
+        const a = await node.info(
+          ["peers-generation", peersCommand, "partition-generation", "replicas", "rack-ids"],
+          timeout,
+        );
+        const peers = parsePeers(infoValue(a, peersCommand, node.ref));
+        for (const peer of peers.peers) this.#peerHints.set(peer.nodeName, peer);
+        node.peers = peers.peers.map((p) => p.nodeName);
+        node.peersGeneration = Number(infoValue(a, "peers-generation", node.ref));
+        this.#map.update(node, parseReplicas(infoValue(a, "replicas", node.ref)));
+        node.partitionGeneration = Number(infoValue(a, "partition-generation", node.ref));
+        const racks = a.get("rack-ids");
+        if (racks !== undefined && !racks.startsWith("ERROR")) node.rack = parseRackIds(racks);
+      } catch {
+        node.failures++;
+      }
+    }));
+  }
+}
+

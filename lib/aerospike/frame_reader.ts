@@ -1,0 +1,153 @@
+/**
+ * Reads proto frames (8-byte header + body) from a transport.
+ *
+ * One buffer per connection: socket reads land in it directly, a frame's bytes are joined
+ * there once (only the few bytes of the next frame read ahead are moved), sizes are checked
+ * against {@linkcode MAX_PROTO_SIZE} before the buffer grows, and each body is handed out
+ * as a view.
+ *
+ * @module
+ */
+
+import { AerobakError } from "../errors.ts";
+import { MAX_PROTO_SIZE, PROTO_HEADER_SIZE, readProtoHeader } from "./proto.ts";
+import { type Transport, TransportTimeout } from "./_transport.ts";
+
+/** A frame: its proto type and body. */
+export interface Frame {
+  /** Proto type (1 info, 2 admin, 3 message, 4 compressed). */
+  type: number;
+  /** The body, a view valid until the next {@linkcode FrameReader.read}. */
+  body: Uint8Array;
+}
+
+/** Time limits of one read. */
+export interface ReadLimits {
+  /** Longest wait for any bytes, in ms. */
+  socketTimeoutMs: number;
+  /** Absolute deadline (`Date.now()` ms) of the whole command; 0 = none. */
+  deadline: number;
+}
+
+/** Reports read failures; `FrameReader` stays free of node and command naming. */
+export interface FrameErrorContext {
+  /** Builds the error for a failure, naming node and command. */
+  fail(code: string, message: string, cause?: unknown, retriable?: boolean): AerobakError;
+}
+
+const INITIAL_SIZE = 64 * 1024;
+// Keep a grown buffer only up to this size; a rare huge frame must not pin its memory.
+const KEEP_SIZE = 4 * 1024 * 1024;
+
+/** Reads frames from one {@linkcode Transport}. */
+export class FrameReader {
+  #src: Transport;
+  #ctx: FrameErrorContext;
+  #buf = new Uint8Array(INITIAL_SIZE);
+  #start = 0;
+  #end = 0;
+
+  /**
+   * @param src The transport to read.
+   * @param ctx Builds errors naming the node and command.
+   */
+  constructor(src: Transport, ctx: FrameErrorContext) {
+    this.#src = src;
+    this.#ctx = ctx;
+  }
+
+  /** Bytes read ahead of the last frame handed out (non-zero means a protocol desync). */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /**
+   * Reads the next frame.
+   *
+   * @param limits Socket timeout and overall deadline.
+   * @returns The frame; its body is a view valid until the next call.
+   * @throws {AerobakError} `PROTO_INVALID` (bad header), `SOCKET_TIMEOUT`, `TOTAL_TIMEOUT`,
+   *   `CONNECTION_CLOSED` (end of stream, also mid-frame), `NETWORK_ERROR`.
+   */
+  async read(limits: ReadLimits): Promise<Frame> {
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      if (this.#buf.length > KEEP_SIZE) this.#buf = new Uint8Array(INITIAL_SIZE);
+    }
+    await this.#fill(PROTO_HEADER_SIZE, limits);
+    let header;
+    try {
+      header = readProtoHeader(this.#buf, this.#start);
+    } catch (err) {
+      throw this.#ctx.fail("PROTO_INVALID", (err as Error).message, err, false);
+    }
+    const total = PROTO_HEADER_SIZE + header.size;
+    await this.#fill(total, limits);
+    const bodyStart = this.#start + PROTO_HEADER_SIZE;
+    this.#start += total;
+    return { type: header.type, body: this.#buf.subarray(bodyStart, bodyStart + header.size) };
+  }
+
+  /** Makes `need` bytes (≤ MAX_PROTO_SIZE + 8) available from `#start`. */
+  async #fill(need: number, limits: ReadLimits): Promise<void> {
+    if (this.#end - this.#start >= need) return;
+    if (this.#start + need > this.#buf.length) {
+      const have = this.#end - this.#start;
+      if (need > this.#buf.length) {
+        // The size was checked by readProtoHeader, so this allocation is bounded.
+        const grown = new Uint8Array(
+          Math.min(Math.max(need, Math.floor(this.#buf.length * 1.5)), MAX_PROTO_SIZE + 16),
+        );
+        grown.set(this.#buf.subarray(this.#start, this.#end));
+        this.#buf = grown;
+      } else {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+      }
+      this.#start = 0;
+      this.#end = have;
+    }
+    while (this.#end - this.#start < need) {
+      const timeoutMs = this.#timeout(limits);
+      let n: number | null;
+      try {
+        n = await this.#src.read(this.#buf.subarray(this.#end), timeoutMs.ms);
+      } catch (err) {
+        if (err instanceof TransportTimeout) {
+          throw timeoutMs.total
+            ? this.#ctx.fail("TOTAL_TIMEOUT", `total timeout passed while reading`, err, false)
+            : this.#ctx.fail(
+              "SOCKET_TIMEOUT",
+              `no data for ${limits.socketTimeoutMs} ms while reading`,
+              err,
+              true,
+            );
+        }
+        throw this.#ctx.fail("NETWORK_ERROR", `read failed: ${(err as Error).message}`, err, true);
+      }
+      if (n === null) {
+        const have = this.#end - this.#start;
+        throw this.#ctx.fail(
+          "CONNECTION_CLOSED",
+          have === 0
+            ? "connection closed by the server"
+            : `connection closed by the server after ${have} of ${need} bytes of a frame`,
+          undefined,
+          true,
+        );
+      }
+      this.#end += n;
+    }
+  }
+
+  #timeout(limits: ReadLimits): { ms: number; total: boolean } {
+    if (limits.deadline > 0) {
+      const left = limits.deadline - Date.now();
+      if (left <= 0) {
+        this.#src.close();
+        throw this.#ctx.fail("TOTAL_TIMEOUT", "total timeout passed before reading", undefined, false);
+      }
+      if (left < limits.socketTimeoutMs) return { ms: left, total: true };
+    }
+    return { ms: limits.socketTimeoutMs, total: false };
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Info commands as the jobs send them: retried per the job's info retry policy, with
+ * errors inside the answer turned into AerobakErrors naming the command.
+ *
+ * @module
+ */
+
+import type { Cluster } from "../aerospike/cluster.ts";
+import { compareVersion, infoError, parseBuild } from "../aerospike/info.ts";
+import { AerobakError } from "../errors.ts";
+import type { Clock } from "../pipeline/clock.ts";
+import { systemClock } from "../pipeline/clock.ts";
+import { type RetryPolicy, retryAttempts, retryDelayMs } from "../policy.ts";
+
+/** Options of {@linkcode infoCommand}. */
+export interface InfoCommandOptions {
+  /** Node name to ask; any node when absent. */
+  node?: string;
+  /** Deadline of one attempt. */
+  timeoutMs?: number;
+  /** Retry policy (attempts, backoff). */
+  retry: Readonly<RetryPolicy>;
+  /** Cancels waits between attempts. */
+  signal?: AbortSignal;
+  /** Time source of the waits. */
+  clock?: Clock;
+}
+
+/**
+ * Sends one info command and returns its value, retrying transport errors and error
+ * answers per the retry policy.
+ *
+ * @param cluster The cluster.
+ * @param command The command, sent verbatim.
+ * @param options Node, timeout, retry policy.
+ * @returns The value.
+ * @throws {AerobakError} `INFO_ERROR` with the server's code as `resultCode` once attempts
+ *   are exhausted, or the transport error.
+ */
+export async function infoCommand(
+  cluster: Cluster,
+  command: string,
+  options: InfoCommandOptions,
+): Promise<string> {
+  const attempts = retryAttempts(options.retry);
+  const clock = options.clock ?? systemClock;
+  let last: unknown;
+  for (let k = 0; k < attempts; k++) {
+    if (k > 0) await clock.sleep(retryDelayMs(options.retry, k - 1), options.signal);
+    try {
+      const answer = await cluster.info([command], {
+        node: options.node,
+        timeoutMs: options.timeoutMs,
+      });
+      const value = answer.get(command) ?? "";
+      const err = infoError(value);
+      if (err === null) return value;
+      last = new AerobakError(
+        "INFO_ERROR",
+        `Info command "${shorten(command)}" failed${options.node ? ` on node ${options.node}` : ""}: ` +
+          `code ${err.code}${err.message ? ` ${err.message}` : ""}`,
+        { resultCode: err.code },
+      );
+    } catch (e) {
+      last = e;
+    }
+    if (options.signal?.aborted) throw options.signal.reason;
+  }
+  throw last;
+}
+
+/**
+ * The lowest server version among the cluster's nodes (backup-go picks command syntax by it).
+ *
+ * @param cluster The cluster.
+ * @param options Timeout and retry policy.
+ * @returns `[major, minor, patch]`.
+ */
+export async function lowestBuild(
+  cluster: Cluster,
+  options: InfoCommandOptions,
+): Promise<[number, number, number]> {
+  let lowest: [number, number, number] | undefined;
+  for (const node of cluster.nodes) {
+    const v = parseBuild(await infoCommand(cluster, "build", { ...options, node: node.name }));
+    if (lowest === undefined || compareVersion(v, lowest) < 0) lowest = v;
+  }
+  if (lowest === undefined) {
+    throw new AerobakError("CLUSTER_EMPTY", "Cannot read server version: the cluster has no nodes");
+  }
+  return lowest;
+}
+
+function shorten(command: string): string {
+  // udf-put carries a whole module in base64: keep messages short.
+  return command.length > 120 ? `${command.slice(0, 117)}...` : command;
+}

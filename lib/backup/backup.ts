@@ -1,0 +1,458 @@
+/**
+ * The backup job: metadata first, then the records of a namespace scanned by parallel
+ * readers, encoded to ASB and written by parallel writers through compression and
+ * encryption into lazily opened, size-limited files (backup-go `handler_backup.go`).
+ *
+ * @module
+ */
+
+import type { Cluster } from "../aerospike/cluster.ts";
+import { PartitionFilter } from "../aerospike/partition_filter.ts";
+import { AerobakError } from "../errors.ts";
+import { asbVersionFor, AsbEncoder } from "../format/asb/encoder.ts";
+import { loadEncryptionKey } from "../io/encryption_key.ts";
+import type { StorageWriter } from "../io/mod.ts";
+import { type Clock, systemClock } from "../pipeline/clock.ts";
+import { fixedFanout, defaultFanout } from "../pipeline/fanout.ts";
+import { Job, type JobHandle } from "../pipeline/job.ts";
+import { MetricsMeter } from "../pipeline/metrics.ts";
+import { Pipe, type PipeReader, type PipeWriter, type Processor } from "../pipeline/pipe.ts";
+import type { ProgressReporter } from "../pipeline/progress.ts";
+import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
+import { type InfoCommandOptions, lowestBuild } from "./_info.ts";
+import { type BackupConfig, METADATA_PREFIX } from "./config.ts";
+import { AsbFileSink, type FileRun } from "./file_writer.ts";
+import { readSIndexes, readUdfs } from "./metadata.ts";
+import { masterPartitionLists, nodesFromList, nodesFromRacks } from "./node_partitions.ts";
+import { splitPartitionFilters } from "./partition_spec.ts";
+import { estimateRecordCount } from "./record_count.ts";
+import {
+  type BackupItem,
+  filterForRange,
+  PageMark,
+  recordReader,
+  type SharedScanOptions,
+} from "./record_reader.ts";
+import { backupScanFilter } from "./scan_filter.ts";
+import { BackupCounters, type BackupStats } from "./stats.ts";
+import { type BackupState, decodeBackupState, encodeBackupState, type ReaderCursor } from "./state.ts";
+
+/** The handle of a running backup. */
+export type BackupHandle = JobHandle<BackupStats>;
+
+/** Options of {@linkcode startBackup}. */
+export interface BackupJobOptions {
+  /** Cancels the backup. */
+  signal?: AbortSignal;
+  /** Receives periodic progress. */
+  progress?: ProgressReporter<BackupStats>;
+  /**
+   * Interval of progress reports, ms.
+   *
+   * @default {1000}
+   */
+  progressIntervalMs?: number;
+  /**
+   * Time source of rate limits, metrics and progress.
+   *
+   * @default {systemClock}
+   */
+  clock?: Clock;
+  /**
+   * Reads the state file to continue from. Needed with `continue`; the CLI passes a
+   * reader of the backup directory.
+   */
+  readStateFile?: (name: string) => Promise<Uint8Array>;
+}
+
+/** One data writer: its sink plus the cursor of the last page it wrote records from. */
+class DataWriter implements PipeWriter<BackupItem> {
+  readonly sink: AsbFileSink;
+  cursor?: ReaderCursor;
+
+  constructor(sink: AsbFileSink) {
+    this.sink = sink;
+  }
+
+  write(item: BackupItem): number | Promise<number> {
+    if (item instanceof PageMark) {
+      this.cursor = item.cursor;
+      return 0;
+    }
+    return this.sink.writeRecord(item);
+  }
+
+  close(): Promise<void> {
+    return this.sink.close();
+  }
+}
+
+/** Serialises state-file writes and keeps the state current. */
+class StateKeeper {
+  readonly #storage: StorageWriter;
+  readonly #name: string;
+  readonly state: BackupState;
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(storage: StorageWriter, name: string, state: BackupState) {
+    this.#storage = storage;
+    this.#name = name;
+    this.state = state;
+  }
+
+  opened(file: string): Promise<void> {
+    this.state.openFiles.push(file);
+    return this.save();
+  }
+
+  closed(file: string, reader?: number, cursor?: ReaderCursor): Promise<void> {
+    this.state.openFiles = this.state.openFiles.filter((f) => f !== file);
+    if (reader !== undefined && cursor !== undefined) this.state.readers[reader] = cursor;
+    return this.save();
+  }
+
+  save(): Promise<void> {
+    const bytes = encodeBackupState(this.state);
+    const next = this.#chain.then(async () => {
+      const stream = await this.#storage.open(this.#name);
+      const w = stream.getWriter();
+      await w.write(bytes);
+      await w.close();
+    });
+    this.#chain = next.catch(() => {});
+    return next;
+  }
+}
+
+/**
+ * Starts a backup and returns its handle at once.
+ *
+ * @param cluster A connected cluster.
+ * @param config A resolved configuration (`resolveBackupConfig`).
+ * @param storage Where the files go: a directory, or a single file (or stdout).
+ * @param options Cancel signal, progress, clock, state-file reader.
+ * @returns The running job's handle.
+ */
+export function startBackup(
+  cluster: Cluster,
+  config: Readonly<BackupConfig>,
+  storage: StorageWriter,
+  options: BackupJobOptions = {},
+): BackupHandle {
+  const counters = new BackupCounters();
+  const clock = options.clock ?? systemClock;
+  const sinks: AsbFileSink[] = [];
+  let pipe: Pipe<BackupItem> | undefined;
+  const openBytes = () => sinks.reduce((sum, s) => sum + s.openBytes, 0);
+  const meter = new MetricsMeter({
+    records: () => counters.recordsRead,
+    bytes: () => counters.closedBytes + openBytes(),
+    fill: () => pipe?.fill ?? 0,
+  }, { clock });
+  const stats = () => counters.snapshot(openBytes());
+  return new Job<BackupStats>(async (signal) => {
+    try {
+      await runBackup(cluster, config, storage, {
+        signal,
+        clock,
+        counters,
+        sinks,
+        readStateFile: options.readStateFile,
+        onPipe: (p) => (pipe = p),
+      });
+    } finally {
+      counters.endedAt = Date.now();
+    }
+  }, {
+    stats,
+    metrics: () => meter.sample(),
+    signal: options.signal,
+    progress: options.progress,
+    progressIntervalMs: options.progressIntervalMs,
+    clock,
+  });
+}
+
+interface RunContext {
+  signal: AbortSignal;
+  clock: Clock;
+  counters: BackupCounters;
+  sinks: AsbFileSink[];
+  readStateFile?: (name: string) => Promise<Uint8Array>;
+  onPipe: (pipe: Pipe<BackupItem>) => void;
+}
+
+async function runBackup(
+  cluster: Cluster,
+  config: Readonly<BackupConfig>,
+  storage: StorageWriter,
+  ctx: RunContext,
+): Promise<void> {
+  const { signal, counters } = ctx;
+  if (config.encoderType !== "ASB") {
+    throw new AerobakError(
+      "CONFIG_INVALID",
+      `Invalid encoderType "${config.encoderType}": scan backups write ASB`,
+    );
+  }
+  const info: InfoCommandOptions = {
+    retry: config.infoRetryPolicy,
+    timeoutMs: config.infoPolicy.timeoutMs,
+    signal,
+    clock: ctx.clock,
+  };
+  const directory = storage.kind === "directory";
+  const encryptionKey = config.encryption.mode === "NONE"
+    ? undefined
+    : await loadEncryptionKey(config.encryption, { secretAgent: config.secretAgent });
+
+  // State file: load it to continue, or start a new one.
+  let keeper: StateKeeper | undefined;
+  let resumed: BackupState | undefined;
+  if (config.stateFile !== "") {
+    if (!directory) {
+      throw new AerobakError("CONFIG_INVALID", "Invalid stateFile: a state file needs a directory backup");
+    }
+    if (config.continue) {
+      if (!ctx.readStateFile) {
+        throw new AerobakError(
+          "CONFIG_INVALID",
+          "Cannot continue a backup without a way to read the state file (readStateFile)",
+        );
+      }
+      resumed = decodeBackupState(await ctx.readStateFile(config.stateFile), config.stateFile);
+      if (resumed.namespace !== config.namespace) {
+        throw new AerobakError(
+          "STATE_INVALID",
+          `Cannot continue backup of namespace ${config.namespace} from state file ` +
+            `${config.stateFile} of namespace ${resumed.namespace}`,
+        );
+      }
+      resumed.counter++;
+      // Files still open when the last run stopped may be cut short; their records are
+      // read again from the saved cursors.
+      for (const f of resumed.openFiles) await removeFile(storage, f);
+      resumed.openFiles = [];
+    }
+  }
+
+  const version = await lowestBuild(cluster, info);
+  const run: FileRun = {
+    storage,
+    namespace: config.namespace,
+    compression: config.compression,
+    encryptionKey,
+    suffix: resumed ? `(${resumed.counter})` : "",
+    nextFileNumber: 1,
+    firstFileTaken: resumed !== undefined,
+    onOpen: (name) => {
+      counters.filesWritten++;
+      return keeper?.opened(name);
+    },
+    onClose: (_name, bytes) => {
+      counters.closedBytes += bytes;
+    },
+  };
+  if (!directory) run.singleFileName = "";
+
+  // Readers: from the saved cursors, from node/rack lists, or from the partition filters.
+  const scan = scanOptionsOf(config);
+  const readerPlans = await planReaders(cluster, config, info, resumed);
+  const state: BackupState = resumed ?? {
+    version: 1,
+    namespace: config.namespace,
+    counter: 0,
+    metadataDone: false,
+    readers: readerPlans.map((p) => ({ setIndex: 0, filter: p.makeFilter().toJSON() })),
+    openFiles: [],
+  };
+  if (config.stateFile !== "") {
+    keeper = new StateKeeper(storage, config.stateFile, state);
+    await keeper.save();
+  }
+
+  const writerCount = keeper || config.pipelinesMode === "parallel"
+    ? readerPlans.length
+    : directory
+    ? config.parallelWrite
+    : 1;
+  const dataWriters: DataWriter[] = [];
+  for (let i = 0; i < writerCount; i++) {
+    const writer: DataWriter = new DataWriter(
+      new AsbFileSink(run, {
+        prefix: config.outputFilePrefix !== "" ? config.outputFilePrefix : `${i}_`,
+        encoder: new AsbEncoder({ compact: config.compact }),
+        fileLimit: directory ? config.fileLimit : 0,
+        // Records up to this writer's last page are now in closed files: save its cursor.
+        onClose: (name) => keeper?.closed(name, i, writer.cursor),
+      }),
+    );
+    dataWriters.push(writer);
+    ctx.sinks.push(writer.sink);
+  }
+
+  let closedWriters = false;
+  try {
+    // Metadata first: UDFs, then secondary indexes.
+    if (!state.metadataDone) {
+      const udfs = config.noUdfs ? [] : await readUdfs(cluster, info);
+      const sindexes = config.noIndexes
+        ? []
+        : await readSIndexes(cluster, config.namespace, version, info);
+      const meta = directory
+        ? new AsbFileSink(run, {
+          prefix: METADATA_PREFIX,
+          encoder: new AsbEncoder({ compact: config.compact }),
+          version: asbVersionFor(sindexes),
+          onClose: (name) => keeper?.closed(name),
+        })
+        : dataWriters[0].sink;
+      if (directory) ctx.sinks.push(meta);
+      for (const udf of udfs) {
+        await meta.writeUdf(udf);
+        counters.udfsRead++;
+      }
+      for (const s of sindexes) {
+        await meta.writeSIndex(s);
+        counters.sindexesRead++;
+      }
+      if (directory) await meta.close();
+      state.metadataDone = true;
+      await keeper?.save();
+    }
+
+    if (config.noRecords) return;
+
+    // The estimate is informational: a failure to count must not fail the backup.
+    const counting = estimateRecordCount(cluster, {
+      namespace: config.namespace,
+      partitions: readerPlans.reduce((n, p) => n + p.partitions, 0),
+      samplePartition: readerPlans[0].samplePartition,
+      filtered: config.setList.length > 0 || config.filterExpression !== undefined ||
+        config.modAfter !== undefined || config.modBefore !== undefined || config.noTtlOnly,
+      scan,
+      sets: config.setList,
+    }, info).then((n) => {
+      counters.estimatedRecords = n;
+    }, () => {});
+
+    const readers: PipeReader<BackupItem>[] = readerPlans.map((plan, i) =>
+      recordReader(cluster, {
+        index: i,
+        namespace: config.namespace,
+        sets: config.setList,
+        makeFilter: plan.makeFilter,
+        resume: resumed ? resumed.readers[i] : undefined,
+        scan,
+        pageSize: keeper ? config.pageSize : 0,
+        maxRecords: config.maxRecords > 0 ? Math.ceil(config.maxRecords / readerPlans.length) : 0,
+      })
+    );
+    const processors: Processor<BackupItem>[] = [recordCounter(counters)];
+    if (config.recordsPerSecond > 0) {
+      processors.push(rpsLimiter(new TokenBucket(config.recordsPerSecond, { clock: ctx.clock, signal })));
+    }
+    const pipe = new Pipe<BackupItem>({ readers, processors, writers: dataWriters }, {
+      fanout: keeper || config.pipelinesMode === "parallel"
+        ? fixedFanout()
+        : defaultFanout(readers.length, dataWriters.length),
+      signal,
+      bandwidth: config.bandwidth > 0
+        ? new LeakyBucket(config.bandwidth, { clock: ctx.clock, signal })
+        : undefined,
+    });
+    ctx.onPipe(pipe);
+    closedWriters = true; // the pipe closes its writers on every path
+    await pipe.run();
+    await counting;
+  } finally {
+    if (!closedWriters) {
+      const errors: unknown[] = [];
+      for (const w of dataWriters) await w.close().catch((e) => errors.push(e));
+      if (errors.length > 0 && !signal.aborted) throw errors[0];
+    }
+  }
+  if (keeper) await removeFile(storage, config.stateFile);
+}
+
+interface ReaderPlan {
+  makeFilter: () => PartitionFilter;
+  partitions: number;
+  samplePartition: number;
+}
+
+async function planReaders(
+  cluster: Cluster,
+  config: Readonly<BackupConfig>,
+  info: InfoCommandOptions,
+  resumed: BackupState | undefined,
+): Promise<ReaderPlan[]> {
+  if (resumed) {
+    return resumed.readers.map((c) => {
+      const f = PartitionFilter.fromJSON(c.filter);
+      return {
+        makeFilter: () => {
+          // A later set starts over on the reader's whole share, not the saved cursor.
+          const ids = f.partitions.map((p) => p.id);
+          return PartitionFilter.ids(ids);
+        },
+        partitions: f.count,
+        samplePartition: f.partitions[0].id,
+      };
+    });
+  }
+  if (config.nodeList.length > 0 || config.rackList.length > 0) {
+    const nodes = config.nodeList.length > 0
+      ? await nodesFromList(cluster, config.nodeList, info)
+      : await nodesFromRacks(cluster, config.namespace, config.rackList, info);
+    return masterPartitionLists(cluster, config.namespace, nodes, config.parallelRead).map(
+      (ids) => ({ makeFilter: () => PartitionFilter.ids(ids), partitions: ids.length, samplePartition: ids[0] }),
+    );
+  }
+  return splitPartitionFilters(config.partitionFilters, config.parallelRead).map((r) => ({
+    makeFilter: () => filterForRange(r),
+    partitions: r.count,
+    samplePartition: r.begin,
+  }));
+}
+
+function recordCounter(counters: BackupCounters): Processor<BackupItem> {
+  return {
+    process(item) {
+      if (!(item instanceof PageMark)) counters.recordsRead++;
+      return item;
+    },
+  };
+}
+
+function rpsLimiter(bucket: TokenBucket): Processor<BackupItem> {
+  return {
+    process(item) {
+      if (item instanceof PageMark) return item;
+      const wait = bucket.take();
+      return wait ? wait.then(() => item) : item;
+    },
+  };
+}
+
+async function removeFile(storage: StorageWriter, name: string): Promise<void> {
+  if (storage.remove) await storage.remove(name);
+}
+
+function scanOptionsOf(config: Readonly<BackupConfig>): SharedScanOptions {
+  const p = config.scanPolicy;
+  const scan: SharedScanOptions = {
+    filterExpression: backupScanFilter(config),
+    noBins: config.noBins,
+    socketTimeoutMs: p.socketTimeoutMs,
+    totalTimeoutMs: p.totalTimeoutMs,
+    maxRetries: p.maxRetries,
+    retryDelayMs: p.sleepBetweenRetriesMs,
+    // Node and rack backups read each partition from the node that masters it.
+    replica: config.nodeList.length > 0 || config.rackList.length > 0 || p.replica === "master"
+      ? "master"
+      : "any",
+  };
+  if (config.binList.length > 0) scan.binNames = [...config.binList];
+  return scan;
+}

@@ -1,0 +1,97 @@
+/**
+ * The backup state file: what `--continue` needs to resume an interrupted backup.
+ *
+ * It holds the same information as backup-go's gob state (§6 of the design notes) as
+ * JSON: the run counter (the `(k)` file-name suffix), and for every reader the partition
+ * filter cursor at the start of the page whose records were the last ones in a closed file.
+ * It also lists files opened but not yet closed, which a resumed run deletes: they may be
+ * cut short, and their records are read again from the saved cursors.
+ *
+ * @module
+ */
+
+import type { PartitionFilterJson } from "../aerospike/partition_filter.ts";
+import { AerobakError } from "../errors.ts";
+
+/** Where one reader resumes. */
+export interface ReaderCursor {
+  /** Index into the set list of the set being scanned (0 when scanning the namespace). */
+  setIndex: number;
+  /** The partition filter, with per-partition digests, at the start of the page. */
+  filter: PartitionFilterJson;
+}
+
+/** The content of a state file. */
+export interface BackupState {
+  /** Format version, 1. */
+  version: 1;
+  /** The namespace backed up. */
+  namespace: string;
+  /** How many times the backup was resumed; the next run writes files with suffix `(counter + 1)`. */
+  counter: number;
+  /** Whether the metadata file (UDFs, sindexes) is complete. */
+  metadataDone: boolean;
+  /** Saved cursor of each reader, by reader (= writer) index. */
+  readers: ReaderCursor[];
+  /** Files opened and not closed yet when the state was written. */
+  openFiles: string[];
+}
+
+/**
+ * Serialises a state.
+ *
+ * @param state The state.
+ * @returns UTF-8 JSON.
+ */
+export function encodeBackupState(state: BackupState): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(state, null, 1) + "\n");
+}
+
+/**
+ * Parses and checks a state file.
+ *
+ * @param bytes The file content.
+ * @param file The file name, for messages.
+ * @returns The state.
+ * @throws {AerobakError} `STATE_INVALID` naming the file and what is wrong.
+ *
+ * @example Round trip
+ * ```ts
+ * import { decodeBackupState, encodeBackupState } from "./state.ts";
+ * const s = { version: 1 as const, namespace: "test", counter: 0, metadataDone: true, readers: [], openFiles: [] };
+ * console.log(decodeBackupState(encodeBackupState(s), "state").namespace); // "test"
+ * ```
+ */
+export function decodeBackupState(bytes: Uint8Array, file: string): BackupState {
+  const bad = (what: string, cause?: unknown) =>
+    new AerobakError("STATE_INVALID", `Invalid backup state file ${file}: ${what}`, {
+      cause,
+      location: { file },
+    });
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw bad("not JSON", e);
+  }
+  if (typeof v !== "object" || v === null) throw bad("expected an object");
+  const s = v as Record<string, unknown>;
+  if (s.version !== 1) throw bad(`version ${JSON.stringify(s.version)}, expected 1`);
+  if (typeof s.namespace !== "string") throw bad("namespace missing");
+  if (!Number.isInteger(s.counter) || (s.counter as number) < 0) throw bad("bad counter");
+  if (typeof s.metadataDone !== "boolean") throw bad("metadataDone missing");
+  if (!Array.isArray(s.readers) || s.readers.length === 0) throw bad("no reader cursors");
+  for (const [i, r] of s.readers.entries()) {
+    const c = r as Record<string, unknown> | null;
+    if (
+      typeof c !== "object" || c === null || !Number.isInteger(c.setIndex) ||
+      typeof c.filter !== "object" || c.filter === null
+    ) {
+      throw bad(`reader ${i} cursor malformed`);
+    }
+  }
+  if (!Array.isArray(s.openFiles) || s.openFiles.some((f) => typeof f !== "string")) {
+    throw bad("openFiles malformed");
+  }
+  return s as unknown as BackupState;
+}

@@ -1,0 +1,273 @@
+/**
+ * The state of one emulated cluster: its nodes, namespaces (records, partition layout,
+ * configuration), cluster metadata, clock, users and faults. Nodes (`server_node.ts`)
+ * answer requests from this state; the control handle (`emulator.ts`) changes it.
+ *
+ * @module
+ */
+
+import { randomBytes } from "node:crypto";
+import { PARTITION_COUNT } from "../aerospike/digest.ts";
+import { citrusleafSeconds, type EmulatorClock, systemClock } from "./clock.ts";
+import { ClusterMetadata } from "./cluster_metadata.ts";
+import { Faults } from "./faults.ts";
+import { computeLayout, type PartitionLayout, replicaIndexOf } from "./partition_layout.ts";
+import { NamespaceStore } from "./record_store.ts";
+
+/** Configuration of one namespace. */
+export interface NamespaceOptions {
+  /** Namespace name (1..31 bytes). */
+  name: string;
+  /** Replication factor; capped by the number of live nodes. @default the cluster's */
+  replicationFactor?: number;
+  /** `default-ttl` in seconds, used for writes with TTL 0. @default 0 (never expire) */
+  defaultTtl?: number;
+  /**
+   * `nsup-period` in seconds. With 0 (the server's default) and `allowTtlWithoutNsup`
+   * false, writes that would give a record an expiry are refused with 22 FAIL_FORBIDDEN,
+   * exactly as a real server refuses them. @default 0
+   */
+  nsupPeriod?: number;
+  /** `allow-ttl-without-nsup`. @default false */
+  allowTtlWithoutNsup?: boolean;
+}
+
+/** Resolved namespace configuration. */
+export type NamespaceConfig = Readonly<Required<NamespaceOptions>>;
+
+/** A namespace of the cluster. */
+export interface NamespaceState {
+  /** Configuration. */
+  readonly config: NamespaceConfig;
+  /** Records. */
+  readonly store: NamespaceStore;
+  /** Current owners of the partitions. */
+  layout: PartitionLayout;
+}
+
+/** One node of the cluster. */
+export interface NodeState {
+  /** Position in the cluster's node list. */
+  readonly index: number;
+  /** Node name (`node` info answer), e.g. `BB901000000FC02`. */
+  readonly name: string;
+  /** Rack id, 0 when racks are not configured. */
+  readonly rackId: number;
+  /** Listening address. */
+  host: string;
+  /** Listening port (0 until bound). */
+  port: number;
+  /** Whether the node is up. */
+  alive: boolean;
+  /** `partition-generation`: changes whenever this node's ownership changes. */
+  partitionGeneration: number;
+  /** `rebalance-generation`. */
+  rebalanceGeneration: number;
+}
+
+/** Options of {@linkcode EmulatedCluster}. */
+export interface ClusterOptions {
+  /** Number of nodes. @default 1 */
+  nodes?: number;
+  /** Namespaces (names or full options). @default ["test", "bar"] */
+  namespaces?: readonly (string | NamespaceOptions)[];
+  /** Default replication factor. @default 2 (capped by the number of nodes) */
+  replicationFactor?: number;
+  /**
+   * Rack id of each node (index = node). When given, the nodes answer `racks:` and
+   * `rack-ids` as an Enterprise server; otherwise `ERROR:25:enterprise only` as CE does.
+   * @default none
+   */
+  racks?: readonly number[];
+  /** Users and passwords; security is enabled when non-empty. @default none */
+  users?: Readonly<Record<string, string>>;
+  /** Clock for void times, last-update times and expiry. @default systemClock */
+  clock?: EmulatorClock;
+  /** `cluster-name`. @default "aerobak-emulator" */
+  clusterName?: string;
+  /** Session TTL of login tokens, seconds. @default 86400 */
+  sessionTtlSeconds?: number;
+  /** `batch-index-threads` (0 disables batch commands: answer 150). @default 4 */
+  batchIndexThreads?: number;
+  /** How long a new secondary index takes to build (clock ms). @default 0 */
+  sindexBuildMs?: number;
+}
+
+/** The whole emulated cluster state. */
+export class EmulatedCluster {
+  /** The nodes, alive or not. */
+  readonly nodes: NodeState[] = [];
+  /** Namespaces by name, in configuration order. */
+  readonly namespaces = new Map<string, NamespaceState>();
+  /** Secondary indexes and UDF modules. */
+  readonly metadata = new ClusterMetadata();
+  /** Injected faults. */
+  readonly faults = new Faults();
+  /** Time source. */
+  readonly clock: EmulatorClock;
+  /** `cluster-name`. */
+  readonly clusterName: string;
+  /** Users and passwords (security on when non-empty). */
+  readonly users: ReadonlyMap<string, string>;
+  /** Session TTL in seconds. */
+  readonly sessionTtlSeconds: number;
+  /** `batch-index-threads`. */
+  readonly batchIndexThreads: number;
+  /** Build time of new indexes. */
+  readonly sindexBuildMs: number;
+  /** Whether `racks:` answers as Enterprise. */
+  readonly racksEnabled: boolean;
+  /** Login sessions by token (hex). */
+  readonly sessions = new Map<string, { user: string; expiresMs: number }>();
+  /** `peers-generation`. */
+  peersGeneration = 0;
+  /** `cluster_key` (12 hex digits), new on every membership change. */
+  clusterKey = newClusterKey();
+  /** `cluster_generation`. */
+  clusterGeneration = 1;
+  /** Clock time the cluster started. */
+  readonly startMs: number;
+
+  /**
+   * Builds the cluster state (no sockets yet).
+   *
+   * @param opts Options.
+   * @throws {RangeError} For a bad node count, replication factor or namespace name.
+   */
+  constructor(opts: ClusterOptions = {}) {
+    const n = opts.nodes ?? 1;
+    if (!Number.isInteger(n) || n < 1 || n > 64) {
+      throw new RangeError(`Invalid node count ${n}: must be 1..64`);
+    }
+    if (opts.racks !== undefined && opts.racks.length !== n) {
+      throw new RangeError(`Invalid racks: ${opts.racks.length} rack ids for ${n} nodes`);
+    }
+    this.clock = opts.clock ?? systemClock;
+    this.startMs = this.clock.now();
+    this.clusterName = opts.clusterName ?? "aerobak-emulator";
+    this.users = new Map(Object.entries(opts.users ?? {}));
+    this.sessionTtlSeconds = opts.sessionTtlSeconds ?? 86400;
+    this.batchIndexThreads = opts.batchIndexThreads ?? 4;
+    this.sindexBuildMs = opts.sindexBuildMs ?? 0;
+    this.racksEnabled = opts.racks !== undefined;
+    for (let i = 0; i < n; i++) {
+      this.nodes.push({
+        index: i,
+        // Shaped like real node ids (capture: BB901000000FC02).
+        name: `BB9${(i + 1).toString(16).toUpperCase().padStart(2, "0")}000000FC02`,
+        rackId: opts.racks?.[i] ?? 0,
+        host: "127.0.0.1",
+        port: 0,
+        alive: true,
+        partitionGeneration: 0,
+        rebalanceGeneration: 1,
+      });
+    }
+    const rf = opts.replicationFactor ?? 2;
+    if (!Number.isInteger(rf) || rf < 1) throw new RangeError(`Invalid replication factor ${rf}`);
+    for (const entry of opts.namespaces ?? ["test", "bar"]) {
+      const o: NamespaceOptions = typeof entry === "string" ? { name: entry } : entry;
+      const len = new TextEncoder().encode(o.name).length;
+      if (len < 1 || len > 31) {
+        throw new RangeError(`Invalid namespace name "${o.name}": must be 1..31 bytes`);
+      }
+      if (this.namespaces.has(o.name)) {
+        throw new RangeError(`Invalid namespaces: "${o.name}" is listed twice`);
+      }
+      const config: NamespaceConfig = Object.freeze({
+        name: o.name,
+        replicationFactor: o.replicationFactor ?? rf,
+        defaultTtl: o.defaultTtl ?? 0,
+        nsupPeriod: o.nsupPeriod ?? 0,
+        allowTtlWithoutNsup: o.allowTtlWithoutNsup ?? false,
+      });
+      this.namespaces.set(o.name, {
+        config,
+        store: new NamespaceStore(o.name),
+        layout: computeLayout(this.nodes, config.replicationFactor),
+      });
+    }
+  }
+
+  /**
+   * Current time in Citrusleaf-epoch seconds.
+   *
+   * @returns Seconds.
+   */
+  nowSeconds(): number {
+    return citrusleafSeconds(this.clock.now());
+  }
+
+  /** The live nodes. */
+  get liveNodes(): NodeState[] {
+    return this.nodes.filter((n) => n.alive);
+  }
+
+  /**
+   * Finds a node by name.
+   *
+   * @param name Node name.
+   * @returns The node.
+   * @throws {RangeError} When there is no such node.
+   */
+  node(name: string): NodeState {
+    const n = this.nodes.find((x) => x.name === name);
+    if (n === undefined) throw new RangeError(`Unknown node "${name}"`);
+    return n;
+  }
+
+  /**
+   * Finds a namespace.
+   *
+   * @param name Namespace name.
+   * @returns The namespace or `undefined`.
+   */
+  namespace(name: string): NamespaceState | undefined {
+    return this.namespaces.get(name);
+  }
+
+  /**
+   * Which replica of a partition a node holds.
+   *
+   * @param ns Namespace.
+   * @param pid Partition id.
+   * @param nodeIndex The node.
+   * @returns 0 master, 1.. replica, -1 none.
+   */
+  replicaIndex(ns: NamespaceState, pid: number, nodeIndex: number): number {
+    return replicaIndexOf(ns.layout, pid, nodeIndex);
+  }
+
+  /**
+   * Recomputes partition ownership after a node went down or came up: partitions move,
+   * the generations of the nodes whose ownership changed step up, and the peers
+   * generation and cluster key change. Records stay (as if migrations finished at once).
+   */
+  rebalance(): void {
+    const changed = new Set<number>();
+    for (const ns of this.namespaces.values()) {
+      const next = computeLayout(this.nodes, ns.config.replicationFactor);
+      const old = ns.layout;
+      for (let pid = 0; pid < PARTITION_COUNT; pid++) {
+        const a = old.owners.subarray(pid * old.replicationFactor, (pid + 1) * old.replicationFactor);
+        const b = next.owners.subarray(
+          pid * next.replicationFactor,
+          (pid + 1) * next.replicationFactor,
+        );
+        if (a.length === b.length && a.every((v, i) => v === b[i])) continue;
+        for (const v of a) changed.add(v);
+        for (const v of b) changed.add(v);
+      }
+      ns.layout = next;
+    }
+    for (const i of changed) this.nodes[i].partitionGeneration++;
+    for (const n of this.nodes) n.rebalanceGeneration++;
+    this.peersGeneration++;
+    this.clusterGeneration++;
+    this.clusterKey = newClusterKey();
+  }
+}
+
+function newClusterKey(): string {
+  return randomBytes(6).toString("hex").toUpperCase();
+}

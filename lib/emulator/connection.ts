@@ -1,0 +1,116 @@
+/**
+ * One client connection to an emulated node: frames in (with the codec's frame reader),
+ * replies out through one reusable writer per connection. Replies are built as whole
+ * protos back to back in the writer and sent with one socket write per flush; the write
+ * is awaited, so a client that stops reading stops the scan that feeds it (backpressure).
+ *
+ * @module
+ */
+
+import { ByteWriter } from "../aerospike/byte_writer.ts";
+import { beginProto, compressMessage, endProto, ProtoType } from "../aerospike/proto.ts";
+import type { Transport } from "../aerospike/_transport.ts";
+import type { EmulatedCluster, NodeState } from "./cluster.ts";
+
+/** Longest time a reply write may block on a client that does not read, in ms. */
+const WRITE_TIMEOUT_MS = 600_000;
+
+/** Server side of one client connection. */
+export class ServerConnection {
+  /** The cluster served. */
+  readonly cluster: EmulatedCluster;
+  /** The node this connection reached. */
+  readonly node: NodeState;
+  /** Reply buffer: complete protos waiting for {@linkcode flush}. */
+  readonly w: ByteWriter = new ByteWriter(1 << 20);
+  /** Whether the connection logged in (or security is off). */
+  authenticated: boolean;
+  /** User of the session, when logged in. */
+  user?: string;
+  /** Whether the current request asked for compressed replies. */
+  compress = false;
+  readonly #transport: Transport;
+  readonly #starts: number[] = [];
+  #open = -1;
+
+  /**
+   * Wraps a transport.
+   *
+   * @param cluster The cluster served.
+   * @param node The node reached.
+   * @param transport The socket.
+   */
+  constructor(cluster: EmulatedCluster, node: NodeState, transport: Transport) {
+    this.cluster = cluster;
+    this.node = node;
+    this.#transport = transport;
+    this.authenticated = cluster.users.size === 0;
+  }
+
+  /** Whether the socket is closed. */
+  get closed(): boolean {
+    return this.#transport.closed;
+  }
+
+  /** Starts a reply proto in the writer. */
+  begin(): void {
+    this.#open = beginProto(this.w);
+  }
+
+  /**
+   * Finishes the proto started by {@linkcode begin}.
+   *
+   * @param type Proto type. @default ProtoType.MESSAGE
+   */
+  end(type: number = ProtoType.MESSAGE): void {
+    endProto(this.w, this.#open, type);
+    this.#starts.push(this.#open);
+    this.#open = -1;
+  }
+
+  /** Bytes of the proto being built (0 when none is open). */
+  get openSize(): number {
+    return this.#open < 0 ? 0 : this.w.length - this.#open;
+  }
+
+  /**
+   * Sends every finished proto (compressing each into a type-4 message when the request
+   * asked for it) and empties the writer.
+   */
+  async flush(): Promise<void> {
+    if (this.#open >= 0) throw new Error("Internal error: flush() with an open proto");
+    if (this.#starts.length === 0) return;
+    const all = this.w.subarray();
+    try {
+      if (this.compress) {
+        for (let i = 0; i < this.#starts.length; i++) {
+          const end = i + 1 < this.#starts.length ? this.#starts[i + 1] : all.length;
+          await this.#transport.write(
+            compressMessage(all.subarray(this.#starts[i], end)),
+            WRITE_TIMEOUT_MS,
+          );
+        }
+      } else {
+        await this.#transport.write(all, WRITE_TIMEOUT_MS);
+      }
+    } finally {
+      this.#starts.length = 0;
+      this.w.reset();
+    }
+  }
+
+  /**
+   * Sends bytes already framed (info answers), after any pending protos.
+   *
+   * @param bytes Whole messages.
+   */
+  async send(bytes: Uint8Array): Promise<void> {
+    await this.flush();
+    await this.#transport.write(bytes, WRITE_TIMEOUT_MS);
+  }
+
+  /** Closes the socket. */
+  close(): void {
+    this.#transport.close();
+  }
+}

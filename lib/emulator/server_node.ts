@@ -1,0 +1,203 @@
+/**
+ * One emulated node: a TCP listener on its own loopback port and the request loop of each
+ * connection (info, admin, AS_MSG, compressed AS_MSG), dispatching to the command modules.
+ *
+ * @module
+ */
+
+import { AerobakError } from "../errors.ts";
+import { FrameReader } from "../aerospike/frame_reader.ts";
+import { encodeInfoResponse, parseInfoRequest } from "../aerospike/info.ts";
+import {
+  dataViewOf,
+  FieldType,
+  forEachField,
+  Info1,
+  Info2,
+  MSG_HEADER_SIZE,
+  readMessageHeader,
+} from "../aerospike/message.ts";
+import { decodeRecordRequest } from "../aerospike/requests.ts";
+import { decompressMessage, PROTO_HEADER_SIZE, ProtoType, readProtoHeader } from "../aerospike/proto.ts";
+import { ResultCode } from "../aerospike/result_code.ts";
+import { TcpTransport } from "../aerospike/_transport.ts";
+import { handleAdmin } from "./admin_command.ts";
+import { executeBatch } from "./batch_command.ts";
+import type { EmulatedCluster, NodeState } from "./cluster.ts";
+import { ServerConnection } from "./connection.ts";
+import { recordFilter } from "./expression_eval.ts";
+import type { RequestKind } from "./faults.ts";
+import { answerInfo } from "./info_commands.ts";
+import { executeRecordCommand, type RecordCommand, replyStatus } from "./record_commands.ts";
+import { serveScan } from "./scan_command.ts";
+
+/** Idle limit of a client connection (the server's proto-fd-idle-ms is off by default). */
+const IDLE_TIMEOUT_MS = 24 * 3600_000;
+
+/** A listening node. */
+export class ServerNode {
+  /** Node state (shared with the cluster). */
+  readonly state: NodeState;
+  readonly #cluster: EmulatedCluster;
+  #listener?: Deno.TcpListener;
+  #loop?: Promise<void>;
+  readonly #connections = new Set<ServerConnection>();
+  readonly #tasks = new Set<Promise<void>>();
+
+  /**
+   * @param cluster The cluster.
+   * @param state The node's state.
+   */
+  constructor(cluster: EmulatedCluster, state: NodeState) {
+    this.#cluster = cluster;
+    this.state = state;
+  }
+
+  /**
+   * Starts listening.
+   *
+   * @param port Port, 0 = any free port (the same port again on restart when it was 0).
+   */
+  start(port: number): void {
+    const listener = Deno.listen({ hostname: this.state.host, port, transport: "tcp" });
+    this.#listener = listener;
+    this.state.port = (listener.addr as Deno.NetAddr).port;
+    this.state.alive = true;
+    this.#loop = this.#accept(listener);
+  }
+
+  /** Stops listening and closes every connection. */
+  async stop(): Promise<void> {
+    this.state.alive = false;
+    const l = this.#listener;
+    this.#listener = undefined;
+    if (l !== undefined) {
+      try {
+        l.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    for (const c of this.#connections) c.close();
+    await this.#loop;
+    await Promise.allSettled([...this.#tasks]);
+  }
+
+  async #accept(listener: Deno.TcpListener): Promise<void> {
+    while (true) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return; // listener closed
+      }
+      conn.setNoDelay(true);
+      const task = this.#serve(conn);
+      this.#tasks.add(task);
+      task.finally(() => this.#tasks.delete(task));
+    }
+  }
+
+  async #serve(conn: Deno.TcpConn): Promise<void> {
+    const transport = new TcpTransport(conn);
+    const c = new ServerConnection(this.#cluster, this.state, transport);
+    this.#connections.add(c);
+    const reader = new FrameReader(transport, {
+      fail: (code, message, cause) =>
+        new AerobakError(code, `Emulator node ${this.state.name}: ${message}`, { cause }),
+    });
+    try {
+      while (!c.closed) {
+        const frame = await reader.read({ socketTimeoutMs: IDLE_TIMEOUT_MS, deadline: 0 });
+        await this.#handle(c, frame.type, frame.body);
+      }
+    } catch {
+      // The client went away, sent garbage, or a fault closed the socket: drop it.
+    } finally {
+      c.close();
+      this.#connections.delete(c);
+    }
+  }
+
+  async #delay(kind: RequestKind): Promise<void> {
+    const ms = this.#cluster.faults.delayFor(this.state.name, kind);
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+  }
+
+  async #handle(c: ServerConnection, type: number, body: Uint8Array): Promise<void> {
+    c.compress = false;
+    switch (type) {
+      case ProtoType.INFO: {
+        await this.#delay("info");
+        const answers = new Map<string, string>();
+        for (const cmd of parseInfoRequest(body)) {
+          answers.set(
+            cmd,
+            c.authenticated ? answerInfo(this.#cluster, this.state, cmd) : "ERROR:80:not authenticated",
+          );
+        }
+        await c.send(encodeInfoResponse(answers));
+        return;
+      }
+      case ProtoType.ADMIN:
+        await this.#delay("admin");
+        await handleAdmin(c, body);
+        return;
+      case ProtoType.MESSAGE:
+        await this.#message(c, body);
+        return;
+      case ProtoType.COMPRESSED: {
+        const inner = decompressMessage(body);
+        const h = readProtoHeader(inner, 0);
+        if (h.type !== ProtoType.MESSAGE) throw new Error("compressed non-message");
+        await this.#message(c, inner.subarray(PROTO_HEADER_SIZE, PROTO_HEADER_SIZE + h.size));
+        return;
+      }
+      default:
+        c.close();
+    }
+  }
+
+  async #message(c: ServerConnection, body: Uint8Array): Promise<void> {
+    const view = dataViewOf(body);
+    const header = readMessageHeader(view, 0);
+    c.compress = (header.info1 & Info1.COMPRESS_RESPONSE) !== 0;
+    if (!c.authenticated) {
+      c.begin();
+      replyStatus({ w: c.w, batchIndex: 0 }, ResultCode.NOT_AUTHENTICATED, 0, 0);
+      c.end();
+      await c.flush();
+      return;
+    }
+    const filter = recordFilter(this.#cluster);
+    if ((header.info1 & Info1.BATCH) !== 0) {
+      await this.#delay("batch");
+      await executeBatch(c, body, filter);
+      return;
+    }
+    let hasDigest = false;
+    let filterExpression: Uint8Array | undefined;
+    forEachField(view, body, MSG_HEADER_SIZE, header.nFields, (type, at, len) => {
+      if (type === FieldType.DIGEST || type === FieldType.KEY) hasDigest = true;
+      else if (type === FieldType.FILTER_EXP) filterExpression = body.slice(at, at + len);
+    });
+    if (!hasDigest) {
+      await this.#delay("scan");
+      await serveScan(c, body, header, filter);
+      return;
+    }
+    let req: RecordCommand | null = null;
+    try {
+      req = decodeRecordRequest(body);
+      if (filterExpression !== undefined) req.filterExpression = filterExpression;
+    } catch {
+      // Malformed: answered with PARAMETER_ERROR below.
+    }
+    await this.#delay((header.info2 & Info2.WRITE) !== 0 ? "write" : "read");
+    c.begin();
+    if (req === null) replyStatus({ w: c.w, batchIndex: 0 }, ResultCode.PARAMETER_ERROR, 0, 0);
+    else executeRecordCommand(this.#cluster, req, { w: c.w, batchIndex: 0 }, filter);
+    c.end();
+    await c.flush();
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * ASCII helpers of the ASB text format: decimal integers written straight into buffers,
+ * float text in the Go and C styles, and the escaping of names.
+ *
+ * @module
+ */
+
+/**
+ * Number of decimal digits of a non-negative safe integer.
+ *
+ * @param n Integer 0..2^53-1.
+ * @returns Digit count, at least 1.
+ */
+export function decimalLength(n: number): number {
+  let len = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    len++;
+  }
+  return len;
+}
+
+/**
+ * Writes a non-negative safe integer in decimal.
+ *
+ * @param buf Destination.
+ * @param offset Where to start.
+ * @param n Integer 0..2^53-1.
+ * @returns The offset after the last digit.
+ */
+export function writeUint(buf: Uint8Array, offset: number, n: number): number {
+  if (n < 10) {
+    buf[offset] = 48 + n;
+    return offset + 1;
+  }
+  const end = offset + decimalLength(n);
+  let p = end;
+  while (n >= 10) {
+    const q = Math.floor(n / 10);
+    buf[--p] = 48 + (n - q * 10);
+    n = q;
+  }
+  buf[--p] = 48 + n;
+  return end;
+}
+
+/**
+ * Writes an ASCII string (every char code < 128) byte by byte.
+ *
+ * @param buf Destination.
+ * @param offset Where to start.
+ * @param s ASCII text.
+ * @returns The offset after the text.
+ */
+export function writeAscii(buf: Uint8Array, offset: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[offset + i] = s.charCodeAt(i);
+  return offset + s.length;
+}
+
+/**
+ * Float text in the default (Go-compatible) style: the shortest text that reads back to the
+ * same double, exponent in lowercase, `nan`/`inf`/`-inf` for non-finite values, `-0` kept.
+ * Both the C and the Go readers accept every output.
+ *
+ * @param v The value.
+ * @returns ASCII text.
+ */
+export function formatFloatShortest(v: number): string {
+  if (v !== v) return "nan";
+  if (v === Infinity) return "inf";
+  if (v === -Infinity) return "-inf";
+  if (v === 0) return Object.is(v, -0) ? "-0" : "0";
+  return String(v);
+}
+
+/**
+ * Float text without exponent, shortest digits (Go `strconv.FormatFloat(v, 'f', -1, 64)`,
+ * what backup-go writes for `+ k D` keys).
+ *
+ * @param v The value.
+ * @returns ASCII text.
+ */
+export function formatFloatFixed(v: number): string {
+  if (v !== v || v === Infinity || v === -Infinity || v === 0) return formatFloatShortest(v);
+  const abs = Math.abs(v);
+  if (abs >= 1e-6 && abs < 1e21) return String(v);
+  const e = abs.toExponential();
+  const at = e.indexOf("e");
+  const digits = e.slice(0, at).replace(".", "");
+  const exp = Number(e.slice(at + 1));
+  const sign = v < 0 ? "-" : "";
+  if (exp >= 0) return sign + digits + "0".repeat(exp + 1 - digits.length);
+  return sign + "0." + "0".repeat(-exp - 1) + digits;
+}
+
+/**
+ * Float text of C `printf("%.17g")`, what the C asbackup writes.
+ *
+ * @param v The value.
+ * @returns ASCII text.
+ */
+export function formatFloatC(v: number): string {
+  if (v !== v) return "nan";
+  if (v === Infinity) return "inf";
+  if (v === -Infinity) return "-inf";
+  if (v === 0) return Object.is(v, -0) ? "-0" : "0";
+  let e = v.toExponential(16);
+  // JS rounds exact ties up, printf rounds them to even: settle near-ties exactly.
+  const wide = v.toExponential(20);
+  const tail = wide.slice(wide.indexOf("e") - 4, wide.indexOf("e"));
+  if (tail === "5000" || tail === "4999") e = exactExponential17(v);
+  const at = e.indexOf("e");
+  const exp = Number(e.slice(at + 1));
+  const neg = e.charCodeAt(0) === 45;
+  const mantissa = e.slice(neg ? 1 : 0, at);
+  if (exp < -4 || exp >= 17) {
+    const abs = exp < 0 ? -exp : exp;
+    return (neg ? "-" : "") + stripZeros(mantissa) + (exp < 0 ? "e-" : "e+") +
+      (abs < 10 ? "0" : "") +
+      abs;
+  }
+  const digits = mantissa.charAt(0) + mantissa.slice(2);
+  const fixed = exp >= 0
+    ? digits.slice(0, exp + 1) + "." + digits.slice(exp + 1)
+    : "0." + "0".repeat(-exp - 1) + digits;
+  return (neg ? "-" : "") + stripZeros(fixed);
+}
+
+/** `v.toExponential(16)` with printf's round-half-even, from the exact binary value. */
+function exactExponential17(v: number): string {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, Math.abs(v));
+  const hi = view.getUint32(0), lo = view.getUint32(4);
+  const biased = hi >>> 20;
+  let m = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
+  let e2 = biased - 1075;
+  if (biased === 0) e2 = -1074;
+  else m |= 1n << 52n;
+  // Exact decimal: digits × 10^-scale.
+  let digits: string, scale: number;
+  if (e2 >= 0) {
+    digits = String(m << BigInt(e2));
+    scale = 0;
+  } else {
+    digits = String(m * 5n ** BigInt(-e2));
+    scale = -e2;
+  }
+  let exp = digits.length - 1 - scale;
+  let kept = BigInt(digits.slice(0, 17).padEnd(17, "0"));
+  const rest = digits.slice(17);
+  if (rest.length > 0) {
+    const first = rest.charCodeAt(0) - 48;
+    const more = /[1-9]/.test(rest.slice(1));
+    if (first > 5 || (first === 5 && (more || (kept & 1n) === 1n))) kept++;
+  }
+  let text = String(kept);
+  if (text.length > 17) {
+    text = text.slice(0, 17);
+    exp++;
+  }
+  return (v < 0 ? "-" : "") + text[0] + "." + text.slice(1) + (exp < 0 ? "e" : "e+") + exp;
+}
+
+function stripZeros(s: string): string {
+  if (s.indexOf(".") < 0) return s;
+  let end = s.length;
+  while (s.charCodeAt(end - 1) === 48) end--;
+  if (s.charCodeAt(end - 1) === 46) end--;
+  return s.slice(0, end);
+}
+
+const FLOAT_RE = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+const SPECIAL_RE = /^([+-]?)(nan|inf|infinity)$/i;
+
+/**
+ * Parses float text written by either tool (`%.17g`, Go `'g'`/`'f'`, `nan`, `inf`, `-inf`,
+ * `NaN`, `+Inf`, any case).
+ *
+ * @param s The text.
+ * @returns The value, or `undefined` when the text is not a float.
+ */
+export function parseFloatText(s: string): number | undefined {
+  if (FLOAT_RE.test(s)) return Number(s);
+  const m = SPECIAL_RE.exec(s);
+  if (m === null) return undefined;
+  if (m[2].toLowerCase() === "nan") return NaN;
+  return m[1] === "-" ? -Infinity : Infinity;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * The UTF-8 bytes of a name with `\`, space and LF escaped by a backslash (ASB §2).
+ *
+ * @param s The name.
+ * @returns The escaped bytes.
+ */
+export function escapeName(s: string): Uint8Array {
+  const raw = utf8.encode(s);
+  let extra = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i];
+    if (b === 0x5c || b === 0x20 || b === 0x0a) extra++;
+  }
+  if (extra === 0) return raw;
+  const out = new Uint8Array(raw.length + extra);
+  let p = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i];
+    if (b === 0x5c || b === 0x20 || b === 0x0a) out[p++] = 0x5c;
+    out[p++] = b;
+  }
+  return out;
+}

@@ -1,0 +1,72 @@
+/**
+ * A WritableStream that collects small writes into one buffer before passing them on.
+ *
+ * @module
+ */
+
+/** Where a {@linkcode bufferedSink} sends its bytes. */
+export interface SinkTarget {
+  /** Writes every byte of `bytes`; the bytes may be reused once the promise settles. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Called once after the last write on close. */
+  close(): Promise<void>;
+  /** Called once when the stream is aborted or a write failed. */
+  abort(): Promise<void> | void;
+  /** Turns a failure of the target into the error the stream reports. */
+  mapError(err: unknown): Error;
+}
+
+/**
+ * Creates a buffered sink.
+ *
+ * @param target Destination of the bytes.
+ * @param bufferSize Buffer size; chunks at least this large bypass the buffer.
+ * @returns The writable side.
+ */
+export function bufferedSink(target: SinkTarget, bufferSize: number): WritableStream<Uint8Array> {
+  const buf = new Uint8Array(Math.max(1, bufferSize));
+  let used = 0;
+  let failed = false;
+  async function run(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      failed = true;
+      await Promise.resolve(target.abort()).catch(() => {});
+      throw target.mapError(err);
+    }
+  }
+  async function flush(): Promise<void> {
+    if (used === 0) return;
+    const n = used;
+    used = 0;
+    await target.write(buf.subarray(0, n));
+  }
+  return new WritableStream<Uint8Array>({
+    write(chunk) {
+      return run(async () => {
+        if (used + chunk.length <= buf.length) {
+          buf.set(chunk, used);
+          used += chunk.length;
+          if (used === buf.length) await flush();
+          return;
+        }
+        await flush();
+        if (chunk.length >= buf.length) await target.write(chunk);
+        else {
+          buf.set(chunk);
+          used = chunk.length;
+        }
+      });
+    },
+    close() {
+      return run(async () => {
+        await flush();
+        await target.close();
+      });
+    },
+    async abort() {
+      if (!failed) await Promise.resolve(target.abort()).catch(() => {});
+    },
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * Test helpers shared by the io tests: streams from byte splits, collecting, CLI runs.
+ *
+ * @module
+ */
+
+/** Sample files the C asbackup 4.5.8 wrote (key: sample-key.pem). */
+export const C_SAMPLES = new URL("../../../shared/samples/c-asbackup-4.5.8/", import.meta.url).pathname;
+
+/**
+ * Streams `bytes` in chunks of the given sizes (cycled), or of random sizes 1..max.
+ *
+ * @param bytes Data.
+ * @param sizes Chunk sizes to cycle through, or `{ random: max, seed }`.
+ * @returns A readable stream of subarrays.
+ */
+export function chunked(bytes: Uint8Array, sizes: number[] | { random: number; seed?: number }): ReadableStream<Uint8Array> {
+  let seed = Array.isArray(sizes) ? 0 : (sizes.seed ?? 1);
+  const next = (k: number) => {
+    if (Array.isArray(sizes)) return sizes[k % sizes.length];
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return 1 + (seed >>> 8) % sizes.random;
+  };
+  let off = 0;
+  let k = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (off >= bytes.length) return controller.close();
+      const n = next(k++);
+      controller.enqueue(bytes.slice(off, off + n));
+      off += n;
+    },
+  });
+}
+
+/**
+ * Reads a whole stream.
+ *
+ * @param stream Input.
+ * @returns All bytes.
+ */
+export async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    parts.push(c);
+    n += c.length;
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/**
+ * Runs a command, feeding `stdin`, and returns its output; throws on a non-zero exit.
+ *
+ * @param cmd Program.
+ * @param args Arguments.
+ * @param stdin Bytes for its standard input.
+ * @returns Standard output.
+ */
+export async function run(cmd: string, args: string[], stdin?: Uint8Array): Promise<Uint8Array> {
+  const child = new Deno.Command(cmd, { args, stdin: stdin ? "piped" : "null", stdout: "piped", stderr: "piped" }).spawn();
+  if (stdin) {
+    const w = child.stdin.getWriter();
+    await w.write(stdin);
+    await w.close();
+  }
+  const out = await child.output();
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  return out.stdout;
+}
+
+/**
+ * Hex of bytes.
+ *
+ * @param b Bytes.
+ * @returns Lower-case hex.
+ */
+export function hex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Deterministic ASB-like text of about `size` bytes (compressible, like real backups).
+ *
+ * @param size Approximate size.
+ * @returns Bytes starting with an ASB header.
+ */
+export function sampleText(size: number): Uint8Array {
+  const lines = ["Version 3.1\n# namespace test\n# first-file\n"];
+  let n = lines[0].length;
+  for (let i = 0; n < size; i++) {
+    const l = `+ k S ${(i * 7919).toString(36)}\n+ n test\n+ d ${btoa(String(i * 31).padStart(15, "x"))}\n+ g 1\n+ t 0\n+ b 1\n- I count ${i}\n`;
+    lines.push(l);
+    n += l.length;
+  }
+  return new TextEncoder().encode(lines.join(""));
+}

@@ -1,0 +1,157 @@
+/**
+ * ZSTD compression of backup files: one zstd stream per file, as both backup tools write.
+ *
+ * @module
+ */
+
+import * as zlib from "node:zlib";
+import { AerobakError } from "../errors.ts";
+import { nodeTransformStream } from "./_node_transform.ts";
+import { Xxh64 } from "./_xxh64.ts";
+import { type FrameSink, ZstdFrameSplitter } from "./_zstd_frames.ts";
+
+/** Compression modes of backup files. */
+export type CompressionMode = "NONE" | "ZSTD";
+
+/** How backup files are compressed (backup-go `CompressionPolicy`, CLI `-z`/`--compression-level`). */
+export interface CompressionPolicy {
+  /** `"NONE"` or `"ZSTD"`. */
+  mode: CompressionMode;
+  /**
+   * zstd level, as libzstd (the C tool) reads it: 1 (fastest) to 22 (smallest), negative
+   * levels for faster modes, 0 for libzstd's default (3).
+   * @default {3}
+   */
+  level?: number;
+}
+
+/** Lowest zstd level libzstd accepts (`ZSTD_minCLevel()`). */
+export const ZSTD_MIN_LEVEL = -131072;
+/** Highest zstd level libzstd accepts (`ZSTD_maxCLevel()`). */
+export const ZSTD_MAX_LEVEL = 22;
+/** Default zstd level (CLI `--compression-level`). */
+export const ZSTD_DEFAULT_LEVEL = 3;
+
+/** Options of {@linkcode createDecompressStream}. */
+export interface DecompressOptions {
+  /**
+   * File name used in error messages.
+   * @default {"<input>"}
+   */
+  file?: string;
+}
+
+function checkMode(policy: CompressionPolicy): void {
+  if (policy.mode !== "NONE" && policy.mode !== "ZSTD") {
+    throw new TypeError(`Cannot use compression mode "${String(policy.mode)}": expected NONE or ZSTD`);
+  }
+}
+
+/**
+ * Creates the compressing stage of a backup file: the whole file is one zstd stream.
+ *
+ * Output is standard zstd (RFC 8878) that the `zstd` CLI, the C asrestore and backup-go read.
+ *
+ * @example Compress a line
+ * ```ts
+ * import { createCompressStream } from "./compression.ts";
+ * const out = ReadableStream.from([new TextEncoder().encode("Version 3.1\n")])
+ *   .pipeThrough(createCompressStream({ mode: "ZSTD", level: 3 }));
+ * for await (const chunk of out) console.log(chunk.length);
+ * ```
+ *
+ * @param policy Compression mode and level.
+ * @returns A transform stream; for mode `"NONE"` one that passes chunks through.
+ * @throws {TypeError} For an unknown mode.
+ * @throws {RangeError} For a level outside -131072..22 or not an integer.
+ */
+export function createCompressStream(policy: CompressionPolicy): TransformStream<Uint8Array, Uint8Array> {
+  checkMode(policy);
+  if (policy.mode === "NONE") return new TransformStream();
+  const level = policy.level ?? ZSTD_DEFAULT_LEVEL;
+  if (!Number.isInteger(level) || level < ZSTD_MIN_LEVEL || level > ZSTD_MAX_LEVEL) {
+    throw new RangeError(
+      `Cannot use zstd compression level ${level}: expected an integer from ${ZSTD_MIN_LEVEL} to ${ZSTD_MAX_LEVEL}`,
+    );
+  }
+  const z = zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
+  return nodeTransformStream(z, {
+    mapError: (err) => new AerobakError("ZSTD_ERROR", `Cannot compress: ${err.message}`, { cause: err }),
+  });
+}
+
+/**
+ * Creates the decompressing stage of a restored file.
+ *
+ * Accepts any sequence of zstd frames, including the empty frame the C asbackup writes
+ * after its data frame, and skippable frames; content checksums (backup-go writes them)
+ * are verified. Input that stops inside a frame is an error.
+ *
+ * @param policy Compression mode the backup was written with.
+ * @param options File name for messages.
+ * @returns A transform stream; for mode `"NONE"` one that passes chunks through.
+ * @throws {TypeError} For an unknown mode.
+ * @throws {AerobakError} Through the stream: `ZSTD_CORRUPT` (not zstd or damaged, naming
+ *   the byte offset), `ZSTD_TRUNCATED` (ends inside a frame), `ZSTD_CHECKSUM` (content
+ *   checksum mismatch), `ZSTD_ERROR` (decoder error).
+ */
+export function createDecompressStream(
+  policy: CompressionPolicy,
+  options: DecompressOptions = {},
+): TransformStream<Uint8Array, Uint8Array> {
+  checkMode(policy);
+  if (policy.mode === "NONE") return new TransformStream();
+  const file = options.file ?? "<input>";
+  const splitter = new ZstdFrameSplitter(file);
+  const z = zlib.createZstdDecompress();
+  const hasher = new Xxh64();
+  let hashing = false;
+  let frameOffset = 0;
+  let digest = 0;
+  // What the splitter found in the current chunk, replayed in order with awaits.
+  type Event = { bytes: Uint8Array; frameEnd: boolean } | { checksum: number } | { start: boolean; offset: number };
+  let events: Event[] = [];
+  const sink: FrameSink = {
+    data: (bytes, frameEnd) => events.push({ bytes, frameEnd }),
+    frameStart: (hasChecksum, offset) => events.push({ start: hasChecksum, offset }),
+    checksum: (value) => events.push({ checksum: value }),
+  };
+  return nodeTransformStream(z, {
+    mapError: (err) =>
+      new AerobakError("ZSTD_ERROR", `Cannot decompress ${file}: ${err.message} (damaged file or wrong --compress?)`, {
+        cause: err,
+        location: { file },
+      }),
+    // Writes end exactly at frame boundaries (Deno's decoder loses input after a frame end)
+    // and a frame's output is complete when its last write settles.
+    async feed(chunk, write) {
+      events = [];
+      splitter.push(chunk, sink);
+      const pending: Promise<void>[] = [];
+      for (const e of events) {
+        if ("bytes" in e) {
+          pending.push(write(e.bytes));
+          if (!e.frameEnd) continue;
+          await Promise.all(pending);
+          pending.length = 0;
+          if (hashing) digest = hasher.digest32();
+        } else if ("start" in e) {
+          hashing = e.start;
+          frameOffset = e.offset;
+          if (hashing) hasher.reset();
+        } else if (e.checksum !== digest) {
+          throw new AerobakError(
+            "ZSTD_CHECKSUM",
+            `Cannot decompress ${file}: the content checksum of the frame at byte ${frameOffset} does not match (damaged file)`,
+            { location: { file, offset: frameOffset } },
+          );
+        }
+      }
+      await Promise.all(pending);
+    },
+    onOutput: (bytes) => {
+      if (hashing) hasher.update(bytes);
+    },
+    beforeEnd: () => splitter.finish(),
+  });
+}

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { AerobakError } from "../errors.ts";
+import { C_SAMPLES, chunked, collect, run, sampleText } from "./_test_helpers.ts";
+import { createCompressStream, createDecompressStream } from "./compression.ts";
+
+const EMPTY_FRAME = new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, 0x01, 0x00, 0x00]);
+const ZSTD = { mode: "ZSTD" } as const;
+
+function compress(data: Uint8Array, level = 3, split: number[] = [65536]): Promise<Uint8Array> {
+  return collect(chunked(data, split).pipeThrough(createCompressStream({ mode: "ZSTD", level })));
+}
+
+function decompress(data: Uint8Array, split: number[] | { random: number; seed?: number } = [65536]): Promise<Uint8Array> {
+  return collect(chunked(data, split).pipeThrough(createDecompressStream(ZSTD, { file: "t.asb.zst" })));
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+async function rejectsCode(p: Promise<unknown>, code: string, mention: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof AerobakError, String(err));
+    assert.equal(err.code, code, err.message);
+    assert.match(err.message, mention);
+    return true;
+  });
+}
+
+Deno.test("createCompressStream() output decompresses with the zstd CLI", async () => {
+  const data = sampleText(3 << 20);
+  const z = await compress(data, 3, [1000, 70000, 13]);
+  assert.ok(z.length < data.length / 4, `compressed ${data.length} to ${z.length}`);
+  assert.deepEqual(await run("zstd", ["-d", "-c", "-q"], z), data);
+});
+
+Deno.test("createDecompressStream() reads zstd CLI output: several frames, checksums, skippable frames", async () => {
+  const a = sampleText(200_000);
+  const b = new TextEncoder().encode("second frame\n");
+  const za = await run("zstd", ["-c", "-q", "--check", "-19"], a);
+  const zb = await run("zstd", ["-c", "-q", "--no-check", "-1"], b);
+  const skippable = new Uint8Array([0x53, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 9, 9, 9]);
+  const input = concat(za, skippable, zb, EMPTY_FRAME);
+  const want = concat(a, b);
+  assert.deepEqual(await decompress(input), want);
+  assert.deepEqual(await decompress(input, [1]), want);
+  for (const seed of [1, 2, 3]) assert.deepEqual(await decompress(input, { random: 5000, seed }), want);
+});
+
+Deno.test("createDecompressStream() reads the C asbackup's zstd sample, trailing empty frame included", async () => {
+  const file = await Deno.readFile(`${C_SAMPLES}zstd/test_00000.asb`);
+  assert.deepEqual(file.subarray(file.length - 9), EMPTY_FRAME);
+  const text = new TextDecoder().decode(await decompress(file, { random: 300 }));
+  assert.ok(text.startsWith("Version 3.1\n# namespace test\n"), text.slice(0, 40));
+  const plain = await Deno.readTextFile(`${C_SAMPLES}plain/test_00000.asb`);
+  // Same records as the uncompressed run of the C tool, in the order that run scanned them.
+  assert.deepEqual(text.split("\n").sort(), plain.split("\n").sort());
+});
+
+Deno.test("createCompressStream() round-trips with any chunking and every level class", async () => {
+  const data = sampleText(400_000);
+  const sizes: number[] = [];
+  for (const level of [-5, 0, 1, 3, 9, 19]) {
+    const z = await compress(data, level, [7, 4096, 1]);
+    sizes.push(z.length);
+    assert.deepEqual(await decompress(z, { random: 777, seed: level + 10 }), data);
+  }
+  assert.ok(sizes[5] < sizes[3] && sizes[3] < sizes[0], `sizes by level: ${sizes}`);
+  assert.deepEqual(await decompress(await compress(new Uint8Array(0))), new Uint8Array(0));
+});
+
+Deno.test("createCompressStream() rejects an unknown mode and a bad level", () => {
+  assert.throws(() => createCompressStream({ mode: "LZ4" as "ZSTD" }), TypeError);
+  assert.throws(() => createCompressStream({ mode: "ZSTD", level: 23 }), RangeError);
+  assert.throws(() => createCompressStream({ mode: "ZSTD", level: 1.5 }), RangeError);
+  assert.throws(() => createDecompressStream({ mode: "zstd" as "ZSTD" }), TypeError);
+});
+
+Deno.test("createDecompressStream() names the file of a truncated, foreign or damaged stream", async () => {
+  const data = sampleText(300_000);
+  const z = await compress(data);
+  for (const cut of [1, 3, 5, 100, z.length - 1]) {
+    await rejectsCode(decompress(z.subarray(0, cut)), "ZSTD_TRUNCATED", /t\.asb\.zst.*ends inside the frame/);
+  }
+  await rejectsCode(decompress(sampleText(100)), "ZSTD_CORRUPT", /t\.asb\.zst.*found 0x73726556.*wrong --compress/);
+  await rejectsCode(decompress(concat(z, new Uint8Array([1, 2, 3, 4, 5]))), "ZSTD_CORRUPT", new RegExp(`at byte ${z.length}`));
+});
+
+Deno.test("createDecompressStream() verifies content checksums as the zstd CLI does", async () => {
+  const data = sampleText(300_000);
+  const z = await run("zstd", ["-c", "-q", "--check"], data);
+  // Flipping literal bytes decodes "fine" without a checksum: only the checksum catches it.
+  const damaged = z.slice();
+  for (let i = 200; i < 260; i++) damaged[i] ^= 0x5a;
+  await assert.rejects(run("zstd", ["-d", "-c", "-q"], damaged), /checksum/i);
+  await rejectsCode(decompress(damaged), "ZSTD_CHECKSUM", /t\.asb\.zst.*frame at byte 0/);
+  const badSum = z.slice();
+  badSum[badSum.length - 1] ^= 1;
+  await rejectsCode(decompress(concat(z, badSum), { random: 3000 }), "ZSTD_CHECKSUM", new RegExp(`frame at byte ${z.length}`));
+  assert.deepEqual(await decompress(concat(z, z), { random: 3000 }), concat(data, data));
+});
+
+Deno.test("createCompressStream() with mode NONE passes bytes through", async () => {
+  const data = sampleText(1000);
+  assert.deepEqual(await collect(chunked(data, [3]).pipeThrough(createCompressStream({ mode: "NONE" }))), data);
+  assert.deepEqual(await collect(chunked(data, [3]).pipeThrough(createDecompressStream({ mode: "NONE" }))), data);
+});

@@ -1,0 +1,225 @@
+/**
+ * The byte path of one backup file: compress → encrypt → count → storage on write, and
+ * count → decrypt → decompress on read.
+ *
+ * @module
+ */
+
+import { AerobakError } from "../errors.ts";
+import { type CompressionPolicy, createCompressStream, createDecompressStream } from "./compression.ts";
+import { createDecryptStream, createEncryptStream } from "./encryption.ts";
+import { createHeaderCheckStream, type BackupFormat } from "./header_check.ts";
+import type { StorageWriter } from "./storage.ts";
+
+/** Options of {@linkcode openFileChain}. */
+export interface FileChainOptions {
+  /**
+   * Compression of the file.
+   * @default {{ mode: "NONE" }}
+   */
+  compression?: CompressionPolicy;
+  /** AES key (16 or 32 bytes) from `loadEncryptionKey`; no encryption when absent. */
+  encryptionKey?: Uint8Array;
+}
+
+/** One open backup file, as {@linkcode openFileChain} returns it. */
+export interface FileChain {
+  /** Encoded (plain) bytes go in here. Prefer {@linkcode FileChain.close} to closing it. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** Path or label of the file, for messages. */
+  readonly path: string;
+  /**
+   * Bytes that reached the storage so far (after compression and encryption): the size the
+   * file has on disk, used for `--file-limit` rollover.
+   */
+  bytesWritten(): number;
+  /**
+   * Flushes every stage and closes the file.
+   *
+   * @returns Once the storage holds every byte.
+   */
+  close(): Promise<void>;
+  /**
+   * Stops writing and closes the file as it is (for a failed job).
+   *
+   * @param reason Why.
+   */
+  abort(reason?: unknown): Promise<void>;
+}
+
+/**
+ * Creates a stage that counts the bytes passing through.
+ *
+ * @returns The stage and a function reading the count.
+ */
+export function createByteCounter(): { stream: TransformStream<Uint8Array, Uint8Array>; count(): number } {
+  let n = 0;
+  return {
+    stream: new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        n += chunk.length;
+        controller.enqueue(chunk);
+      },
+    }),
+    count: () => n,
+  };
+}
+
+/**
+ * Opens a backup file through its compression and encryption stages.
+ *
+ * The file is created lazily, on the first write into `writable` (as backup-go's lazy
+ * writer): a chain closed without data leaves no file behind.
+ *
+ * @example
+ * ```ts
+ * import { DirectoryWriter, openFileChain } from "./mod.ts";
+ * const storage = new DirectoryWriter("/tmp/bk", { removeFiles: true });
+ * const chain = openFileChain(storage, "test_1.asb", { compression: { mode: "ZSTD" } });
+ * const w = chain.writable.getWriter();
+ * await w.write(new TextEncoder().encode("Version 3.1\n# namespace test\n"));
+ * w.releaseLock();
+ * await chain.close();
+ * console.log(chain.bytesWritten());
+ * ```
+ *
+ * @param storage Where the file goes.
+ * @param name File name (directory storage) or ignored (single file, stdout).
+ * @param options Compression policy and encryption key.
+ * @returns The open chain.
+ * @throws {AerobakError} Through writes/close: storage errors naming the path
+ *   (`STORAGE_WRITE`, `STORAGE_NOT_EMPTY`), `ZSTD_ERROR`.
+ */
+export function openFileChain(storage: StorageWriter, name: string, options: FileChainOptions = {}): FileChain {
+  // Build the stages now so bad options fail at once, not at the first write.
+  const compress = createCompressStream(options.compression ?? { mode: "NONE" });
+  const encrypt = options.encryptionKey ? createEncryptStream(options.encryptionKey) : undefined;
+  const counter = createByteCounter();
+  const path = storage.describe(name);
+  let head: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  let piped: Promise<void> | undefined;
+  let pipeError: unknown;
+  let started: Promise<void> | undefined;
+
+  function start(): Promise<void> {
+    started ??= (async () => {
+      const sink = await storage.open(name);
+      let readable = compress.readable;
+      if (encrypt) readable = readable.pipeThrough(encrypt);
+      piped = readable.pipeThrough(counter.stream).pipeTo(sink).catch((err) => {
+        pipeError ??= err;
+        throw err;
+      });
+      piped.catch(() => {}); // surfaced through write/close
+      head = compress.writable.getWriter();
+    })();
+    return started;
+  }
+
+  function failure(err: unknown): unknown {
+    const e = pipeError ?? err;
+    return e instanceof AerobakError ? e : new AerobakError("STORAGE_WRITE", `Cannot write ${path}: ${(e as Error)?.message ?? e}`, { cause: e });
+  }
+
+  const writable = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      await start();
+      try {
+        await head!.ready;
+        await head!.write(chunk);
+      } catch (err) {
+        throw failure(err);
+      }
+      if (pipeError) throw failure(pipeError);
+    },
+    async close() {
+      if (!started) return;
+      await started;
+      try {
+        await head!.close();
+        await piped;
+      } catch (err) {
+        throw failure(err);
+      }
+    },
+    async abort(reason) {
+      if (!started) return;
+      await started.catch(() => {});
+      if (head) await head.abort(reason).catch(() => {});
+      await piped?.catch(() => {});
+    },
+  });
+
+  return {
+    writable,
+    path,
+    bytesWritten: counter.count,
+    async close() {
+      if (writable.locked) throw new TypeError(`Cannot close the chain of ${path}: release the writer of its writable first`);
+      await writable.close();
+    },
+    async abort(reason?: unknown) {
+      if (writable.locked) return;
+      await writable.abort(reason);
+    },
+  };
+}
+
+/** Options of {@linkcode openReadChain}. */
+export interface ReadChainOptions {
+  /**
+   * Compression the file was written with.
+   * @default {{ mode: "NONE" }}
+   */
+  compression?: CompressionPolicy;
+  /** AES key when the file is encrypted. */
+  encryptionKey?: Uint8Array;
+  /**
+   * File name for messages.
+   * @default {"<input>"}
+   */
+  file?: string;
+  /**
+   * Check that the decoded bytes start like this format (see `createHeaderCheckStream`);
+   * `false` skips the check.
+   * @default {false}
+   */
+  checkHeader?: BackupFormat | false;
+}
+
+/** A decoded file, as {@linkcode openReadChain} returns it. */
+export interface ReadChain {
+  /** Plain (decrypted, decompressed) bytes. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes read from storage so far (before decryption and decompression). */
+  bytesRead(): number;
+}
+
+/**
+ * Decodes a stored backup file: decrypt → decompress (→ optional header check).
+ *
+ * @example
+ * ```ts
+ * import { FileListReader, openReadChain } from "./mod.ts";
+ * const reader = new FileListReader(["/tmp/bk/test_1.asb"]);
+ * for await (const entry of reader.list()) {
+ *   const chain = openReadChain(await reader.open(entry), { compression: { mode: "ZSTD" }, file: entry.path, checkHeader: "asb" });
+ *   for await (const chunk of chain.readable) console.log(chunk.length);
+ * }
+ * ```
+ *
+ * @param stream The stored bytes.
+ * @param options Compression, key, file name and header check.
+ * @returns The decoded stream and a byte count.
+ * @throws {AerobakError} Through the stream: `ENCRYPTION_TRUNCATED`, `ZSTD_CORRUPT`,
+ *   `ZSTD_TRUNCATED`, `ZSTD_ERROR`, `BACKUP_HEADER_INVALID`, each naming the file.
+ */
+export function openReadChain(stream: ReadableStream<Uint8Array>, options: ReadChainOptions = {}): ReadChain {
+  const file = options.file ?? "<input>";
+  const counter = createByteCounter();
+  let out = stream.pipeThrough(counter.stream);
+  if (options.encryptionKey) out = out.pipeThrough(createDecryptStream(options.encryptionKey, { file }));
+  out = out.pipeThrough(createDecompressStream(options.compression ?? { mode: "NONE" }, { file }));
+  if (options.checkHeader) out = out.pipeThrough(createHeaderCheckStream({ file, format: options.checkHeader }));
+  return { readable: out, bytesRead: counter.count };
+}

@@ -1,0 +1,67 @@
+/**
+ * The storage contracts the backup and restore jobs write to and read from.
+ *
+ * Storage moves opaque bytes: compression, encryption and formats sit above it
+ * ({@linkcode openFileChain}, {@linkcode openReadChain}).
+ *
+ * @module
+ */
+
+/** Where backup files are written. */
+export interface StorageWriter {
+  /** `"directory"` (many files), `"file"` (one file) or `"stdout"`. */
+  readonly kind: "directory" | "file" | "stdout";
+  /**
+   * Creates (or truncates) the file `name` and returns a byte sink for it. Closing the sink
+   * flushes and closes the file; aborting it closes the file as written so far.
+   *
+   * @param name File name (no directory part). Single-file and stdout writers ignore it.
+   * @returns The byte sink.
+   * @throws {AerobakError} `STORAGE_WRITE` naming the path when it cannot be created.
+   */
+  open(name: string): Promise<WritableStream<Uint8Array>>;
+  /**
+   * Removes a file written earlier (for example a partial file of a failed run).
+   *
+   * @param name File name as given to `open`.
+   */
+  remove?(name: string): Promise<void>;
+  /**
+   * The path or label of `name` as shown in messages.
+   *
+   * @param name File name as given to `open`.
+   * @returns A path such as `/backups/0_test_1.asb`, or `"<stdout>"`.
+   */
+  describe(name: string): string;
+}
+
+/** One backup file a reader offers. */
+export interface StorageEntry {
+  /** File name without directory (`"<stdin>"` for standard input). */
+  name: string;
+  /** Full path, shown in messages. */
+  path: string;
+  /** Size in bytes, when known. */
+  size?: number;
+}
+
+/** Where backup files are read from. */
+export interface StorageReader {
+  /** `"directory"`, `"files"` (a list of paths or directories) or `"stdin"`. */
+  readonly kind: "directory" | "files" | "stdin";
+  /**
+   * Lists the backup files, in the order they should be restored (by name in a directory).
+   *
+   * @returns The files.
+   * @throws {AerobakError} `STORAGE_NOT_FOUND` naming a missing directory or file.
+   */
+  list(): AsyncIterable<StorageEntry>;
+  /**
+   * Opens one listed file.
+   *
+   * @param entry A value `list()` produced.
+   * @returns Its bytes.
+   * @throws {AerobakError} `STORAGE_READ` naming the path.
+   */
+  open(entry: StorageEntry): Promise<ReadableStream<Uint8Array>>;
+}

@@ -1,0 +1,105 @@
+/**
+ * Restoring metadata: secondary indexes (created for the server version, dropped and
+ * re-created when one of the same name differs, then waited for on every node) and UDF
+ * modules.
+ *
+ * @module
+ */
+
+import type { Cluster } from "../aerospike/cluster.ts";
+import {
+  compareVersion,
+  infoError,
+  parseKeyValues,
+  type SIndexInfo,
+  sindexCreateCommand,
+  udfPutCommand,
+} from "../aerospike/info.ts";
+import { AerobakError } from "../errors.ts";
+import type { AsbUdf } from "../format/asb/encoder.ts";
+import { systemClock } from "../pipeline/clock.ts";
+import { infoCommand, type InfoCommandOptions } from "../backup/_info.ts";
+
+/** Result code of `sindex-create` when an index of that name exists with another definition. */
+const INDEX_FOUND = 200;
+/** Interval between index build polls, ms. */
+const POLL_MS = 250;
+
+/** Restores secondary indexes and UDFs through info commands. */
+export class MetadataRestorer {
+  readonly #cluster: Cluster;
+  readonly #version: readonly number[];
+  readonly #info: InfoCommandOptions;
+
+  /**
+   * Creates a restorer.
+   *
+   * @param cluster The cluster.
+   * @param version Lowest server version (chooses command syntax).
+   * @param info Info options with the restore's retry policy.
+   */
+  constructor(cluster: Cluster, version: readonly number[], info: InfoCommandOptions) {
+    this.#cluster = cluster;
+    this.#version = version;
+    this.#info = info;
+  }
+
+  /**
+   * Creates an index (dropping a different one of the same name first) and waits until
+   * every node has built it.
+   *
+   * @param s The index.
+   * @throws {AerobakError} `INFO_ERROR` when the server refuses it.
+   */
+  async sindex(s: SIndexInfo): Promise<void> {
+    const create = sindexCreateCommand(s, this.#version);
+    const first = (await this.#cluster.info([create], { timeoutMs: this.#info.timeoutMs })).get(
+      create,
+    ) ?? "";
+    const err = infoError(first);
+    if (err?.code === INDEX_FOUND) {
+      const key = compareVersion(this.#version, [8, 1, 0]) >= 0 ? "namespace" : "ns";
+      await infoCommand(
+        this.#cluster,
+        `sindex-delete:${key}=${s.namespace};indexname=${s.name}`,
+        this.#info,
+      );
+      await infoCommand(this.#cluster, create, this.#info);
+    } else if (err !== null) {
+      await infoCommand(this.#cluster, create, this.#info);
+    }
+    await this.#waitBuilt(s);
+  }
+
+  /**
+   * Registers a UDF module.
+   *
+   * @param udf The module.
+   * @throws {AerobakError} `INFO_ERROR` when the server refuses it.
+   */
+  async udf(udf: AsbUdf): Promise<void> {
+    await infoCommand(this.#cluster, udfPutCommand(udf.name, udf.content), this.#info);
+  }
+
+  async #waitBuilt(s: SIndexInfo): Promise<void> {
+    const modern = compareVersion(this.#version, [8, 1, 0]) >= 0;
+    const cmd = modern
+      ? `sindex-stat:namespace=${s.namespace};indexname=${s.name}`
+      : `sindex/${s.namespace}/${s.name}`;
+    const clock = this.#info.clock ?? systemClock;
+    for (const node of this.#cluster.nodes) {
+      for (;;) {
+        const value = await infoCommand(this.#cluster, cmd, { ...this.#info, node: node.name });
+        const pct = parseKeyValues(value).get("load_pct");
+        if (pct === undefined) {
+          throw new AerobakError(
+            "INFO_INVALID",
+            `Cannot wait for index ${s.name} on node ${node.name}: no load_pct in "${cmd}" answer`,
+          );
+        }
+        if (Number(pct) >= 100) break;
+        await clock.sleep(POLL_MS, this.#info.signal);
+      }
+    }
+  }
+}

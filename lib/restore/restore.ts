@@ -1,0 +1,271 @@
+/**
+ * The restore job: backup files read in parallel (decrypt → decompress → ASB decode),
+ * filtered and mapped by the processors, written by batch or single-record writers
+ * (backup-go `handler_restore.go`). A validate-only run decodes everything and writes
+ * nothing, without a cluster.
+ *
+ * @module
+ */
+
+import type { Cluster } from "../aerospike/cluster.ts";
+import { compareVersion } from "../aerospike/info.ts";
+import { AerobakError } from "../errors.ts";
+import { decodeAsb } from "../format/asb/decoder.ts";
+import type { AsbToken } from "../format/asb/parser.ts";
+import { loadEncryptionKey } from "../io/encryption_key.ts";
+import { openReadChain, type ReadChain } from "../io/file_chain.ts";
+import type { StorageEntry, StorageReader } from "../io/storage.ts";
+import { type Clock, systemClock } from "../pipeline/clock.ts";
+import { Job, type JobHandle } from "../pipeline/job.ts";
+import { MetricsMeter } from "../pipeline/metrics.ts";
+import { Pipe, type PipeReader, type PipeWriter } from "../pipeline/pipe.ts";
+import type { ProgressReporter } from "../pipeline/progress.ts";
+import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
+import { type InfoCommandOptions, lowestBuild } from "../backup/_info.ts";
+import { METADATA_PREFIX } from "../backup/config.ts";
+import type { RestoreConfig } from "./config.ts";
+import { MetadataRestorer } from "./metadata.ts";
+import { restoreProcessors } from "./processors.ts";
+import {
+  BatchRecordWriter,
+  DiscardWriter,
+  type RecordWriterContext,
+  SingleRecordWriter,
+} from "./record_writer.ts";
+import { RestoreCounters, type RestoreStats } from "./stats.ts";
+
+/** The handle of a running restore. */
+export type RestoreHandle = JobHandle<RestoreStats>;
+
+/** Options of {@linkcode startRestore}. */
+export interface RestoreJobOptions {
+  /** Cancels the restore. */
+  signal?: AbortSignal;
+  /** Receives periodic progress. */
+  progress?: ProgressReporter<RestoreStats>;
+  /**
+   * Interval of progress reports, ms.
+   *
+   * @default {1000}
+   */
+  progressIntervalMs?: number;
+  /**
+   * Time source of rate limits, retries, metrics and progress.
+   *
+   * @default {systemClock}
+   */
+  clock?: Clock;
+  /**
+   * Current Unix time in seconds, for record expiry.
+   *
+   * @default {() => Math.floor(Date.now() / 1000)}
+   */
+  now?: () => number;
+}
+
+/**
+ * Starts a restore and returns its handle at once.
+ *
+ * @param cluster A connected cluster, or `null` for a validate-only run.
+ * @param config A resolved configuration (`resolveRestoreConfig`).
+ * @param reader Where the backup files are.
+ * @param options Cancel signal, progress, clock.
+ * @returns The running job's handle.
+ */
+export function startRestore(
+  cluster: Cluster | null,
+  config: Readonly<RestoreConfig>,
+  reader: StorageReader,
+  options: RestoreJobOptions = {},
+): RestoreHandle {
+  const counters = new RestoreCounters();
+  const clock = options.clock ?? systemClock;
+  const open = new Set<ReadChain>();
+  let pipe: Pipe<AsbToken> | undefined;
+  const openBytes = () => {
+    let n = 0;
+    for (const c of open) n += c.bytesRead();
+    return n;
+  };
+  const meter = new MetricsMeter({
+    records: () => counters.recordsRead,
+    bytes: () => counters.closedBytes + openBytes(),
+    fill: () => pipe?.fill ?? 0,
+  }, { clock });
+  return new Job<RestoreStats>(async (signal) => {
+    try {
+      await runRestore(cluster, config, reader, {
+        signal,
+        clock,
+        counters,
+        open,
+        now: options.now ?? (() => Math.floor(Date.now() / 1000)),
+        onPipe: (p) => (pipe = p),
+      });
+    } finally {
+      counters.endedAt = Date.now();
+    }
+  }, {
+    stats: () => counters.snapshot(openBytes()),
+    metrics: () => meter.sample(),
+    signal: options.signal,
+    progress: options.progress,
+    progressIntervalMs: options.progressIntervalMs,
+    clock,
+  });
+}
+
+interface RunContext {
+  signal: AbortSignal;
+  clock: Clock;
+  counters: RestoreCounters;
+  open: Set<ReadChain>;
+  now: () => number;
+  onPipe: (pipe: Pipe<AsbToken>) => void;
+}
+
+async function runRestore(
+  cluster: Cluster | null,
+  config: Readonly<RestoreConfig>,
+  storage: StorageReader,
+  ctx: RunContext,
+): Promise<void> {
+  const { signal, counters } = ctx;
+  if (config.encoderType !== "ASB") {
+    throw new AerobakError(
+      "CONFIG_INVALID",
+      `Invalid encoderType "${config.encoderType}": this restore reads ASB files`,
+    );
+  }
+  if (!config.validateOnly && cluster === null) {
+    throw new TypeError("Cannot restore without a cluster: pass one, or set validateOnly");
+  }
+  const encryptionKey = config.encryption.mode === "NONE"
+    ? undefined
+    : await loadEncryptionKey(config.encryption, { secretAgent: config.secretAgent });
+
+  // Files in name order; metadata files last when metadata is applied last.
+  const entries: StorageEntry[] = [];
+  for await (const e of storage.list()) entries.push(e);
+  if (config.applyMetadataLast) {
+    const meta = (e: StorageEntry) => e.name.startsWith(METADATA_PREFIX) ? 1 : 0;
+    entries.sort((a, b) => meta(a) - meta(b));
+  }
+  let next = 0;
+  const bandwidth = config.bandwidth > 0
+    ? new LeakyBucket(config.bandwidth, { clock: ctx.clock, signal })
+    : undefined;
+  const readerCount = Math.max(1, Math.min(config.parallel, entries.length));
+  const readers: PipeReader<AsbToken>[] = [];
+  for (let i = 0; i < readerCount; i++) {
+    readers.push(async function* (): AsyncGenerator<AsbToken> {
+      while (next < entries.length) {
+        const entry = entries[next++];
+        const chain = openReadChain(await storage.open(entry), {
+          compression: config.compression,
+          encryptionKey,
+          file: entry.path,
+          checkHeader: "asb",
+        });
+        ctx.open.add(chain);
+        const decoder = decodeAsb(chain.readable, { file: entry.path });
+        let offset = 0;
+        try {
+          for await (const token of decoder) {
+            if (bandwidth) {
+              const wait = bandwidth.wait(decoder.offset - offset);
+              offset = decoder.offset;
+              if (wait) await wait;
+            }
+            yield token;
+          }
+        } finally {
+          ctx.open.delete(chain);
+          counters.closedBytes += chain.bytesRead();
+        }
+      }
+    });
+  }
+  if (readers.length === 0) return;
+
+  if (config.validateOnly) {
+    const processors = restoreProcessors(counters, {
+      noRecords: false,
+      noIndexes: false,
+      noUdfs: false,
+      setList: [],
+      binList: [],
+      extraTtl: 0,
+      nowSeconds: () => 0,
+    }).slice(0, 1);
+    const pipe = new Pipe({ readers, processors, writers: [new DiscardWriter()] }, { signal });
+    ctx.onPipe(pipe);
+    await pipe.run();
+    return;
+  }
+
+  const c = cluster!;
+  const info: InfoCommandOptions = {
+    retry: config.retryPolicy,
+    timeoutMs: config.infoPolicy.timeoutMs,
+    signal,
+    clock: ctx.clock,
+  };
+  const version = await lowestBuild(c, { ...info, retry: config.infoRetryPolicy });
+  const restorer = new MetadataRestorer(c, version, info);
+  const deferred: AsbToken[] = [];
+  // Metadata tokens are applied one at a time, in file order, whatever writer gets them.
+  let metaChain: Promise<void> = Promise.resolve();
+  const applyMetadata = (token: AsbToken): Promise<void> => {
+    if (token.kind === "sindex") return restorer.sindex(token.sindex);
+    if (token.kind === "udf") return restorer.udf(token.udf);
+    return Promise.resolve();
+  };
+  const writerCtx: RecordWriterContext = {
+    cluster: c,
+    policy: config.writePolicy,
+    retry: config.retryPolicy,
+    ignoreRecordError: config.ignoreRecordError,
+    extraTtl: config.extraTtl,
+    counters,
+    nowSeconds: ctx.now,
+    clock: ctx.clock,
+    signal,
+    metadata: (token) => {
+      if (config.applyMetadataLast) {
+        deferred.push(token);
+        return Promise.resolve();
+      }
+      const run = metaChain.then(() => applyMetadata(token));
+      metaChain = run.catch(() => {});
+      return run;
+    },
+  };
+  const useBatch = !config.disableBatchWrites && compareVersion(version, [6, 0, 0]) >= 0;
+  const writers: PipeWriter<AsbToken>[] = [];
+  const writerCount = useBatch ? config.maxAsyncBatches : config.parallel;
+  for (let i = 0; i < writerCount; i++) {
+    writers.push(
+      useBatch
+        ? new BatchRecordWriter(writerCtx, config.batchSize)
+        : new SingleRecordWriter(writerCtx),
+    );
+  }
+  const processors = restoreProcessors(counters, {
+    noRecords: config.noRecords,
+    noIndexes: config.noIndexes,
+    noUdfs: config.noUdfs,
+    setList: config.setList,
+    binList: config.binList,
+    namespace: config.namespace,
+    extraTtl: config.extraTtl,
+    limiter: config.recordsPerSecond > 0
+      ? new TokenBucket(config.recordsPerSecond, { clock: ctx.clock, signal })
+      : undefined,
+    nowSeconds: ctx.now,
+  });
+  const pipe = new Pipe({ readers, processors, writers }, { signal });
+  ctx.onPipe(pipe);
+  await pipe.run();
+  for (const token of deferred) await applyMetadata(token);
+}

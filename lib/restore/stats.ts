@@ -1,0 +1,95 @@
+/**
+ * Statistics of a restore job (backup-go `models.RestoreStats`). Every record read ends in
+ * exactly one of: expired, skipped, ignored, fresher, existed, inserted (or the job fails).
+ *
+ * @module
+ */
+
+/** A snapshot of a restore's statistics. */
+export interface RestoreStats {
+  /** When the job started. */
+  startTime: Date;
+  /** Milliseconds since the start (to the end once finished). */
+  durationMs: number;
+  /** Records read from the files. */
+  recordsRead: number;
+  /** Secondary indexes read. */
+  sindexesRead: number;
+  /** UDF modules read. */
+  udfsRead: number;
+  /** Records skipped because their void time has passed. */
+  recordsExpired: number;
+  /** Records skipped by the set, bin or no-records filters, or left without bins. */
+  recordsSkipped: number;
+  /** Records the server refused for a record-specific reason, ignored. */
+  recordsIgnored: number;
+  /** Records not written because the cluster holds a newer generation (code 3). */
+  recordsFresher: number;
+  /** Records not written because they exist and only creation was allowed (code 5). */
+  recordsExisted: number;
+  /** Records written. */
+  recordsInserted: number;
+  /** Write attempts that failed in doubt (they may have been applied). */
+  errorsInDoubt: number;
+  /** Bytes read from storage (before decryption and decompression). */
+  bytesRead: number;
+  /** Write attempts repeated after a retriable failure. */
+  retries: number;
+}
+
+/** The mutable counters a running restore fills. */
+export class RestoreCounters {
+  /** Start time in Unix milliseconds. */
+  readonly startedAt: number = Date.now();
+  /** End time, once finished. */
+  endedAt?: number;
+  /** See {@linkcode RestoreStats}. */
+  recordsRead = 0;
+  /** See {@linkcode RestoreStats}. */
+  sindexesRead = 0;
+  /** See {@linkcode RestoreStats}. */
+  udfsRead = 0;
+  /** See {@linkcode RestoreStats}. */
+  recordsExpired = 0;
+  /** See {@linkcode RestoreStats}. */
+  recordsSkipped = 0;
+  /** See {@linkcode RestoreStats}. */
+  recordsIgnored = 0;
+  /** See {@linkcode RestoreStats}. */
+  recordsFresher = 0;
+  /** See {@linkcode RestoreStats}. */
+  recordsExisted = 0;
+  /** See {@linkcode RestoreStats}. */
+  recordsInserted = 0;
+  /** See {@linkcode RestoreStats}. */
+  errorsInDoubt = 0;
+  /** Bytes of files fully read. */
+  closedBytes = 0;
+  /** See {@linkcode RestoreStats}. */
+  retries = 0;
+
+  /**
+   * Takes a snapshot.
+   *
+   * @param openBytes Bytes read so far from files still being read.
+   * @returns The statistics.
+   */
+  snapshot(openBytes: number): RestoreStats {
+    return {
+      startTime: new Date(this.startedAt),
+      durationMs: (this.endedAt ?? Date.now()) - this.startedAt,
+      recordsRead: this.recordsRead,
+      sindexesRead: this.sindexesRead,
+      udfsRead: this.udfsRead,
+      recordsExpired: this.recordsExpired,
+      recordsSkipped: this.recordsSkipped,
+      recordsIgnored: this.recordsIgnored,
+      recordsFresher: this.recordsFresher,
+      recordsExisted: this.recordsExisted,
+      recordsInserted: this.recordsInserted,
+      errorsInDoubt: this.errorsInDoubt,
+      bytesRead: this.closedBytes + openBytes,
+      retries: this.retries,
+    };
+  }
+}
