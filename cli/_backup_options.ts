@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type BackupConfigInput } from "../lib/backup/config.ts";
+import type { BackupConfigInput } from "../lib/backup/config.ts";
 import { parseLocalTime } from "../lib/backup/config_time.ts";
 import { parseAfterDigest, parsePartitionList } from "../lib/backup/partition_spec.ts";
 import { AerobakError } from "../lib/errors.ts";
@@ -67,6 +67,9 @@ export function backupPlanFromFlags(
   const removeArtifacts = bool(flags, "remove-artifacts");
   if (str(flags, "namespace") === "" && !removeArtifacts) {
     throw new FlagError("--namespace is required");
+  }
+  if (removeArtifacts && directory === "" && (outputFile === "" || outputFile === "-")) {
+    throw new FlagError("--remove-artifacts needs --directory or --output-file");
   }
   if (directory !== "" && outputFile !== "") {
     throw new FlagError("only one of --directory and --output-file may be set");
@@ -207,9 +210,6 @@ export function backupPlanFromFlags(
       removeFiles,
       bufferSize: num(flags, "local-buffer-size") * MIB,
     };
-  }
-  if (removeArtifacts && (target.kind === "none" || target.kind === "stdout")) {
-    throw new FlagError("--remove-artifacts needs --directory or --output-file");
   }
   return {
     mode: removeArtifacts ? "removeArtifacts" : estimate ? "estimate" : "backup",

@@ -36,7 +36,7 @@ export function showProgress(
         records_per_second: Math.round(p.recordsPerSecond),
       };
       if (p.total !== undefined) attrs.estimated_records = p.total;
-      log.log("info", "progress", attrs);
+      log.emit("info", "progress", attrs);
       return;
     }
     stderr.write(formatProgress(p, terminal));

@@ -53,6 +53,18 @@ export class Logger {
    */
   log(level: LogLevel, msg: string, attrs: Record<string, unknown> = {}): void {
     if (LEVELS.indexOf(level) < this.#min) return;
+    this.emit(level, msg, attrs);
+  }
+
+  /**
+   * Writes a message whatever the level filter: reports and progress are output the user
+   * asked for, not diagnostics.
+   *
+   * @param level Severity shown in the line.
+   * @param msg The message.
+   * @param attrs Key-value pairs appended to the line.
+   */
+  emit(level: LogLevel, msg: string, attrs: Record<string, unknown> = {}): void {
     const time = this.#now().toISOString();
     if (this.#json) {
       this.#sink.write(JSON.stringify({ time, level: level.toUpperCase(), msg, ...attrs }) + "\n");
@@ -187,7 +199,7 @@ export interface BackupReportStats {
  */
 export function reportBackup(stats: BackupReportStats, log: Logger, stderr: TextSink): void {
   if (log.json) {
-    log.log("info", "backup report", {
+    log.emit("info", "backup report", {
       start_time: stats.startTime.toISOString(),
       duration: Math.round(stats.durationMs * 1e6),
       records_read: stats.recordsRead,
@@ -274,7 +286,7 @@ export function reportRestore(
       });
     }
     attrs.total_bytes_read = stats.bytesRead;
-    log.log("info", header.toLowerCase(), attrs);
+    log.emit("info", header.toLowerCase(), attrs);
     return;
   }
   const lines: ReportLine[] = [

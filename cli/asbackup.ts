@@ -9,7 +9,6 @@
  * @module
  */
 
-import { join } from "node:path";
 import { Cluster } from "../lib/aerospike/cluster.ts";
 import { resolveBackupConfig } from "../lib/backup/config.ts";
 import { BackupClient } from "../lib/client.ts";
@@ -63,19 +62,15 @@ export async function main(args: string[], io: CliIo): Promise<number> {
         samples: plan.estimateSamples,
         signal: io.signal,
       });
-      if (ctx.log.json) ctx.log.info("estimate report", { file_size_bytes: estimate.bytes });
-      else {io.stderr.write(
+      if (ctx.log.json) {
+        ctx.log.emit("info", "estimate report", { file_size_bytes: estimate.bytes });
+      } else {io.stderr.write(
           formatReport("Estimate report", [["File size (bytes)", estimate.bytes]]),
         );}
       return EXIT_OK;
     }
-    const target = plan.target;
-    const handle = client.backup(config, openBackupTarget(target), {
-      signal: io.signal,
-      readStateFile: target.kind === "directory"
-        ? (name: string) => Deno.readFile(join(target.path, name))
-        : undefined,
-    });
+    // The client reads a --continue state file from the target directory itself.
+    const handle = client.backup(config, openBackupTarget(plan.target), { signal: io.signal });
     const startedAt = now().getTime();
     const stop = showProgress(
       () => {

@@ -10,7 +10,7 @@ import { type BackupHandle, type BackupJobOptions, startBackup } from "./backup/
 import { type BackupConfigInput, resolveBackupConfig } from "./backup/config.ts";
 import { type Estimate, estimateBackup, type EstimateOptions } from "./backup/estimate.ts";
 import type { StorageReader, StorageWriter } from "./io/storage.ts";
-import { type RestoreConfigInput, resolveRestoreConfig } from "./restore/config.ts";
+import { resolveRestoreConfig, type RestoreConfigInput } from "./restore/config.ts";
 import { type RestoreHandle, type RestoreJobOptions, startRestore } from "./restore/restore.ts";
 
 /** Options of {@linkcode BackupClient}. */

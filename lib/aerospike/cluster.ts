@@ -13,7 +13,7 @@ import { batchWrite } from "./batch.ts";
 import { Connection, readLimits } from "./connection.ts";
 import { computeDigest, partitionId } from "./digest.ts";
 import { formatAddress, type Host } from "./host.ts";
-import { parsePeers, parseReplicas, type PeerInfo } from "./info.ts";
+import { infoError, parsePeers, parseReplicas, type PeerInfo } from "./info.ts";
 import { infoRequest, infoValue } from "./info_client.ts";
 import { Node, type NodeConnector, type NodeInfo, parseRackIds } from "./node.ts";
 import { PartitionFilter } from "./partition_filter.ts";
@@ -31,9 +31,6 @@ import { ResultCode } from "./result_code.ts";
 import { type ScanCluster, scanPartitions } from "./scan.ts";
 import { loadTlsContext, type TlsContext } from "./tls.ts";
 import { deleteRecord, getRecord, putRecord, type RecordTarget, type WriteResult } from "./write.ts";
-
-export type { NodeInfo } from "./node.ts";
-export type { WriteResult } from "./write.ts";
 
 /** Consecutive failed tends after which a node is dropped from the cluster. */
 const NODE_FAILURE_LIMIT = 2;
@@ -81,7 +78,7 @@ export class Cluster implements AsyncDisposable {
   #nodes = new Map<string, Node>();
   #map = new PartitionMap<Node>();
   #peerHints = new Map<string, PeerInfo>();
-  #tendTimer = 0;
+  #tendTimer: ReturnType<typeof setTimeout> | undefined;
   #tending: Promise<void> | null = null;
   #closed = false;
   #connector: NodeConnector;
@@ -514,7 +511,7 @@ export class Cluster implements AsyncDisposable {
       }
       this.#schedule();
     }, this.#policy.tendIntervalMs);
-    Deno.unrefTimer(this.#tendTimer);
+    Deno.unrefTimer(this.#tendTimer as unknown as number);
   }
 
   #tendOnce(): Promise<void> {
@@ -551,9 +548,7 @@ export class Cluster implements AsyncDisposable {
         const partGen = Number(infoValue(a, "partition-generation", node.ref));
         if (peersGen !== node.peersGeneration) {
           const p = await node.info([peersCommand], timeout);
-          const peers = parsePeers(infoValue(p, peersCommand, node.ref));
-          for (const peer of peers.peers) this.#peerHints.set(peer.nodeName, peer);
-          node.peers = peers.peers.map((peer) => peer.nodeName);
+          this.#setPeers(node, p.get(peersCommand));
           node.peersGeneration = peersGen;
         }
         if (partGen !== node.partitionGeneration) {
@@ -603,6 +598,20 @@ export class Cluster implements AsyncDisposable {
     if (added.length > 0) await this.#tendNew(added, peersCommand);
   }
 
+  /**
+   * Records a node's peers. An error answer (e.g. `peers-tls-std` on a server without
+   * TLS peers) means no peers can be discovered through it, not that the node failed.
+   */
+  #setPeers(node: Node, value: string | undefined): void {
+    if (value === undefined || infoError(value) !== null) {
+      node.peers = [];
+      return;
+    }
+    const peers = parsePeers(value);
+    for (const peer of peers.peers) this.#peerHints.set(peer.nodeName, peer);
+    node.peers = peers.peers.map((p) => p.nodeName);
+  }
+
   /** Loads peers and partitions of nodes added during this tend. */
   async #tendNew(nodes: Node[], peersCommand: string): Promise<void> {
     const timeout = this.#policy.infoTimeoutMs;
@@ -612,9 +621,7 @@ export class Cluster implements AsyncDisposable {
           ["peers-generation", peersCommand, "partition-generation", "replicas", "rack-ids"],
           timeout,
         );
-        const peers = parsePeers(infoValue(a, peersCommand, node.ref));
-        for (const peer of peers.peers) this.#peerHints.set(peer.nodeName, peer);
-        node.peers = peers.peers.map((p) => p.nodeName);
+        this.#setPeers(node, a.get(peersCommand));
         node.peersGeneration = Number(infoValue(a, "peers-generation", node.ref));
         this.#map.update(node, parseReplicas(infoValue(a, "replicas", node.ref)));
         node.partitionGeneration = Number(infoValue(a, "partition-generation", node.ref));

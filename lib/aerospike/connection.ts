@@ -11,11 +11,11 @@
 import { AerobakError, type NodeRef } from "../errors.ts";
 import { ByteWriter } from "./byte_writer.ts";
 import { type Frame, FrameReader, type ReadLimits } from "./frame_reader.ts";
+
+export type { Frame, ReadLimits };
 import { formatAddress, type Host } from "./host.ts";
 import { connectTls, type TlsContext } from "./tls.ts";
 import { connectTcp, type Transport, TransportTimeout } from "./_transport.ts";
-
-export type { Frame, ReadLimits } from "./frame_reader.ts";
 
 /** Options of {@linkcode Connection.open}. */
 export interface ConnectOptions {

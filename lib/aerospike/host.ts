@@ -17,7 +17,17 @@ export interface Host {
 }
 
 const PORT_RE = /^[0-9]{1,5}$/;
-const BARE_IPV6_RE = /^[0-9A-Fa-f:.]+$/;
+
+/** Whether `text` is an IPv6 address: 8 groups, or fewer with one `::`. */
+function isIpv6(text: string): boolean {
+  const groups = text.split(":");
+  const compressed = text.split("::").length - 1;
+  if (compressed > 1 || (compressed === 0 && groups.length !== 8) || groups.length > 8) return false;
+  return groups.every((g, i) =>
+    /^[0-9A-Fa-f]{0,4}$/.test(g) ||
+    (i === groups.length - 1 && /^\d{1,3}(\.\d{1,3}){3}$/.test(g))
+  );
+}
 
 function invalidHost(entry: string, why: string): AerobakError {
   return new AerobakError("CONFIG_INVALID", `Invalid host "${entry}": ${why}`);
@@ -64,7 +74,7 @@ export function parseHost(entry: string, defaultPort: number): Host {
     rest = tail === "" ? [] : tail.slice(1).split(":");
   } else {
     const parts = text.split(":");
-    if (parts.length > 3 && BARE_IPV6_RE.test(text)) {
+    if (parts.length > 2 && isIpv6(text)) {
       // A bare IPv6 address: nothing can follow it without brackets.
       return { name: text, port: defaultPort };
     }

@@ -1,6 +1,9 @@
 /**
  * The Aerospike wire protocol: framing, AS_MSG records, particles, digests, info,
- * request encoders/decoders, msgpack and filter expressions. Pure functions, no I/O.
+ * request encoders/decoders, msgpack and filter expressions (pure functions, no I/O); and
+ * the client built on them: connections (TCP, TLS), pools, authentication, the cluster
+ * with its tend and partition map, partition scans with resumable cursors, writes and
+ * batch writes.
  *
  * @module
  */
@@ -16,3 +19,19 @@ export * from "./info.ts";
 export * from "./requests.ts";
 export * from "./msgpack.ts";
 export * from "./expression.ts";
+export * from "./host.ts";
+export * from "./tls.ts";
+export * from "./frame_reader.ts";
+export * from "./connection.ts";
+export * from "./pool.ts";
+export * from "./auth.ts";
+export * from "./info_client.ts";
+export * from "./node.ts";
+export * from "./policy.ts";
+export * from "./partition_map.ts";
+export * from "./partition_filter.ts";
+export * from "./partition_tracker.ts";
+export * from "./scan.ts";
+export * from "./write.ts";
+export * from "./batch.ts";
+export * from "./cluster.ts";

@@ -27,7 +27,7 @@ export interface PoolOptions {
 
 interface Waiter {
   resolve: (conn: Connection | null) => void;
-  timer: number;
+  timer: ReturnType<typeof setTimeout>;
   done: boolean;
 }
 

@@ -484,6 +484,8 @@ export interface RecordRequest {
   key?: UserKey;
   /** Ops. */
   ops: RequestOp[];
+  /** Filter expression (field 43, copied) when sent. */
+  filterExpression?: Uint8Array;
 }
 
 /**
@@ -507,6 +509,8 @@ export function decodeRecordRequest(body: Uint8Array): RecordRequest {
     ops: m.ops,
   };
   if (key) out.key = readUserKey(key, dataViewOf(key), 0, key.length);
+  const exp = m.fields.get(FieldType.FILTER_EXP);
+  if (exp) out.filterExpression = exp.slice();
   return out;
 }
 

@@ -385,3 +385,31 @@ Deno.test("decodeLoginReply() reads the token, TTL and result code", () => {
   assert.equal(decodeLoginReply(encodeAdminMessage(0, [], 52).subarray(8)).resultCode, 52);
   assert.throws(() => decodeAdminMessage(new Uint8Array(5)), AerobakError);
 });
+
+Deno.test("decodeRecordRequest() returns the filter expression of a single-record command", () => {
+  // A get with a FILTER_EXP field (LAST_UPDATE >= 1): as the Go client sends filtered reads.
+  const exp = new Uint8Array([0x93, 0x04, 0x91, 0x42, 0x01]);
+  const w = new ByteWriter();
+  w.u8(22);
+  for (const b of [0x03, 0, 0, 0, 0]) w.u8(b);
+  w.u32(0);
+  w.u32(0);
+  w.u32(1000);
+  w.u16(4);
+  w.u16(0);
+  for (const [type, data] of [
+    [0, new TextEncoder().encode("test")],
+    [1, new TextEncoder().encode("demo")],
+    [4, computeDigest("demo", keyFromJs(1))],
+    [43, exp],
+  ] as const) {
+    w.u32(data.length + 1);
+    w.u8(type);
+    w.bytes(data);
+  }
+  const d = decodeRecordRequest(w.subarray());
+  assert.deepEqual(d.filterExpression, exp);
+  assert.equal(d.set, "demo");
+  const plain = decodeRecordRequest(loadCapture("official-node-client.jsonl")[40].bytes.subarray(8));
+  assert.equal(plain.filterExpression, undefined);
+});

@@ -220,7 +220,7 @@ class TlsTransport implements Transport {
         return null;
       }
       const left = deadline - Date.now();
-      let timer = 0;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       let timedOut = left <= 0;
       if (!timedOut) {
         await new Promise<void>((resolve) => {
@@ -261,7 +261,7 @@ class TlsTransport implements Transport {
 
   async write(p: Uint8Array, timeoutMs: number): Promise<void> {
     if (this.#closed) throw new Error("Transport closed");
-    let timer = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
         timer = setTimeout(() => {

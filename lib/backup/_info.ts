@@ -10,7 +10,7 @@ import { compareVersion, infoError, parseBuild } from "../aerospike/info.ts";
 import { AerobakError } from "../errors.ts";
 import type { Clock } from "../pipeline/clock.ts";
 import { systemClock } from "../pipeline/clock.ts";
-import { type RetryPolicy, retryAttempts, retryDelayMs } from "../policy.ts";
+import { retryAttempts, retryDelayMs, type RetryPolicy } from "../policy.ts";
 
 /** Options of {@linkcode infoCommand}. */
 export interface InfoCommandOptions {
@@ -57,7 +57,9 @@ export async function infoCommand(
       if (err === null) return value;
       last = new AerobakError(
         "INFO_ERROR",
-        `Info command "${shorten(command)}" failed${options.node ? ` on node ${options.node}` : ""}: ` +
+        `Info command "${shorten(command)}" failed${
+          options.node ? ` on node ${options.node}` : ""
+        }: ` +
           `code ${err.code}${err.message ? ` ${err.message}` : ""}`,
         { resultCode: err.code },
       );
@@ -81,12 +83,22 @@ export async function lowestBuild(
   options: InfoCommandOptions,
 ): Promise<[number, number, number]> {
   let lowest: [number, number, number] | undefined;
+  let failure: unknown;
   for (const node of cluster.nodes) {
-    const v = parseBuild(await infoCommand(cluster, "build", { ...options, node: node.name }));
+    let v: [number, number, number];
+    try {
+      v = parseBuild(await infoCommand(cluster, "build", { ...options, node: node.name }));
+    } catch (e) {
+      // A node leaving the cluster meanwhile does not decide the version of the others.
+      if (options.signal?.aborted) throw e;
+      failure = e;
+      continue;
+    }
     if (lowest === undefined || compareVersion(v, lowest) < 0) lowest = v;
   }
   if (lowest === undefined) {
-    throw new AerobakError("CLUSTER_EMPTY", "Cannot read server version: the cluster has no nodes");
+    throw failure ??
+      new AerobakError("CLUSTER_EMPTY", "Cannot read server version: the cluster has no nodes");
   }
   return lowest;
 }

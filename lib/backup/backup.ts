@@ -9,11 +9,11 @@
 import type { Cluster } from "../aerospike/cluster.ts";
 import { PartitionFilter } from "../aerospike/partition_filter.ts";
 import { AerobakError } from "../errors.ts";
-import { asbVersionFor, AsbEncoder } from "../format/asb/encoder.ts";
+import { AsbEncoder, asbVersionFor } from "../format/asb/encoder.ts";
 import { loadEncryptionKey } from "../io/encryption_key.ts";
-import type { StorageWriter } from "../io/mod.ts";
+import type { StorageWriter } from "../io/storage.ts";
 import { type Clock, systemClock } from "../pipeline/clock.ts";
-import { fixedFanout, defaultFanout } from "../pipeline/fanout.ts";
+import { defaultFanout, fixedFanout } from "../pipeline/fanout.ts";
 import { Job, type JobHandle } from "../pipeline/job.ts";
 import { MetricsMeter } from "../pipeline/metrics.ts";
 import { Pipe, type PipeReader, type PipeWriter, type Processor } from "../pipeline/pipe.ts";
@@ -35,7 +35,12 @@ import {
 } from "./record_reader.ts";
 import { backupScanFilter } from "./scan_filter.ts";
 import { BackupCounters, type BackupStats } from "./stats.ts";
-import { type BackupState, decodeBackupState, encodeBackupState, type ReaderCursor } from "./state.ts";
+import {
+  type BackupState,
+  decodeBackupState,
+  encodeBackupState,
+  type ReaderCursor,
+} from "./state.ts";
 
 /** The handle of a running backup. */
 export type BackupHandle = JobHandle<BackupStats>;
@@ -211,7 +216,10 @@ async function runBackup(
   let resumed: BackupState | undefined;
   if (config.stateFile !== "") {
     if (!directory) {
-      throw new AerobakError("CONFIG_INVALID", "Invalid stateFile: a state file needs a directory backup");
+      throw new AerobakError(
+        "CONFIG_INVALID",
+        "Invalid stateFile: a state file needs a directory backup",
+      );
     }
     if (config.continue) {
       if (!ctx.readStateFile) {
@@ -292,6 +300,8 @@ async function runBackup(
   }
 
   let closedWriters = false;
+  let failed = false;
+  let closeError: unknown;
   try {
     // Metadata first: UDFs, then secondary indexes.
     if (!state.metadataDone) {
@@ -350,7 +360,9 @@ async function runBackup(
     );
     const processors: Processor<BackupItem>[] = [recordCounter(counters)];
     if (config.recordsPerSecond > 0) {
-      processors.push(rpsLimiter(new TokenBucket(config.recordsPerSecond, { clock: ctx.clock, signal })));
+      processors.push(
+        rpsLimiter(new TokenBucket(config.recordsPerSecond, { clock: ctx.clock, signal })),
+      );
     }
     const pipe = new Pipe<BackupItem>({ readers, processors, writers: dataWriters }, {
       fanout: keeper || config.pipelinesMode === "parallel"
@@ -365,13 +377,18 @@ async function runBackup(
     closedWriters = true; // the pipe closes its writers on every path
     await pipe.run();
     await counting;
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
+    // Without a pipe the writers are closed here; a close error only counts on success.
     if (!closedWriters) {
       const errors: unknown[] = [];
       for (const w of dataWriters) await w.close().catch((e) => errors.push(e));
-      if (errors.length > 0 && !signal.aborted) throw errors[0];
+      closeError = failed ? undefined : errors[0];
     }
   }
+  if (closeError !== undefined) throw closeError;
   if (keeper) await removeFile(storage, config.stateFile);
 }
 
@@ -406,7 +423,11 @@ async function planReaders(
       ? await nodesFromList(cluster, config.nodeList, info)
       : await nodesFromRacks(cluster, config.namespace, config.rackList, info);
     return masterPartitionLists(cluster, config.namespace, nodes, config.parallelRead).map(
-      (ids) => ({ makeFilter: () => PartitionFilter.ids(ids), partitions: ids.length, samplePartition: ids[0] }),
+      (ids) => ({
+        makeFilter: () => PartitionFilter.ids(ids),
+        partitions: ids.length,
+        samplePartition: ids[0],
+      }),
     );
   }
   return splitPartitionFilters(config.partitionFilters, config.parallelRead).map((r) => ({

@@ -391,13 +391,14 @@ function validate(c: BackupConfig): void {
 }
 
 // Characters Windows and most object stores refuse in file names.
-const BAD_PREFIX_CHARS = /[\\/:*?"<>|\u0000-\u001f\u007f]/;
+const BAD_PREFIX_CHARS = /[\\/:*?"<>|]/;
 
 function checkPrefix(prefix: string): void {
   if (prefix.startsWith(METADATA_PREFIX)) {
     throw invalidConfig("outputFilePrefix", prefix, `no prefix starting with ${METADATA_PREFIX}`);
   }
-  if (BAD_PREFIX_CHARS.test(prefix) || prefix.trim() !== prefix) {
+  const control = [...prefix].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
+  if (BAD_PREFIX_CHARS.test(prefix) || control || prefix.trim() !== prefix) {
     throw invalidConfig(
       "outputFilePrefix",
       prefix,

@@ -144,6 +144,7 @@ Deno.test("resolveBackupConfig() reserves the metadata_ prefix and bad file name
   assert.throws(() => resolve({ outputFilePrefix: "metadata_x" }), configError(/"metadata_x"/));
   assert.throws(() => resolve({ outputFilePrefix: "a/b" }), configError(/"a\/b"/));
   assert.throws(() => resolve({ outputFilePrefix: " a" }), configError(/outer spaces/));
+  assert.throws(() => resolve({ outputFilePrefix: "a\tb" }), configError(/control characters/));
   assert.equal(resolve({ outputFilePrefix: "daily-" }).outputFilePrefix, "daily-");
 });
 

@@ -10,9 +10,10 @@ import { ByteWriter } from "../aerospike/byte_writer.ts";
 import type { SIndexInfo } from "../aerospike/info.ts";
 import type { AerospikeRecord } from "../aerospike/record.ts";
 import { AerobakError } from "../errors.ts";
-import { type AsbEncoder, type AsbUdf } from "../format/asb/encoder.ts";
+import type { AsbEncoder, AsbUdf } from "../format/asb/encoder.ts";
 import type { CompressionPolicy } from "../io/compression.ts";
-import { openFileChain, type StorageWriter } from "../io/mod.ts";
+import { type FileChain, openFileChain } from "../io/file_chain.ts";
+import type { StorageWriter } from "../io/storage.ts";
 
 /** Encoded bytes are handed to the chain in blocks of about this size. */
 const FLUSH_SIZE = 64 * 1024;
@@ -33,7 +34,12 @@ const FLUSH_SIZE = 64 * 1024;
  * console.log(backupFileName("0_", "test", 7, "(1)")); // "0_test_7(1).asb"
  * ```
  */
-export function backupFileName(prefix: string, namespace: string, n: number, suffix: string): string {
+export function backupFileName(
+  prefix: string,
+  namespace: string,
+  n: number,
+  suffix: string,
+): string {
   return `${prefix}${namespace}_${n}${suffix}.asb`;
 }
 
@@ -86,7 +92,7 @@ export interface AsbFileSinkOptions {
 interface OpenFile {
   name: string;
   writer: WritableStreamDefaultWriter<Uint8Array>;
-  chain: { bytesWritten(): number; close(): Promise<void> };
+  chain: FileChain;
 }
 
 /**
@@ -180,8 +186,8 @@ export class AsbFileSink {
     await this.#flush();
     this.#file = undefined;
     try {
+      // Closing the chain's writable flushes every stage and closes the file.
       await file.writer.close();
-      await file.chain.close();
     } catch (e) {
       throw this.#wrap(e, file.name, "close");
     }

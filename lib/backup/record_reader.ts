@@ -99,7 +99,10 @@ export function filterForRange(range: PartitionRange): PartitionFilter {
  * @param options The reader's filter, sets, paging and scan settings.
  * @returns A pipe reader yielding records (and page marks when paging).
  */
-export function recordReader(cluster: Cluster, options: RecordReaderOptions): PipeReader<BackupItem> {
+export function recordReader(
+  cluster: Cluster,
+  options: RecordReaderOptions,
+): PipeReader<BackupItem> {
   return async function* (signal: AbortSignal): AsyncGenerator<BackupItem> {
     const sets = options.sets.length > 0 ? options.sets : [""];
     let setIndex = options.resume?.setIndex ?? 0;

@@ -124,7 +124,7 @@ function meta(op: string, r: StoredRecord, nowMs: number): Value {
     case "isTombstone":
       return false;
     case "recordSize":
-      return BigInt(r.wire?.length ?? estimateSize(r.bins));
+      return BigInt(estimateSize(r.bins));
     default:
       return null;
   }

@@ -26,14 +26,8 @@ import { ResultCode } from "../aerospike/result_code.ts";
 import type { EmulatedCluster, NamespaceState } from "./cluster.ts";
 import { isExpired, type StoredRecord } from "./record_store.ts";
 
-/**
- * A record command: a decoded single-record request or one batch row, plus the filter
- * expression it carried.
- */
-export interface RecordCommand extends RecordRequest {
-  /** Filter expression bytes (FILTER_EXP), when sent. */
-  filterExpression?: Uint8Array;
-}
+/** A record command: a decoded single-record request or one batch row. */
+export type RecordCommand = RecordRequest;
 
 /** Evaluates a filter expression against a record (`expression_eval.ts`). */
 export type RecordFilter = (filter: Uint8Array, record: StoredRecord) => boolean;

@@ -16,11 +16,6 @@ import { PARTITION_COUNT, partitionId } from "../aerospike/digest.ts";
 export interface StoredRecord extends AerospikeRecord {
   /** Last-update time in ms since the Unix epoch. */
   lutMs: number;
-  /**
-   * The record's encoded scan reply (all bins), built on first use and dropped on every
-   * change, so serving a big scan is mostly copying bytes.
-   */
-  wire?: Uint8Array;
 }
 
 /** A change to a record, as the XDR shipper (a later feature) will consume it. */
@@ -117,7 +112,6 @@ export class NamespaceStore {
    * @param record The record; the store keeps this object.
    */
   put(record: StoredRecord): void {
-    record.wire = undefined;
     const part = this.#partitions[partitionId(record.digest)];
     const i = this.#find(part, record.digest);
     if (i >= 0) part[i] = record;

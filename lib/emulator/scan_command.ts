@@ -8,13 +8,12 @@
  * @module
  */
 
-import { ByteWriter } from "../aerospike/byte_writer.ts";
 import { partitionId } from "../aerospike/digest.ts";
 import { encodeRecordMessage, Info1, Info3, type MessageHeader } from "../aerospike/message.ts";
 import { decodeScanRequest, type ScanRequest, writeReplyHeader } from "../aerospike/requests.ts";
 import { ResultCode } from "../aerospike/result_code.ts";
 import type { ServerConnection } from "./connection.ts";
-import { isExpired, type StoredRecord } from "./record_store.ts";
+import { isExpired } from "./record_store.ts";
 import type { RecordFilter } from "./record_commands.ts";
 import { compileFilter } from "./expression_eval.ts";
 import { PARTITION_COUNT } from "../aerospike/digest.ts";
@@ -28,19 +27,6 @@ const THROTTLE_STEP_MS = 5;
 interface WorkItem {
   pid: number;
   after?: Uint8Array;
-}
-
-// Encodes the cached full-record replies; one per process is enough because encoding is
-// synchronous and the result is copied out at once.
-const scratch = new ByteWriter(64 * 1024);
-
-function wireOf(record: StoredRecord): Uint8Array {
-  if (record.wire === undefined) {
-    scratch.reset();
-    encodeRecordMessage(scratch, record);
-    record.wire = scratch.subarray().slice();
-  }
-  return record.wire;
 }
 
 async function replyLast(c: ServerConnection, resultCode: number): Promise<void> {
@@ -108,6 +94,8 @@ export async function serveScan(
   const info1 = noBins ? Info1.GET_NOBINDATA : 0;
   const started = performance.now();
   let count = 0;
+  // Read the clock once per reply proto, not per record.
+  let now = cluster.nowSeconds();
 
   c.begin();
   outer: for (const item of workList(scan)) {
@@ -126,11 +114,10 @@ export async function serveScan(
     let i = item.after === undefined ? 0 : store.indexAfter(item.pid, item.after);
     while (i < part.length) {
       const r = part[i++];
-      const now = cluster.nowSeconds();
-      if (isExpired(r, now)) continue;
+      if (r.voidTime !== 0 && isExpired(r, now)) continue;
       if (set !== "" && r.set !== set) continue;
       if (exp !== undefined && !filter(exp, r)) continue;
-      if (plain) c.w.bytes(wireOf(r));
+      if (plain) encodeRecordMessage(c.w, r);
       else encodeRecordMessage(c.w, r, { info1, noBins, binNames });
       count++;
       if (dropAfter >= 0 && count >= dropAfter) {
@@ -148,6 +135,7 @@ export async function serveScan(
         await c.flush();
         if (pause >= THROTTLE_STEP_MS) await new Promise((res) => setTimeout(res, pause));
         if (c.closed || !node.alive) return;
+        now = cluster.nowSeconds();
         c.begin();
         // The partition may have changed while we waited: continue after the last digest.
         part = store.partition(item.pid);

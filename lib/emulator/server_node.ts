@@ -176,10 +176,8 @@ export class ServerNode {
       return;
     }
     let hasDigest = false;
-    let filterExpression: Uint8Array | undefined;
-    forEachField(view, body, MSG_HEADER_SIZE, header.nFields, (type, at, len) => {
+    forEachField(view, body, MSG_HEADER_SIZE, header.nFields, (type) => {
       if (type === FieldType.DIGEST || type === FieldType.KEY) hasDigest = true;
-      else if (type === FieldType.FILTER_EXP) filterExpression = body.slice(at, at + len);
     });
     if (!hasDigest) {
       await this.#delay("scan");
@@ -189,7 +187,6 @@ export class ServerNode {
     let req: RecordCommand | null = null;
     try {
       req = decodeRecordRequest(body);
-      if (filterExpression !== undefined) req.filterExpression = filterExpression;
     } catch {
       // Malformed: answered with PARAMETER_ERROR below.
     }

@@ -5,7 +5,8 @@
  */
 
 /** Sample files the C asbackup 4.5.8 wrote (key: sample-key.pem). */
-export const C_SAMPLES = new URL("../../../shared/samples/c-asbackup-4.5.8/", import.meta.url).pathname;
+export const C_SAMPLES =
+  new URL("../../../shared/samples/c-asbackup-4.5.8/", import.meta.url).pathname;
 
 /**
  * Streams `bytes` in chunks of the given sizes (cycled), or of random sizes 1..max.
@@ -14,7 +15,10 @@ export const C_SAMPLES = new URL("../../../shared/samples/c-asbackup-4.5.8/", im
  * @param sizes Chunk sizes to cycle through, or `{ random: max, seed }`.
  * @returns A readable stream of subarrays.
  */
-export function chunked(bytes: Uint8Array, sizes: number[] | { random: number; seed?: number }): ReadableStream<Uint8Array> {
+export function chunked(
+  bytes: Uint8Array,
+  sizes: number[] | { random: number; seed?: number },
+): ReadableStream<Uint8Array> {
   let seed = Array.isArray(sizes) ? 0 : (sizes.seed ?? 1);
   const next = (k: number) => {
     if (Array.isArray(sizes)) return sizes[k % sizes.length];
@@ -64,14 +68,21 @@ export async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8
  * @returns Standard output.
  */
 export async function run(cmd: string, args: string[], stdin?: Uint8Array): Promise<Uint8Array> {
-  const child = new Deno.Command(cmd, { args, stdin: stdin ? "piped" : "null", stdout: "piped", stderr: "piped" }).spawn();
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
   if (stdin) {
     const w = child.stdin.getWriter();
     await w.write(stdin);
     await w.close();
   }
   const out = await child.output();
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
   return out.stdout;
 }
 
@@ -95,7 +106,9 @@ export function sampleText(size: number): Uint8Array {
   const lines = ["Version 3.1\n# namespace test\n# first-file\n"];
   let n = lines[0].length;
   for (let i = 0; n < size; i++) {
-    const l = `+ k S ${(i * 7919).toString(36)}\n+ n test\n+ d ${btoa(String(i * 31).padStart(15, "x"))}\n+ g 1\n+ t 0\n+ b 1\n- I count ${i}\n`;
+    const l = `+ k S ${(i * 7919).toString(36)}\n+ n test\n+ d ${
+      btoa(String(i * 31).padStart(15, "x"))
+    }\n+ g 1\n+ t 0\n+ b 1\n- I count ${i}\n`;
     lines.push(l);
     n += l.length;
   }

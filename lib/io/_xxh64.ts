@@ -75,7 +75,12 @@ export class Xxh64 {
   #stripe(dv: DataView, off: number): void {
     const v = this.#v;
     for (let i = 0; i < 4; i++) {
-      round(v[2 * i], v[2 * i + 1], dv.getUint32(off + 8 * i + 4, true), dv.getUint32(off + 8 * i, true));
+      round(
+        v[2 * i],
+        v[2 * i + 1],
+        dv.getUint32(off + 8 * i + 4, true),
+        dv.getUint32(off + 8 * i, true),
+      );
       v[2 * i] = rh;
       v[2 * i + 1] = rl;
     }

@@ -181,7 +181,9 @@ export class ZstdFrameSplitter {
 
   #onDescriptor(sink: FrameSink): void {
     const d = this.#hdr[4];
-    if (d & 0x08) throw this.#corrupt(`reserved bit set in the frame header at byte ${this.#frameStart}`);
+    if (d & 0x08) {
+      throw this.#corrupt(`reserved bit set in the frame header at byte ${this.#frameStart}`);
+    }
     const fcsFlag = d >> 6;
     const singleSegment = (d >> 5) & 1;
     const dictFlag = d & 3;
@@ -217,9 +219,13 @@ export class ZstdFrameSplitter {
         this.#lastBlock = (v & 1) === 1;
         const type = (v >> 1) & 3;
         const size = v >>> 3;
-        if (type === 3) throw this.#corrupt(`reserved block type in the frame at byte ${this.#frameStart}`);
+        if (type === 3) {
+          throw this.#corrupt(`reserved block type in the frame at byte ${this.#frameStart}`);
+        }
         if (size > MAX_BLOCK_SIZE) {
-          throw this.#corrupt(`block of ${size} bytes exceeds 128 KiB in the frame at byte ${this.#frameStart}`);
+          throw this.#corrupt(
+            `block of ${size} bytes exceeds 128 KiB in the frame at byte ${this.#frameStart}`,
+          );
         }
         const body = type === 1 ? 1 : size;
         this.#state = State.BlockBody;

@@ -43,7 +43,9 @@ export interface DecompressOptions {
 
 function checkMode(policy: CompressionPolicy): void {
   if (policy.mode !== "NONE" && policy.mode !== "ZSTD") {
-    throw new TypeError(`Cannot use compression mode "${String(policy.mode)}": expected NONE or ZSTD`);
+    throw new TypeError(
+      `Cannot use compression mode "${String(policy.mode)}": expected NONE or ZSTD`,
+    );
   }
 }
 
@@ -65,7 +67,9 @@ function checkMode(policy: CompressionPolicy): void {
  * @throws {TypeError} For an unknown mode.
  * @throws {RangeError} For a level outside -131072..22 or not an integer.
  */
-export function createCompressStream(policy: CompressionPolicy): TransformStream<Uint8Array, Uint8Array> {
+export function createCompressStream(
+  policy: CompressionPolicy,
+): TransformStream<Uint8Array, Uint8Array> {
   checkMode(policy);
   if (policy.mode === "NONE") return new TransformStream();
   const level = policy.level ?? ZSTD_DEFAULT_LEVEL;
@@ -74,9 +78,13 @@ export function createCompressStream(policy: CompressionPolicy): TransformStream
       `Cannot use zstd compression level ${level}: expected an integer from ${ZSTD_MIN_LEVEL} to ${ZSTD_MAX_LEVEL}`,
     );
   }
-  const z = zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
+  const z = zlib.createZstdCompress({
+    chunkSize: 64 * 1024,
+    params: { [zlib.constants.ZSTD_c_compressionLevel]: level },
+  });
   return nodeTransformStream(z, {
-    mapError: (err) => new AerobakError("ZSTD_ERROR", `Cannot compress: ${err.message}`, { cause: err }),
+    mapError: (err) =>
+      new AerobakError("ZSTD_ERROR", `Cannot compress: ${err.message}`, { cause: err }),
   });
 }
 
@@ -103,13 +111,16 @@ export function createDecompressStream(
   if (policy.mode === "NONE") return new TransformStream();
   const file = options.file ?? "<input>";
   const splitter = new ZstdFrameSplitter(file);
-  const z = zlib.createZstdDecompress();
+  const z = zlib.createZstdDecompress({ chunkSize: 64 * 1024 });
   const hasher = new Xxh64();
   let hashing = false;
   let frameOffset = 0;
   let digest = 0;
   // What the splitter found in the current chunk, replayed in order with awaits.
-  type Event = { bytes: Uint8Array; frameEnd: boolean } | { checksum: number } | { start: boolean; offset: number };
+  type Event = { bytes: Uint8Array; frameEnd: boolean } | { checksum: number } | {
+    start: boolean;
+    offset: number;
+  };
   let events: Event[] = [];
   const sink: FrameSink = {
     data: (bytes, frameEnd) => events.push({ bytes, frameEnd }),
@@ -118,10 +129,14 @@ export function createDecompressStream(
   };
   return nodeTransformStream(z, {
     mapError: (err) =>
-      new AerobakError("ZSTD_ERROR", `Cannot decompress ${file}: ${err.message} (damaged file or wrong --compress?)`, {
-        cause: err,
-        location: { file },
-      }),
+      new AerobakError(
+        "ZSTD_ERROR",
+        `Cannot decompress ${file}: ${err.message} (damaged file or wrong --compress?)`,
+        {
+          cause: err,
+          location: { file },
+        },
+      ),
     // Writes end exactly at frame boundaries (Deno's decoder loses input after a frame end)
     // and a frame's output is complete when its last write settles.
     async feed(chunk, write) {

@@ -10,8 +10,13 @@ function compress(data: Uint8Array, level = 3, split: number[] = [65536]): Promi
   return collect(chunked(data, split).pipeThrough(createCompressStream({ mode: "ZSTD", level })));
 }
 
-function decompress(data: Uint8Array, split: number[] | { random: number; seed?: number } = [65536]): Promise<Uint8Array> {
-  return collect(chunked(data, split).pipeThrough(createDecompressStream(ZSTD, { file: "t.asb.zst" })));
+function decompress(
+  data: Uint8Array,
+  split: number[] | { random: number; seed?: number } = [65536],
+): Promise<Uint8Array> {
+  return collect(
+    chunked(data, split).pipeThrough(createDecompressStream(ZSTD, { file: "t.asb.zst" })),
+  );
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {
@@ -50,7 +55,9 @@ Deno.test("createDecompressStream() reads zstd CLI output: several frames, check
   const want = concat(a, b);
   assert.deepEqual(await decompress(input), want);
   assert.deepEqual(await decompress(input, [1]), want);
-  for (const seed of [1, 2, 3]) assert.deepEqual(await decompress(input, { random: 5000, seed }), want);
+  for (const seed of [1, 2, 3]) {
+    assert.deepEqual(await decompress(input, { random: 5000, seed }), want);
+  }
 });
 
 Deno.test("createDecompressStream() reads the C asbackup's zstd sample, trailing empty frame included", async () => {
@@ -86,10 +93,22 @@ Deno.test("createDecompressStream() names the file of a truncated, foreign or da
   const data = sampleText(300_000);
   const z = await compress(data);
   for (const cut of [1, 3, 5, 100, z.length - 1]) {
-    await rejectsCode(decompress(z.subarray(0, cut)), "ZSTD_TRUNCATED", /t\.asb\.zst.*ends inside the frame/);
+    await rejectsCode(
+      decompress(z.subarray(0, cut)),
+      "ZSTD_TRUNCATED",
+      /t\.asb\.zst.*ends inside the frame/,
+    );
   }
-  await rejectsCode(decompress(sampleText(100)), "ZSTD_CORRUPT", /t\.asb\.zst.*found 0x73726556.*wrong --compress/);
-  await rejectsCode(decompress(concat(z, new Uint8Array([1, 2, 3, 4, 5]))), "ZSTD_CORRUPT", new RegExp(`at byte ${z.length}`));
+  await rejectsCode(
+    decompress(sampleText(100)),
+    "ZSTD_CORRUPT",
+    /t\.asb\.zst.*found 0x73726556.*wrong --compress/,
+  );
+  await rejectsCode(
+    decompress(concat(z, new Uint8Array([1, 2, 3, 4, 5]))),
+    "ZSTD_CORRUPT",
+    new RegExp(`at byte ${z.length}`),
+  );
 });
 
 Deno.test("createDecompressStream() verifies content checksums as the zstd CLI does", async () => {
@@ -102,12 +121,22 @@ Deno.test("createDecompressStream() verifies content checksums as the zstd CLI d
   await rejectsCode(decompress(damaged), "ZSTD_CHECKSUM", /t\.asb\.zst.*frame at byte 0/);
   const badSum = z.slice();
   badSum[badSum.length - 1] ^= 1;
-  await rejectsCode(decompress(concat(z, badSum), { random: 3000 }), "ZSTD_CHECKSUM", new RegExp(`frame at byte ${z.length}`));
+  await rejectsCode(
+    decompress(concat(z, badSum), { random: 3000 }),
+    "ZSTD_CHECKSUM",
+    new RegExp(`frame at byte ${z.length}`),
+  );
   assert.deepEqual(await decompress(concat(z, z), { random: 3000 }), concat(data, data));
 });
 
 Deno.test("createCompressStream() with mode NONE passes bytes through", async () => {
   const data = sampleText(1000);
-  assert.deepEqual(await collect(chunked(data, [3]).pipeThrough(createCompressStream({ mode: "NONE" }))), data);
-  assert.deepEqual(await collect(chunked(data, [3]).pipeThrough(createDecompressStream({ mode: "NONE" }))), data);
+  assert.deepEqual(
+    await collect(chunked(data, [3]).pipeThrough(createCompressStream({ mode: "NONE" }))),
+    data,
+  );
+  assert.deepEqual(
+    await collect(chunked(data, [3]).pipeThrough(createDecompressStream({ mode: "NONE" }))),
+    data,
+  );
 });

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import { AerobakError } from "../errors.ts";
 
 /** Encryption modes of backup files. */
@@ -62,13 +62,63 @@ function algorithm(key: Uint8Array): "aes-128" | "aes-256" {
  * @param c A 16-byte counter block.
  * @returns The next counter block.
  */
-export function incrementCounter(c: Uint8Array): Uint8Array {
-  const out = c.slice();
+export function incrementCounter(c: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(c);
   for (let i = 15; i >= 0; i--) {
     out[i] = (out[i] + 1) & 0xff;
     if (out[i] !== 0) break;
   }
   return out;
+}
+
+/** Returns `base + n` as a new 16-byte block (128-bit big-endian, wrapping), `n < 2^53`. */
+function addCounter(base: Uint8Array<ArrayBuffer>, n: number): Uint8Array<ArrayBuffer> {
+  const out = base.slice();
+  let carry = n;
+  for (let i = 15; i >= 0 && carry > 0; i--) {
+    const sum = out[i] + (carry % 256);
+    out[i] = sum & 0xff;
+    carry = Math.floor(carry / 256) + (sum >> 8);
+  }
+  return out;
+}
+
+/**
+ * The CTR keystream applied to a whole file in pieces of any size. WebCrypto AES-CTR (with a
+ * 128-bit counter, as OpenSSL's) runs three to five times faster here than `node:crypto`.
+ */
+class CtrStream {
+  #key: Promise<CryptoKey>;
+  #first: Uint8Array<ArrayBuffer>;
+  #offset = 0;
+
+  constructor(key: Uint8Array, firstCounter: Uint8Array<ArrayBuffer>) {
+    this.#key = crypto.subtle.importKey("raw", key as Uint8Array<ArrayBuffer>, "AES-CTR", false, [
+      "encrypt",
+    ]);
+    this.#first = firstCounter;
+  }
+
+  /** XORs the next `data.length` keystream bytes into a copy of `data`. */
+  async apply(data: Uint8Array): Promise<Uint8Array> {
+    const skip = this.#offset % 16;
+    const counter = addCounter(this.#first, Math.floor(this.#offset / 16));
+    this.#offset += data.length;
+    let input = data;
+    if (skip > 0) {
+      // Start mid-block: pad the front so the keystream lines up, then drop the pad.
+      input = new Uint8Array(skip + data.length);
+      input.set(data, skip);
+    }
+    const out = new Uint8Array(
+      await crypto.subtle.encrypt(
+        { name: "AES-CTR", counter, length: 128 },
+        await this.#key,
+        input as Uint8Array<ArrayBuffer>,
+      ),
+    );
+    return skip > 0 ? out.subarray(skip) : out;
+  }
 }
 
 function ecb(key: Uint8Array, block: Uint8Array, encrypt: boolean): Uint8Array {
@@ -78,10 +128,6 @@ function ecb(key: Uint8Array, block: Uint8Array, encrypt: boolean): Uint8Array {
   const a = c.update(block);
   const b = c.final();
   return b.length === 0 ? new Uint8Array(a) : new Uint8Array([...a, ...b]);
-}
-
-function view(b: Uint8Array): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /**
@@ -110,20 +156,18 @@ export function createEncryptStream(
   key: Uint8Array,
   options: EncryptOptions = {},
 ): TransformStream<Uint8Array, Uint8Array> {
-  const alg = algorithm(key);
-  const c0 = options.counter ?? new Uint8Array(randomBytes(16));
-  if (c0.length !== 16) throw new RangeError(`Cannot use a counter of ${c0.length} bytes: expected 16`);
-  const cipher = createCipheriv(`${alg}-ctr`, key, incrementCounter(c0));
+  algorithm(key);
+  const c0 = options.counter ?? crypto.getRandomValues(new Uint8Array(16));
+  if (c0.length !== 16) {
+    throw new RangeError(`Cannot use a counter of ${c0.length} bytes: expected 16`);
+  }
+  const ctr = new CtrStream(key, incrementCounter(c0));
   return new TransformStream<Uint8Array, Uint8Array>({
     start(controller) {
       controller.enqueue(ecb(key, c0, true));
     },
-    transform(chunk, controller) {
-      if (chunk.length > 0) controller.enqueue(view(cipher.update(chunk)));
-    },
-    flush(controller) {
-      const rest = cipher.final();
-      if (rest.length > 0) controller.enqueue(view(rest));
+    async transform(chunk, controller) {
+      if (chunk.length > 0) controller.enqueue(await ctr.apply(chunk));
     },
   });
 }
@@ -145,35 +189,32 @@ export function createDecryptStream(
   key: Uint8Array,
   options: DecryptOptions = {},
 ): TransformStream<Uint8Array, Uint8Array> {
-  const alg = algorithm(key);
+  algorithm(key);
   const file = options.file ?? "<input>";
   const head = new Uint8Array(ENCRYPTION_HEADER_SIZE);
   let headLen = 0;
-  let decipher: ReturnType<typeof createDecipheriv> | undefined;
+  let ctr: CtrStream | undefined;
   return new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
+    async transform(chunk, controller) {
       let data = chunk;
-      if (!decipher) {
+      if (!ctr) {
         const take = Math.min(ENCRYPTION_HEADER_SIZE - headLen, data.length);
         head.set(data.subarray(0, take), headLen);
         headLen += take;
         data = data.subarray(take);
         if (headLen < ENCRYPTION_HEADER_SIZE) return;
-        const c0 = ecb(key, head, false);
-        decipher = createDecipheriv(`${alg}-ctr`, key, incrementCounter(c0));
+        ctr = new CtrStream(key, incrementCounter(ecb(key, head, false)));
       }
-      if (data.length > 0) controller.enqueue(view(decipher.update(data)));
+      if (data.length > 0) controller.enqueue(await ctr.apply(data));
     },
-    flush(controller) {
-      if (!decipher) {
+    flush() {
+      if (!ctr) {
         throw new AerobakError(
           "ENCRYPTION_TRUNCATED",
           `Cannot decrypt ${file}: it has ${headLen} bytes, fewer than the ${ENCRYPTION_HEADER_SIZE}-byte counter block of an encrypted backup file`,
           { location: { file, offset: headLen } },
         );
       }
-      const rest = decipher.final();
-      if (rest.length > 0) controller.enqueue(view(rest));
     },
   });
 }

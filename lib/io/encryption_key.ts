@@ -6,6 +6,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { createHash, createPrivateKey, type KeyObject } from "node:crypto";
 import { AerobakError } from "../errors.ts";
 import { resolveSecret } from "../secret_agent/resolve.ts";
@@ -24,7 +25,11 @@ export interface LoadEncryptionKeyOptions {
 }
 
 function keyError(source: string, what: string, cause?: unknown): AerobakError {
-  return new AerobakError("ENCRYPTION_KEY", `Cannot load the encryption key from ${source}: ${what}`, { cause });
+  return new AerobakError(
+    "ENCRYPTION_KEY",
+    `Cannot load the encryption key from ${source}: ${what}`,
+    { cause },
+  );
 }
 
 /** Go `base64.StdEncoding.DecodeString`: padded standard alphabet; CR and LF are ignored. */
@@ -37,7 +42,7 @@ function decodeBase64(text: string): Uint8Array | null {
   return out;
 }
 
-const PEM_BLOCK = /-----BEGIN ([^-\r\n]+)-----\s*([\s\S]*?)\s*-----END \1-----/;
+const PEM_BLOCK = /-----BEGIN ([A-Za-z0-9 ]+)-----\s*([\s\S]*?)\s*-----END [A-Za-z0-9 ]+-----/;
 
 /** Returns the DER bytes of the first PEM block in `text`, whatever its label (as Go's `pem.Decode`). */
 function pemToDer(text: string, source: string): Uint8Array {
@@ -52,7 +57,9 @@ function pemToDer(text: string, source: string): Uint8Array {
     body = body.replace(/^([A-Za-z-]+:.*\r?\n)+\r?\n?/, "");
   }
   const der = decodeBase64(body.replace(/[ \t]/g, ""));
-  if (!der || der.length === 0) throw keyError(source, `the body of the PEM block "${m[1]}" is not base64`);
+  if (!der || der.length === 0) {
+    throw keyError(source, `the body of the PEM block "${m[1]}" is not base64`);
+  }
   return der;
 }
 
@@ -74,17 +81,21 @@ function keyTextToDer(value: string, source: string): Uint8Array {
 /** Parses DER as PKCS#8, then PKCS#1 (Go `parsePK`), and requires an RSA key. */
 function derToRsaKey(der: Uint8Array, source: string): KeyObject {
   let key: KeyObject;
+  const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
   try {
-    key = createPrivateKey({ key: der as Uint8Array<ArrayBuffer>, format: "der", type: "pkcs8" } as never);
+    key = createPrivateKey({ key: bytes, format: "der", type: "pkcs8" });
   } catch {
     try {
-      key = createPrivateKey({ key: der as Uint8Array<ArrayBuffer>, format: "der", type: "pkcs1" } as never);
+      key = createPrivateKey({ key: bytes, format: "der", type: "pkcs1" });
     } catch (err) {
       throw keyError(source, "the data is not a PKCS#8 or PKCS#1 private key", err);
     }
   }
   if (key.asymmetricKeyType !== "rsa") {
-    throw keyError(source, `expected an RSA private key, found a ${key.asymmetricKeyType ?? "unknown"} key`);
+    throw keyError(
+      source,
+      `expected an RSA private key, found a ${key.asymmetricKeyType ?? "unknown"} key`,
+    );
   }
   return key;
 }
@@ -116,7 +127,9 @@ export function deriveEncryptionKey(
   const digest = new Uint8Array(createHash("sha256").update(pkcs1).digest());
   if (options.mode === "AES128") return digest.subarray(0, 16);
   if (options.mode === "AES256") return digest;
-  throw new TypeError(`Cannot derive a key for encryption mode "${String(options.mode)}": expected AES128 or AES256`);
+  throw new TypeError(
+    `Cannot derive a key for encryption mode "${String(options.mode)}": expected AES128 or AES256`,
+  );
 }
 
 /**
@@ -147,9 +160,13 @@ export async function loadEncryptionKey(
 ): Promise<Uint8Array> {
   const mode = policy.mode;
   if (mode !== "AES128" && mode !== "AES256") {
-    throw new TypeError(`Cannot load an encryption key for mode "${String(mode)}": expected AES128 or AES256`);
+    throw new TypeError(
+      `Cannot load an encryption key for mode "${String(mode)}": expected AES128 or AES256`,
+    );
   }
-  const sources = [policy.keyFile, policy.keyEnv, policy.keySecret].filter((s) => s !== undefined && s !== "");
+  const sources = [policy.keyFile, policy.keyEnv, policy.keySecret].filter((s) =>
+    s !== undefined && s !== ""
+  );
   if (sources.length !== 1) {
     throw new TypeError(
       `Cannot load the ${mode} key: expected exactly one of keyFile, keyEnv, keySecret, got ${sources.length}`,

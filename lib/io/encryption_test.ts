@@ -15,20 +15,43 @@ const KEY128 = KEY256.subarray(0, 16);
 /** Decrypts our file layout with the openssl CLI only. */
 async function opensslDecrypt(file: Uint8Array, key: Uint8Array): Promise<Uint8Array> {
   const bits = key.length * 8;
-  const c0 = await run("openssl", ["enc", `-aes-${bits}-ecb`, "-d", "-nopad", "-K", hex(key)], file.subarray(0, 16));
-  return run("openssl", ["enc", "-d", `-aes-${bits}-ctr`, "-K", hex(key), "-iv", hex(incrementCounter(c0))], file.subarray(16));
+  const c0 = await run(
+    "openssl",
+    ["enc", `-aes-${bits}-ecb`, "-d", "-nopad", "-K", hex(key)],
+    file.subarray(0, 16),
+  );
+  return run("openssl", [
+    "enc",
+    "-d",
+    `-aes-${bits}-ctr`,
+    "-K",
+    hex(key),
+    "-iv",
+    hex(incrementCounter(c0)),
+  ], file.subarray(16));
 }
 
 Deno.test("incrementCounter() adds one with a 128-bit carry", () => {
-  assert.equal(hex(incrementCounter(fromHex("000000000000000000000000000000ff"))), "00000000000000000000000000000100");
-  assert.equal(hex(incrementCounter(fromHex("0000000000000000ffffffffffffffff"))), "00000000000000010000000000000000");
-  assert.equal(hex(incrementCounter(fromHex("ffffffffffffffffffffffffffffffff"))), "00000000000000000000000000000000");
+  assert.equal(
+    hex(incrementCounter(fromHex("000000000000000000000000000000ff"))),
+    "00000000000000000000000000000100",
+  );
+  assert.equal(
+    hex(incrementCounter(fromHex("0000000000000000ffffffffffffffff"))),
+    "00000000000000010000000000000000",
+  );
+  assert.equal(
+    hex(incrementCounter(fromHex("ffffffffffffffffffffffffffffffff"))),
+    "00000000000000000000000000000000",
+  );
 });
 
 Deno.test("createEncryptStream() output decrypts with the openssl CLI (AES-128 and AES-256, odd chunks)", async () => {
   const data = sampleText(100_000);
   for (const key of [KEY128, KEY256]) {
-    const enc = await collect(chunked(data, [1, 15, 17, 4095, 3]).pipeThrough(createEncryptStream(key)));
+    const enc = await collect(
+      chunked(data, [1, 15, 17, 4095, 3]).pipeThrough(createEncryptStream(key)),
+    );
     assert.equal(enc.length, data.length + 16);
     assert.deepEqual(await opensslDecrypt(enc, key), data);
   }
@@ -37,9 +60,14 @@ Deno.test("createEncryptStream() output decrypts with the openssl CLI (AES-128 a
 Deno.test("createEncryptStream() carries the counter across the 64-bit and 128-bit boundaries", async () => {
   const data = sampleText(1000);
   for (const c0 of ["0000000000000000fffffffffffffff0", "fffffffffffffffffffffffffffffff8"]) {
-    const enc = await collect(chunked(data, [33]).pipeThrough(createEncryptStream(KEY256, { counter: fromHex(c0) })));
+    const enc = await collect(
+      chunked(data, [33]).pipeThrough(createEncryptStream(KEY256, { counter: fromHex(c0) })),
+    );
     assert.deepEqual(await opensslDecrypt(enc, KEY256), data);
-    assert.deepEqual(await collect(chunked(enc, [7]).pipeThrough(createDecryptStream(KEY256))), data);
+    assert.deepEqual(
+      await collect(chunked(enc, [7]).pipeThrough(createDecryptStream(KEY256))),
+      data,
+    );
   }
 });
 
@@ -49,10 +77,20 @@ Deno.test("createDecryptStream() reads a file openssl encrypted in the C tool's 
   for (const key of [KEY128, KEY256]) {
     const bits = key.length * 8;
     const head = await run("openssl", ["enc", `-aes-${bits}-ecb`, "-nopad", "-K", hex(key)], c0);
-    const body = await run("openssl", ["enc", `-aes-${bits}-ctr`, "-K", hex(key), "-iv", hex(incrementCounter(c0))], data);
+    const body = await run("openssl", [
+      "enc",
+      `-aes-${bits}-ctr`,
+      "-K",
+      hex(key),
+      "-iv",
+      hex(incrementCounter(c0)),
+    ], data);
     const file = new Uint8Array([...head, ...body]);
     for (const split of [[1], [16], [5, 11, 300]]) {
-      assert.deepEqual(await collect(chunked(file, split).pipeThrough(createDecryptStream(key))), data);
+      assert.deepEqual(
+        await collect(chunked(file, split).pipeThrough(createDecryptStream(key))),
+        data,
+      );
     }
   }
 });
@@ -70,7 +108,11 @@ Deno.test("createDecryptStream() decrypts the C asbackup's AES-256 and ZSTD+AES-
   const plain = (await Deno.readTextFile(`${C_SAMPLES}plain/test_00000.asb`)).split("\n").sort();
   const aes256 = await Deno.readFile(`${C_SAMPLES}aes256/test_00000.asb`);
   const text256 = new TextDecoder().decode(
-    await collect(chunked(aes256, { random: 100 }).pipeThrough(createDecryptStream(deriveEncryptionKey(pem, { mode: "AES256" })))),
+    await collect(
+      chunked(aes256, { random: 100 }).pipeThrough(
+        createDecryptStream(deriveEncryptionKey(pem, { mode: "AES256" })),
+      ),
+    ),
   );
   assert.ok(text256.startsWith("Version 3.1\n# namespace test\n"), text256.slice(0, 30));
   assert.deepEqual(text256.split("\n").sort(), plain);
@@ -89,11 +131,25 @@ Deno.test("createDecryptStream() decrypts the C asbackup's AES-256 and ZSTD+AES-
 Deno.test("createDecryptStream() names the file when it is shorter than the counter block", async () => {
   for (const n of [0, 1, 15]) {
     await assert.rejects(
-      collect(chunked(new Uint8Array(n), [4]).pipeThrough(createDecryptStream(KEY128, { file: "short.asb" }))),
-      (err: unknown) => err instanceof AerobakError && err.code === "ENCRYPTION_TRUNCATED" && /short\.asb.*has \d+ bytes/.test(err.message),
+      collect(
+        chunked(new Uint8Array(n), [4]).pipeThrough(
+          createDecryptStream(KEY128, { file: "short.asb" }),
+        ),
+      ),
+      (err: unknown) =>
+        err instanceof AerobakError && err.code === "ENCRYPTION_TRUNCATED" &&
+        /short\.asb.*has \d+ bytes/.test(err.message),
     );
   }
-  assert.deepEqual(await collect(chunked(await collect(chunked(new Uint8Array(0), [1]).pipeThrough(createEncryptStream(KEY128))), [16]).pipeThrough(createDecryptStream(KEY128))), new Uint8Array(0));
+  assert.deepEqual(
+    await collect(
+      chunked(
+        await collect(chunked(new Uint8Array(0), [1]).pipeThrough(createEncryptStream(KEY128))),
+        [16],
+      ).pipeThrough(createDecryptStream(KEY128)),
+    ),
+    new Uint8Array(0),
+  );
 });
 
 Deno.test("createEncryptStream() rejects keys that are not 16 or 32 bytes", () => {

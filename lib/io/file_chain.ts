@@ -6,9 +6,13 @@
  */
 
 import { AerobakError } from "../errors.ts";
-import { type CompressionPolicy, createCompressStream, createDecompressStream } from "./compression.ts";
+import {
+  type CompressionPolicy,
+  createCompressStream,
+  createDecompressStream,
+} from "./compression.ts";
 import { createDecryptStream, createEncryptStream } from "./encryption.ts";
-import { createHeaderCheckStream, type BackupFormat } from "./header_check.ts";
+import { type BackupFormat, createHeaderCheckStream } from "./header_check.ts";
 import type { StorageWriter } from "./storage.ts";
 
 /** Options of {@linkcode openFileChain}. */
@@ -30,7 +34,9 @@ export interface FileChain {
   readonly path: string;
   /**
    * Bytes that reached the storage so far (after compression and encryption): the size the
-   * file has on disk, used for `--file-limit` rollover.
+   * file has on disk, used for `--file-limit` rollover. It may trail the writes by the few
+   * chunks in flight inside the chain (and the compressor's buffer); after `close()` it is
+   * the exact file size.
    */
   bytesWritten(): number;
   /**
@@ -52,7 +58,10 @@ export interface FileChain {
  *
  * @returns The stage and a function reading the count.
  */
-export function createByteCounter(): { stream: TransformStream<Uint8Array, Uint8Array>; count(): number } {
+export function createByteCounter(): {
+  stream: TransformStream<Uint8Array, Uint8Array>;
+  count(): number;
+} {
   let n = 0;
   return {
     stream: new TransformStream<Uint8Array, Uint8Array>({
@@ -90,7 +99,11 @@ export function createByteCounter(): { stream: TransformStream<Uint8Array, Uint8
  * @throws {AerobakError} Through writes/close: storage errors naming the path
  *   (`STORAGE_WRITE`, `STORAGE_NOT_EMPTY`), `ZSTD_ERROR`.
  */
-export function openFileChain(storage: StorageWriter, name: string, options: FileChainOptions = {}): FileChain {
+export function openFileChain(
+  storage: StorageWriter,
+  name: string,
+  options: FileChainOptions = {},
+): FileChain {
   // Build the stages now so bad options fail at once, not at the first write.
   const compress = createCompressStream(options.compression ?? { mode: "NONE" });
   const encrypt = options.encryptionKey ? createEncryptStream(options.encryptionKey) : undefined;
@@ -118,7 +131,11 @@ export function openFileChain(storage: StorageWriter, name: string, options: Fil
 
   function failure(err: unknown): unknown {
     const e = pipeError ?? err;
-    return e instanceof AerobakError ? e : new AerobakError("STORAGE_WRITE", `Cannot write ${path}: ${(e as Error)?.message ?? e}`, { cause: e });
+    return e instanceof AerobakError
+      ? e
+      : new AerobakError("STORAGE_WRITE", `Cannot write ${path}: ${(e as Error)?.message ?? e}`, {
+        cause: e,
+      });
   }
 
   const writable = new WritableStream<Uint8Array>({
@@ -155,7 +172,11 @@ export function openFileChain(storage: StorageWriter, name: string, options: Fil
     path,
     bytesWritten: counter.count,
     async close() {
-      if (writable.locked) throw new TypeError(`Cannot close the chain of ${path}: release the writer of its writable first`);
+      if (writable.locked) {
+        throw new TypeError(
+          `Cannot close the chain of ${path}: release the writer of its writable first`,
+        );
+      }
       await writable.close();
     },
     async abort(reason?: unknown) {
@@ -214,12 +235,19 @@ export interface ReadChain {
  * @throws {AerobakError} Through the stream: `ENCRYPTION_TRUNCATED`, `ZSTD_CORRUPT`,
  *   `ZSTD_TRUNCATED`, `ZSTD_ERROR`, `BACKUP_HEADER_INVALID`, each naming the file.
  */
-export function openReadChain(stream: ReadableStream<Uint8Array>, options: ReadChainOptions = {}): ReadChain {
+export function openReadChain(
+  stream: ReadableStream<Uint8Array>,
+  options: ReadChainOptions = {},
+): ReadChain {
   const file = options.file ?? "<input>";
   const counter = createByteCounter();
   let out = stream.pipeThrough(counter.stream);
-  if (options.encryptionKey) out = out.pipeThrough(createDecryptStream(options.encryptionKey, { file }));
+  if (options.encryptionKey) {
+    out = out.pipeThrough(createDecryptStream(options.encryptionKey, { file }));
+  }
   out = out.pipeThrough(createDecompressStream(options.compression ?? { mode: "NONE" }, { file }));
-  if (options.checkHeader) out = out.pipeThrough(createHeaderCheckStream({ file, format: options.checkHeader }));
+  if (options.checkHeader) {
+    out = out.pipeThrough(createHeaderCheckStream({ file, format: options.checkHeader }));
+  }
   return { readable: out, bytesRead: counter.count };
 }

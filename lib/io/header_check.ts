@@ -40,12 +40,17 @@ export function headerCheckLength(format: BackupFormat = "asb"): number {
 }
 
 function hint(head: Uint8Array): string {
-  if (ZSTD_MAGIC.every((b, i) => head[i] === b)) return "the data looks zstd-compressed: missing --compress ZSTD?";
+  if (ZSTD_MAGIC.every((b, i) => head[i] === b)) {
+    return "the data looks zstd-compressed: missing --compress ZSTD?";
+  }
   return "wrong or missing --encrypt/--compress/key?";
 }
 
 function preview(head: Uint8Array): string {
-  const text = Array.from(head.subarray(0, 10), (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
+  const text = Array.from(
+    head.subarray(0, 10),
+    (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : "."),
+  ).join("");
   const hex = Array.from(head.subarray(0, 10), (b) => b.toString(16).padStart(2, "0")).join(" ");
   return `"${text}" (${hex})`;
 }
@@ -70,15 +75,20 @@ export function checkBackupHeader(head: Uint8Array, options: HeaderCheckOptions 
   const format = options.format ?? "asb";
   const need = headerCheckLength(format);
   if (head.length === 0) {
-    throw new AerobakError("BACKUP_HEADER_INVALID", `File ${file} is empty: expected an ${format.toUpperCase()} header`, {
-      location: { file, offset: 0 },
-    });
+    throw new AerobakError(
+      "BACKUP_HEADER_INVALID",
+      `File ${file} is empty: expected an ${format.toUpperCase()} header`,
+      {
+        location: { file, offset: 0 },
+      },
+    );
   }
   let ok: boolean;
   if (format === "asb") ok = head.length >= need && ASB_PREFIX.every((b, i) => head[i] === b);
-  else ok = head.length >= need && head[0] === 1 && head[9] === 0 && head[10] === 0 && head[11] === 0 && head[12] === 0;
+  else {ok = head.length >= need && head[0] === 1 && head[9] === 0 && head[10] === 0 &&
+      head[11] === 0 && head[12] === 0;}
   if (ok) return;
-  const what = format === "asb" ? "an ASB header (\"Version 3.x\")" : "an ASBX header (version 1)";
+  const what = format === "asb" ? 'an ASB header ("Version 3.x")' : "an ASBX header (version 1)";
   throw new AerobakError(
     "BACKUP_HEADER_INVALID",
     `File ${file} does not start with ${what}, found ${preview(head)}: ${hint(head)}`,
@@ -94,7 +104,9 @@ export function checkBackupHeader(head: Uint8Array, options: HeaderCheckOptions 
  * @returns A transform stream that passes every byte on once the start checked out.
  * @throws {AerobakError} Through the stream: `BACKUP_HEADER_INVALID`.
  */
-export function createHeaderCheckStream(options: HeaderCheckOptions = {}): TransformStream<Uint8Array, Uint8Array> {
+export function createHeaderCheckStream(
+  options: HeaderCheckOptions = {},
+): TransformStream<Uint8Array, Uint8Array> {
   const need = headerCheckLength(options.format);
   const head = new Uint8Array(need);
   let have = 0;

@@ -25,7 +25,10 @@ function readError(code: string, path: string, err: unknown): AerobakError {
     : err instanceof Deno.errors.PermissionDenied
     ? "permission denied"
     : (err as Error).message;
-  return new AerobakError(code, `Cannot read ${path}: ${why}`, { cause: err, location: { file: path } });
+  return new AerobakError(code, `Cannot read ${path}: ${why}`, {
+    cause: err,
+    location: { file: path },
+  });
 }
 
 async function openLocal(entry: StorageEntry): Promise<ReadableStream<Uint8Array>> {
@@ -37,7 +40,10 @@ async function openLocal(entry: StorageEntry): Promise<ReadableStream<Uint8Array
   }
 }
 
-async function listDirectory(dir: string, options: DirectoryReaderOptions): Promise<StorageEntry[]> {
+async function listDirectory(
+  dir: string,
+  options: DirectoryReaderOptions,
+): Promise<StorageEntry[]> {
   const ext = options.extension ?? ".asb";
   const skip = options.skipPrefixes ?? [];
   const names: string[] = [];
@@ -45,13 +51,18 @@ async function listDirectory(dir: string, options: DirectoryReaderOptions): Prom
     for await (const e of Deno.readDir(dir)) {
       if (!e.name.endsWith(ext) || skip.some((p) => e.name.startsWith(p))) continue;
       // Follow symlinks to files, as os.Stat-based readers do.
-      if (e.isFile || (e.isSymlink && (await Deno.stat(join(dir, e.name)).catch(() => null))?.isFile)) {
+      if (
+        e.isFile || (e.isSymlink && (await Deno.stat(join(dir, e.name)).catch(() => null))?.isFile)
+      ) {
         names.push(e.name);
       }
     }
   } catch (err) {
     if (err instanceof Deno.errors.NotADirectory) {
-      throw new AerobakError("STORAGE_NOT_FOUND", `Cannot list ${dir}: not a directory`, { cause: err, location: { file: dir } });
+      throw new AerobakError("STORAGE_NOT_FOUND", `Cannot list ${dir}: not a directory`, {
+        cause: err,
+        location: { file: dir },
+      });
     }
     throw readError("STORAGE_NOT_FOUND", dir, err);
   }
@@ -152,7 +163,9 @@ export class FileListReader implements StorageReader {
         throw readError("STORAGE_NOT_FOUND", path, err);
       }
       if (!st.isFile) {
-        throw new AerobakError("STORAGE_NOT_FOUND", `Cannot read ${path}: not a regular file`, { location: { file: path } });
+        throw new AerobakError("STORAGE_NOT_FOUND", `Cannot read ${path}: not a regular file`, {
+          location: { file: path },
+        });
       }
       yield { name: basename(path), path, size: st.size };
     }

@@ -37,8 +37,13 @@ function writeError(path: string, err: unknown): AerobakError {
   const e = err as Error & { code?: string };
   let why = e.message ?? String(err);
   if (e instanceof Deno.errors.PermissionDenied) why = `permission denied (${why})`;
-  else if (/ENOSPC|No space left/i.test(`${e.code} ${why}`)) why = `no space left on device (${why})`;
-  return new AerobakError("STORAGE_WRITE", `Cannot write ${path}: ${why}`, { cause: err, location: { file: path } });
+  else if (/ENOSPC|No space left/i.test(`${e.code} ${why}`)) {
+    why = `no space left on device (${why})`;
+  }
+  return new AerobakError("STORAGE_WRITE", `Cannot write ${path}: ${why}`, {
+    cause: err,
+    location: { file: path },
+  });
 }
 
 /**
@@ -48,7 +53,10 @@ function writeError(path: string, err: unknown): AerobakError {
  * @param bufferSize Buffer size in bytes.
  * @returns The byte sink.
  */
-async function openLocalFile(path: string, bufferSize: number): Promise<WritableStream<Uint8Array>> {
+async function openLocalFile(
+  path: string,
+  bufferSize: number,
+): Promise<WritableStream<Uint8Array>> {
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { write: true, create: true, truncate: true, mode: 0o666 });
@@ -141,9 +149,9 @@ export class DirectoryWriter implements StorageWriter {
       entries.sort((a, b) => (a.name < b.name ? -1 : 1));
       throw new AerobakError(
         "STORAGE_NOT_EMPTY",
-        `Cannot back up into ${this.dir}: the directory is not empty (holds "${entries[0].name}" and ${
-          entries.length - 1
-        } more); pass removeFiles (-r) to replace its backup files`,
+        `Cannot back up into ${this.dir}: the directory is not empty (holds "${entries[0].name}"${
+          entries.length > 1 ? ` and ${entries.length - 1} more` : ""
+        }); pass removeFiles (-r) to replace its backup files`,
         { location: { file: this.dir } },
       );
     }
@@ -167,10 +175,15 @@ export class DirectoryWriter implements StorageWriter {
    * @throws {AerobakError} `STORAGE_NOT_EMPTY` or `STORAGE_WRITE` naming the path.
    */
   async open(name: string): Promise<WritableStream<Uint8Array>> {
-    if (name === "" || basename(name) !== name) throw new TypeError(`Cannot open backup file "${name}": expected a plain file name`);
+    if (name === "" || basename(name) !== name) {
+      throw new TypeError(`Cannot open backup file "${name}": expected a plain file name`);
+    }
     await this.prepare();
     await ensureDir(this.dir);
-    return openLocalFile(join(this.dir, name), this.#options.bufferSize ?? DEFAULT_LOCAL_BUFFER_SIZE);
+    return openLocalFile(
+      join(this.dir, name),
+      this.#options.bufferSize ?? DEFAULT_LOCAL_BUFFER_SIZE,
+    );
   }
 
   /**
@@ -230,7 +243,10 @@ export class FileWriter implements StorageWriter {
    */
   async open(_name: string): Promise<WritableStream<Uint8Array>> {
     if (this.#opened) {
-      throw new AerobakError("STORAGE_REOPENED", `Cannot open ${this.path} twice: single-file backups hold one file`);
+      throw new AerobakError(
+        "STORAGE_REOPENED",
+        `Cannot open ${this.path} twice: single-file backups hold one file`,
+      );
     }
     this.#opened = true;
     await ensureDir(dirname(this.path));

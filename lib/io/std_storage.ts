@@ -55,7 +55,9 @@ export class StdoutWriter implements StorageWriter {
    */
   open(_name: string): Promise<WritableStream<Uint8Array>> {
     if (this.#busy) {
-      return Promise.reject(new AerobakError("STORAGE_BUSY", "Cannot open a second file on <stdout> while one is open"));
+      return Promise.reject(
+        new AerobakError("STORAGE_BUSY", "Cannot open a second file on <stdout> while one is open"),
+      );
     }
     this.#busy = true;
     const writer = (this.#output ?? Deno.stdout.writable).getWriter();
@@ -76,7 +78,11 @@ export class StdoutWriter implements StorageWriter {
       },
       abort: release,
       mapError: (err) =>
-        err instanceof AerobakError ? err : new AerobakError("STORAGE_WRITE", `Cannot write <stdout>: ${(err as Error).message}`, { cause: err }),
+        err instanceof AerobakError
+          ? err
+          : new AerobakError("STORAGE_WRITE", `Cannot write <stdout>: ${(err as Error).message}`, {
+            cause: err,
+          }),
     }, this.#bufferSize));
   }
 
@@ -124,7 +130,9 @@ export class StdinReader implements StorageReader {
    * @throws {AerobakError} `STORAGE_READ` on a second call.
    */
   open(_entry: StorageEntry): Promise<ReadableStream<Uint8Array>> {
-    if (this.#opened) return Promise.reject(new AerobakError("STORAGE_READ", "Cannot read <stdin> twice"));
+    if (this.#opened) {
+      return Promise.reject(new AerobakError("STORAGE_READ", "Cannot read <stdin> twice"));
+    }
     this.#opened = true;
     return Promise.resolve(this.#input ?? Deno.stdin.readable);
   }

@@ -7,8 +7,9 @@ const zero = () => ({ recordsPerSecond: 0, bytesPerSecond: 0, pipelineFill: 0 })
 
 Deno.test("Job.wait() resolves with the final stats", async () => {
   let n = 0;
-  const job = new Job(async () => {
+  const job = new Job(() => {
     n = 3;
+    return Promise.resolve();
   }, { stats: () => ({ n }), metrics: zero });
   assert.equal(job.status, "running");
   assert.deepEqual(await job.wait(), { n: 3 });
@@ -77,8 +78,9 @@ Deno.test("Job reports progress on the clock and once at the end", async () => {
 
 Deno.test("Job.cancel() before the work starts never runs it", async () => {
   let ran = false;
-  const job = new Job(async () => {
+  const job = new Job(() => {
     ran = true;
+    return Promise.resolve();
   }, { stats: () => ({}), metrics: zero });
   await job.cancel();
   assert.equal(ran, false);

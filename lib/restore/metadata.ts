@@ -11,8 +11,8 @@ import {
   compareVersion,
   infoError,
   parseKeyValues,
-  type SIndexInfo,
   sindexCreateCommand,
+  type SIndexInfo,
   udfPutCommand,
 } from "../aerospike/info.ts";
 import { AerobakError } from "../errors.ts";

@@ -31,7 +31,11 @@ import type { RestoreCounters } from "./stats.ts";
  * console.log(restoreTtl(r, 0, 1_700_000_000)); // -1
  * ```
  */
-export function restoreTtl(record: AerospikeRecord, extraTtl: number, nowUnixSeconds: number): number {
+export function restoreTtl(
+  record: AerospikeRecord,
+  extraTtl: number,
+  nowUnixSeconds: number,
+): number {
   if (record.voidTime === 0) return -1;
   return record.voidTime + extraTtl - (nowUnixSeconds - CITRUSLEAF_EPOCH_SECONDS);
 }

@@ -15,7 +15,7 @@ import { AerobakError } from "../errors.ts";
 import type { AsbToken } from "../format/asb/parser.ts";
 import { type Clock, systemClock } from "../pipeline/clock.ts";
 import type { PipeWriter } from "../pipeline/pipe.ts";
-import { type RetryPolicy, retryAttempts, retryDelayMs } from "../policy.ts";
+import { retryAttempts, retryDelayMs, type RetryPolicy } from "../policy.ts";
 import { recordRef, restoreTtl } from "./processors.ts";
 import type { RestoreCounters } from "./stats.ts";
 import { classifyWriteResult, type WriteOutcome } from "./write_result.ts";
@@ -67,7 +67,9 @@ function writeFailed(record: AerospikeRecord, code: number, cause?: unknown): Ae
     : `server returned ${code} ${resultCodeName(code)}`;
   return new AerobakError(
     "RESTORE_WRITE_FAILED",
-    `Cannot restore record ${recordRef(record).digest} of ${record.namespace}/${record.set}: ${what}`,
+    `Cannot restore record ${
+      recordRef(record).digest
+    } of ${record.namespace}/${record.set}: ${what}`,
     { cause, record: recordRef(record), resultCode: code === 0 ? undefined : code },
   );
 }

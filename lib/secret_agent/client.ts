@@ -60,12 +60,16 @@ function describe(config: SecretAgentConfig): string {
 function tcpTarget(config: SecretAgentConfig): { host: string; port: number } {
   if (config.port !== undefined) {
     if (!Number.isInteger(config.port) || config.port <= 0 || config.port > 65535) {
-      throw new RangeError(`Cannot reach the Secret Agent on port ${config.port}: expected 1..65535`);
+      throw new RangeError(
+        `Cannot reach the Secret Agent on port ${config.port}: expected 1..65535`,
+      );
     }
     return { host: config.address, port: config.port };
   }
   const m = /^\[?(.*?)\]?:(\d+)$/.exec(config.address);
-  if (!m) throw new TypeError(`Cannot reach the Secret Agent at "${config.address}": no port given`);
+  if (!m) {
+    throw new TypeError(`Cannot reach the Secret Agent at "${config.address}": no port given`);
+  }
   return { host: m[1], port: Number(m[2]) };
 }
 
@@ -73,19 +77,31 @@ async function openSocket(config: SecretAgentConfig): Promise<net.Socket> {
   const type = config.connectionType ?? "tcp";
   if (type === "unix") {
     if (config.tlsCaFile || config.certFile) {
-      throw new TypeError("Cannot use TLS with the Secret Agent over a Unix socket: TLS is for TCP only");
+      throw new TypeError(
+        "Cannot use TLS with the Secret Agent over a Unix socket: TLS is for TCP only",
+      );
     }
     return net.connect({ path: config.address });
   }
-  if (type !== "tcp") throw new TypeError(`Cannot use Secret Agent connection type "${String(type)}": expected tcp or unix`);
+  if (type !== "tcp") {
+    throw new TypeError(
+      `Cannot use Secret Agent connection type "${String(type)}": expected tcp or unix`,
+    );
+  }
   const { host, port } = tcpTarget(config);
   if (!config.tlsCaFile && !config.certFile) return net.connect({ host, port });
-  if (config.certFile && !config.keyFile) throw new TypeError("Cannot use a Secret Agent client certificate without keyFile");
+  if (config.certFile && !config.keyFile) {
+    throw new TypeError("Cannot use a Secret Agent client certificate without keyFile");
+  }
   const read = async (path: string, what: string) => {
     try {
       return await Deno.readTextFile(path);
     } catch (err) {
-      throw new AerobakError("SECRET_AGENT_TLS", `Cannot read the Secret Agent ${what} ${path}: ${(err as Error).message}`, { cause: err });
+      throw new AerobakError(
+        "SECRET_AGENT_TLS",
+        `Cannot read the Secret Agent ${what} ${path}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   };
   return tls.connect({
@@ -114,7 +130,10 @@ async function openSocket(config: SecretAgentConfig): Promise<net.Socket> {
  *   `SECRET_AGENT_TIMEOUT` (deadline passed), `SECRET_AGENT_PROTOCOL` (bad answer),
  *   `SECRET_AGENT_ERROR` (the agent reported an error); each names the agent's address.
  */
-export async function fetchSecret(config: SecretAgentConfig, request: SecretRequest): Promise<string> {
+export async function fetchSecret(
+  config: SecretAgentConfig,
+  request: SecretRequest,
+): Promise<string> {
   const where = describe(config);
   const timeoutMs = config.timeoutMs ?? SECRET_AGENT_DEFAULT_TIMEOUT_MS;
   const what = request.resource ? `${request.resource}:${request.key}` : request.key;
@@ -126,9 +145,18 @@ export async function fetchSecret(config: SecretAgentConfig, request: SecretRequ
     const fail = (code: string, message: string, cause?: unknown) => {
       clearTimeout(timer);
       socket.destroy();
-      reject(new AerobakError(code, `Cannot get secret ${what} from the Secret Agent at ${where}: ${message}`, { cause }));
+      reject(
+        new AerobakError(
+          code,
+          `Cannot get secret ${what} from the Secret Agent at ${where}: ${message}`,
+          { cause },
+        ),
+      );
     };
-    const timer = setTimeout(() => fail("SECRET_AGENT_TIMEOUT", `no complete answer within ${timeoutMs} ms`), timeoutMs);
+    const timer = setTimeout(
+      () => fail("SECRET_AGENT_TIMEOUT", `no complete answer within ${timeoutMs} ms`),
+      timeoutMs,
+    );
     const joined = () => {
       const all = new Uint8Array(have);
       let o = 0;
@@ -139,7 +167,10 @@ export async function fetchSecret(config: SecretAgentConfig, request: SecretRequ
       return all;
     };
     socket.on("error", (err: Error) => fail("SECRET_AGENT_CONNECT", err.message, err));
-    socket.on("close", () => fail("SECRET_AGENT_PROTOCOL", `connection closed after ${have} bytes of the answer`));
+    socket.on(
+      "close",
+      () => fail("SECRET_AGENT_PROTOCOL", `connection closed after ${have} bytes of the answer`),
+    );
     socket.on("data", (b: Uint8Array) => {
       chunks.push(b);
       have += b.length;
@@ -165,16 +196,26 @@ export async function fetchSecret(config: SecretAgentConfig, request: SecretRequ
   try {
     response = decodeSecretResponse(body);
   } catch (err) {
-    throw new AerobakError("SECRET_AGENT_PROTOCOL", `Cannot get secret ${what} from the Secret Agent at ${where}: ${(err as Error).message}`, { cause: err });
+    throw new AerobakError(
+      "SECRET_AGENT_PROTOCOL",
+      `Cannot get secret ${what} from the Secret Agent at ${where}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   if (response.error) {
-    throw new AerobakError("SECRET_AGENT_ERROR", `Cannot get secret ${what} from the Secret Agent at ${where}: the agent answered "${response.error}"`);
+    throw new AerobakError(
+      "SECRET_AGENT_ERROR",
+      `Cannot get secret ${what} from the Secret Agent at ${where}: the agent answered "${response.error}"`,
+    );
   }
   const value = response.value ?? "";
   if (!config.isBase64) return value;
   const s = value.replace(/[\r\n]/g, "");
   if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) {
-    throw new AerobakError("SECRET_AGENT_PROTOCOL", `Cannot get secret ${what} from the Secret Agent at ${where}: the value is not base64 (isBase64 is set)`);
+    throw new AerobakError(
+      "SECRET_AGENT_PROTOCOL",
+      `Cannot get secret ${what} from the Secret Agent at ${where}: the value is not base64 (isBase64 is set)`,
+    );
   }
   const bin = atob(s);
   const bytes = new Uint8Array(bin.length);

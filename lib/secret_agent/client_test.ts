@@ -19,37 +19,77 @@ async function rejectsCode(p: Promise<unknown>, code: string, mention: RegExp): 
 Deno.test("fetchSecret() reads a secret over TCP and sends Resource and SecretKey", async () => {
   await using agent = await SecretAgentTestServer.start({ secrets: SECRETS });
   assert.equal(await fetchSecret(agent.config(), { resource: "vault", key: "pw" }), "s3cret");
-  assert.equal(await fetchSecret({ address: `127.0.0.1:${agent.port}` }, { resource: "vault", key: "multi" }), "line1\nline2");
-  assert.deepEqual(agent.requests, [{ resource: "vault", key: "pw" }, { resource: "vault", key: "multi" }]);
+  assert.equal(
+    await fetchSecret({ address: `127.0.0.1:${agent.port}` }, { resource: "vault", key: "multi" }),
+    "line1\nline2",
+  );
+  assert.deepEqual(agent.requests, [{ resource: "vault", key: "pw" }, {
+    resource: "vault",
+    key: "multi",
+  }]);
 });
 
 Deno.test("fetchSecret() reads a secret over a Unix socket", async () => {
   await using agent = await SecretAgentTestServer.start({ transport: "unix", secrets: SECRETS });
-  assert.equal(await fetchSecret({ connectionType: "unix", address: agent.address }, { resource: "vault", key: "pw" }), "s3cret");
+  assert.equal(
+    await fetchSecret({ connectionType: "unix", address: agent.address }, {
+      resource: "vault",
+      key: "pw",
+    }),
+    "s3cret",
+  );
 });
 
 Deno.test("fetchSecret() decodes base64 values only when isBase64 is set", async () => {
   await using agent = await SecretAgentTestServer.start({ secrets: SECRETS, base64: true });
-  assert.equal(await fetchSecret({ ...agent.config(), isBase64: true }, { resource: "vault", key: "pw" }), "s3cret");
+  assert.equal(
+    await fetchSecret({ ...agent.config(), isBase64: true }, { resource: "vault", key: "pw" }),
+    "s3cret",
+  );
   assert.equal(await fetchSecret(agent.config(), { resource: "vault", key: "pw" }), btoa("s3cret"));
 });
 
 Deno.test("fetchSecret() reports the agent's error, a bad magic, a short answer and a silent agent", async () => {
   {
     await using agent = await SecretAgentTestServer.start({ secrets: SECRETS });
-    await rejectsCode(fetchSecret(agent.config(), { resource: "vault", key: "nope" }), "SECRET_AGENT_ERROR", /vault:nope.*127\.0\.0\.1:\d+.*not found/);
+    await rejectsCode(
+      fetchSecret(agent.config(), { resource: "vault", key: "nope" }),
+      "SECRET_AGENT_ERROR",
+      /vault:nope.*127\.0\.0\.1:\d+.*not found/,
+    );
   }
   {
-    await using agent = await SecretAgentTestServer.start({ secrets: SECRETS, behaviour: "bad-magic" });
-    await rejectsCode(fetchSecret(agent.config(), { resource: "vault", key: "pw" }), "SECRET_AGENT_PROTOCOL", /magic number 0xae/);
+    await using agent = await SecretAgentTestServer.start({
+      secrets: SECRETS,
+      behaviour: "bad-magic",
+    });
+    await rejectsCode(
+      fetchSecret(agent.config(), { resource: "vault", key: "pw" }),
+      "SECRET_AGENT_PROTOCOL",
+      /magic number 0xae/,
+    );
   }
   {
-    await using agent = await SecretAgentTestServer.start({ secrets: SECRETS, behaviour: "truncated" });
-    await rejectsCode(fetchSecret(agent.config(), { resource: "vault", key: "pw" }), "SECRET_AGENT_PROTOCOL", /closed after 4 bytes/);
+    await using agent = await SecretAgentTestServer.start({
+      secrets: SECRETS,
+      behaviour: "truncated",
+    });
+    await rejectsCode(
+      fetchSecret(agent.config(), { resource: "vault", key: "pw" }),
+      "SECRET_AGENT_PROTOCOL",
+      /closed after 4 bytes/,
+    );
   }
   {
-    await using agent = await SecretAgentTestServer.start({ secrets: SECRETS, behaviour: "silent" });
-    await rejectsCode(fetchSecret({ ...agent.config(), timeoutMs: 200 }, { resource: "vault", key: "pw" }), "SECRET_AGENT_TIMEOUT", /within 200 ms/);
+    await using agent = await SecretAgentTestServer.start({
+      secrets: SECRETS,
+      behaviour: "silent",
+    });
+    await rejectsCode(
+      fetchSecret({ ...agent.config(), timeoutMs: 200 }, { resource: "vault", key: "pw" }),
+      "SECRET_AGENT_TIMEOUT",
+      /within 200 ms/,
+    );
   }
 });
 
@@ -58,9 +98,16 @@ Deno.test("fetchSecret() reports a refused connection and a missing socket", asy
   await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
   const port = (probe.address() as net.AddressInfo).port;
   await new Promise<void>((r) => probe.close(() => r()));
-  await rejectsCode(fetchSecret({ address: "127.0.0.1", port }, { resource: "r", key: "k" }), "SECRET_AGENT_CONNECT", new RegExp(`127\\.0\\.0\\.1:${port}`));
   await rejectsCode(
-    fetchSecret({ connectionType: "unix", address: "/nonexistent/agent.sock" }, { resource: "r", key: "k" }),
+    fetchSecret({ address: "127.0.0.1", port }, { resource: "r", key: "k" }),
+    "SECRET_AGENT_CONNECT",
+    new RegExp(`127\\.0\\.0\\.1:${port}`),
+  );
+  await rejectsCode(
+    fetchSecret({ connectionType: "unix", address: "/nonexistent/agent.sock" }, {
+      resource: "r",
+      key: "k",
+    }),
     "SECRET_AGENT_CONNECT",
     /unix:\/nonexistent\/agent\.sock/,
   );
@@ -78,21 +125,44 @@ async function withCerts(fn: (c: TestCertificates) => Promise<void>): Promise<vo
 Deno.test("fetchSecret() speaks TLS with a CA file, SNI name and client certificate", async () => {
   await withCerts(async (c) => {
     {
-      await using agent = await SecretAgentTestServer.start({ transport: "tls", secrets: SECRETS, tls: { certFile: c.serverCertFile, keyFile: c.serverKeyFile } });
+      await using agent = await SecretAgentTestServer.start({
+        transport: "tls",
+        secrets: SECRETS,
+        tls: { certFile: c.serverCertFile, keyFile: c.serverKeyFile },
+      });
       const cfg = { ...agent.config(), tlsCaFile: c.caFile, tlsName: c.serverName };
       assert.equal(await fetchSecret(cfg, { resource: "vault", key: "pw" }), "s3cret");
-      await rejectsCode(fetchSecret({ ...cfg, tlsName: "other.test" }, { resource: "vault", key: "pw" }), "SECRET_AGENT_CONNECT", /other\.test/);
+      await rejectsCode(
+        fetchSecret({ ...cfg, tlsName: "other.test" }, { resource: "vault", key: "pw" }),
+        "SECRET_AGENT_CONNECT",
+        /other\.test/,
+      );
       // Plain TCP to a TLS agent gets a TLS alert, not an answer.
-      await rejectsCode(fetchSecret(agent.config(), { resource: "vault", key: "pw" }), "SECRET_AGENT_PROTOCOL", /connection closed after \d+ bytes/);
+      await rejectsCode(
+        fetchSecret(agent.config(), { resource: "vault", key: "pw" }),
+        "SECRET_AGENT_PROTOCOL",
+        /connection closed after \d+ bytes/,
+      );
     }
     {
       await using agent = await SecretAgentTestServer.start({
         transport: "tls",
         secrets: SECRETS,
-        tls: { certFile: c.serverCertFile, keyFile: c.serverKeyFile, caFile: c.caFile, requireClientCert: true },
+        tls: {
+          certFile: c.serverCertFile,
+          keyFile: c.serverKeyFile,
+          caFile: c.caFile,
+          requireClientCert: true,
+        },
       });
       const cfg = { ...agent.config(), tlsCaFile: c.caFile, tlsName: c.serverName };
-      assert.equal(await fetchSecret({ ...cfg, certFile: c.clientCertFile, keyFile: c.clientKeyFile }, { resource: "vault", key: "pw" }), "s3cret");
+      assert.equal(
+        await fetchSecret({ ...cfg, certFile: c.clientCertFile, keyFile: c.clientKeyFile }, {
+          resource: "vault",
+          key: "pw",
+        }),
+        "s3cret",
+      );
       await assert.rejects(fetchSecret(cfg, { resource: "vault", key: "pw" }), AerobakError);
     }
   });

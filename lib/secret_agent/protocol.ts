@@ -37,7 +37,9 @@ export interface SecretResponse {
 export function encodeSecretAgentMessage(body: unknown): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(body));
   if (json.length > SECRET_AGENT_MAX_MESSAGE) {
-    throw new RangeError(`Cannot send a Secret Agent message of ${json.length} bytes: limit is ${SECRET_AGENT_MAX_MESSAGE}`);
+    throw new RangeError(
+      `Cannot send a Secret Agent message of ${json.length} bytes: limit is ${SECRET_AGENT_MAX_MESSAGE}`,
+    );
   }
   const out = new Uint8Array(SECRET_AGENT_HEADER_SIZE + json.length);
   const dv = new DataView(out.buffer);
@@ -69,11 +71,15 @@ export function readSecretAgentHeader(header: Uint8Array): number {
   const dv = new DataView(header.buffer, header.byteOffset, SECRET_AGENT_HEADER_SIZE);
   const magic = dv.getUint32(0);
   if (magic !== SECRET_AGENT_MAGIC) {
-    throw new RangeError(`invalid magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x51dec1cc`);
+    throw new RangeError(
+      `invalid magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x51dec1cc`,
+    );
   }
   const size = dv.getUint32(4);
   if (size > SECRET_AGENT_MAX_MESSAGE) {
-    throw new RangeError(`message body of ${size} bytes exceeds the limit of ${SECRET_AGENT_MAX_MESSAGE}`);
+    throw new RangeError(
+      `message body of ${size} bytes exceeds the limit of ${SECRET_AGENT_MAX_MESSAGE}`,
+    );
   }
   return size;
 }
@@ -87,7 +93,9 @@ export function readSecretAgentHeader(header: Uint8Array): number {
  */
 export function decodeSecretResponse(body: Uint8Array): SecretResponse {
   const v = JSON.parse(new TextDecoder().decode(body)) as unknown;
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new SyntaxError("response is not a JSON object");
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new SyntaxError("response is not a JSON object");
+  }
   const o = v as Record<string, unknown>;
   const out: SecretResponse = {};
   for (const [field, name] of [["SecretValue", "value"], ["Error", "error"]] as const) {

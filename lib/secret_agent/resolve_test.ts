@@ -13,7 +13,12 @@ Deno.test("isSecretRef() recognises the secrets: prefix only", () => {
 Deno.test("parseSecretRef() requires exactly secrets:<resource>:<key>", () => {
   assert.deepEqual(parseSecretRef("secrets:vault:pw"), { resource: "vault", key: "pw" });
   for (const bad of ["secrets:pw", "secrets:a:b:c", "sacred:a:b", "secrets::b", "secrets:a:"]) {
-    assert.throws(() => parseSecretRef(bad), (err: unknown) => err instanceof AerobakError && err.code === "SECRET_REF_INVALID" && err.message.includes(bad));
+    assert.throws(
+      () => parseSecretRef(bad),
+      (err: unknown) =>
+        err instanceof AerobakError && err.code === "SECRET_REF_INVALID" &&
+        err.message.includes(bad),
+    );
   }
 });
 

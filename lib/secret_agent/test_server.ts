@@ -77,7 +77,13 @@ export class SecretAgentTestServer implements AsyncDisposable {
   /** TCP port, 0 for Unix sockets. */
   readonly port: number;
 
-  private constructor(server: net.Server, options: SecretAgentTestServerOptions, address: string, port: number, tmpDir?: string) {
+  private constructor(
+    server: net.Server,
+    options: SecretAgentTestServerOptions,
+    address: string,
+    port: number,
+    tmpDir?: string,
+  ) {
     this.#server = server;
     this.#options = options;
     this.address = address;
@@ -93,14 +99,17 @@ export class SecretAgentTestServer implements AsyncDisposable {
    */
   static async start(options: SecretAgentTestServerOptions): Promise<SecretAgentTestServer> {
     const transport = options.transport ?? "tcp";
-    let self: SecretAgentTestServer | undefined;
+    // Connections can only arrive after listen(), when the instance exists.
+    const holder: { agent?: SecretAgentTestServer } = {};
     const onConn = (socket: net.Socket) => {
-      if (self) self.#serve(socket);
+      if (holder.agent) holder.agent.#serve(socket);
       else socket.destroy();
     };
     let server: net.Server;
     if (transport === "tls") {
-      if (!options.tls) throw new TypeError("Cannot start a TLS test agent without tls.certFile and tls.keyFile");
+      if (!options.tls) {
+        throw new TypeError("Cannot start a TLS test agent without tls.certFile and tls.keyFile");
+      }
       server = tls.createServer({
         cert: await Deno.readTextFile(options.tls.certFile),
         key: await Deno.readTextFile(options.tls.keyFile),
@@ -134,8 +143,8 @@ export class SecretAgentTestServer implements AsyncDisposable {
       });
       port = (server.address() as net.AddressInfo).port;
     }
-    self = new SecretAgentTestServer(server, options, address, port, tmpDir);
-    return self;
+    holder.agent = new SecretAgentTestServer(server, options, address, port, tmpDir);
+    return holder.agent;
   }
 
   /**
@@ -170,7 +179,9 @@ export class SecretAgentTestServer implements AsyncDisposable {
       if (buf.length < SECRET_AGENT_HEADER_SIZE + size) return;
       let request: SecretRequest;
       try {
-        request = decodeSecretRequest(buf.subarray(SECRET_AGENT_HEADER_SIZE, SECRET_AGENT_HEADER_SIZE + size));
+        request = decodeSecretRequest(
+          buf.subarray(SECRET_AGENT_HEADER_SIZE, SECRET_AGENT_HEADER_SIZE + size),
+        );
       } catch (err) {
         socket.end(encodeSecretAgentMessage({ Error: `bad request: ${(err as Error).message}` }));
         return;
@@ -196,10 +207,16 @@ export class SecretAgentTestServer implements AsyncDisposable {
     }
     const value = this.#options.secrets[request.resource]?.[request.key];
     if (value === undefined) {
-      socket.end(encodeSecretAgentMessage({ Error: `secret "${request.key}" not found in resource "${request.resource}"` }));
+      socket.end(
+        encodeSecretAgentMessage({
+          Error: `secret "${request.key}" not found in resource "${request.resource}"`,
+        }),
+      );
       return;
     }
-    const sent = this.#options.base64 ? btoa(String.fromCharCode(...new TextEncoder().encode(value))) : value;
+    const sent = this.#options.base64
+      ? btoa(String.fromCharCode(...new TextEncoder().encode(value)))
+      : value;
     socket.end(encodeSecretAgentMessage({ SecretValue: sent }));
   }
 

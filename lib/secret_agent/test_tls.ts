@@ -26,7 +26,8 @@ export interface TestCertificates {
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "piped", stderr: "piped" }).output();
+  const out = await new Deno.Command("openssl", { args, cwd, stdout: "piped", stderr: "piped" })
+    .output();
   if (!out.success) {
     throw new Error(`openssl ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
@@ -39,18 +40,69 @@ async function openssl(args: string[], cwd: string): Promise<void> {
  * @returns Paths of the files, in a new temporary directory.
  * @throws {Error} When `openssl` fails or is missing.
  */
-export async function createTestCertificates(options: { serverName?: string } = {}): Promise<TestCertificates> {
+export async function createTestCertificates(
+  options: { serverName?: string } = {},
+): Promise<TestCertificates> {
   const serverName = options.serverName ?? "sa.test";
   const dir = await Deno.makeTempDir({ prefix: "aerobak-tls-" });
   const days = ["-days", "2"];
-  await openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=aerobak test CA", ...days, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
-  for (const [name, cn, ext] of [
-    ["server", serverName, `subjectAltName=DNS:${serverName},DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n`],
-    ["client", "aerobak test client", "extendedKeyUsage=clientAuth\n"],
-  ]) {
-    await openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`], dir);
+  await openssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-subj",
+    "/CN=aerobak test CA",
+    ...days,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ], dir);
+  for (
+    const [name, cn, ext] of [
+      [
+        "server",
+        serverName,
+        `subjectAltName=DNS:${serverName},DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n`,
+      ],
+      ["client", "aerobak test client", "extendedKeyUsage=clientAuth\n"],
+    ]
+  ) {
+    await openssl([
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+      "-subj",
+      `/CN=${cn}`,
+    ], dir);
     await Deno.writeTextFile(join(dir, `${name}.ext`), ext);
-    await openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, ...days, "-extfile", `${name}.ext`], dir);
+    await openssl([
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      ...days,
+      "-extfile",
+      `${name}.ext`,
+    ], dir);
   }
   return {
     dir,

@@ -17,6 +17,8 @@ export class AsbDecoder implements AsyncIterableIterator<AsbToken> {
   readonly #parser: AsbParser;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   #finished = false;
+  /** A token read by {@linkcode readHeader} while looking for the header's end. */
+  #pending: IteratorResult<AsbToken> | undefined;
 
   /**
    * Starts decoding a stream (nothing is read until the first pull).
@@ -59,8 +61,6 @@ export class AsbDecoder implements AsyncIterableIterator<AsbToken> {
       if (!r.done) this.#pending = r;
     }
   }
-
-  #pending: IteratorResult<AsbToken> | undefined;
 
   /**
    * The next token.

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { type CliIo, EXIT_FAILURE, EXIT_OK, startCli, VERSION } from "./_cli.ts";
+import { BACKUP_FLAGS } from "./_backup_flags.ts";
+import type { TextSink } from "./_report.ts";
+
+const SPEC = { name: "asbackup", description: "Backs up.", flags: BACKUP_FLAGS };
+
+function fakeIo(
+  files: Record<string, string> = {},
+): CliIo & { out: TextSink & { text: string }; err: TextSink & { text: string } } {
+  const sink = () => ({
+    text: "",
+    write(t: string) {
+      this.text += t;
+    },
+  });
+  const out = sink();
+  const err = sink();
+  return {
+    out,
+    err,
+    stdout: out,
+    stderr: err,
+    env: { get: () => undefined },
+    readTextFile: (p: string) =>
+      p in files ? Promise.resolve(files[p]) : Promise.reject(new Error("No such file")),
+  };
+}
+
+Deno.test("startCli() prints grouped help on --help and -Z", async () => {
+  for (const flag of ["--help", "-Z"]) {
+    const io = fakeIo();
+    assert.equal(await startCli(SPEC, [flag], io), EXIT_OK);
+    for (
+      const group of [
+        "General Flags:",
+        "Aerospike Client Flags:",
+        "Backup Flags:",
+        "Compression Flags:",
+        "Encryption Flags:",
+        "Secret Agent Flags:",
+        "Local Storage Flags:",
+        "AWS Storage Flags:",
+        "GCP Storage Flags:",
+        "Azure Storage Flags:",
+      ]
+    ) {
+      assert.ok(io.out.text.includes(`\n${group}\n`), group);
+    }
+    assert.match(io.out.text, /Usage:\n {2}asbackup \[flags\]/);
+    assert.equal(io.err.text, "");
+  }
+});
+
+Deno.test("startCli() prints the version", async () => {
+  const io = fakeIo();
+  assert.equal(await startCli(SPEC, ["-V"], io), EXIT_OK);
+  assert.equal(io.out.text, `version: ${VERSION}\n`);
+});
+
+Deno.test("startCli() reports a bad flag in one line and exits 1", async () => {
+  const io = fakeIo();
+  assert.equal(await startCli(SPEC, ["--parallel", "lots"], io), EXIT_FAILURE);
+  assert.equal(
+    io.err.text,
+    `Error: invalid value "lots" for --parallel: expected an integer\nRun 'asbackup --help' for usage.\n`,
+  );
+  const io2 = fakeIo();
+  assert.equal(await startCli(SPEC, ["--log-level", "loud"], io2), EXIT_FAILURE);
+  assert.match(
+    io2.err.text,
+    /^Error: invalid value "loud" for --log-level: expected one of debug, info, warn, error\n/,
+  );
+});
+
+Deno.test("startCli() takes every setting from --config and ignores other flags", async () => {
+  const io = fakeIo({ "/c.yaml": "backup:\n  namespace: fromfile\n  parallel: 3\n" });
+  const ctx = await startCli(SPEC, ["--config", "/c.yaml", "-n", "fromflag", "-w", "9"], io);
+  assert.ok(typeof ctx !== "number");
+  assert.equal(ctx.flags.values.get("namespace"), "fromfile");
+  assert.equal(ctx.flags.values.get("parallel"), 3);
+  const missing = fakeIo();
+  assert.equal(await startCli(SPEC, ["--config", "/none.yaml"], missing), EXIT_FAILURE);
+  assert.match(missing.err.text, /^Error: --config: cannot read \/none\.yaml: No such file\n/);
+  const bad = fakeIo({ "/c.yaml": "backup:\n  nmespace: x\n" });
+  assert.equal(await startCli(SPEC, ["--config", "/c.yaml"], bad), EXIT_FAILURE);
+  assert.match(bad.err.text, /unknown key "backup\.nmespace"/);
+});
+
+Deno.test("startCli() refuses cloud storage flags clearly", async () => {
+  const io = fakeIo();
+  assert.equal(await startCli(SPEC, ["-n", "t", "--s3-bucket-name", "b"], io), EXIT_FAILURE);
+  assert.match(io.err.text, /^Error: --s3-bucket-name: cloud storage is not supported by aerobak/);
+});
+
+Deno.test("startCli() builds the logger and the Secret Agent from flags", async () => {
+  const io = fakeIo();
+  const ctx = await startCli(SPEC, [
+    "-v",
+    "--log-level",
+    "info",
+    "--log-json",
+    "--sa-address",
+    "h",
+    "--sa-port",
+    "3005",
+    "--sa-connection-type",
+    "tcp",
+  ], io);
+  assert.ok(typeof ctx !== "number");
+  assert.equal(ctx.log.json, true);
+  assert.deepEqual(ctx.secretAgent, {
+    connectionType: "tcp",
+    address: "h",
+    port: 3005,
+    timeoutMs: 10000,
+    isBase64: false,
+  });
+  ctx.log.info("hello");
+  assert.equal(JSON.parse(io.err.text).msg, "hello");
+});

@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import type { Cluster } from "../aerospike/cluster.ts";
+import type { AerospikeRecord } from "../aerospike/record.ts";
+import { AerobakError } from "../errors.ts";
+import type { AsbToken } from "../format/asb/parser.ts";
+import { ManualClock } from "../pipeline/clock.ts";
+import {
+  BatchRecordWriter,
+  type RecordWriterContext,
+  SingleRecordWriter,
+} from "./record_writer.ts";
+import { RestoreCounters } from "./stats.ts";
+
+function token(i: number): AsbToken {
+  const digest = new Uint8Array(20);
+  digest[0] = i;
+  const record: AerospikeRecord = {
+    namespace: "test",
+    set: "",
+    digest,
+    generation: 1,
+    voidTime: 0,
+    bins: [{ name: "a", type: 1, value: BigInt(i) }],
+  };
+  return { kind: "record", record };
+}
+
+/** A cluster whose writes answer from a script: one code list per call. */
+function scriptedCluster(script: (number[] | Error)[]) {
+  const calls: number[][] = [];
+  const next = (records: readonly AerospikeRecord[]) => {
+    calls.push(records.map((r) => r.digest[0]));
+    const step = script.shift() ?? records.map(() => 0);
+    if (step instanceof Error) throw step;
+    return step;
+  };
+  const cluster = {
+    put: (r: AerospikeRecord) => Promise.resolve({ resultCode: next([r])[0], generation: 1 }),
+    batchWrite: (records: readonly AerospikeRecord[]) =>
+      Promise.resolve().then(() => Int32Array.from(next(records))),
+  } as unknown as Cluster;
+  return { cluster, calls };
+}
+
+function context(
+  cluster: Cluster,
+  clock: ManualClock,
+  counters: RestoreCounters,
+): RecordWriterContext {
+  return {
+    cluster,
+    policy: {},
+    retry: { baseTimeoutMs: 100, multiplier: 2, maxRetries: 3 },
+    ignoreRecordError: false,
+    extraTtl: 0,
+    counters,
+    metadata: () => Promise.resolve(),
+    nowSeconds: () => 0,
+    clock,
+  };
+}
+
+async function settle(clock: ManualClock, p: Promise<unknown>): Promise<void> {
+  let done = false;
+  p.then(() => (done = true), () => (done = true));
+  while (!done) await clock.advance(1000);
+}
+
+Deno.test("BatchRecordWriter re-sends only the records with retriable codes", async () => {
+  const clock = new ManualClock();
+  const counters = new RestoreCounters();
+  const { cluster, calls } = scriptedCluster([[0, 9, 3, 13], [11], [0]]);
+  const w = new BatchRecordWriter(context(cluster, clock, counters), 4);
+  for (let i = 0; i < 3; i++) assert.equal(w.write(token(i)), 0);
+  const p = w.write(token(3)) as Promise<number>;
+  await settle(clock, p);
+  await w.close();
+  assert.deepEqual(calls, [[0, 1, 2, 3], [1], [1]]);
+  assert.equal(counters.recordsInserted, 2);
+  assert.equal(counters.recordsFresher, 1);
+  assert.equal(counters.recordsIgnored, 1);
+  assert.equal(counters.retries, 2);
+});
+
+Deno.test("BatchRecordWriter fails once the attempts are used up", async () => {
+  const clock = new ManualClock();
+  const counters = new RestoreCounters();
+  const { cluster } = scriptedCluster([[9], [9], [9]]);
+  const w = new BatchRecordWriter(context(cluster, clock, counters), 1);
+  const p = w.write(token(7)) as Promise<number>;
+  const failed = assert.rejects(p, { code: "RESTORE_WRITE_FAILED", resultCode: 9 });
+  await settle(clock, p);
+  await failed;
+  assert.equal(counters.retries, 2);
+});
+
+Deno.test("SingleRecordWriter retries transport errors and counts in-doubt ones", async () => {
+  const clock = new ManualClock();
+  const counters = new RestoreCounters();
+  const err = new AerobakError("TIMEOUT", "Timed out", { inDoubt: true, retriable: true });
+  const { cluster, calls } = scriptedCluster([err, [5]]);
+  const w = new SingleRecordWriter(context(cluster, clock, counters));
+  await settle(clock, w.write(token(1)));
+  assert.equal(calls.length, 2);
+  assert.equal(counters.errorsInDoubt, 1);
+  assert.equal(counters.recordsExisted, 1);
+});
+
+Deno.test("SingleRecordWriter fails at once on a record-specific code unless ignoring", async () => {
+  const clock = new ManualClock();
+  const counters = new RestoreCounters();
+  const { cluster } = scriptedCluster([[13], [13]]);
+  const ctx = context(cluster, clock, counters);
+  await assert.rejects(new SingleRecordWriter(ctx).write(token(1)), { resultCode: 13 });
+  await new SingleRecordWriter({ ...ctx, ignoreRecordError: true }).write(token(2));
+  assert.equal(counters.recordsIgnored, 1);
+  assert.equal(counters.retries, 0);
+});
