@@ -1,23 +1,23 @@
 import assert from "node:assert/strict";
 import { ByteWriter } from "../../aerospike/byte_writer.ts";
-import { computeDigest, keyFromJs } from "../../aerospike/digest.ts";
 import { AerobakError } from "../../errors.ts";
-import { decodeAsbx } from "./decoder.ts";
-import { AsbxEncoder, type AsbxToken, writeAsbxRecord } from "./encoder.ts";
-import { decodeAsbxHeader, encodeAsbxHeader } from "./header.ts";
+import {
+  ASBX_MAX_PAYLOAD,
+  AsbxEncoder,
+  asbxFileNumber,
+  type AsbxRecord,
+  decodeAsbx,
+  encodeAsbxHeader,
+} from "./asbx.ts";
+import { chunkedStream, rng } from "../asb/_test_util.ts";
 
-function hex(s: string): Uint8Array {
-  const clean = s.replace(/[^0-9a-f]/gi, "");
-  return Uint8Array.from(clean.match(/../g)!, (b) => parseInt(b, 16));
-}
+const hex = (s: string) =>
+  Uint8Array.from(s.replace(/\s+/g, "").match(/../g)!, (h) => parseInt(h, 16));
 
-// asbx-format.md §2 and §3 examples (offset columns and comments removed).
-const SPEC_HEADER = hex(`
-  01 00 00 00 00 00 00 00 01 00 00 00 00 74 65 73
+const HEADER = hex(`01 00 00 00 00 00 00 00 01 00 00 00 00 74 65 73
   74 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
   00 00 00 00 00 00 00 00 00 00 00 00`);
-const SPEC_RECORD = hex(`
-  dd bd 52 6b c5 51 7c 4d 1b d6 d5 dd c0 bb 36 04
+const RECORD = hex(`dd bd 52 6b c5 51 7c 4d 1b d6 d5 dd c0 bb 36 04
   4a 93 2d cd 00 00 00 00 00 5a 02 03 00 00 00 00
   00 52 16 00 01 00 00 00 00 00 00 02 00 00 00 00
   00 00 00 00 00 03 00 01 00 00 00 05 00 74 65 73
@@ -26,211 +26,101 @@ const SPEC_RECORD = hex(`
   93 2d cd 00 00 00 0d 02 01 00 01 78 00 00 00 00
   00 00 00 07`);
 
-/** A stream handing out `bytes` in chunks of the given sizes (cycled). */
-function chunked(bytes: Uint8Array, sizes: number[] = [bytes.length || 1]) {
-  let at = 0;
-  let i = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(c) {
-      if (at >= bytes.length) return c.close();
-      const n = Math.max(1, sizes[i++ % sizes.length]);
-      c.enqueue(bytes.slice(at, at + n));
-      at += n;
-    },
-  });
-}
-
 async function decodeAll(bytes: Uint8Array, sizes?: number[], fileNumber?: number) {
-  const dec = decodeAsbx(chunked(bytes, sizes), { file: "0_test_1.asbx", fileNumber });
-  const out: AsbxToken[] = [];
-  for await (const t of dec) out.push(t);
-  return { header: dec.header!, tokens: out };
+  const dec = decodeAsbx(chunkedStream(bytes, sizes), { file: "0_test_1.asbx", fileNumber });
+  const out: AsbxRecord[] = [];
+  for await (const r of dec) out.push(r);
+  return { header: dec.header!, records: out };
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+async function expectError(
+  bytes: Uint8Array,
+  offset: number,
+  message: RegExp,
+  fileNumber?: number,
+) {
+  for (const sizes of [undefined, [1], [7]]) {
+    await assert.rejects(decodeAll(bytes, sizes, fileNumber), (e: unknown) => {
+      assert.ok(e instanceof AerobakError, String(e));
+      assert.equal(e.code, "ASBX_SYNTAX");
+      assert.deepEqual(e.location, { file: "0_test_1.asbx", offset });
+      assert.match(e.message, message);
+      return true;
+    });
   }
-  return out;
 }
 
-/** A type-3 message of `n` bytes in total (proto header + body of n - 8 bytes). */
-function message(n: number, fill: number): Uint8Array {
-  const m = new Uint8Array(n).fill(fill);
-  m.set([
-    2,
-    3,
-    0,
-    0,
-    (n - 8) >>> 24,
-    ((n - 8) >>> 16) & 0xff,
-    ((n - 8) >>> 8) & 0xff,
-    (n - 8) & 0xff,
-  ]);
-  return m;
-}
-
-async function rejects(p: Promise<unknown>, code: string, offset: number) {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof AerobakError, String(e));
-    assert.equal(e.code, code, e.message);
-    assert.equal(e.location?.file, "0_test_1.asbx");
-    assert.equal(e.location?.offset, offset, e.message);
-    assert.match(e.message, /0_test_1\.asbx/);
-    return true;
-  });
-}
-
-Deno.test("encodeAsbxHeader() writes the spec's example header", () => {
-  assert.deepEqual(encodeAsbxHeader("test", 1), SPEC_HEADER);
-});
-
-Deno.test("encodeAsbxHeader() truncates the namespace to 31 bytes", () => {
-  const h = encodeAsbxHeader("n".repeat(40), 7);
-  assert.equal(h.length, 44);
-  assert.equal(decodeAsbxHeader(h).namespace, "n".repeat(31));
-  assert.equal(decodeAsbxHeader(h).fileNumber, 7);
-});
-
-Deno.test("AsbxEncoder.encodeToken() writes the spec's example record", () => {
-  const digest = computeDigest("demo", keyFromJs("k"));
-  const payload = SPEC_RECORD.subarray(26);
-  const w = new ByteWriter(16);
-  const n = new AsbxEncoder("test").encodeToken(w, { namespace: "test", digest, payload });
-  assert.equal(n, SPEC_RECORD.length);
-  assert.deepEqual(w.subarray(), SPEC_RECORD);
-  const buf = new Uint8Array(200);
-  assert.equal(writeAsbxRecord(buf, 3, digest, payload), 3 + SPEC_RECORD.length);
-  assert.deepEqual(buf.subarray(3, 3 + SPEC_RECORD.length), SPEC_RECORD);
-});
-
-Deno.test("AsbxEncoder.nextFile() numbers files across writers from 1", () => {
+Deno.test("encodeAsbxHeader() and AsbxEncoder write asbx-format.md examples byte for byte", () => {
+  assert.deepEqual(encodeAsbxHeader("test", 1), HEADER);
   const enc = new AsbxEncoder("test");
-  const a = enc.nextFile("0_");
-  const b = enc.nextFile("3_");
-  assert.equal(a.name, "0_test_1.asbx");
-  assert.equal(b.name, "3_test_2.asbx");
-  assert.deepEqual(a.header, SPEC_HEADER);
-  assert.equal(decodeAsbxHeader(b.header).fileNumber, 2);
-  assert.equal(enc.filesOpened, 2);
+  const w = new ByteWriter(4);
+  w.bytes(enc.header(1));
+  const payload = RECORD.slice(26);
+  payload[9] |= 0x10; // as XDR sent it: the encoder clears the XDR bit
+  assert.equal(enc.encodeRecord(w, RECORD.subarray(0, 20), payload), RECORD.length);
+  assert.deepEqual(w.subarray(), new Uint8Array([...HEADER, ...RECORD]));
+  assert.equal(payload[9] & 0x10, 0x10, "input payload is not modified");
+  assert.deepEqual(encodeAsbxHeader("n".repeat(40), 2).subarray(13), new Uint8Array(31).fill(0x6e));
 });
 
-Deno.test("AsbxEncoder.encodeToken() refuses a short digest and an oversize payload", () => {
-  const enc = new AsbxEncoder("test");
-  const w = new ByteWriter();
-  assert.throws(
-    () =>
-      enc.encodeToken(w, { namespace: "t", digest: new Uint8Array(19), payload: message(30, 0) }),
-    RangeError,
-  );
-  const huge = { length: 128 * 1024 * 1024 + 1 } as Uint8Array;
-  assert.throws(() => writeAsbxRecord(new Uint8Array(0), 0, new Uint8Array(20), huge), RangeError);
-});
-
-Deno.test("decodeAsbx() decodes the spec example in any chunking", async () => {
-  const file = concat(SPEC_HEADER, SPEC_RECORD);
-  for (const sizes of [undefined, [1], [2, 3], [43, 1, 25, 7], [45]]) {
-    const { header, tokens } = await decodeAll(file, sizes, 1);
+Deno.test("decodeAsbx() reads the example record in any chunking", async () => {
+  for (const sizes of [undefined, [1], [3, 50]]) {
+    const { header, records } = await decodeAll(new Uint8Array([...HEADER, ...RECORD]), sizes, 1);
     assert.deepEqual(header, { version: 1, fileNumber: 1, namespace: "test" });
-    assert.equal(tokens.length, 1);
-    assert.equal(tokens[0].namespace, "test");
-    assert.deepEqual(tokens[0].digest, SPEC_RECORD.subarray(0, 20));
-    assert.deepEqual(tokens[0].payload, SPEC_RECORD.subarray(26));
+    assert.deepEqual(records, [{
+      namespace: "test",
+      digest: RECORD.slice(0, 20),
+      payload: RECORD.slice(26),
+    }]);
   }
 });
 
-Deno.test("decodeAsbx() round-trips generated records with random chunk splits", async () => {
-  let seed = 12345;
-  const rnd = (n: number) => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed % n;
-  };
+Deno.test("AsbxEncoder round-trips random records through decodeAsbx()", async () => {
+  const r = rng(42);
   const enc = new AsbxEncoder("bar");
-  const file = enc.nextFile("0_");
   const w = new ByteWriter();
-  w.bytes(file.header);
-  const tokens: AsbxToken[] = [];
-  for (let i = 0; i < 200; i++) {
-    const digest = computeDigest("s", keyFromJs(i));
-    const t = { namespace: "bar", digest, payload: message(30 + rnd(600), i & 0xff) };
-    tokens.push(t);
-    enc.encodeToken(w, t);
+  w.bytes(enc.header(17));
+  const input: AsbxRecord[] = [];
+  for (let i = 0; i < 300; i++) {
+    const digest = Uint8Array.from({ length: 20 }, () => Math.floor(r() * 256));
+    const n = i === 5 ? 1 << 20 : Math.floor(r() * 300);
+    const payload = Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
+    if (n > 9) payload[9] &= ~0x10;
+    enc.encodeRecord(w, digest, payload);
+    input.push({ namespace: "bar", digest, payload });
   }
-  const bytes = w.subarray().slice();
-  for (let round = 0; round < 5; round++) {
-    const sizes = Array.from({ length: 17 }, () => 1 + rnd(round === 0 ? 2 : 300));
-    const got = await decodeAll(bytes, sizes, 1);
-    assert.equal(got.header.namespace, "bar");
-    assert.deepEqual(got.tokens, tokens);
-  }
+  const { records } = await decodeAll(w.subarray(), [1000, 1, 70000], 17);
+  assert.deepEqual(records, input);
 });
 
-Deno.test("decodeAsbx() returns no records for a header-only file", async () => {
-  const { header, tokens } = await decodeAll(SPEC_HEADER, [5]);
-  assert.equal(header.fileNumber, 1);
-  assert.deepEqual(tokens, []);
+Deno.test("decodeAsbx() rejects a wrong version, a file number mismatch and an empty namespace", async () => {
+  const v2 = HEADER.slice();
+  v2[0] = 2;
+  await expectError(v2, 0, /Unsupported ASBX version 2/);
+  await expectError(HEADER, 1, /file number mismatch: header says 1, file name says 3/, 3);
+  const empty = HEADER.slice();
+  empty.fill(0, 13);
+  await expectError(empty, 13, /Empty namespace/);
+  await expectError(HEADER.subarray(0, 30), 30, /end of file in the header/);
 });
 
-Deno.test("decodeAsbx() rejects a wrong version at offset 0", async () => {
-  const bad = concat(SPEC_HEADER, SPEC_RECORD);
-  bad[0] = 2;
-  await rejects(decodeAll(bad), "ASBX_VERSION", 0);
+Deno.test("decodeAsbx() rejects truncated records and oversize payloads before reading them", async () => {
+  const whole = new Uint8Array([...HEADER, ...RECORD]);
+  await expectError(
+    whole.subarray(0, whole.length - 1),
+    whole.length - 1,
+    /Truncated ASBX record.*90 payload bytes/,
+  );
+  await expectError(whole.subarray(0, 44 + 10), 54, /Truncated ASBX record header/);
+  const huge = whole.slice(0, 44 + 26);
+  huge[44 + 20] = 0xff; // 48-bit length far over 128 MiB, no payload behind it
+  await expectError(huge, 64, new RegExp(`exceeds the limit.*at most ${ASBX_MAX_PAYLOAD}`));
 });
 
-Deno.test("decodeAsbx() rejects a file number that differs from the name's", async () => {
-  await rejects(decodeAll(concat(SPEC_HEADER, SPEC_RECORD), [7], 2), "ASBX_FILE_NUMBER", 1);
-});
-
-Deno.test("decodeAsbx() rejects an empty namespace", async () => {
-  const bad = SPEC_HEADER.slice();
-  bad.fill(0, 13);
-  await rejects(decodeAll(bad), "ASBX_HEADER", 13);
-});
-
-Deno.test("decodeAsbx() rejects a truncated header", async () => {
-  await rejects(decodeAll(SPEC_HEADER.subarray(0, 30), [1]), "ASBX_TRUNCATED", 30);
-});
-
-Deno.test("decodeAsbx() rejects a truncated record header and payload", async () => {
-  const file = concat(SPEC_HEADER, SPEC_RECORD, SPEC_RECORD);
-  const second = 44 + SPEC_RECORD.length;
-  await rejects(decodeAll(file.subarray(0, second + 10), [3]), "ASBX_TRUNCATED", second);
-  await rejects(decodeAll(file.subarray(0, file.length - 1), [64]), "ASBX_TRUNCATED", second + 26);
-});
-
-Deno.test("decodeAsbx() checks the payload length against the cap before allocating", async () => {
-  const rec = SPEC_RECORD.slice(0, 26);
-  rec.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 20); // 2^48 - 1 bytes: must not be allocated
-  await rejects(decodeAll(concat(SPEC_HEADER, rec)), "ASBX_PAYLOAD_TOO_LARGE", 44 + 20);
-  const small = decodeAsbx(chunked(concat(SPEC_HEADER, SPEC_RECORD)), {
-    file: "0_test_1.asbx",
-    maxPayloadSize: 64,
-  });
-  await rejects(small.next(), "ASBX_PAYLOAD_TOO_LARGE", 64);
-});
-
-Deno.test("decodeAsbx() rejects a payload that is not a type-3 message of its length", async () => {
-  const bad = concat(SPEC_HEADER, SPEC_RECORD);
-  bad[44 + 26 + 1] = 4; // proto type 4
-  await rejects(decodeAll(bad), "ASBX_PAYLOAD", 44 + 26);
-  const short = concat(SPEC_HEADER, SPEC_RECORD);
-  short[44 + 26 + 7] = 0x51; // body size one less than the record holds
-  await rejects(decodeAll(short), "ASBX_PAYLOAD", 44 + 26);
-});
-
-Deno.test("AsbxDecoder.return() cancels the stream", async () => {
-  let cancelled = false;
-  const stream = new ReadableStream<Uint8Array>({
-    start(c) {
-      c.enqueue(concat(SPEC_HEADER, SPEC_RECORD));
-    },
-    cancel() {
-      cancelled = true;
-    },
-  });
-  for await (const _ of decodeAsbx(stream)) break;
-  assert.ok(cancelled);
+Deno.test("asbxFileNumber() parses <w>_<ns>_<n>.asbx names", () => {
+  assert.equal(asbxFileNumber("/x/0_test_17.asbx"), 17);
+  assert.equal(asbxFileNumber("3_test_1.asbx"), 1);
+  assert.equal(asbxFileNumber("0_my_ns_1.asbx"), undefined);
+  assert.equal(asbxFileNumber("0_test_1.asb"), undefined);
+  assert.equal(asbxFileNumber("0_test_x.asbx"), undefined);
 });

@@ -1,0 +1,156 @@
+/**
+ * The messages of the XDR connector protocol as the backup process sees them: the AS_MSG
+ * writes and deletes a source node ships, and the 30-byte acknowledgements it expects.
+ *
+ * @module
+ */
+
+import { AerobakError } from "../errors.ts";
+import { MRT_MONITOR_SET } from "../aerospike/record.ts";
+import {
+  dataViewOf,
+  FieldType,
+  forEachField,
+  Info1,
+  MSG_HEADER_SIZE,
+  readMessageHeader,
+} from "../aerospike/message.ts";
+import { PROTO_HEADER_SIZE, ProtoType, writeProtoHeader } from "../aerospike/proto.ts";
+import type { UserKey } from "../aerospike/record.ts";
+import { readUserKey } from "../aerospike/particle.ts";
+
+/** Result code of an ack that accepts a message. */
+export const XDR_ACK_OK = 0;
+
+/** Result code of an ack that asks the source to send the message again (11, retry). */
+export const XDR_ACK_RETRY = 11;
+
+/** Size of an ack: proto header + bare 22-byte AS_MSG header. */
+export const XDR_ACK_SIZE = PROTO_HEADER_SIZE + MSG_HEADER_SIZE;
+
+/**
+ * Builds an ack exactly as backup-go does: proto `02 03 00 00 00 00 00 16`, then 22 zero
+ * bytes except the result code at AS_MSG offset 5 (the header_sz byte is left 0).
+ *
+ * @param resultCode {@linkcode XDR_ACK_OK} or {@linkcode XDR_ACK_RETRY}.
+ * @returns The 30 bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeXdrAck } from "./message.ts";
+ * assert.deepEqual([...encodeXdrAck(11).subarray(0, 14)], [2, 3, 0, 0, 0, 0, 0, 0x16, 0, 0, 0, 0, 0, 11]);
+ * ```
+ */
+export function encodeXdrAck(resultCode: number): Uint8Array {
+  const ack = new Uint8Array(XDR_ACK_SIZE);
+  writeProtoHeader(ack, 0, ProtoType.MESSAGE, MSG_HEADER_SIZE);
+  ack[PROTO_HEADER_SIZE + 5] = resultCode;
+  return ack;
+}
+
+/** What the receiver needs from an XDR message. */
+export interface XdrMessageInfo {
+  /** Namespace field. */
+  namespace: string;
+  /** Set field, `""` when absent. */
+  set: string;
+  /** Offset of the 20-byte digest in the body. */
+  digestOffset: number;
+  /** The user key, when the record has one stored. */
+  key?: UserKey;
+  /** info1 bits as received. */
+  info1: number;
+  /** info2 bits (WRITE, DELETE, DURABLE_DELETE). */
+  info2: number;
+}
+
+const utf8 = new TextDecoder();
+const MRT_SET_BYTES = new TextEncoder().encode(MRT_MONITOR_SET);
+
+function invalid(what: string, offset: number): AerobakError {
+  return new AerobakError("XDR_MESSAGE_INVALID", `Invalid XDR message: ${what} at byte ${offset}`, {
+    location: { offset },
+  });
+}
+
+/**
+ * Parses the header and fields of a shipped message (the ops stay opaque: they are stored
+ * as shipped and replayed as they are).
+ *
+ * @param body The AS_MSG (what follows the proto header).
+ * @returns Namespace, set, digest position, key and info bits.
+ * @throws {AerobakError} `XDR_MESSAGE_INVALID` (offsets relative to the body) for a short
+ *   header, a field overrunning the body, a missing namespace or digest, a digest that is
+ *   not 20 bytes, or a malformed key.
+ */
+export function parseXdrMessage(body: Uint8Array): XdrMessageInfo {
+  const view = dataViewOf(body);
+  let header;
+  try {
+    header = readMessageHeader(view, 0);
+  } catch (err) {
+    throw invalid((err as Error).message, 0);
+  }
+  let namespace: string | undefined;
+  let set = "";
+  let digestOffset = -1;
+  let key: UserKey | undefined;
+  try {
+    forEachField(view, body, body[0], header.nFields, (type, at, len) => {
+      switch (type) {
+        case FieldType.NAMESPACE:
+          if (len === 0) throw invalid("empty namespace field", at);
+          namespace = utf8.decode(body.subarray(at, at + len));
+          break;
+        case FieldType.SET:
+          set = isMrtSet(body, at, len)
+            ? MRT_MONITOR_SET
+            : utf8.decode(body.subarray(at, at + len));
+          break;
+        case FieldType.DIGEST:
+          if (len !== 20) throw invalid(`digest field of ${len} bytes`, at);
+          digestOffset = at;
+          break;
+        case FieldType.KEY:
+          key = readUserKey(body, view, at, len);
+          break;
+      }
+    });
+  } catch (err) {
+    if (err instanceof AerobakError && err.code === "XDR_MESSAGE_INVALID") throw err;
+    throw invalid((err as Error).message, MSG_HEADER_SIZE);
+  }
+  if (namespace === undefined) throw invalid("no namespace field", MSG_HEADER_SIZE);
+  if (digestOffset < 0) throw invalid("no digest field", MSG_HEADER_SIZE);
+  const info: XdrMessageInfo = {
+    namespace,
+    set,
+    digestOffset,
+    info1: header.info1,
+    info2: header.info2,
+  };
+  if (key !== undefined) info.key = key;
+  return info;
+}
+
+function isMrtSet(body: Uint8Array, at: number, len: number): boolean {
+  if (len !== MRT_SET_BYTES.length) return false;
+  for (let i = 0; i < len; i++) if (body[at + i] !== MRT_SET_BYTES[i]) return false;
+  return true;
+}
+
+/**
+ * Builds the stored form of a message: proto header + body, with the XDR bit of info1
+ * cleared (so a replay is an ordinary client write).
+ *
+ * @param body The AS_MSG as received.
+ * @returns A new buffer owning the payload.
+ */
+export function xdrPayload(body: Uint8Array): Uint8Array {
+  const payload = new Uint8Array(PROTO_HEADER_SIZE + body.length);
+  writeProtoHeader(payload, 0, ProtoType.MESSAGE, body.length);
+  payload.set(body, PROTO_HEADER_SIZE);
+  payload[PROTO_HEADER_SIZE + 1] &= ~Info1.XDR;
+  return payload;
+}
