@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { partitionId } from "../aerospike/digest.ts";
-import { encodeExpression, Exp } from "../aerospike/expression.ts";
+import { encodeExpression, Exp, ExpType } from "../aerospike/expression.ts";
 import { Info3 } from "../aerospike/message.ts";
 import { encodeScanRequest, type ScanRequest } from "../aerospike/requests.ts";
 import { ManualClock } from "./clock.ts";
@@ -77,7 +77,7 @@ Deno.test("serveScan() applies set, bins, no-bins, max records and filter expres
   })).filter((m) => m.record);
   assert.equal(filtered.length, 100);
   const bySet = (await scan(emu, {
-    filterExpression: encodeExpression(Exp.or(Exp.eq(Exp.setName(), Exp.str("three")), Exp.lt(Exp.binInt?.("i") ?? Exp.int(0), Exp.int(0)))),
+    filterExpression: encodeExpression(Exp.or(Exp.eq(Exp.setName(), Exp.str("three")), Exp.lt(Exp.bin("i", ExpType.INT), Exp.int(0)))),
   })).filter((m) => m.record);
   assert.equal(bySet.length, 100);
   const bad = await scan(emu, { filterExpression: new Uint8Array([0x93, 0x7f]) });

@@ -1,8 +1,11 @@
 /**
- * The ASBX binary format (`.asbx`) of backup-go XDR backups: header, record encoder and a
- * streaming decoder.
+ * The ASBX binary format (`.asbx`) of backup-go XDR backups: file header, record encoder,
+ * streaming decoder and file naming.
  *
  * @module
  */
 
-export * from "./asbx.ts";
+export * from "./header.ts";
+export * from "./encoder.ts";
+export * from "./decoder.ts";
+export * from "./file_name.ts";
