@@ -43,7 +43,7 @@ interface WorkerReady {
 
 const IS_WORKER = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !==
     "undefined" && self instanceof
-      (globalThis as unknown as { WorkerGlobalScope: typeof EventTarget }).WorkerGlobalScope;
+    (globalThis as unknown as { WorkerGlobalScope: typeof EventTarget }).WorkerGlobalScope;
 
 async function workerMain(records: number): Promise<void> {
   const { startEmulator } = await import("../lib/emulator/emulator.ts");
@@ -82,7 +82,9 @@ function countMessages(body: Uint8Array, view: DataView): number {
  * @param opts Number of records.
  * @returns The measurement.
  */
-export async function benchEmulatorScan(opts: BenchEmulatorOptions = {}): Promise<BenchEmulatorResult> {
+export async function benchEmulatorScan(
+  opts: BenchEmulatorOptions = {},
+): Promise<BenchEmulatorResult> {
   const records = opts.records ?? 1_000_000;
   const worker = new Worker(import.meta.url, { type: "module" });
   try {
@@ -119,7 +121,10 @@ export async function benchEmulatorScan(opts: BenchEmulatorOptions = {}): Promis
           const h = readProtoHeader(buf, start);
           if (end - start < PROTO_HEADER_SIZE + h.size) break;
           const body = buf.subarray(start + PROTO_HEADER_SIZE, start + PROTO_HEADER_SIZE + h.size);
-          const c = countMessages(body, new DataView(body.buffer, body.byteOffset, body.byteLength));
+          const c = countMessages(
+            body,
+            new DataView(body.buffer, body.byteOffset, body.byteLength),
+          );
           if (c < 0) {
             count += -1 - c;
             done = true;

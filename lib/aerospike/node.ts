@@ -7,7 +7,7 @@
  */
 
 import type { NodeRef } from "../errors.ts";
-import { Connection, readLimits } from "./connection.ts";
+import { type ConnectOptions, Connection, readLimits } from "./connection.ts";
 import { formatAddress, type Host } from "./host.ts";
 import { infoRequest } from "./info_client.ts";
 import { ConnectionPool } from "./pool.ts";
@@ -33,6 +33,8 @@ export interface NodeConnector {
   readonly connectTimeoutMs: number;
   /** Logs in or authenticates a fresh connection to `node`. */
   authenticate(conn: Connection, node: Node): Promise<void>;
+  /** Opens the connection. @default {@linkcode Connection.open} (TCP or TLS) */
+  open?: (host: Host, opts: ConnectOptions) => Promise<Connection>;
 }
 
 /** Options of {@linkcode Node}. */
@@ -100,7 +102,8 @@ export class Node implements NodeInfo {
   }
 
   async #open(): Promise<Connection> {
-    const conn = await Connection.open(this.host, {
+    const open = this.#connector.open ?? Connection.open;
+    const conn = await open(this.host, {
       timeoutMs: this.#connector.connectTimeoutMs,
       tls: this.#connector.tls,
       nodeName: this.name,

@@ -397,12 +397,14 @@ Deno.test("decodeRecordRequest() returns the filter expression of a single-recor
   w.u32(1000);
   w.u16(4);
   w.u16(0);
-  for (const [type, data] of [
-    [0, new TextEncoder().encode("test")],
-    [1, new TextEncoder().encode("demo")],
-    [4, computeDigest("demo", keyFromJs(1))],
-    [43, exp],
-  ] as const) {
+  for (
+    const [type, data] of [
+      [0, new TextEncoder().encode("test")],
+      [1, new TextEncoder().encode("demo")],
+      [4, computeDigest("demo", keyFromJs(1))],
+      [43, exp],
+    ] as const
+  ) {
     w.u32(data.length + 1);
     w.u8(type);
     w.bytes(data);
@@ -410,6 +412,8 @@ Deno.test("decodeRecordRequest() returns the filter expression of a single-recor
   const d = decodeRecordRequest(w.subarray());
   assert.deepEqual(d.filterExpression, exp);
   assert.equal(d.set, "demo");
-  const plain = decodeRecordRequest(loadCapture("official-node-client.jsonl")[40].bytes.subarray(8));
+  const plain = decodeRecordRequest(
+    loadCapture("official-node-client.jsonl")[40].bytes.subarray(8),
+  );
   assert.equal(plain.filterExpression, undefined);
 });

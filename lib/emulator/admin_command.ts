@@ -68,7 +68,9 @@ export async function handleAdmin(c: ServerConnection, body: Uint8Array): Promis
     }
     case AdminCommand.AUTHENTICATE: {
       const token = m.fields.get(AdminField.SESSION_TOKEN);
-      const hex = token === undefined ? "" : Array.from(token, (b) => b.toString(16).padStart(2, "0")).join("");
+      const hex = token === undefined
+        ? ""
+        : Array.from(token, (b) => b.toString(16).padStart(2, "0")).join("");
       const s = cluster.sessions.get(hex);
       if (s === undefined || (m.fields.has(AdminField.USER) && s.user !== user)) {
         return await reply(ResultCode.INVALID_CREDENTIAL);
@@ -83,6 +85,8 @@ export async function handleAdmin(c: ServerConnection, body: Uint8Array): Promis
     }
     default:
       // User and role administration is not emulated.
-      return await reply(c.authenticated ? ResultCode.INVALID_COMMAND : ResultCode.NOT_AUTHENTICATED);
+      return await reply(
+        c.authenticated ? ResultCode.INVALID_COMMAND : ResultCode.NOT_AUTHENTICATED,
+      );
   }
 }

@@ -36,26 +36,31 @@ export async function executeBatch(
   if (cluster.batchIndexThreads === 0) return await wholeBatchError(c, ResultCode.BATCH_DISABLED);
   c.begin();
   for (const row of batch.rows) {
-    executeRecordCommand(cluster, {
-      header: {
-        info1: row.info1,
-        info2: row.info2,
-        info3: row.info3,
-        info4: row.info4,
-        resultCode: 0,
-        generation: row.generation,
-        recordTtl: row.ttl,
-        transactionTtl: 0,
-        nFields: 0,
-        nOps: row.ops.length,
+    executeRecordCommand(
+      cluster,
+      {
+        header: {
+          info1: row.info1,
+          info2: row.info2,
+          info3: row.info3,
+          info4: row.info4,
+          resultCode: 0,
+          generation: row.generation,
+          recordTtl: row.ttl,
+          transactionTtl: 0,
+          nFields: 0,
+          nOps: row.ops.length,
+        },
+        namespace: row.namespace,
+        set: row.set,
+        digest: row.digest,
+        key: row.key,
+        ops: row.ops,
+        filterExpression: row.filterExpression ?? batch.filterExpression,
       },
-      namespace: row.namespace,
-      set: row.set,
-      digest: row.digest,
-      key: row.key,
-      ops: row.ops,
-      filterExpression: row.filterExpression ?? batch.filterExpression,
-    }, { w: c.w, batchIndex: row.index }, filter);
+      { w: c.w, batchIndex: row.index },
+      filter,
+    );
     if (c.openSize >= SCAN_FLUSH_BYTES) {
       c.end();
       await c.flush();

@@ -43,16 +43,25 @@ Deno.test("executeBatch() answers each row with its index and code, then a separ
       policy: { recordExistsAction: "createOnly", generationPolicy: "expectGenGreater" },
     }));
     const again = await c.messages();
-    assert.deepEqual(again.slice(0, 3).map((m) => [m.header.resultCode, m.header.generation, m.header.nOps]), [
-      [5, 1, 0],
-      [5, 1, 0],
-      [5, 1, 0],
-    ]);
+    assert.deepEqual(
+      again.slice(0, 3).map((m) => [m.header.resultCode, m.header.generation, m.header.nOps]),
+      [
+        [5, 1, 0],
+        [5, 1, 0],
+        [5, 1, 0],
+      ],
+    );
     emu.faults.failWrite(2, 14);
-    await c.send(encodeBatchWriteRequest({ records: [rec(4), rec(5), rec(6)], ttls: [-1, -1, 100] }));
+    await c.send(
+      encodeBatchWriteRequest({ records: [rec(4), rec(5), rec(6)], ttls: [-1, -1, 100] }),
+    );
     const faulty = await c.messages();
     assert.deepEqual(faulty.slice(0, 3).map((m) => m.header.resultCode), [0, 14, 22]);
-    const read = [rec(1), rec(5), rec(4)].map((r) => ({ namespace: "test", set: "demo", digest: r.digest }));
+    const read = [rec(1), rec(5), rec(4)].map((r) => ({
+      namespace: "test",
+      set: "demo",
+      digest: r.digest,
+    }));
     await c.send(encodeBatchReadRequest({ keys: read }));
     const got = await c.messages();
     assert.deepEqual(got.slice(0, 3).map((m) => m.header.resultCode), [0, 2, 0]);

@@ -98,11 +98,11 @@ export class EmulatedCluster {
   /** The nodes, alive or not. */
   readonly nodes: NodeState[] = [];
   /** Namespaces by name, in configuration order. */
-  readonly namespaces = new Map<string, NamespaceState>();
+  readonly namespaces: Map<string, NamespaceState> = new Map();
   /** Secondary indexes and UDF modules. */
-  readonly metadata = new ClusterMetadata();
+  readonly metadata: ClusterMetadata = new ClusterMetadata();
   /** Injected faults. */
-  readonly faults = new Faults();
+  readonly faults: Faults = new Faults();
   /** Time source. */
   readonly clock: EmulatorClock;
   /** `cluster-name`. */
@@ -118,11 +118,11 @@ export class EmulatedCluster {
   /** Whether `racks:` answers as Enterprise. */
   readonly racksEnabled: boolean;
   /** Login sessions by token (hex). */
-  readonly sessions = new Map<string, { user: string; expiresMs: number }>();
+  readonly sessions: Map<string, { user: string; expiresMs: number }> = new Map();
   /** `peers-generation`. */
   peersGeneration = 0;
   /** `cluster_key` (12 hex digits), new on every membership change. */
-  clusterKey = newClusterKey();
+  clusterKey: string = newClusterKey();
   /** `cluster_generation`. */
   clusterGeneration = 1;
   /** Clock time the cluster started. */
@@ -249,7 +249,10 @@ export class EmulatedCluster {
       const next = computeLayout(this.nodes, ns.config.replicationFactor);
       const old = ns.layout;
       for (let pid = 0; pid < PARTITION_COUNT; pid++) {
-        const a = old.owners.subarray(pid * old.replicationFactor, (pid + 1) * old.replicationFactor);
+        const a = old.owners.subarray(
+          pid * old.replicationFactor,
+          (pid + 1) * old.replicationFactor,
+        );
         const b = next.owners.subarray(
           pid * next.replicationFactor,
           (pid + 1) * next.replicationFactor,

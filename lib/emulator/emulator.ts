@@ -25,7 +25,12 @@ import { type ClusterOptions, EmulatedCluster, type NodeState } from "./cluster.
 import type { SIndexDefinition, UdfModule } from "./cluster_metadata.ts";
 import type { Faults } from "./faults.ts";
 import { PARTITION_COUNT } from "../aerospike/digest.ts";
-import { type ChangeListener, compareDigests, isExpired, type StoredRecord } from "./record_store.ts";
+import {
+  type ChangeListener,
+  compareDigests,
+  isExpired,
+  type StoredRecord,
+} from "./record_store.ts";
 import { ServerNode } from "./server_node.ts";
 
 /** Options of {@linkcode startEmulator}. */
@@ -209,7 +214,9 @@ export class Emulator implements AsyncDisposable {
     const c = this.#cluster;
     let stored: StoredRecord;
     if ("digest" in record) {
-      if (record.digest.length !== 20) throw new RangeError("Cannot seed record: digest must be 20 bytes");
+      if (record.digest.length !== 20) {
+        throw new RangeError("Cannot seed record: digest must be 20 bytes");
+      }
       stored = {
         namespace: record.namespace,
         set: record.set,
@@ -256,7 +263,10 @@ export class Emulator implements AsyncDisposable {
    * @param digest Digest.
    * @returns A copy of the record, or `undefined`.
    */
-  get(namespace: string, digest: Uint8Array): (AerospikeRecord & { lastUpdateMs: number }) | undefined {
+  get(
+    namespace: string,
+    digest: Uint8Array,
+  ): (AerospikeRecord & { lastUpdateMs: number }) | undefined {
     const ns = this.#requireNamespace(namespace);
     const r = ns.store.get(digest);
     if (r === undefined || isExpired(r, this.#cluster.nowSeconds())) return undefined;

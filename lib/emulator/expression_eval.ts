@@ -132,7 +132,9 @@ function meta(op: string, r: StoredRecord, nowMs: number): Value {
 
 function estimateSize(bins: readonly Bin[]): number {
   let n = 0;
-  for (const b of bins) n += 4 + b.name.length + (b.value instanceof Uint8Array ? b.value.length : 8);
+  for (const b of bins) {
+    n += 4 + b.name.length + (b.value instanceof Uint8Array ? b.value.length : 8);
+  }
   return n;
 }
 

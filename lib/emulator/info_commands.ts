@@ -183,7 +183,14 @@ interface NodeCounts {
 
 function countOnNode(cluster: EmulatedCluster, node: NodeState, ns: NamespaceState): NodeCounts {
   const now = cluster.nowSeconds();
-  const c: NodeCounts = { objects: 0, master: 0, prole: 0, nonExpirable: 0, bytes: 0, bySet: new Map() };
+  const c: NodeCounts = {
+    objects: 0,
+    master: 0,
+    prole: 0,
+    nonExpirable: 0,
+    bytes: 0,
+    bySet: new Map(),
+  };
   if (!node.alive) return c;
   for (let pid = 0; pid < PARTITION_COUNT; pid++) {
     const idx = cluster.replicaIndex(ns, pid, node.index);
@@ -279,7 +286,12 @@ function clMs(unixMs: number): number {
   return unixMs - 1262304000000;
 }
 
-function setsOf(cluster: EmulatedCluster, node: NodeState, ns: NamespaceState, only?: string): string {
+function setsOf(
+  cluster: EmulatedCluster,
+  node: NodeState,
+  ns: NamespaceState,
+  only?: string,
+): string {
   const c = countOnNode(cluster, node, ns);
   let out = "";
   for (const set of ns.store.setNames()) {

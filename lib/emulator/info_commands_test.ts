@@ -19,7 +19,10 @@ Deno.test("answerInfo() answers the connect commands as the captured 8.1.2 serve
     assert.equal(a.get("no-such-command"), "ERROR:4:unrecognized command");
     const p = await c.info("peers-clear-std", "peers-tls-std", "peers-clear-alt", "services");
     const peers = parsePeers(p.get("peers-clear-std")!);
-    assert.deepEqual(peers.peers.map((x) => x.nodeName).sort(), [emu.hosts[1].name, emu.hosts[2].name].sort());
+    assert.deepEqual(
+      peers.peers.map((x) => x.nodeName).sort(),
+      [emu.hosts[1].name, emu.hosts[2].name].sort(),
+    );
     assert.equal(p.get("peers-tls-std"), "ERROR:25:enterprise only");
     assert.match(p.get("peers-clear-alt")!, /^\d+,3000,\[\]$/);
     assert.equal(p.get("services")!.split(";").length, 2);
@@ -85,7 +88,8 @@ Deno.test("answerInfo() keeps sindexes and UDFs as cluster metadata seen by ever
       "ns=test:indexname=idx_i:set=alpha:bin=i:type=numeric:indextype=default:context=null:exp=null:state=RW",
     );
     assert.equal(parseSindexList(listed)[0].binType, "numeric");
-    const stat = (await b.info("sindex-stat:namespace=test;indexname=idx_i")).values().next().value!;
+    const stat = (await b.info("sindex-stat:namespace=test;indexname=idx_i")).values().next()
+      .value!;
     assert.match(stat, /load_pct=100/);
     const sets = (await b.info("sets/test")).get("sets/test")!;
     assert.match(sets, /^ns=test:set=alpha:objects=0:tombstones=0:.*:sindexes=1:.*;$/);
@@ -94,7 +98,8 @@ Deno.test("answerInfo() keeps sindexes and UDFs as cluster metadata seen by ever
     assert.equal((await a.info(del)).get(del), "ok", "deleting a missing index is ok");
     assert.equal((await b.info("sindex-list:ns=test")).get("sindex-list:ns=test"), "");
 
-    const put = `udf-put:filename=sample.lua;content=${CONTENT};content-len=${CONTENT.length};udf-type=LUA;`;
+    const put =
+      `udf-put:filename=sample.lua;content=${CONTENT};content-len=${CONTENT.length};udf-type=LUA;`;
     assert.equal((await a.info(put)).get(put), "ok");
     // The hash the captured server listed for this very module.
     assert.equal(
@@ -108,7 +113,10 @@ Deno.test("answerInfo() keeps sindexes and UDFs as cluster metadata seen by ever
     );
     const bad = "udf-put:filename=x.lua;content=abc;content-len=3;";
     assert.equal((await a.info(bad)).get(bad), "error=invalid_content_len");
-    assert.equal((await a.info("udf-remove:filename=sample.lua;")).get("udf-remove:filename=sample.lua;"), "ok");
+    assert.equal(
+      (await a.info("udf-remove:filename=sample.lua;")).get("udf-remove:filename=sample.lua;"),
+      "ok",
+    );
     assert.equal(
       (await b.info("udf-get:filename=sample.lua")).get("udf-get:filename=sample.lua"),
       "error=not_found",
@@ -121,7 +129,9 @@ Deno.test("answerInfo() keeps sindexes and UDFs as cluster metadata seen by ever
 
 Deno.test("answerInfo() counts objects per node and truncates sets", async () => {
   await using emu = await startEmulator({ nodes: 3, replicationFactor: 2 });
-  for (let i = 0; i < 300; i++) emu.put({ namespace: "test", set: i % 2 ? "odd" : "even", key: i, bins: { i } });
+  for (let i = 0; i < 300; i++) {
+    emu.put({ namespace: "test", set: i % 2 ? "odd" : "even", key: i, bins: { i } });
+  }
   let objects = 0;
   let master = 0;
   for (const h of emu.hosts) {

@@ -66,7 +66,11 @@ export function computeLayout(
  * @param index Replica index (0 = master).
  * @returns 512 bytes.
  */
-export function replicaBitmap(layout: PartitionLayout, nodeIndex: number, index: number): Uint8Array {
+export function replicaBitmap(
+  layout: PartitionLayout,
+  nodeIndex: number,
+  index: number,
+): Uint8Array {
   const bits = new Uint8Array(PARTITION_COUNT / 8);
   const rf = layout.replicationFactor;
   if (index >= rf) return bits;

@@ -16,7 +16,11 @@ import { RawClient } from "./_test_client.ts";
 const T0 = Date.UTC(2026, 0, 1);
 const CL_NOW = T0 / 1000 - 1262304000;
 
-function rec(key: number, bins: Bin[] = [intBin("a", key), stringBin("s", "hi")], generation = 0): AerospikeRecord {
+function rec(
+  key: number,
+  bins: Bin[] = [intBin("a", key), stringBin("s", "hi")],
+  generation = 0,
+): AerospikeRecord {
   return {
     namespace: "test",
     set: "demo",
@@ -47,12 +51,19 @@ function put(r: AerospikeRecord, ttl: number, policy?: WriteRequestPolicy): Uint
 
 Deno.test("executeRecordCommand() writes and reads back every bin exactly", async () => {
   await withClient({ nodes: 1 }, async (c) => {
-    const bins = [intBin("min", -(2n ** 63n)), intBin("max", 2n ** 63n - 1n), floatBin("f", 1), stringBin("s", "é")];
+    const bins = [
+      intBin("min", -(2n ** 63n)),
+      intBin("max", 2n ** 63n - 1n),
+      floatBin("f", 1),
+      stringBin("s", "é"),
+    ];
     const w = await c.call(put(rec(1, bins), -1));
     assert.equal(w.header.resultCode, 0);
     assert.equal(w.header.generation, 1);
     assert.equal(w.header.recordTtl, 0);
-    const r = await c.call(encodeReadRequest({ namespace: "test", set: "demo", digest: rec(1).digest }));
+    const r = await c.call(
+      encodeReadRequest({ namespace: "test", set: "demo", digest: rec(1).digest }),
+    );
     assert.equal(r.header.resultCode, 0);
     assert.equal(r.header.nFields, 0);
     assert.deepEqual(r.bins, bins);
@@ -60,7 +71,9 @@ Deno.test("executeRecordCommand() writes and reads back every bin exactly", asyn
       encodeReadRequest({ namespace: "test", set: "demo", digest: rec(1).digest, binNames: ["f"] }),
     );
     assert.deepEqual(sel.bins, [floatBin("f", 1)]);
-    const miss = await c.call(encodeReadRequest({ namespace: "test", set: "demo", digest: rec(2).digest }));
+    const miss = await c.call(
+      encodeReadRequest({ namespace: "test", set: "demo", digest: rec(2).digest }),
+    );
     assert.equal(miss.header.resultCode, 2);
     assert.equal(miss.header.generation, 0);
   });
@@ -68,35 +81,51 @@ Deno.test("executeRecordCommand() writes and reads back every bin exactly", asyn
 
 Deno.test("executeRecordCommand() applies record-exists and generation policies like the server", async () => {
   await withClient({ nodes: 1 }, async (c) => {
-    assert.equal((await c.call(put(rec(1), -1, { recordExistsAction: "updateOnly" }))).header.resultCode, 2);
-    assert.equal((await c.call(put(rec(1), -1, { recordExistsAction: "replaceOnly" }))).header.resultCode, 2);
+    assert.equal(
+      (await c.call(put(rec(1), -1, { recordExistsAction: "updateOnly" }))).header.resultCode,
+      2,
+    );
+    assert.equal(
+      (await c.call(put(rec(1), -1, { recordExistsAction: "replaceOnly" }))).header.resultCode,
+      2,
+    );
     assert.equal((await c.call(put(rec(1), -1))).header.generation, 1);
     const exists = await c.call(put(rec(1), -1, { recordExistsAction: "createOnly" }));
     assert.equal(exists.header.resultCode, 5);
     assert.equal(exists.header.generation, 1, "the existing generation is reported");
     // GEN_GT: gen 1 is not > 1; gen 99 is (captured: accepted, new generation 2).
     assert.equal(
-      (await c.call(put(rec(1, undefined, 1), -1, { generationPolicy: "expectGenGreater" }))).header.resultCode,
+      (await c.call(put(rec(1, undefined, 1), -1, { generationPolicy: "expectGenGreater" }))).header
+        .resultCode,
       3,
     );
-    const gt = await c.call(put(rec(1, [intBin("a", 9)], 99), -1, { generationPolicy: "expectGenGreater" }));
+    const gt = await c.call(
+      put(rec(1, [intBin("a", 9)], 99), -1, { generationPolicy: "expectGenGreater" }),
+    );
     assert.equal(gt.header.resultCode, 0);
     assert.equal(gt.header.generation, 2);
     assert.equal(
-      (await c.call(put(rec(1, undefined, 1), -1, { generationPolicy: "expectGenEqual" }))).header.resultCode,
+      (await c.call(put(rec(1, undefined, 1), -1, { generationPolicy: "expectGenEqual" }))).header
+        .resultCode,
       3,
     );
     // Update merges bins, replace drops the others.
     await c.call(put(rec(1, [intBin("b", 2)]), -1));
-    let r = await c.call(encodeReadRequest({ namespace: "test", set: "demo", digest: rec(1).digest }));
+    let r = await c.call(
+      encodeReadRequest({ namespace: "test", set: "demo", digest: rec(1).digest }),
+    );
     assert.deepEqual(r.bins.map((b) => b.name), ["a", "s", "b"]);
     await c.call(put(rec(1, [intBin("c", 3)]), -1, { recordExistsAction: "replace" }));
     r = await c.call(encodeReadRequest({ namespace: "test", set: "demo", digest: rec(1).digest }));
     assert.deepEqual(r.bins, [intBin("c", 3)]);
     assert.equal(r.header.generation, 4);
-    const del = await c.call(encodeDeleteRequest({ namespace: "test", set: "demo", digest: rec(1).digest }));
+    const del = await c.call(
+      encodeDeleteRequest({ namespace: "test", set: "demo", digest: rec(1).digest }),
+    );
     assert.equal(del.header.resultCode, 0);
-    const again = await c.call(encodeDeleteRequest({ namespace: "test", set: "demo", digest: rec(1).digest }));
+    const again = await c.call(
+      encodeDeleteRequest({ namespace: "test", set: "demo", digest: rec(1).digest }),
+    );
     assert.equal(again.header.resultCode, 2);
   });
 });
@@ -121,7 +150,9 @@ Deno.test("executeRecordCommand() refuses TTL writes with 22 unless nsup is conf
     const keep = await c.call(put(rec(1, [intBin("z", 1)]), -2));
     assert.equal(keep.header.recordTtl, CL_NOW + 100, "-2 keeps the void time");
     emu.advanceClock(100_000);
-    const gone = await c.call(encodeReadRequest({ namespace: "test", set: "demo", digest: rec(1).digest }));
+    const gone = await c.call(
+      encodeReadRequest({ namespace: "test", set: "demo", digest: rec(1).digest }),
+    );
     assert.equal(gone.header.resultCode, 2, "expired records vanish");
     assert.equal(emu.count("test"), 0);
   });
@@ -136,7 +167,9 @@ Deno.test("executeRecordCommand() evaluates filter expressions and injected writ
     assert.equal(emu.count("test"), 2);
     assert.equal((await c.call(put(rec(3), -1))).header.resultCode, 0);
     emu.faults.makeUnavailable("test", [Number(rec(1).digest[0] | (rec(1).digest[1] << 8)) & 4095]);
-    const un = await c.call(encodeReadRequest({ namespace: "test", set: "demo", digest: rec(1).digest }));
+    const un = await c.call(
+      encodeReadRequest({ namespace: "test", set: "demo", digest: rec(1).digest }),
+    );
     assert.equal(un.header.resultCode, 11);
     emu.faults.clear();
     // A read with FILTER_EXP: built with the codec, spliced in as field 43.

@@ -50,9 +50,12 @@ Deno.test("serveScan() returns every record once in digest order per partition, 
     const pb = partitionId(b);
     assert.ok(pa < pb || (pa === pb && compareDigests(a, b) < 0));
   }
-  assert.deepEqual(records.map((r) => r.digest), emu.dump("test").map((r) => r.digest).sort((a, b) =>
-    partitionId(a) - partitionId(b) || compareDigests(a, b)
-  ));
+  assert.deepEqual(
+    records.map((r) => r.digest),
+    emu.dump("test").map((r) => r.digest).sort((a, b) =>
+      partitionId(a) - partitionId(b) || compareDigests(a, b)
+    ),
+  );
   assert.equal(records[0].bins.length, 3);
   assert.ok(records[0].key !== undefined);
 });
@@ -72,12 +75,20 @@ Deno.test("serveScan() applies set, bins, no-bins, max records and filter expres
   const after = T0 + 200 * 1000;
   const filtered = (await scan(emu, {
     filterExpression: encodeExpression(
-      Exp.and(Exp.ge(Exp.lastUpdate(), Exp.int(BigInt(after) * 1_000_000n)), Exp.eq(Exp.ttl(), Exp.int(-1))),
+      Exp.and(
+        Exp.ge(Exp.lastUpdate(), Exp.int(BigInt(after) * 1_000_000n)),
+        Exp.eq(Exp.ttl(), Exp.int(-1)),
+      ),
     ),
   })).filter((m) => m.record);
   assert.equal(filtered.length, 100);
   const bySet = (await scan(emu, {
-    filterExpression: encodeExpression(Exp.or(Exp.eq(Exp.setName(), Exp.str("three")), Exp.lt(Exp.bin("i", ExpType.INT), Exp.int(0)))),
+    filterExpression: encodeExpression(
+      Exp.or(
+        Exp.eq(Exp.setName(), Exp.str("three")),
+        Exp.lt(Exp.bin("i", ExpType.INT), Exp.int(0)),
+      ),
+    ),
   })).filter((m) => m.record);
   assert.equal(bySet.length, 100);
   const bad = await scan(emu, { filterExpression: new Uint8Array([0x93, 0x7f]) });
@@ -89,7 +100,9 @@ Deno.test("serveScan() resumes after a digest and marks partitions it cannot ser
   seed(emu, 2000);
   const all = emu.dump("test");
   const pid = partitionId(all[0].digest);
-  const inPart = all.filter((r) => partitionId(r.digest) === pid).sort((a, b) => compareDigests(a.digest, b.digest));
+  const inPart = all.filter((r) => partitionId(r.digest) === pid).sort((a, b) =>
+    compareDigests(a.digest, b.digest)
+  );
   assert.ok(inPart.length >= 1);
   // The node owning the partition serves the resume; the other answers PARTITION_DONE 11.
   for (let node = 0; node < 2; node++) {
@@ -105,7 +118,10 @@ Deno.test("serveScan() resumes after a digest and marks partitions it cannot ser
     }
   }
   emu.faults.makeUnavailable("test", [pid]);
-  const msgs = [...await scan(emu, { partitions: [pid] }, 0), ...await scan(emu, { partitions: [pid] }, 1)];
+  const msgs = [
+    ...await scan(emu, { partitions: [pid] }, 0),
+    ...await scan(emu, { partitions: [pid] }, 1),
+  ];
   assert.equal(msgs.filter((m) => m.record).length, 0);
   assert.equal(msgs.filter((m) => m.header.resultCode === 11).length, 2);
 });
@@ -117,7 +133,10 @@ Deno.test("serveScan() drops the connection after K records when a fault says so
   const c = await RawClient.connect(emu.seeds);
   try {
     await c.send(encodeScanRequest({ namespace: "test", taskId: 1n, partitions: ALL }));
-    await assert.rejects(() => c.messages(), (e: Error & { code?: string }) => e.code === "CONNECTION_CLOSED");
+    await assert.rejects(
+      () => c.messages(),
+      (e: Error & { code?: string }) => e.code === "CONNECTION_CLOSED",
+    );
   } finally {
     c.close();
   }

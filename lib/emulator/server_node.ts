@@ -18,7 +18,12 @@ import {
   readMessageHeader,
 } from "../aerospike/message.ts";
 import { decodeRecordRequest } from "../aerospike/requests.ts";
-import { decompressMessage, PROTO_HEADER_SIZE, ProtoType, readProtoHeader } from "../aerospike/proto.ts";
+import {
+  decompressMessage,
+  PROTO_HEADER_SIZE,
+  ProtoType,
+  readProtoHeader,
+} from "../aerospike/proto.ts";
 import { ResultCode } from "../aerospike/result_code.ts";
 import { TcpTransport } from "../aerospike/_transport.ts";
 import { handleAdmin } from "./admin_command.ts";
@@ -133,7 +138,9 @@ export class ServerNode {
         for (const cmd of parseInfoRequest(body)) {
           answers.set(
             cmd,
-            c.authenticated ? answerInfo(this.#cluster, this.state, cmd) : "ERROR:80:not authenticated",
+            c.authenticated
+              ? answerInfo(this.#cluster, this.state, cmd)
+              : "ERROR:80:not authenticated",
           );
         }
         await c.send(encodeInfoResponse(answers));

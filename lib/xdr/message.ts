@@ -16,7 +16,13 @@ import {
   readMessageHeader,
 } from "../aerospike/message.ts";
 import { PROTO_HEADER_SIZE, ProtoType, writeProtoHeader } from "../aerospike/proto.ts";
-import type { UserKey } from "../aerospike/record.ts";
+import type { AerospikeRecord, UserKey } from "../aerospike/record.ts";
+import type { ByteWriter } from "../aerospike/byte_writer.ts";
+import {
+  encodeDeleteRequest,
+  encodePutRequest,
+  type RecordLocator,
+} from "../aerospike/requests.ts";
 import { readUserKey } from "../aerospike/particle.ts";
 
 /** Result code of an ack that accepts a message. */
@@ -69,8 +75,20 @@ const utf8 = new TextDecoder();
 const MRT_SET_BYTES = new TextEncoder().encode(MRT_MONITOR_SET);
 
 function invalid(what: string, offset: number): AerobakError {
-  return new AerobakError("XDR_MESSAGE_INVALID", `Invalid XDR message: ${what} at byte ${offset}`, {
-    location: { offset },
+  return new AerobakError(
+    "XDR_MESSAGE_INVALID",
+    `Invalid XDR message: ${what} at byte offset ${offset}`,
+    { location: { offset } },
+  );
+}
+
+/** Re-codes a codec error (whose message already names the offset). */
+function wrapped(err: unknown): AerobakError {
+  if (err instanceof AerobakError && err.code === "XDR_MESSAGE_INVALID") return err;
+  const offset = err instanceof AerobakError ? err.location?.offset : undefined;
+  return new AerobakError("XDR_MESSAGE_INVALID", `Invalid XDR message: ${(err as Error).message}`, {
+    cause: err,
+    location: offset === undefined ? undefined : { offset },
   });
 }
 
@@ -90,7 +108,7 @@ export function parseXdrMessage(body: Uint8Array): XdrMessageInfo {
   try {
     header = readMessageHeader(view, 0);
   } catch (err) {
-    throw invalid((err as Error).message, 0);
+    throw wrapped(err);
   }
   let namespace: string | undefined;
   let set = "";
@@ -118,8 +136,7 @@ export function parseXdrMessage(body: Uint8Array): XdrMessageInfo {
       }
     });
   } catch (err) {
-    if (err instanceof AerobakError && err.code === "XDR_MESSAGE_INVALID") throw err;
-    throw invalid((err as Error).message, MSG_HEADER_SIZE);
+    throw wrapped(err);
   }
   if (namespace === undefined) throw invalid("no namespace field", MSG_HEADER_SIZE);
   if (digestOffset < 0) throw invalid("no digest field", MSG_HEADER_SIZE);
@@ -153,4 +170,72 @@ export function xdrPayload(body: Uint8Array): Uint8Array {
   payload.set(body, PROTO_HEADER_SIZE);
   payload[PROTO_HEADER_SIZE + 1] &= ~Info1.XDR;
   return payload;
+}
+
+/** Options of {@linkcode encodeXdrWrite}. */
+export interface XdrWriteOptions {
+  /** TTL in seconds to ship; -1 never expires. @default -1 */
+  ttl?: number;
+}
+
+// Offsets in a whole message (proto header included).
+const INFO1_AT = PROTO_HEADER_SIZE + 1;
+const GENERATION_AT = PROTO_HEADER_SIZE + 6;
+
+/**
+ * Encodes a record as an XDR connector ships it (the source side, used by the emulator):
+ * a write with info1 XDR and info2 WRITE, the record's generation, fields NAMESPACE, SET,
+ * DIGEST, [KEY] and one WRITE op per bin; the layout of asbx-format.md §3's example.
+ *
+ * @param record The record as stored on the source.
+ * @param options TTL to ship.
+ * @param w Writer to reuse; the result aliases it.
+ * @returns The whole message, proto header included.
+ */
+export function encodeXdrWrite(
+  record: AerospikeRecord,
+  options: XdrWriteOptions = {},
+  w?: ByteWriter,
+): Uint8Array {
+  const msg = encodePutRequest(
+    { record, ttl: options.ttl ?? -1, policy: { sendKey: true } },
+    w,
+  );
+  msg[INFO1_AT] |= Info1.XDR;
+  dataViewOf(msg).setUint32(GENERATION_AT, record.generation);
+  return msg;
+}
+
+/**
+ * Encodes a delete as an XDR connector ships it: info1 XDR, info2 WRITE|DELETE, fields
+ * NAMESPACE, SET, DIGEST.
+ *
+ * @param record Namespace, set and digest of the deleted record.
+ * @param w Writer to reuse; the result aliases it.
+ * @returns The whole message, proto header included.
+ */
+export function encodeXdrDelete(record: RecordLocator, w?: ByteWriter): Uint8Array {
+  const msg = encodeDeleteRequest(
+    { namespace: record.namespace, set: record.set, digest: record.digest },
+    w,
+  );
+  msg[INFO1_AT] |= Info1.XDR;
+  return msg;
+}
+
+/**
+ * Reads an ack (or any bare reply) and returns its result code.
+ *
+ * @param message The 30 bytes of an ack, proto header included.
+ * @returns The result code (AS_MSG byte 5).
+ * @throws {AerobakError} `XDR_MESSAGE_INVALID` when it is not a 30-byte type-3 message.
+ */
+export function readXdrAck(message: Uint8Array): number {
+  if (
+    message.length !== XDR_ACK_SIZE || message[0] !== 2 || message[1] !== ProtoType.MESSAGE ||
+    message[7] !== MSG_HEADER_SIZE
+  ) {
+    throw invalid(`ack of ${message.length} bytes is not a bare type-3 reply`, 0);
+  }
+  return message[PROTO_HEADER_SIZE + 5];
 }

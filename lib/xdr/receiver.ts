@@ -244,7 +244,8 @@ export class XdrReceiver implements AsyncDisposable, AsyncIterable<AsbxToken> {
   async #serve(conn: Deno.Conn): Promise<void> {
     const remote = conn.remoteAddr as Deno.NetAddr;
     const peer = `${remote.hostname}:${remote.port}`;
-    if (conn instanceof Deno.TcpConn) conn.setNoDelay(true);
+    // Acks are tiny and latency-bound.
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     const transport = new TcpTransport(conn);
     this.#transports.add(transport);
     const acks = new AckWriter(transport, this.#opts, (err) => this.#fail(err, peer));
@@ -291,7 +292,11 @@ export class XdrReceiver implements AsyncDisposable, AsyncIterable<AsbxToken> {
         } else {
           const payload = xdrPayload(frame.body);
           const at = PROTO_HEADER_SIZE + info.digestOffset;
-          const token = { namespace: info.namespace, digest: payload.subarray(at, at + 20), payload };
+          const token = {
+            namespace: info.namespace,
+            digest: payload.subarray(at, at + 20),
+            payload,
+          };
           try {
             const wait = this.#channel.put(token);
             if (wait !== undefined) await wait;
@@ -379,9 +384,13 @@ class AckWriter {
         } catch (cause) {
           this.#failed = true;
           this.#onError(
-            new AerobakError("XDR_ACK_FAILED", `Cannot write XDR acks: ${(cause as Error).message}`, {
-              cause,
-            }),
+            new AerobakError(
+              "XDR_ACK_FAILED",
+              `Cannot write XDR acks: ${(cause as Error).message}`,
+              {
+                cause,
+              },
+            ),
           );
           // Closing makes the read loop stop: unacked messages will be resent by XDR.
           this.#transport.close();
