@@ -131,7 +131,8 @@ export async function benchScanDecode(records = 2_000_000): Promise<ScanDecodeFi
     connector: {
       connectTimeoutMs: 1000,
       authenticate: () => Promise.resolve(),
-      open: () => Promise.resolve(Connection.fromTransport(transport, { address: "127.0.0.1:3000" })),
+      open: () =>
+        Promise.resolve(Connection.fromTransport(transport, { address: "127.0.0.1:3000" })),
     },
   });
   const cluster = {

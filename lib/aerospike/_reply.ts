@@ -60,8 +60,10 @@ export function replyError(conn: Connection, err: unknown): unknown {
  */
 export function inDoubt(err: unknown): unknown {
   if (!(err instanceof AerobakError) || err.inDoubt) return err;
-  if (err.code === "PARTITION_UNAVAILABLE" || err.code === "NO_CONNECTIONS" ||
-    err.code.startsWith("CONNECT_") || err.code === "AUTH_FAILED") {
+  if (
+    err.code === "PARTITION_UNAVAILABLE" || err.code === "NO_CONNECTIONS" ||
+    err.code.startsWith("CONNECT_") || err.code === "AUTH_FAILED"
+  ) {
     return err; // Nothing was sent.
   }
   return new AerobakError(err.code, err.message, {

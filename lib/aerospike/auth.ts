@@ -59,12 +59,17 @@ export class Authenticator {
       throw new AerobakError(
         "AUTH_REQUIRES_TLS",
         `Authentication mode ${opts.mode} needs TLS: ${
-          opts.mode === "EXTERNAL" ? "the password would travel in clear" : "the client certificate is the identity"
+          opts.mode === "EXTERNAL"
+            ? "the password would travel in clear"
+            : "the client certificate is the identity"
         }`,
       );
     }
     if (opts.mode !== "PKI" && (opts.user === undefined || opts.password === undefined)) {
-      throw new AerobakError("CONFIG_INVALID", `Authentication mode ${opts.mode} needs a user and a password`);
+      throw new AerobakError(
+        "CONFIG_INVALID",
+        `Authentication mode ${opts.mode} needs a user and a password`,
+      );
     }
     this.#opts = opts;
   }
@@ -87,7 +92,11 @@ export class Authenticator {
     if (this.#securityDisabled) return;
     if (session.sessionToken !== null && Date.now() < session.sessionExpires) {
       const user = this.#opts.mode === "PKI" ? undefined : this.#opts.user;
-      const rc = await this.#exchange(conn, "authenticate", encodeAuthenticateRequest(user, session.sessionToken));
+      const rc = await this.#exchange(
+        conn,
+        "authenticate",
+        encodeAuthenticateRequest(user, session.sessionToken),
+      );
       if (rc === ResultCode.OK || rc === ResultCode.SECURITY_NOT_ENABLED) {
         conn.authenticated = true;
         return;
@@ -119,7 +128,9 @@ export class Authenticator {
     try {
       reply = decodeLoginReply(frame.body);
     } catch (err) {
-      throw conn.error("PROTO_INVALID", `invalid login reply: ${(err as Error).message}`, { cause: err });
+      throw conn.error("PROTO_INVALID", `invalid login reply: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     if (reply.resultCode === ResultCode.SECURITY_NOT_ENABLED) {
       this.#securityDisabled = true;
@@ -132,7 +143,8 @@ export class Authenticator {
     }
     const ttlMs = (reply.sessionTtl ?? 24 * 3600) * 1000;
     session.sessionToken = reply.sessionToken;
-    session.sessionExpires = Date.now() + (ttlMs > 2 * TOKEN_MARGIN_MS ? ttlMs - TOKEN_MARGIN_MS : ttlMs / 2);
+    session.sessionExpires = Date.now() +
+      (ttlMs > 2 * TOKEN_MARGIN_MS ? ttlMs - TOKEN_MARGIN_MS : ttlMs / 2);
     conn.authenticated = true;
   }
 
@@ -143,7 +155,9 @@ export class Authenticator {
     try {
       return decodeAdminMessage(frame.body).resultCode;
     } catch (err) {
-      throw conn.error("PROTO_INVALID", `invalid ${what} reply: ${(err as Error).message}`, { cause: err });
+      throw conn.error("PROTO_INVALID", `invalid ${what} reply: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 

@@ -30,14 +30,25 @@ Deno.test("Authenticator sends the bcrypt credential, and the clear password onl
     ]));
   });
   for (const mode of ["INTERNAL", "EXTERNAL"] as const) {
-    const auth = new Authenticator({ mode, user: "admin", password: "admin", loginTimeoutMs: 2000, tls: true });
-    const conn = await Connection.open({ name: "127.0.0.1", port: server.port }, { timeoutMs: 2000 });
+    const auth = new Authenticator({
+      mode,
+      user: "admin",
+      password: "admin",
+      loginTimeoutMs: 2000,
+      tls: true,
+    });
+    const conn = await Connection.open({ name: "127.0.0.1", port: server.port }, {
+      timeoutMs: 2000,
+    });
     const session = { sessionToken: null as Uint8Array | null, sessionExpires: 0 };
     const before = Date.now();
     await auth.authenticate(conn, session);
     assert.deepEqual(session.sessionToken, new Uint8Array([1, 2, 3]));
     // Renewed a minute before the server's TTL.
-    assert.ok(session.sessionExpires >= before + 3540_000 && session.sessionExpires <= Date.now() + 3540_000);
+    assert.ok(
+      session.sessionExpires >= before + 3540_000 &&
+        session.sessionExpires <= Date.now() + 3540_000,
+    );
     conn.close();
   }
   const text = (b?: Uint8Array) => new TextDecoder().decode(b);
@@ -57,7 +68,13 @@ Deno.test("Authenticator proceeds without a token when security is not enabled (
     logins++;
     await c.write(encodeAdminMessage(AdminCommand.LOGIN, [], 52));
   });
-  const auth = new Authenticator({ mode: "INTERNAL", user: "u", password: "p", loginTimeoutMs: 2000, tls: false });
+  const auth = new Authenticator({
+    mode: "INTERNAL",
+    user: "u",
+    password: "p",
+    loginTimeoutMs: 2000,
+    tls: false,
+  });
   const session = { sessionToken: null, sessionExpires: 0 };
   const conn = await Connection.open({ name: "127.0.0.1", port: server.port }, { timeoutMs: 2000 });
   await auth.authenticate(conn, session);
@@ -69,9 +86,19 @@ Deno.test("Authenticator proceeds without a token when security is not enabled (
 
 Deno.test("Cluster logs in again when the server expired the session (66)", async () => {
   const clock = new ManualClock();
-  await using emu = await startEmulator({ nodes: 1, users: { u: "p" }, clock, sessionTtlSeconds: 600 });
+  await using emu = await startEmulator({
+    nodes: 1,
+    users: { u: "p" },
+    clock,
+    sessionTtlSeconds: 600,
+  });
   for (let i = 0; i < 5; i++) emu.put({ namespace: "test", key: i, bins: { a: i } });
-  await using cluster = await Cluster.connect({ hosts: emu.seeds, user: "u", password: "p", maxConnectionsPerNode: 4 });
+  await using cluster = await Cluster.connect({
+    hosts: emu.seeds,
+    user: "u",
+    password: "p",
+    maxConnectionsPerNode: 4,
+  });
   const node = cluster.nodes[0] as unknown as { sessionToken: Uint8Array };
   const firstToken = node.sessionToken;
   emu.advanceClock(3600_000); // the server's tokens are now expired; ours still looks valid

@@ -11,7 +11,14 @@
 
 import { AerobakError } from "../errors.ts";
 import { readLimits } from "./connection.ts";
-import { dataViewOf, forEachField, forEachOp, Info3, MSG_HEADER_SIZE, readMessageHeader } from "./message.ts";
+import {
+  dataViewOf,
+  forEachField,
+  forEachOp,
+  Info3,
+  MSG_HEADER_SIZE,
+  readMessageHeader,
+} from "./message.ts";
 import type { Node } from "./node.ts";
 import type { ResolvedWritePolicy } from "./policy.ts";
 import type { AerospikeRecord } from "./record.ts";

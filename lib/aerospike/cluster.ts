@@ -16,12 +16,12 @@ import { formatAddress, type Host } from "./host.ts";
 import { infoError, parsePeers, parseReplicas, type PeerInfo } from "./info.ts";
 import { infoRequest, infoValue } from "./info_client.ts";
 import { Node, type NodeConnector, type NodeInfo, parseRackIds } from "./node.ts";
-import { PartitionFilter } from "./partition_filter.ts";
+import type { PartitionFilter } from "./partition_filter.ts";
 import { PartitionMap } from "./partition_map.ts";
 import {
   type ClientPolicy,
-  type ResolvedClientPolicy,
   resolveClientPolicy,
+  type ResolvedClientPolicy,
   resolveScanOptions,
   resolveWritePolicy,
   type ScanOptions,
@@ -30,7 +30,13 @@ import {
 import { ResultCode } from "./result_code.ts";
 import { type ScanCluster, scanPartitions } from "./scan.ts";
 import { loadTlsContext, type TlsContext } from "./tls.ts";
-import { deleteRecord, getRecord, putRecord, type RecordTarget, type WriteResult } from "./write.ts";
+import {
+  deleteRecord,
+  getRecord,
+  putRecord,
+  type RecordTarget,
+  type WriteResult,
+} from "./write.ts";
 
 /** Consecutive failed tends after which a node is dropped from the cluster. */
 const NODE_FAILURE_LIMIT = 2;
@@ -338,7 +344,9 @@ export class Cluster implements AsyncDisposable {
 
   #target(namespace: string, set: string, key: UserKey | Uint8Array): RecordTarget {
     if (key instanceof Uint8Array) {
-      if (key.length !== 20) throw new RangeError(`Invalid digest of ${key.length} bytes: expected 20`);
+      if (key.length !== 20) {
+        throw new RangeError(`Invalid digest of ${key.length} bytes: expected 20`);
+      }
       return { namespace, set, digest: key };
     }
     return { namespace, set, key, digest: computeDigest(set, key) };
@@ -427,7 +435,9 @@ export class Cluster implements AsyncDisposable {
       } catch (err) {
         last = err;
         // Wrong credentials or a foreign cluster will not improve with another seed of it.
-        if (err instanceof AerobakError && (err.code === "AUTH_FAILED" || err.code === "TLS_CONFIG")) {
+        if (
+          err instanceof AerobakError && (err.code === "AUTH_FAILED" || err.code === "TLS_CONFIG")
+        ) {
           throw err;
         }
       }
@@ -492,7 +502,7 @@ export class Cluster implements AsyncDisposable {
       });
       node.sessionToken = session.sessionToken;
       node.sessionExpires = session.sessionExpires;
-      node.pool.adopt(conn);
+      node.useTendConnection(conn);
       this.#nodes.set(name, node);
       return node;
     } catch (err) {
@@ -533,8 +543,7 @@ export class Cluster implements AsyncDisposable {
     }`;
     await Promise.all([...this.#nodes.values()].map(async (node) => {
       try {
-        const a = await this.#infoWithRetry(
-          node,
+        const a = await node.tendInfo(
           ["node", "peers-generation", "partition-generation"],
           timeout,
         );
@@ -547,12 +556,12 @@ export class Cluster implements AsyncDisposable {
         const peersGen = Number(infoValue(a, "peers-generation", node.ref));
         const partGen = Number(infoValue(a, "partition-generation", node.ref));
         if (peersGen !== node.peersGeneration) {
-          const p = await node.info([peersCommand], timeout);
+          const p = await node.tendInfo([peersCommand], timeout);
           this.#setPeers(node, p.get(peersCommand));
           node.peersGeneration = peersGen;
         }
         if (partGen !== node.partitionGeneration) {
-          const r = await node.info(["partition-generation", "replicas", "rack-ids"], timeout);
+          const r = await node.tendInfo(["partition-generation", "replicas", "rack-ids"], timeout);
           const gen = Number(infoValue(r, "partition-generation", node.ref));
           this.#map.update(node, parseReplicas(infoValue(r, "replicas", node.ref)));
           const racks = r.get("rack-ids");
@@ -617,7 +626,7 @@ export class Cluster implements AsyncDisposable {
     const timeout = this.#policy.infoTimeoutMs;
     await Promise.all(nodes.map(async (node) => {
       try {
-        const a = await node.info(
+        const a = await node.tendInfo(
           ["peers-generation", peersCommand, "partition-generation", "replicas", "rack-ids"],
           timeout,
         );
@@ -633,4 +642,3 @@ export class Cluster implements AsyncDisposable {
     }));
   }
 }
-

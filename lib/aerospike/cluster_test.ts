@@ -41,8 +41,10 @@ Deno.test("Cluster.connect() discovers every node from one seed", async () => {
   for (const [name, a] of all) assert.equal(a.get("node"), name);
   const one = await cluster.info(["namespaces"], { node: emu.nodeNames[1] });
   assert.match(one.get("namespaces")!, /test/);
-  await assert.rejects(cluster.info(["node"], { node: "nope" }), (e: unknown) =>
-    e instanceof AerobakError && e.code === "NODE_NOT_FOUND");
+  await assert.rejects(
+    cluster.info(["node"], { node: "nope" }),
+    (e: unknown) => e instanceof AerobakError && e.code === "NODE_NOT_FOUND",
+  );
 });
 
 Deno.test("Cluster.nodeForPartition() routes every partition to the emulator's master", async () => {
@@ -85,14 +87,20 @@ Deno.test("Cluster.scan() applies set, bins, no-bins and filter expressions", as
   const setA = await collect(cluster.scan(PartitionFilter.all(), { namespace: "test", set: "a" }));
   assert.equal(setA.length, 100);
   assert.ok(setA.every((r) => r.set === "a"));
-  const bins = await collect(cluster.scan(PartitionFilter.all(), { namespace: "test", binNames: ["s"] }));
+  const bins = await collect(
+    cluster.scan(PartitionFilter.all(), { namespace: "test", binNames: ["s"] }),
+  );
   assert.equal(bins.length, 300);
   assert.ok(bins.every((r) => r.bins.length === 1 && r.bins[0].name === "s"));
-  const meta = await collect(cluster.scan(PartitionFilter.all(), { namespace: "test", noBins: true }));
+  const meta = await collect(
+    cluster.scan(PartitionFilter.all(), { namespace: "test", noBins: true }),
+  );
   assert.equal(meta.length, 300);
   assert.ok(meta.every((r) => r.bins.length === 0 && r.digest.length === 20));
   const noTtl = encodeExpression(Exp.eq(Exp.ttl(), Exp.int(-1)));
-  const never = await collect(cluster.scan(PartitionFilter.all(), { namespace: "test", filterExpression: noTtl }));
+  const never = await collect(
+    cluster.scan(PartitionFilter.all(), { namespace: "test", filterExpression: noTtl }),
+  );
   assert.equal(never.length, 150);
   assert.ok(never.every((r) => r.voidTime === 0));
   const big = encodeExpression(Exp.ge(Exp.intBin("i"), Exp.int(290)));
@@ -101,28 +109,48 @@ Deno.test("Cluster.scan() applies set, bins, no-bins and filter expressions", as
     filterExpression: big,
     recordsPerSecond: 100000,
   }));
-  assert.deepEqual(last.map((r) => Number(r.bins[0].value)).sort((a, b) => a - b), [290, 291, 292, 293, 294, 295, 296, 297, 298, 299]);
+  assert.deepEqual(last.map((r) => Number(r.bins[0].value)).sort((a, b) => a - b), [
+    290,
+    291,
+    292,
+    293,
+    294,
+    295,
+    296,
+    297,
+    298,
+    299,
+  ]);
 });
 
 Deno.test("Cluster.scan() covers range, id list, digest and after-digest filters", async () => {
   await using emu = await seeded(3);
   await using cluster = await Cluster.connect({ hosts: emu.seeds });
   const all = emu.dump("test");
-  const inRange = (lo: number, hi: number) => all.filter((r) => partitionId(r.digest) >= lo && partitionId(r.digest) < hi);
+  const inRange = (lo: number, hi: number) =>
+    all.filter((r) => partitionId(r.digest) >= lo && partitionId(r.digest) < hi);
   const half = await collect(cluster.scan(PartitionFilter.range(0, 2048), { namespace: "test" }));
   assert.equal(half.length, inRange(0, 2048).length);
   const some = [...new Set(all.slice(0, 5).map((r) => partitionId(r.digest)))];
   const byIds = await collect(cluster.scan(PartitionFilter.ids(some), { namespace: "test" }));
   assert.equal(byIds.length, all.filter((r) => some.includes(partitionId(r.digest))).length);
   const one = all[7];
-  const byDigest = await collect(cluster.scan(PartitionFilter.byDigest(one.digest), { namespace: "test" }));
+  const byDigest = await collect(
+    cluster.scan(PartitionFilter.byDigest(one.digest), { namespace: "test" }),
+  );
   assert.ok(byDigest.some((r) => hex(r.digest) === hex(one.digest)));
-  const after = await collect(cluster.scan(PartitionFilter.afterDigest(one.digest), { namespace: "test" }));
+  const after = await collect(
+    cluster.scan(PartitionFilter.afterDigest(one.digest), { namespace: "test" }),
+  );
   const pid = partitionId(one.digest);
   const expected = all.filter((r) =>
-    partitionId(r.digest) > pid || (partitionId(r.digest) === pid && hex(r.digest) > hex(one.digest))
+    partitionId(r.digest) > pid ||
+    (partitionId(r.digest) === pid && hex(r.digest) > hex(one.digest))
   );
-  assert.deepEqual(after.map((r) => hex(r.digest)).sort(), expected.map((r) => hex(r.digest)).sort());
+  assert.deepEqual(
+    after.map((r) => hex(r.digest)).sort(),
+    expected.map((r) => hex(r.digest)).sort(),
+  );
 });
 
 Deno.test("Cluster.scan() with maxRecords pages through every record exactly once", async () => {
@@ -158,7 +186,11 @@ Deno.test("Cluster.scan() resumes from a cursor saved after breaking out", async
     }
     saved = JSON.stringify(filter);
     for (const n of cluster.nodes) assert.ok(n.name); // still usable after the break
-    assert.equal((await collect(cluster.scan(PartitionFilter.range(0, 10), { namespace: "test" }))).length >= 0, true);
+    assert.equal(
+      (await collect(cluster.scan(PartitionFilter.range(0, 10), { namespace: "test" }))).length >=
+        0,
+      true,
+    );
   }
   await using cluster = await Cluster.connect({ hosts: emu.seeds });
   const resumed = PartitionFilter.fromJSON(JSON.parse(saved));
@@ -172,7 +204,9 @@ Deno.test("Cluster.scan() retries partitions of a dropped scan connection after 
   await using emu = await seeded(3, 600);
   await using cluster = await Cluster.connect({ hosts: emu.seeds });
   emu.faults.dropScanConnection(50, { node: emu.nodeNames[1], times: 2 });
-  const got = await collect(cluster.scan(PartitionFilter.all(), { namespace: "test", retryDelayMs: 10 }));
+  const got = await collect(
+    cluster.scan(PartitionFilter.all(), { namespace: "test", retryDelayMs: 10 }),
+  );
   assert.equal(got.length, 600);
   assert.equal(new Set(got.map((r) => hex(r.digest))).size, 600);
 });
@@ -182,7 +216,13 @@ Deno.test("Cluster.scan() finishes when a node is stopped mid-scan", async () =>
   await using cluster = await Cluster.connect({ hosts: emu.seeds, tendIntervalMs: 100 });
   const seen = new Set<string>();
   let stopped = false;
-  for await (const r of cluster.scan(PartitionFilter.all(), { namespace: "test", retryDelayMs: 50, maxRetries: 10 })) {
+  for await (
+    const r of cluster.scan(PartitionFilter.all(), {
+      namespace: "test",
+      retryDelayMs: 50,
+      maxRetries: 10,
+    })
+  ) {
     seen.add(hex(r.digest));
     if (!stopped && seen.size === 100) {
       stopped = true;
@@ -217,8 +257,16 @@ Deno.test("Cluster.put() applies the write policy and returns result codes", asy
   };
   assert.deepEqual(await cluster.put(rec, {}, -1), { resultCode: 0, generation: 1 });
   assert.equal((await cluster.put(rec, { recordExistsAction: "createOnly" }, -1)).resultCode, 5);
-  assert.equal((await cluster.put({ ...rec, generation: 1 }, { generationPolicy: "expectGenGreater" }, -1)).resultCode, 3);
-  assert.equal((await cluster.put({ ...rec, generation: 1 }, { generationPolicy: "expectGenEqual" }, -1)).resultCode, 0);
+  assert.equal(
+    (await cluster.put({ ...rec, generation: 1 }, { generationPolicy: "expectGenGreater" }, -1))
+      .resultCode,
+    3,
+  );
+  assert.equal(
+    (await cluster.put({ ...rec, generation: 1 }, { generationPolicy: "expectGenEqual" }, -1))
+      .resultCode,
+    0,
+  );
   assert.equal((await cluster.put(rec, { recordExistsAction: "updateOnly" }, 100)).resultCode, 0);
   let got = await cluster.get("test", "demo", key);
   assert.ok(got!.voidTime > 0);
@@ -242,7 +290,15 @@ Deno.test("Cluster.batchWrite() writes per master node and returns a code per re
   await using cluster = await Cluster.connect({ hosts: emu.seeds });
   const records: AerospikeRecord[] = Array.from({ length: 200 }, (_, i) => {
     const key = keyFromJs(i);
-    return { namespace: "test", set: "bw", key, digest: computeDigest("bw", key), generation: 3, voidTime: 0, bins: [intBin("i", i)] };
+    return {
+      namespace: "test",
+      set: "bw",
+      key,
+      digest: computeDigest("bw", key),
+      generation: 3,
+      voidTime: 0,
+      bins: [intBin("i", i)],
+    };
   });
   const ttls = records.map((_, i) => (i % 2 === 0 ? -1 : 500));
   const first = await cluster.batchWrite(records, ttls, { generationPolicy: "expectGenGreater" });
@@ -257,7 +313,15 @@ Deno.test("Cluster.batchWrite() reports a disabled batch service for every recor
   await using emu = await startEmulator({ nodes: 1, batchIndexThreads: 0 });
   await using cluster = await Cluster.connect({ hosts: emu.seeds });
   const key = keyFromJs(1);
-  const rec = { namespace: "test", set: "", key, digest: computeDigest("", key), generation: 0, voidTime: 0, bins: [intBin("a", 1)] };
+  const rec = {
+    namespace: "test",
+    set: "",
+    key,
+    digest: computeDigest("", key),
+    generation: 0,
+    voidTime: 0,
+    bins: [intBin("a", 1)],
+  };
   assert.deepEqual([...(await cluster.batchWrite([rec, rec], [0, 0], {}))], [150, 150]);
 });
 
@@ -265,10 +329,17 @@ Deno.test("Cluster.connect() logs in with INTERNAL auth and refuses a wrong pass
   await using emu = await startEmulator({ nodes: 2, users: { admin: "s3cret" } });
   for (let i = 0; i < 10; i++) emu.put({ namespace: "test", key: i, bins: { a: i } });
   {
-    await using cluster = await Cluster.connect({ hosts: emu.seeds, user: "admin", password: "s3cret", maxConnectionsPerNode: 3 });
+    await using cluster = await Cluster.connect({
+      hosts: emu.seeds,
+      user: "admin",
+      password: "s3cret",
+      maxConnectionsPerNode: 3,
+    });
     assert.equal(cluster.nodes.length, 2);
     // Several connections per node: the later ones authenticate with the session token.
-    const scans = await Promise.all([1, 2, 3].map(() => collect(cluster.scan(PartitionFilter.all(), { namespace: "test" }))));
+    const scans = await Promise.all(
+      [1, 2, 3].map(() => collect(cluster.scan(PartitionFilter.all(), { namespace: "test" }))),
+    );
     assert.deepEqual(scans.map((s) => s.length), [10, 10, 10]);
   }
   await assert.rejects(
@@ -281,18 +352,55 @@ Deno.test("Cluster.connect() logs in with INTERNAL auth and refuses a wrong pass
       return true;
     },
   );
-  await assert.rejects(Cluster.connect({ hosts: emu.seeds }), (e: unknown) =>
-    e instanceof AerobakError && /80/.test(e.message));
+  await assert.rejects(
+    Cluster.connect({ hosts: emu.seeds }),
+    (e: unknown) => e instanceof AerobakError && /80/.test(e.message),
+  );
 });
 
 Deno.test("Cluster.connect() names every seed when none answers", async () => {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
-  await assert.rejects(Cluster.connect({ hosts: `127.0.0.1:${port}`, connectTimeoutMs: 500 }), (e: unknown) => {
-    assert.ok(e instanceof AerobakError);
-    assert.equal(e.code, "CLUSTER_UNREACHABLE");
-    assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
-    return true;
+  await assert.rejects(
+    Cluster.connect({ hosts: `127.0.0.1:${port}`, connectTimeoutMs: 500 }),
+    (e: unknown) => {
+      assert.ok(e instanceof AerobakError);
+      assert.equal(e.code, "CLUSTER_UNREACHABLE");
+      assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+      return true;
+    },
+  );
+});
+
+Deno.test("Cluster reads rack ids of rack-aware nodes", async () => {
+  await using emu = await startEmulator({ nodes: 2, racks: [1, 2] });
+  await using cluster = await Cluster.connect({ hosts: emu.seeds });
+  const racks = Object.fromEntries(cluster.nodes.map((n) => [n.name, n.rack?.test]));
+  assert.deepEqual(racks, { [emu.nodeNames[0]]: 1, [emu.nodeNames[1]]: 2 });
+});
+
+Deno.test("Cluster.scan() with replica any reads every record once", async () => {
+  await using emu = await seeded(3);
+  await using cluster = await Cluster.connect({ hosts: emu.seeds });
+  emu.faults.dropScanConnection(10, { node: emu.nodeNames[2] });
+  const got = await collect(
+    cluster.scan(PartitionFilter.all(), { namespace: "test", replica: "any", retryDelayMs: 1 }),
+  );
+  assert.equal(new Set(got.map((r) => hex(r.digest))).size, 300);
+  assert.equal(got.length, 300);
+});
+
+Deno.test("Cluster tend keeps nodes whose pools are all busy", async () => {
+  await using emu = await seeded(2);
+  await using cluster = await Cluster.connect({
+    hosts: emu.seeds,
+    maxConnectionsPerNode: 1,
+    infoTimeoutMs: 200,
   });
+  const it = cluster.scan(PartitionFilter.all(), { namespace: "test" });
+  await it.next(); // every node's only pooled connection is now held by the scan
+  for (let i = 0; i < 3; i++) await cluster.refresh();
+  assert.equal(cluster.nodes.length, 2);
+  await it.return?.();
 });

@@ -237,7 +237,9 @@ export class Connection {
   }
 
   #message(what: string): string {
-    const who = this.#node.name ? `${this.#node.address} (node ${this.#node.name})` : this.#node.address;
+    const who = this.#node.name
+      ? `${this.#node.address} (node ${this.#node.name})`
+      : this.#node.address;
     return `${this.#command[0].toUpperCase()}${this.#command.slice(1)} on ${who} failed: ${what}`;
   }
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { AerobakError } from "../errors.ts";
 import { Connection, readLimits } from "./connection.ts";
 import { encodeInfoResponse } from "./info.ts";
-import { infoRequest, infoValue } from "./info_client.ts";
+import { infoRequest } from "./info_client.ts";
 import { fakeServer, readMessage } from "./_test_server.ts";
 
 function isError(code: string, pattern?: RegExp) {
@@ -17,29 +17,6 @@ function isError(code: string, pattern?: RegExp) {
 async function open(port: number): Promise<Connection> {
   return await Connection.open({ name: "127.0.0.1", port }, { timeoutMs: 2000, nodeName: "N1" });
 }
-
-Deno.test("infoRequest() sends several commands in one request and keys the answers", async () => {
-  let seen = "";
-  await using server = fakeServer(async (c) => {
-    const m = (await readMessage(c))!;
-    seen = new TextDecoder().decode(m.subarray(8));
-    await c.write(encodeInfoResponse(new Map([["node", "N1"], ["build", "8.1.2.0"], ["rack-ids", "ERROR:25:enterprise only"]])));
-  });
-  const conn = await open(server.port);
-  const a = await infoRequest(conn, ["node", "build", "rack-ids"], readLimits(2000, 0));
-  assert.equal(seen, "node\nbuild\nrack-ids\n");
-  assert.equal(infoValue(a, "build", conn.node), "8.1.2.0");
-  assert.throws(() => infoValue(a, "rack-ids", conn.node), (e: unknown) => {
-    assert.ok(e instanceof AerobakError);
-    assert.equal(e.code, "INFO_ERROR");
-    assert.equal(e.resultCode, 25);
-    assert.match(e.message, /rack-ids.*N1.*25 enterprise only/);
-    return true;
-  });
-  assert.throws(() => infoValue(a, "replicas", conn.node), isError("INFO_INVALID"));
-  assert.equal(conn.finish(), true);
-  conn.close();
-});
 
 Deno.test("Connection.request() refuses a wrong version, naming node and command", async () => {
   await using server = fakeServer(async (c) => {
@@ -73,7 +50,10 @@ Deno.test("Connection.read() refuses an absurd length and drops the connection",
     await c.write(new Uint8Array([2, 1, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff]));
   });
   const conn = await open(server.port);
-  await assert.rejects(infoRequest(conn, ["node"], readLimits(2000, 0)), isError("PROTO_INVALID", /exceeds/));
+  await assert.rejects(
+    infoRequest(conn, ["node"], readLimits(2000, 0)),
+    isError("PROTO_INVALID", /exceeds/),
+  );
   assert.equal(conn.closed, true);
 });
 
@@ -98,7 +78,10 @@ Deno.test("Connection.read() gives up with SOCKET_TIMEOUT when the server goes q
     await held;
   });
   const conn = await open(server.port);
-  await assert.rejects(infoRequest(conn, ["node"], readLimits(100, 0)), isError("SOCKET_TIMEOUT", /100 ms/));
+  await assert.rejects(
+    infoRequest(conn, ["node"], readLimits(100, 0)),
+    isError("SOCKET_TIMEOUT", /100 ms/),
+  );
   assert.equal(conn.closed, true);
   release();
 });

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { AerobakError } from "../errors.ts";
+import type { AerobakError } from "../errors.ts";
 import { MAX_PROTO_SIZE, PROTO_HEADER_SIZE, readProtoHeader } from "./proto.ts";
 import { type Transport, TransportTimeout } from "./_transport.ts";
 
@@ -144,7 +144,12 @@ export class FrameReader {
       const left = limits.deadline - Date.now();
       if (left <= 0) {
         this.#src.close();
-        throw this.#ctx.fail("TOTAL_TIMEOUT", "total timeout passed before reading", undefined, false);
+        throw this.#ctx.fail(
+          "TOTAL_TIMEOUT",
+          "total timeout passed before reading",
+          undefined,
+          false,
+        );
       }
       if (left < limits.socketTimeoutMs) return { ms: left, total: true };
     }

@@ -71,11 +71,13 @@ function bodies(n: number): Uint8Array[] {
   });
 }
 
-for (const [name, sizes] of [
-  ["1-byte chunks", () => 1],
-  ["random chunks", () => 1 + Math.floor(Math.random() * 70_000)],
-  ["whole reads", () => 1 << 30],
-] as const) {
+for (
+  const [name, sizes] of [
+    ["1-byte chunks", () => 1],
+    ["random chunks", () => 1 + Math.floor(Math.random() * 70_000)],
+    ["whole reads", () => 1 << 30],
+  ] as const
+) {
   Deno.test(`FrameReader.read() reassembles frames from ${name}`, async () => {
     const want = name === "1-byte chunks" ? bodies(6).slice(0, 5) : bodies(16);
     const data = concat(want.map((b, i) => frame(1 + (i % 3), b)));
@@ -138,17 +140,23 @@ Deno.test("FrameReader.read() turns a transport timeout into SOCKET_TIMEOUT or T
   const t2 = new ChunkTransport(new Uint8Array(0), () => 3);
   t2.hangAtEnd = true;
   const r2 = new FrameReader(t2, ctx);
-  await assert.rejects(r2.read({ socketTimeoutMs: 60_000, deadline: Date.now() + 50 }), (e: unknown) => {
-    assert.ok(e instanceof AerobakError);
-    assert.equal(e.code, "TOTAL_TIMEOUT");
-    return true;
-  });
+  await assert.rejects(
+    r2.read({ socketTimeoutMs: 60_000, deadline: Date.now() + 50 }),
+    (e: unknown) => {
+      assert.ok(e instanceof AerobakError);
+      assert.equal(e.code, "TOTAL_TIMEOUT");
+      return true;
+    },
+  );
 });
 
 Deno.test("FrameReader.read() with a passed deadline fails without reading", async () => {
   const t = new ChunkTransport(frame(1, new Uint8Array(1)), () => 100);
   const r = new FrameReader(t, ctx);
-  await assert.rejects(r.read({ socketTimeoutMs: 1000, deadline: Date.now() - 1 }), /total timeout/);
+  await assert.rejects(
+    r.read({ socketTimeoutMs: 1000, deadline: Date.now() - 1 }),
+    /total timeout/,
+  );
   assert.equal(t.reads, 0);
   assert.equal(t.closed, true);
 });

@@ -22,7 +22,9 @@ const PORT_RE = /^[0-9]{1,5}$/;
 function isIpv6(text: string): boolean {
   const groups = text.split(":");
   const compressed = text.split("::").length - 1;
-  if (compressed > 1 || (compressed === 0 && groups.length !== 8) || groups.length > 8) return false;
+  if (compressed > 1 || (compressed === 0 && groups.length !== 8) || groups.length > 8) {
+    return false;
+  }
   return groups.every((g, i) =>
     /^[0-9A-Fa-f]{0,4}$/.test(g) ||
     (i === groups.length - 1 && /^\d{1,3}(\.\d{1,3}){3}$/.test(g))

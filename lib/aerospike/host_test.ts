@@ -26,7 +26,9 @@ Deno.test("parseHost() accepts a bare IPv6 address without port", () => {
 });
 
 Deno.test("parseHost() refuses bad entries naming them", () => {
-  for (const bad of ["", "a:0", "a:70000", "a:t:x", "[::1", "[::1]x", ":3000", "a:b:c:d", "h:x::"]) {
+  for (
+    const bad of ["", "a:0", "a:70000", "a:t:x", "[::1", "[::1]x", ":3000", "a:b:c:d", "h:x::"]
+  ) {
     assert.throws(() => parseHost(bad, 3000), (e: unknown) => {
       assert.ok(e instanceof AerobakError);
       assert.equal(e.code, "CONFIG_INVALID");

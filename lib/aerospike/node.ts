@@ -7,7 +7,7 @@
  */
 
 import type { NodeRef } from "../errors.ts";
-import { type ConnectOptions, Connection, readLimits } from "./connection.ts";
+import { Connection, type ConnectOptions, readLimits } from "./connection.ts";
 import { formatAddress, type Host } from "./host.ts";
 import { infoRequest } from "./info_client.ts";
 import { ConnectionPool } from "./pool.ts";
@@ -80,6 +80,8 @@ export class Node implements NodeInfo {
   /** Connections to this node. */
   readonly pool: ConnectionPool;
   #connector: NodeConnector;
+  /** The tend's own connection: busy pools must not starve the tend (nor fail the node). */
+  #tendConn: Connection | null = null;
 
   /** @param opts Name, address, version, pool settings and connector. */
   constructor(opts: NodeOptions) {
@@ -137,8 +139,47 @@ export class Node implements NodeInfo {
     }
   }
 
-  /** Closes the node's pool. */
+  /**
+   * Runs info commands on the node's dedicated tend connection (opened on first use and
+   * after a failure). Callers must not overlap calls: the cluster tends one node at a time.
+   *
+   * @param commands Commands.
+   * @param timeoutMs Limit of the request.
+   * @returns Command → raw value.
+   * @throws {AerobakError} Connect, auth, transport or framing errors naming this node.
+   */
+  async tendInfo(commands: readonly string[], timeoutMs: number): Promise<Map<string, string>> {
+    if (this.#tendConn === null || this.#tendConn.closed) {
+      this.#tendConn = null;
+      this.#tendConn = await this.#open();
+    }
+    const conn = this.#tendConn;
+    try {
+      const answers = await infoRequest(conn, commands, readLimits(timeoutMs, timeoutMs));
+      if (!conn.finish()) this.#tendConn = null;
+      return answers;
+    } catch (err) {
+      conn.close();
+      this.#tendConn = null;
+      throw err;
+    }
+  }
+
+  /**
+   * Makes an open, authenticated connection the tend connection (the one the node was
+   * discovered on).
+   *
+   * @param conn The connection.
+   */
+  useTendConnection(conn: Connection): void {
+    this.#tendConn?.close();
+    this.#tendConn = conn;
+  }
+
+  /** Closes the node's pool and tend connection. */
   close(): Promise<void> {
+    this.#tendConn?.close();
+    this.#tendConn = null;
     return this.pool.close();
   }
 }

@@ -82,10 +82,16 @@ Deno.test("PartitionFilter.fromJSON() refuses broken cursors with CURSOR_INVALID
     { ...good, count: 3 },
     { ...good, partitions: [good.partitions[0], good.partitions[0]] },
     { ...good, partitions: [{ id: 1207, retry: "yes", done: false }, good.partitions[1]] },
-    { ...good, partitions: [{ id: 1207, retry: true, done: false, digest: "AAAA" }, good.partitions[1]] },
     {
       ...good,
-      partitions: [{ id: 1207, retry: true, done: false, digest: btoa(String.fromCharCode(...d)) }, good.partitions[1]],
+      partitions: [{ id: 1207, retry: true, done: false, digest: "AAAA" }, good.partitions[1]],
+    },
+    {
+      ...good,
+      partitions: [
+        { id: 1207, retry: true, done: false, digest: btoa(String.fromCharCode(...d)) },
+        good.partitions[1],
+      ],
     },
   ];
   for (const c of cases) {

@@ -208,26 +208,36 @@ export type ResolvedScanOptions = Readonly<
  * @throws {RangeError} For a bad namespace, number or combination (bins with no-bins).
  */
 export function resolveScanOptions(opts: ScanOptions): ResolvedScanOptions {
-  if (typeof opts.namespace !== "string" || opts.namespace.length < 1 || opts.namespace.length > 31) {
-    throw new RangeError(`Invalid namespace ${JSON.stringify(opts.namespace)}: must be 1..31 characters`);
+  if (
+    typeof opts.namespace !== "string" || opts.namespace.length < 1 || opts.namespace.length > 31
+  ) {
+    throw new RangeError(
+      `Invalid namespace ${JSON.stringify(opts.namespace)}: must be 1..31 characters`,
+    );
   }
   if (opts.noBins && opts.binNames && opts.binNames.length > 0) {
     throw new RangeError("Invalid scan options: binNames cannot be combined with noBins");
   }
   const num = (name: string, v: number | undefined, def: number) => {
     const x = v ?? def;
-    if (!Number.isInteger(x) || x < 0) throw new RangeError(`Invalid ${name} ${v}: must be an integer >= 0`);
+    if (!Number.isInteger(x) || x < 0) {
+      throw new RangeError(`Invalid ${name} ${v}: must be an integer >= 0`);
+    }
     return x;
   };
   const replica = opts.replica ?? "master";
   if (replica !== "master" && replica !== "any") {
-    throw new RangeError(`Invalid replica ${JSON.stringify(opts.replica)}: expected "master" or "any"`);
+    throw new RangeError(
+      `Invalid replica ${JSON.stringify(opts.replica)}: expected "master" or "any"`,
+    );
   }
   const socket = num("socketTimeoutMs", opts.socketTimeoutMs, 10000);
   return Object.freeze({
     namespace: opts.namespace,
     set: opts.set === "" ? undefined : opts.set,
-    binNames: opts.binNames && opts.binNames.length > 0 ? Object.freeze([...opts.binNames]) : undefined,
+    binNames: opts.binNames && opts.binNames.length > 0
+      ? Object.freeze([...opts.binNames])
+      : undefined,
     noBins: opts.noBins ?? false,
     filterExpression: opts.filterExpression,
     recordsPerSecond: num("recordsPerSecond", opts.recordsPerSecond, 0),
@@ -274,11 +284,15 @@ const GENERATION = ["none", "expectGenEqual", "expectGenGreater"];
 export function resolveWritePolicy(policy: WritePolicy = {}): ResolvedWritePolicy {
   const exists = policy.recordExistsAction ?? "update";
   if (!EXISTS.includes(exists)) {
-    throw new RangeError(`Invalid recordExistsAction ${JSON.stringify(exists)}: expected ${EXISTS.join(", ")}`);
+    throw new RangeError(
+      `Invalid recordExistsAction ${JSON.stringify(exists)}: expected ${EXISTS.join(", ")}`,
+    );
   }
   const gen = policy.generationPolicy ?? "none";
   if (!GENERATION.includes(gen)) {
-    throw new RangeError(`Invalid generationPolicy ${JSON.stringify(gen)}: expected ${GENERATION.join(", ")}`);
+    throw new RangeError(
+      `Invalid generationPolicy ${JSON.stringify(gen)}: expected ${GENERATION.join(", ")}`,
+    );
   }
   const total = policy.totalTimeoutMs ?? 10000;
   const socket = policy.socketTimeoutMs ?? 10000;

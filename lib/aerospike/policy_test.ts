@@ -63,7 +63,10 @@ Deno.test("resolveScanOptions() fills defaults and checks combinations", () => {
   assert.equal(o.replica, "master");
   assert.equal(resolveScanOptions({ namespace: "t", socketTimeoutMs: 0 }).socketTimeoutMs, 10000);
   assert.throws(() => resolveScanOptions({ namespace: "" }), RangeError);
-  assert.throws(() => resolveScanOptions({ namespace: "t", noBins: true, binNames: ["a"] }), RangeError);
+  assert.throws(
+    () => resolveScanOptions({ namespace: "t", noBins: true, binNames: ["a"] }),
+    RangeError,
+  );
   assert.throws(() => resolveScanOptions({ namespace: "t", maxRecords: -1 }), RangeError);
 });
 

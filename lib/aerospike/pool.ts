@@ -84,28 +84,19 @@ export class ConnectionPool implements AsyncDisposable {
       if (got === "timeout") {
         throw new AerobakError(
           "NO_CONNECTIONS",
-          `No connection to ${this.#opts.node.name ?? this.#opts.node.address} freed up within ${timeoutMs} ms (pool of ${this.#opts.max})`,
-          { node: this.#opts.node, retriable: true, resultCode: ResultCode.NO_AVAILABLE_CONNECTIONS_TO_NODE },
+          `No connection to ${
+            this.#opts.node.name ?? this.#opts.node.address
+          } freed up within ${timeoutMs} ms (pool of ${this.#opts.max})`,
+          {
+            node: this.#opts.node,
+            retriable: true,
+            resultCode: ResultCode.NO_AVAILABLE_CONNECTIONS_TO_NODE,
+          },
         );
       }
       if (got !== null) return got;
       // A slot freed up without a connection: loop and open one.
     }
-  }
-
-  /**
-   * Takes in a connection opened outside the pool (the one a node was discovered on).
-   * It is closed instead when the pool is full or closed.
-   *
-   * @param conn An open, authenticated connection to this pool's node.
-   */
-  adopt(conn: Connection): void {
-    if (this.#closed || this.#total >= this.#opts.max) {
-      conn.close();
-      return;
-    }
-    this.#total++;
-    this.release(conn);
   }
 
   /**

@@ -101,6 +101,12 @@ Deno.test("ConnectionPool.close() refuses further use and wakes waiters", async 
   await p.acquire(100);
   const waiting = p.acquire(5000);
   await p.close();
-  await assert.rejects(waiting, (e: unknown) => e instanceof AerobakError && e.code === "POOL_CLOSED");
-  await assert.rejects(p.acquire(10), (e: unknown) => e instanceof AerobakError && e.code === "POOL_CLOSED");
+  await assert.rejects(
+    waiting,
+    (e: unknown) => e instanceof AerobakError && e.code === "POOL_CLOSED",
+  );
+  await assert.rejects(
+    p.acquire(10),
+    (e: unknown) => e instanceof AerobakError && e.code === "POOL_CLOSED",
+  );
 });

@@ -14,7 +14,7 @@
 
 import { AerobakError } from "../errors.ts";
 import type { ByteWriter } from "./byte_writer.ts";
-import { type Connection, readLimits, type ReadLimits } from "./connection.ts";
+import { type Connection, type ReadLimits, readLimits } from "./connection.ts";
 import { partitionId } from "./digest.ts";
 import {
   dataViewOf,
@@ -180,11 +180,16 @@ export async function* scanPartitions(
       if (deadline > 0) {
         remaining = deadline - Date.now();
         if (remaining <= 0) {
-          throw new AerobakError("TOTAL_TIMEOUT", `Scan of namespace "${opts.namespace}" ran out of its ${opts.totalTimeoutMs} ms total timeout`);
+          throw new AerobakError(
+            "TOTAL_TIMEOUT",
+            `Scan of namespace "${opts.namespace}" ran out of its ${opts.totalTimeoutMs} ms total timeout`,
+          );
         }
       }
       const limits = readLimits(opts.socketTimeoutMs, remaining);
-      const rps = opts.recordsPerSecond > 0 ? Math.max(1, Math.floor(opts.recordsPerSecond / Math.max(1, nps.length))) : 0;
+      const rps = opts.recordsPerSecond > 0
+        ? Math.max(1, Math.floor(opts.recordsPerSecond / Math.max(1, nps.length)))
+        : 0;
       streams = nps.map((np) =>
         new NodeScan(
           np,

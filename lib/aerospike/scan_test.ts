@@ -73,7 +73,12 @@ async function scanRequest(conn: Deno.Conn): Promise<ScanRequest> {
 }
 
 function opts(extra: Partial<ScanOptions> = {}) {
-  return resolveScanOptions({ namespace: "test", retryDelayMs: 1, socketTimeoutMs: 2000, ...extra });
+  return resolveScanOptions({
+    namespace: "test",
+    retryDelayMs: 1,
+    socketTimeoutMs: 2000,
+    ...extra,
+  });
 }
 
 Deno.test("scanPartitions() resumes after the last digest when the connection drops mid-record", async () => {
@@ -113,9 +118,11 @@ Deno.test("scanPartitions() retries only partitions reported unavailable", async
       requests.push(req);
       if (index === 0 && requests.length === 1) {
         await c.write(recordsFrame([record(1, 10)]));
-        await c.write(frameOf((w) =>
-          writeReplyHeader(w, { info3: Info3.PARTITION_DONE, resultCode: 11, generation: 11 })
-        ));
+        await c.write(
+          frameOf((w) =>
+            writeReplyHeader(w, { info3: Info3.PARTITION_DONE, resultCode: 11, generation: 11 })
+          ),
+        );
       } else {
         await c.write(recordsFrame([record(2, 11)]));
       }
@@ -125,7 +132,9 @@ Deno.test("scanPartitions() retries only partitions reported unavailable", async
   const node = testNode(server.port);
   const filter = PartitionFilter.range(10, 2);
   const got: number[] = [];
-  for await (const r of scanPartitions(clusterOf(node), filter, opts())) got.push(Number(r.bins[0].value));
+  for await (const r of scanPartitions(clusterOf(node), filter, opts())) {
+    got.push(Number(r.bins[0].value));
+  }
   assert.deepEqual(got, [1, 2]);
   assert.deepEqual(requests[0].partitions, [10, 11]);
   assert.deepEqual(requests[1].partitions, [11]);
@@ -231,5 +240,31 @@ Deno.test("scanPartitions() reads only as fast as the caller pulls, and break cl
   assert.equal(node.pool.size, 0);
   await server.close();
   assert.equal(serverSawClose, true);
+  await node.close();
+});
+
+Deno.test("scanPartitions() stops with the abort reason and closes the connection", async () => {
+  await using server = fakeServer(async (c) => {
+    await scanRequest(c);
+    await c.write(recordsFrame([record(1), record(2)]));
+    await c.read(new Uint8Array(1)); // then nothing until the client hangs up
+  });
+  const node = testNode(server.port);
+  const ac = new AbortController();
+  const seen: number[] = [];
+  await assert.rejects(async () => {
+    for await (
+      const r of scanPartitions(
+        clusterOf(node),
+        PartitionFilter.id(PID),
+        opts({ signal: ac.signal }),
+      )
+    ) {
+      seen.push(Number(r.bins[0].value));
+      if (seen.length === 2) setTimeout(() => ac.abort(new Error("stop now")), 10);
+    }
+  }, /stop now/);
+  assert.deepEqual(seen, [1, 2]);
+  assert.equal(node.pool.size, 0);
   await node.close();
 });

@@ -11,7 +11,7 @@
 
 import * as nodeTls from "node:tls";
 import { createPrivateKey } from "node:crypto";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { AerobakError } from "../errors.ts";
 import { type Transport, TransportTimeout } from "./_transport.ts";
 
@@ -84,7 +84,9 @@ export function parseTlsProtocols(
       ? [...VERSIONS]
       : VERSIONS.filter((v) => v.toLowerCase() === token.toLowerCase());
     if (names.length === 0) {
-      throw tlsConfigError(`Unknown TLS protocol "${raw}" in "${text}": expected TLSv1.2 or TLSv1.3`);
+      throw tlsConfigError(
+        `Unknown TLS protocol "${raw}" in "${text}": expected TLSv1.2 or TLSv1.3`,
+      );
     }
     for (const n of names) sign === "-" ? on.delete(n) : on.add(n);
   }

@@ -19,10 +19,19 @@ function tlsConfig(e: unknown, pattern: RegExp): boolean {
 Deno.test("parseTlsProtocols() reads Apache SSLProtocol lists", () => {
   assert.deepEqual(parseTlsProtocols("+TLSv1.2"), { minVersion: "TLSv1.2", maxVersion: "TLSv1.2" });
   assert.deepEqual(parseTlsProtocols("all"), { minVersion: "TLSv1.2", maxVersion: "TLSv1.3" });
-  assert.deepEqual(parseTlsProtocols("all -TLSv1.2"), { minVersion: "TLSv1.3", maxVersion: "TLSv1.3" });
-  assert.deepEqual(parseTlsProtocols("TLSv1.2 TLSv1.3"), { minVersion: "TLSv1.2", maxVersion: "TLSv1.3" });
+  assert.deepEqual(parseTlsProtocols("all -TLSv1.2"), {
+    minVersion: "TLSv1.3",
+    maxVersion: "TLSv1.3",
+  });
+  assert.deepEqual(parseTlsProtocols("TLSv1.2 TLSv1.3"), {
+    minVersion: "TLSv1.2",
+    maxVersion: "TLSv1.3",
+  });
   assert.throws(() => parseTlsProtocols("+TLSv1 +TLSv1.1"), (e) => tlsConfig(e, /neither/));
-  assert.throws(() => parseTlsProtocols("+SSLv3"), (e) => tlsConfig(e, /Unknown TLS protocol "\+SSLv3"/));
+  assert.throws(
+    () => parseTlsProtocols("+SSLv3"),
+    (e) => tlsConfig(e, /Unknown TLS protocol "\+SSLv3"/),
+  );
 });
 
 Deno.test("loadTlsContext() reads files, b64: and env-b64: values and CA directories", async () => {
@@ -51,7 +60,12 @@ Deno.test("loadTlsContext() decrypts an encrypted key and refuses a wrong passwo
   });
   assert.match(ctx.key!, /BEGIN PRIVATE KEY/);
   await assert.rejects(
-    loadTlsContext({ enabled: true, certFile: dir + "client.pem", keyFile: dir + "client.enc.key", keyPassword: "bad" }),
+    loadTlsContext({
+      enabled: true,
+      certFile: dir + "client.pem",
+      keyFile: dir + "client.enc.key",
+      keyPassword: "bad",
+    }),
     (e) => tlsConfig(e, /client\.enc\.key.*password/),
   );
   await assert.rejects(
@@ -121,7 +135,12 @@ Deno.test("Cluster.connect() over TLS verifies the seed's TLS name while diallin
       assert.equal(cluster.nodes.length, 1);
     }
     await assert.rejects(
-      Cluster.connect({ hosts: `127.0.0.1:other-name:${proxy.port}`, tls, user: "admin", password: "pw" }),
+      Cluster.connect({
+        hosts: `127.0.0.1:other-name:${proxy.port}`,
+        tls,
+        user: "admin",
+        password: "pw",
+      }),
       (e: unknown) => {
         assert.ok(e instanceof AerobakError);
         assert.equal(e.code, "CLUSTER_UNREACHABLE");
@@ -139,7 +158,11 @@ Deno.test("Cluster.connect() over TLS verifies the seed's TLS name while diallin
   }
 });
 
-const hasOpenssl = await new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
+const hasOpenssl = await new Deno.Command("openssl", {
+  args: ["version"],
+  stdout: "null",
+  stderr: "null",
+})
   .output().then((o) => o.success, () => false);
 
 Deno.test({
@@ -151,8 +174,21 @@ Deno.test({
     probe.close();
     const server = new Deno.Command("openssl", {
       args: [
-        "s_server", "-accept", String(port), "-cert", dir + "server.pem", "-key", dir + "server.key",
-        "-CAfile", dir + "ca.pem", "-Verify", "1", "-verify_return_error", "-rev", "-naccept", "2",
+        "s_server",
+        "-accept",
+        String(port),
+        "-cert",
+        dir + "server.pem",
+        "-key",
+        dir + "server.key",
+        "-CAfile",
+        dir + "ca.pem",
+        "-Verify",
+        "1",
+        "-verify_return_error",
+        "-rev",
+        "-naccept",
+        "2",
       ],
       stdout: "piped",
       stderr: "null",
@@ -173,7 +209,10 @@ Deno.test({
       });
       const conn = await Connection.open(host, { timeoutMs: 5000, tls: withCert });
       // s_server -rev answers each line reversed: 8 bytes make a proto header of a type-1 frame.
-      await conn.write(new TextEncoder().encode("\x00\x00\x00\x00\x00\x00\x01\x02\n"), readLimits(5000, 0));
+      await conn.write(
+        new TextEncoder().encode("\x00\x00\x00\x00\x00\x00\x01\x02\n"),
+        readLimits(5000, 0),
+      );
       const f = await conn.read(readLimits(5000, 0));
       assert.equal(f.type, 1);
       conn.close();

@@ -87,7 +87,9 @@ async function exchange(
       }
       forEachOp(view, body, off, h.nOps, (op) => {
         const name = readName(body, op.nameOffset, op.nameLength);
-        reply.bins.push(readParticle(body, view, op.valueOffset, op.valueLength, op.particleType, name));
+        reply.bins.push(
+          readParticle(body, view, op.valueOffset, op.valueLength, op.particleType, name),
+        );
       });
     }
   } catch (err) {
@@ -227,6 +229,8 @@ export async function getRecord(
  */
 export function checkTtl(ttl: number): void {
   if (!Number.isInteger(ttl) || ttl < -2 || ttl > 0xfffffffd) {
-    throw new RangeError(`Invalid TTL ${ttl}: expected -2 (keep), -1 (never), 0 (default) or seconds`);
+    throw new RangeError(
+      `Invalid TTL ${ttl}: expected -2 (keep), -1 (never), 0 (default) or seconds`,
+    );
   }
 }

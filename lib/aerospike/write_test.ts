@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
 import { AerobakError } from "../errors.ts";
-import { ByteWriter } from "./byte_writer.ts";
-import { batchWrite, unansweredCode } from "./batch.ts";
 import { computeDigest, keyFromJs } from "./digest.ts";
-import { Info3 } from "./message.ts";
 import { Node } from "./node.ts";
 import { intBin } from "./particle.ts";
 import { resolveWritePolicy } from "./policy.ts";
-import { beginProto, endProto, ProtoType } from "./proto.ts";
 import type { AerospikeRecord } from "./record.ts";
-import { decodeBatchRequest, decodeRecordRequest, encodeReply, writeReplyHeader } from "./requests.ts";
+import { decodeRecordRequest, encodeReply } from "./requests.ts";
 import { checkTtl, deleteRecord, getRecord, putRecord } from "./write.ts";
 import { fakeServer, readMessage } from "./_test_server.ts";
 
@@ -26,10 +22,22 @@ function testNode(port: number): Node {
 
 function rec(i: number): AerospikeRecord {
   const key = keyFromJs(i);
-  return { namespace: "test", set: "s", key, digest: computeDigest("s", key), generation: 7, voidTime: 0, bins: [intBin("a", i)] };
+  return {
+    namespace: "test",
+    set: "s",
+    key,
+    digest: computeDigest("s", key),
+    generation: 7,
+    voidTime: 0,
+    bins: [intBin("a", i)],
+  };
 }
 
-const policy = resolveWritePolicy({ generationPolicy: "expectGenGreater", totalTimeoutMs: 2000, socketTimeoutMs: 2000 });
+const policy = resolveWritePolicy({
+  generationPolicy: "expectGenGreater",
+  totalTimeoutMs: 2000,
+  socketTimeoutMs: 2000,
+});
 
 Deno.test("putRecord() sends the policy bits and returns the server's code and generation", async () => {
   let header;
@@ -39,7 +47,10 @@ Deno.test("putRecord() sends the policy bits and returns the server's code and g
     await c.write(encodeReply({ resultCode: 3, generation: 9 }));
   });
   const node = testNode(server.port);
-  assert.deepEqual(await putRecord(node, rec(1), policy, -1, 1000), { resultCode: 3, generation: 9 });
+  assert.deepEqual(await putRecord(node, rec(1), policy, -1, 1000), {
+    resultCode: 3,
+    generation: 9,
+  });
   assert.equal(header!.info2 & 0x08, 0x08); // GENERATION_GT
   assert.equal(header!.generation, 7);
   assert.equal(header!.recordTtl, 0xffffffff);
@@ -94,74 +105,18 @@ Deno.test("deleteRecord() and getRecord() map 2 to not found and throw other cod
   const node = testNode(server.port);
   const target = { namespace: "test", set: "s", digest: rec(1).digest };
   assert.equal(await deleteRecord(node, target, policy, 1000), 2);
-  assert.equal(await getRecord(node, target, { totalTimeoutMs: 0, socketTimeoutMs: 1000, poolWaitMs: 1000 }), null);
-  await assert.rejects(deleteRecord(node, target, policy, 1000), (e: unknown) =>
-    e instanceof AerobakError && e.code === "SERVER_ERROR" && e.resultCode === 8);
+  assert.equal(
+    await getRecord(node, target, { totalTimeoutMs: 0, socketTimeoutMs: 1000, poolWaitMs: 1000 }),
+    null,
+  );
+  await assert.rejects(
+    deleteRecord(node, target, policy, 1000),
+    (e: unknown) => e instanceof AerobakError && e.code === "SERVER_ERROR" && e.resultCode === 8,
+  );
   await node.close();
 });
 
 Deno.test("checkTtl() accepts -2..2^32-3 and refuses the rest", () => {
   for (const ok of [-2, -1, 0, 1, 0xfffffffd]) checkTtl(ok);
   for (const bad of [-3, 1.5, 0xfffffffe]) assert.throws(() => checkTtl(bad), RangeError);
-});
-
-function batchReply(codes: [number, number][], last: boolean): Uint8Array {
-  const w = new ByteWriter(1024);
-  const p = beginProto(w);
-  for (const [index, rc] of codes) writeReplyHeader(w, { resultCode: rc, transactionTtl: index, generation: 1 });
-  if (last) writeReplyHeader(w, { info3: Info3.LAST });
-  endProto(w, p, ProtoType.MESSAGE);
-  return w.subarray().slice();
-}
-
-Deno.test("batchWrite() stores each record's code at its index", async () => {
-  let sentIndexes: number[] = [];
-  await using server = fakeServer(async (c) => {
-    const m = (await readMessage(c))!;
-    sentIndexes = decodeBatchRequest(m.subarray(8)).rows.map((r) => r.index);
-    await c.write(batchReply([[1, 0], [3, 5]], false));
-    await c.write(batchReply([[4, 13]], true));
-  });
-  const node = testNode(server.port);
-  const records = Array.from({ length: 6 }, (_, i) => rec(i));
-  const results = new Int32Array(6).fill(99);
-  await batchWrite(node, records, records.map(() => 0), [1, 3, 4], policy, results, 1000);
-  assert.deepEqual(sentIndexes, [1, 3, 4]);
-  assert.deepEqual([...results], [99, 0, 99, 5, 13, 99]);
-  assert.equal(node.pool.idle, 1);
-  await node.close();
-});
-
-Deno.test("batchWrite() gives records a node left unanswered a negative code", async () => {
-  await using server = fakeServer(async (c) => {
-    await readMessage(c);
-    await c.write(batchReply([[0, 0]], false));
-    // connection drops before the rest
-  });
-  const node = testNode(server.port);
-  const records = [rec(0), rec(1), rec(2)];
-  const results = new Int32Array(3);
-  await batchWrite(node, records, [0, 0, 0], [0, 1, 2], policy, results, 1000);
-  assert.deepEqual([...results], [0, -18, -18]);
-  assert.equal(node.pool.size, 0);
-  await node.close();
-});
-
-Deno.test("batchWrite() refuses an answer for an index it did not send", async () => {
-  await using server = fakeServer(async (c) => {
-    await readMessage(c);
-    await c.write(batchReply([[7, 0]], true));
-  });
-  const node = testNode(server.port);
-  const results = new Int32Array(2);
-  await batchWrite(node, [rec(0), rec(1)], [0, 0], [0, 1], policy, results, 1000);
-  assert.deepEqual([...results], [-20, -20]);
-  await node.close();
-});
-
-Deno.test("unansweredCode() tells unreachable from maybe-applied", () => {
-  assert.equal(unansweredCode(new AerobakError("CONNECT_FAILED", "x")), -11);
-  assert.equal(unansweredCode(new AerobakError("NO_CONNECTIONS", "x")), -8);
-  assert.equal(unansweredCode(new AerobakError("SOCKET_TIMEOUT", "x")), -18);
-  assert.equal(unansweredCode(new AerobakError("PROTO_INVALID", "x")), -20);
 });

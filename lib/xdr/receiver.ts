@@ -321,8 +321,9 @@ export class XdrReceiver implements AsyncDisposable, AsyncIterable<AsbxToken> {
   }
 
   #fail(err: AerobakError, peer: string): void {
-    // Bounded: a misbehaving peer must not grow memory without limit.
-    if (this.#errors.length < 100) {
+    // Acks that cannot be written because the receiver closed the socket are no failure;
+    // the list is bounded so a misbehaving peer cannot grow memory without limit.
+    if (this.#closing === undefined && this.#errors.length < 100) {
       this.#errors.push(
         err.node ? err : new AerobakError(err.code, `XDR connection from ${peer}: ${err.message}`, {
           cause: err,

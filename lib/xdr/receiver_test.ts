@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as tls from "node:tls";
 import { computeDigest, keyFromJs } from "../aerospike/digest.ts";
 import { Info1 } from "../aerospike/message.ts";
 import { intBin, stringBin } from "../aerospike/particle.ts";
@@ -244,4 +245,35 @@ Deno.test("XdrReceiver.close() ends the iteration after the queued tokens", asyn
   assert.equal(got.length, 2);
   assert.ok(await c.closedByServer());
   c.close();
+});
+
+Deno.test("XdrReceiver serves TLS with the given certificate", async () => {
+  const dir = new URL("../aerospike/testdata/tls/", import.meta.url);
+  const [cert, key, ca] = await Promise.all(
+    ["server.pem", "server.key", "ca.pem"].map((f) => Deno.readTextFile(new URL(f, dir))),
+  );
+  await using rx = XdrReceiver.listen({ hostname: "127.0.0.1", port: 0, tls: { cert, key } });
+  const socket = tls.connect({ host: "127.0.0.1", port: rx.port, servername: "aero-node", ca });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("secureConnect", resolve);
+    socket.once("error", reject);
+  });
+  const ack = new Promise<Uint8Array>((resolve) => {
+    const parts: Uint8Array[] = [];
+    socket.on("data", (d: Uint8Array) => {
+      parts.push(d);
+      const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        all.set(p, at);
+        at += p.length;
+      }
+      if (all.length >= 30) resolve(all.subarray(0, 30));
+    });
+  });
+  socket.write(copy(encodeXdrWrite(record(1))));
+  assert.equal(readXdrAck(await ack), 0);
+  const t = (await rx[Symbol.asyncIterator]().next()).value as AsbxToken;
+  assert.deepEqual(t.digest, record(1).digest);
+  socket.destroy();
 });

@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { computeDigest, keyFromJs, partitionId } from "../aerospike/digest.ts";
+import { intBin, stringBin } from "../aerospike/particle.ts";
+import { AerobakError } from "../errors.ts";
+import { EmulatedCluster } from "../emulator/cluster.ts";
+import { XdrEmulation } from "../emulator/xdr.ts";
+import { decodeAsbx } from "../format/asbx/decoder.ts";
+import { parseAsbxFileName } from "../format/asbx/file_name.ts";
+import { DirectoryWriter } from "../io/local_writer.ts";
+import { ManualClock } from "../pipeline/clock.ts";
+import { DirectInfo } from "./_test_util.ts";
+import { startBackupXdr } from "./backup_xdr.ts";
+import { resolveBackupXdrConfig } from "./config.ts";
+
+function seed(cluster: EmulatedCluster, n: number): void {
+  const ns = cluster.namespace("test")!;
+  for (let i = 0; i < n; i++) {
+    const key = keyFromJs(i);
+    ns.store.put({
+      namespace: "test",
+      set: "s",
+      digest: computeDigest("s", key),
+      key,
+      generation: 1,
+      voidTime: 0,
+      lutMs: 0,
+      bins: [intBin("i", i), stringBin("pad", "x".repeat(50))],
+    });
+  }
+}
+
+/** Advances the manual clock in steps, letting sockets run, until `done()`. */
+async function drive(clock: ManualClock, done: () => boolean, stepMs = 500): Promise<void> {
+  for (let i = 0; i < 4000 && !done(); i++) {
+    await clock.advance(stepMs);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  assert.ok(done(), "job did not finish");
+}
+
+Deno.test("startBackupXdr() writes every shipped record into ASBX files split by partition", async () => {
+  const dir = await Deno.makeTempDir();
+  const cluster = new EmulatedCluster({ nodes: 2 });
+  seed(cluster, 1500);
+  const xdr = XdrEmulation.attach(cluster, { window: 16 });
+  const client = new DirectInfo(cluster);
+  const clock = new ManualClock();
+  const config = resolveBackupXdrConfig({
+    namespace: "test",
+    dc: "bk",
+    localPort: 0,
+    listenAddress: "127.0.0.1",
+    parallelWrite: 3,
+    fileLimit: 16 * 1024,
+  });
+  const job = startBackupXdr(client, config, new DirectoryWriter(dir), { clock });
+  await drive(clock, () => job.status !== "running");
+  const stats = await job.wait();
+  assert.equal(stats.recordsRead, 1500);
+
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  assert.equal(stats.filesWritten, names.length);
+  assert.ok(names.length > 3, `rollover made ${names.length} files`);
+  let bytes = 0;
+  const numbers = new Set<number>();
+  const digests = new Set<string>();
+  for (const name of names) {
+    const parsed = parseAsbxFileName(name);
+    assert.equal(parsed.namespace, "test");
+    numbers.add(parsed.fileNumber);
+    const file = await Deno.open(`${dir}/${name}`);
+    bytes += (await file.stat()).size;
+    const dec = decodeAsbx(file.readable, { file: name, fileNumber: parsed.fileNumber });
+    for await (const t of dec) {
+      // Writer w of 3 owns partitions [w * 1365, (w + 1) * 1365), the last one the rest.
+      assert.equal(Math.min(2, Math.floor(partitionId(t.digest) / 1365)), parsed.writer);
+      digests.add(t.digest.join(","));
+      assert.equal(t.payload[9] & 0x10, 0);
+    }
+    assert.equal(dec.header!.namespace, "test");
+  }
+  assert.equal(digests.size, 1500);
+  assert.equal(numbers.size, names.length, "file numbers are unique across writers");
+  assert.equal(Math.max(...numbers), names.length);
+  assert.equal(stats.bytesWritten, bytes);
+  for (const n of cluster.nodes) assert.deepEqual(xdr.dcs(n.name), []);
+  await xdr.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("startBackupXdr() finishes an empty namespace without files", async () => {
+  const dir = await Deno.makeTempDir();
+  const cluster = new EmulatedCluster({ nodes: 1 });
+  const xdr = XdrEmulation.attach(cluster);
+  const clock = new ManualClock();
+  const config = resolveBackupXdrConfig({
+    namespace: "test",
+    dc: "bk",
+    localPort: 0,
+    listenAddress: "127.0.0.1",
+    parallelWrite: 2,
+  });
+  const job = startBackupXdr(new DirectInfo(cluster), config, new DirectoryWriter(dir), { clock });
+  await drive(clock, () => job.status !== "running");
+  const stats = await job.wait();
+  assert.equal(stats.recordsRead, 0);
+  assert.equal(stats.filesWritten, 0);
+  await xdr.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("startBackupXdr() fails with XDR_START_TIMEOUT when nothing arrives, and removes the DC", async () => {
+  const dir = await Deno.makeTempDir();
+  const cluster = new EmulatedCluster({ nodes: 2 });
+  seed(cluster, 50);
+  const xdr = XdrEmulation.attach(cluster, { retryDelayMs: 5 });
+  const clock = new ManualClock();
+  // A misconfigured localAddress: the nodes dial 127.0.0.2, the receiver listens on 127.0.0.1.
+  const config = resolveBackupXdrConfig({
+    namespace: "test",
+    dc: "bk",
+    localAddress: "127.0.0.2",
+    localPort: 0,
+    listenAddress: "127.0.0.1",
+    parallelWrite: 1,
+    startTimeoutMs: 10_000,
+  });
+  const job = startBackupXdr(new DirectInfo(cluster), config, new DirectoryWriter(dir), { clock });
+  await drive(clock, () => job.status !== "running", 1000);
+  await assert.rejects(job.wait(), (e: unknown) => {
+    assert.ok(e instanceof AerobakError);
+    assert.equal(e.code, "XDR_START_TIMEOUT");
+    assert.match(e.message, /no message from the cluster in 10000 ms/);
+    return true;
+  });
+  for (const n of cluster.nodes) {
+    assert.deepEqual(xdr.dcs(n.name), []);
+    assert.ok(!xdr.mrtWritesDisabled(n.name, "test"));
+  }
+  await xdr.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("startBackupXdr() can be cancelled and removes the DC", async () => {
+  const dir = await Deno.makeTempDir();
+  const cluster = new EmulatedCluster({ nodes: 1 });
+  seed(cluster, 20);
+  const xdr = XdrEmulation.attach(cluster);
+  const clock = new ManualClock();
+  const config = resolveBackupXdrConfig({
+    namespace: "test",
+    dc: "bk",
+    localPort: 0,
+    listenAddress: "127.0.0.1",
+    parallelWrite: 1,
+  });
+  const client = new DirectInfo(cluster);
+  // The rewind never ends: the run would go on until cancelled.
+  client.overrides.set("get-stats", "lag=0;recoveries=0;recoveries_pending=7");
+  const job = startBackupXdr(client, config, new DirectoryWriter(dir), { clock });
+  await clock.advance(5000);
+  await new Promise((r) => setTimeout(r, 20));
+  await job.cancel();
+  assert.equal(job.status, "cancelled");
+  assert.deepEqual(xdr.dcs(cluster.nodes[0].name), []);
+  await xdr.close();
+  await Deno.remove(dir, { recursive: true });
+});
