@@ -50,7 +50,7 @@ export class Connection {
   /** Request buffer reused for every command on this connection. */
   readonly writer: ByteWriter = new ByteWriter(8192);
   /** `Date.now()` of the last completed command, for idle trimming. */
-  lastUsed = Date.now();
+  lastUsed: number = Date.now();
   /** Whether the connection has been authenticated (or needs no authentication). */
   authenticated = false;
 

@@ -26,7 +26,7 @@ import { fixedFanout } from "../pipeline/fanout.ts";
 import { Job } from "../pipeline/job.ts";
 import { MetricsMeter } from "../pipeline/metrics.ts";
 import { Pipe, type PipeReader, type PipeWriter, type Processor } from "../pipeline/pipe.ts";
-import { TokenBucket } from "../pipeline/rate_limiter.ts";
+import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
 import { retryAttempts, retryDelayMs, type RetryPolicy } from "../policy.ts";
 import type { RestoreConfig } from "../restore/config.ts";
 import { recordRef } from "../restore/processors.ts";
@@ -167,7 +167,14 @@ async function buildPipe(
       signal: ctx.signal,
     })
   );
-  return new Pipe({ readers, processors, writers }, { fanout: fixedFanout(), signal: ctx.signal });
+  const bandwidth = config.bandwidth > 0 && !config.validateOnly
+    ? new LeakyBucket(config.bandwidth, { clock: ctx.clock, signal: ctx.signal })
+    : undefined;
+  return new Pipe({ readers, processors, writers }, {
+    fanout: fixedFanout(),
+    bandwidth,
+    signal: ctx.signal,
+  });
 }
 
 async function* readFiles(

@@ -140,14 +140,21 @@ export function mrtWritesCommand(namespace: string, disabled: boolean): string {
   return `set-config:context=namespace;namespace=${namespace};disable-mrt-writes=${disabled}`;
 }
 
+/** Options of {@linkcode xdrCommand}. */
+export interface XdrCommandOptions {
+  /** Name of the node to ask. */
+  node: string;
+  /** Limit of the request, ms. @default the client's */
+  timeoutMs?: number;
+}
+
 /**
  * Sends one command to one node and checks the answer the way backup-go does (a value
  * containing `ERROR` fails), also recognising `FAIL:` answers.
  *
  * @param client The cluster.
- * @param node Node name.
  * @param command The command.
- * @param timeoutMs Limit of the request. @default the client's
+ * @param options The node and a time limit.
  * @returns The answer.
  * @throws {AerobakError} `XDR_COMMAND_FAILED` naming node and command (with the server's
  *   result code when it gave one), or `XDR_DC_NOT_FOUND` when the answer says the DC is
@@ -155,11 +162,11 @@ export function mrtWritesCommand(namespace: string, disabled: boolean): string {
  */
 export async function xdrCommand(
   client: XdrInfoClient,
-  node: string,
   command: string,
-  timeoutMs?: number,
+  options: XdrCommandOptions,
 ): Promise<string> {
-  const answers = await client.info([command], { node, timeoutMs });
+  const { node } = options;
+  const answers = await client.info([command], { node, timeoutMs: options.timeoutMs });
   const value = answers.get(command);
   const nodeRef = { address: addressOf(client, node), name: node };
   if (value === undefined) {
@@ -216,65 +223,63 @@ export function parseXdrStats(value: string): XdrStats {
  * Creates the DC on one node and starts shipping the namespace.
  *
  * @param client The cluster.
- * @param node Node name.
- * @param settings The DC.
+ * @param settings The DC and the node.
  * @throws {AerobakError} `XDR_COMMAND_FAILED` at the first command the node refuses.
  */
 export async function startXdr(
   client: XdrInfoClient,
-  node: string,
-  settings: XdrDcSettings,
+  settings: XdrDcSettings & { node: string },
 ): Promise<void> {
-  for (const cmd of xdrCreateCommands(settings)) await xdrCommand(client, node, cmd);
+  for (const cmd of xdrCreateCommands(settings)) {
+    await xdrCommand(client, cmd, { node: settings.node });
+  }
 }
 
 /**
  * Removes the DC from one node (shipping stops).
  *
  * @param client The cluster.
- * @param node Node name.
- * @param dc DC name.
+ * @param target The node and the DC name.
  * @throws {AerobakError} `XDR_COMMAND_FAILED`.
  */
-export async function stopXdr(client: XdrInfoClient, node: string, dc: string): Promise<void> {
-  await xdrCommand(client, node, xdrDeleteCommand(dc));
+export async function stopXdr(
+  client: XdrInfoClient,
+  target: { node: string; dc: string },
+): Promise<void> {
+  await xdrCommand(client, xdrDeleteCommand(target.dc), { node: target.node });
 }
 
 /**
  * Reads a DC's progress on one node.
  *
  * @param client The cluster.
- * @param node Node name.
- * @param dc DC name.
- * @param namespace Namespace.
+ * @param target The node, the DC name and the namespace.
  * @returns Lag and recoveries.
  * @throws {AerobakError} `XDR_DC_NOT_FOUND` when the node has no such DC; `XDR_COMMAND_FAILED`.
  */
 export async function getXdrStats(
   client: XdrInfoClient,
-  node: string,
-  dc: string,
-  namespace: string,
+  target: { node: string; dc: string; namespace: string },
 ): Promise<XdrStats> {
-  return parseXdrStats(await xdrCommand(client, node, xdrStatsCommand(dc, namespace)));
+  const cmd = xdrStatsCommand(target.dc, target.namespace);
+  return parseXdrStats(await xdrCommand(client, cmd, { node: target.node }));
 }
 
 /**
  * Blocks or unblocks transaction writes of a namespace on one node.
  *
  * @param client The cluster.
- * @param node Node name.
- * @param namespace Namespace.
- * @param disabled `true` blocks MRT writes, `false` allows them again.
+ * @param target The node, the namespace, and `disabled: true` to block MRT writes or
+ *   `false` to allow them again.
  * @throws {AerobakError} `XDR_COMMAND_FAILED`.
  */
 export async function setMrtWrites(
   client: XdrInfoClient,
-  node: string,
-  namespace: string,
-  disabled: boolean,
+  target: { node: string; namespace: string; disabled: boolean },
 ): Promise<void> {
-  await xdrCommand(client, node, mrtWritesCommand(namespace, disabled));
+  await xdrCommand(client, mrtWritesCommand(target.namespace, target.disabled), {
+    node: target.node,
+  });
 }
 
 /**
@@ -288,7 +293,7 @@ export async function stopXdrAll(
   client: XdrInfoClient,
   dc: string,
 ): Promise<Map<string, AerobakError>> {
-  return await onAllNodes(client, (node) => stopXdr(client, node, dc));
+  return await onAllNodes(client, (node) => stopXdr(client, { node, dc }));
 }
 
 /**
@@ -303,7 +308,10 @@ export async function unblockMrtAll(
   client: XdrInfoClient,
   namespace: string,
 ): Promise<Map<string, AerobakError>> {
-  return await onAllNodes(client, (node) => setMrtWrites(client, node, namespace, false));
+  return await onAllNodes(
+    client,
+    (node) => setMrtWrites(client, { node, namespace, disabled: false }),
+  );
 }
 
 async function onAllNodes(

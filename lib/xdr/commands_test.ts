@@ -90,12 +90,12 @@ Deno.test("xdrCommand() names node and command, and spots a vanished DC", async 
       weird: "something ERROR happened",
     },
   });
-  assert.equal(await xdrCommand(client, "A", "ok"), "ok");
-  await assert.rejects(xdrCommand(client, "A", "gone"), (e: unknown) => {
+  assert.equal(await xdrCommand(client, "ok", { node: "A" }), "ok");
+  await assert.rejects(xdrCommand(client, "gone", { node: "A" }), (e: unknown) => {
     assert.equal((e as AerobakError).code, "XDR_DC_NOT_FOUND");
     return true;
   });
-  await assert.rejects(xdrCommand(client, "A", "ce"), (e: unknown) => {
+  await assert.rejects(xdrCommand(client, "ce", { node: "A" }), (e: unknown) => {
     const err = e as AerobakError;
     assert.equal(err.code, "XDR_COMMAND_FAILED");
     assert.equal(err.resultCode, 25);
@@ -103,7 +103,7 @@ Deno.test("xdrCommand() names node and command, and spots a vanished DC", async 
     assert.match(err.message, /"ce" on node A failed: ERROR:25:enterprise only/);
     return true;
   });
-  await assert.rejects(xdrCommand(client, "A", "weird"), AerobakError);
+  await assert.rejects(xdrCommand(client, "weird", { node: "A" }), AerobakError);
 });
 
 Deno.test("stopXdrAll() and unblockMrtAll() try every node and report failures", async () => {

@@ -184,7 +184,7 @@ export class XdrController {
     try {
       // Cleanup runs even when the create sequence stops half-way.
       created = true;
-      await startXdr(this.#client, name, this.#settings);
+      await startXdr(this.#client, { ...this.#settings, node: name });
       state.phase = "rewinding";
       await this.#clock.sleep(this.#delayMs, signal);
       for (;; await this.#clock.sleep(this.#pollMs, signal)) {
@@ -217,7 +217,7 @@ export class XdrController {
     } finally {
       if (created) {
         try {
-          await stopXdr(this.#client, name, this.#settings.dc);
+          await stopXdr(this.#client, { node: name, dc: this.#settings.dc });
         } catch (err) {
           this.#warn(err);
         }
@@ -230,13 +230,17 @@ export class XdrController {
   async #poll(name: string, signal: AbortSignal): Promise<XdrStats | null> {
     for (let attempt = 1;; attempt++) {
       try {
-        return await getXdrStats(this.#client, name, this.#settings.dc, this.#settings.namespace);
+        return await getXdrStats(this.#client, {
+          node: name,
+          dc: this.#settings.dc,
+          namespace: this.#settings.namespace,
+        });
       } catch (err) {
         const e = asAerobakError(err);
         if (e.code === "XDR_DC_NOT_FOUND") {
           // The node lost the DC (restart): create it again, the rewind starts over there.
           this.#warn(e);
-          await startXdr(this.#client, name, this.#settings);
+          await startXdr(this.#client, { ...this.#settings, node: name });
           return null;
         }
         if (attempt >= this.#attempts) {
@@ -269,7 +273,11 @@ export class XdrController {
     // Marked before sending, as backup-go does, so cleanup unblocks even after a failure.
     if (disabled) state.mrtBlocked = true;
     try {
-      await setMrtWrites(this.#client, state.name, this.#settings.namespace, disabled);
+      await setMrtWrites(this.#client, {
+        node: state.name,
+        namespace: this.#settings.namespace,
+        disabled,
+      });
       if (!disabled) state.mrtBlocked = false;
     } catch (err) {
       this.#warn(err);

@@ -99,8 +99,8 @@ function wrapped(err: unknown): AerobakError {
  * @param body The AS_MSG (what follows the proto header).
  * @returns Namespace, set, digest position, key and info bits.
  * @throws {AerobakError} `XDR_MESSAGE_INVALID` (offsets relative to the body) for a short
- *   header, a field overrunning the body, a missing namespace or digest, a digest that is
- *   not 20 bytes, or a malformed key.
+ *   header, a field overrunning the body, a missing namespace or digest, or a digest that
+ *   is not 20 bytes. A key that cannot be decoded is left out.
  */
 export function parseXdrMessage(body: Uint8Array): XdrMessageInfo {
   const view = dataViewOf(body);
@@ -131,7 +131,13 @@ export function parseXdrMessage(body: Uint8Array): XdrMessageInfo {
           digestOffset = at;
           break;
         case FieldType.KEY:
-          key = readUserKey(body, view, at, len);
+          // The key is informational only (the payload is stored as shipped): a key this
+          // codec does not know must not make the source resend the message forever.
+          try {
+            key = readUserKey(body, view, at, len);
+          } catch {
+            key = undefined;
+          }
           break;
       }
     });
