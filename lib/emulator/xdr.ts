@@ -333,7 +333,8 @@ export class XdrEmulation {
     for (const [nsName, entry] of dc.namespaces) {
       if (entry.shipper !== undefined || !entry.added) continue;
       const ns = this.cluster.namespace(nsName)!;
-      entry.shipper = new XdrShipper(this.cluster, node, ns, dc.addresses[0], {
+      entry.shipper = new XdrShipper({ cluster: this.cluster, node, namespace: ns }, {
+        address: dc.addresses[0],
         rewind: entry.rewind,
         maxThroughput: entry.maxThroughput,
         ...this.#opts,
@@ -365,10 +366,22 @@ export interface XdrShipperStats {
 
 /** Options of {@linkcode XdrShipper}. */
 export interface XdrShipperOptions extends Required<XdrEmulationOptions> {
+  /** `host:port` of the connector (IPv6 in brackets). */
+  address: string;
   /** `"all"`, a number of seconds, or `"0"` for no rewind. */
   rewind: string;
   /** Records per second; 0 = unlimited. @default 0 */
   maxThroughput?: number;
+}
+
+/** What a shipper ships from. */
+export interface XdrShipperSource {
+  /** The cluster. */
+  cluster: EmulatedCluster;
+  /** The shipping node. */
+  node: NodeState;
+  /** The namespace shipped. */
+  namespace: NamespaceState;
 }
 
 interface Pending {
@@ -407,25 +420,17 @@ export class XdrShipper {
   readonly #batch = new ByteWriter(64 * 1024);
 
   /**
-   * @param cluster The cluster.
-   * @param node The shipping node (it ships the partitions it is master of).
-   * @param ns The namespace.
-   * @param address `host:port` of the connector.
-   * @param opts Rewind and timing.
+   * @param source The cluster, the shipping node (it ships the partitions it is master of)
+   *   and the namespace.
+   * @param opts The connector's `host:port`, rewind and timing.
    */
-  constructor(
-    cluster: EmulatedCluster,
-    node: NodeState,
-    ns: NamespaceState,
-    address: string,
-    opts: XdrShipperOptions,
-  ) {
-    this.#cluster = cluster;
-    this.#node = node;
-    this.#ns = ns;
-    const i = address.lastIndexOf(":");
-    this.#host = address.slice(0, i).replace(/^\[(.*)\]$/, "$1");
-    this.#port = Number(address.slice(i + 1));
+  constructor(source: XdrShipperSource, opts: XdrShipperOptions) {
+    this.#cluster = source.cluster;
+    this.#node = source.node;
+    this.#ns = source.namespace;
+    const i = opts.address.lastIndexOf(":");
+    this.#host = opts.address.slice(0, i).replace(/^\[(.*)\]$/, "$1");
+    this.#port = Number(opts.address.slice(i + 1));
     this.#opts = opts;
     this.setMaxThroughput(opts.maxThroughput ?? 0);
   }

@@ -6,7 +6,7 @@
 
 /** Sample files the C asbackup 4.5.8 wrote (key: sample-key.pem). */
 export const C_SAMPLES =
-  new URL("../../../shared/samples/c-asbackup-4.5.8/", import.meta.url).pathname;
+  new URL("../../testdata/c-asbackup-4.5.8/", import.meta.url).pathname;
 
 /**
  * Streams `bytes` in chunks of the given sizes (cycled), or of random sizes 1..max.

@@ -5,7 +5,7 @@ import { AsbEncoder } from "./encoder.ts";
 import { AsbParser } from "./parser.ts";
 import { rng } from "./_test_util.ts";
 
-const SAMPLES = new URL("../../../../shared/samples/c-asbackup-4.5.8/", import.meta.url);
+const SAMPLES = new URL("../../../testdata/c-asbackup-4.5.8/", import.meta.url);
 
 function seeds(): Uint8Array[] {
   const enc = new AsbEncoder({ compact: true });

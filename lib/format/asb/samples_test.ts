@@ -6,7 +6,7 @@ import type { AsbToken } from "./parser.ts";
 import { validateAsb } from "./validate.ts";
 import { chunkedStream, decodeAll } from "./_test_util.ts";
 
-const SAMPLES = new URL("../../../../shared/samples/c-asbackup-4.5.8/", import.meta.url);
+const SAMPLES = new URL("../../../testdata/c-asbackup-4.5.8/", import.meta.url);
 const read = (p: string) => Deno.readFileSync(new URL(p, SAMPLES));
 
 /** Re-encodes decoded tokens in the C style, as the C asbackup would have written them. */
