@@ -29,7 +29,14 @@ export const MIB = 1024 * 1024;
 
 /** Where a backup goes. */
 export type BackupTarget =
-  | { kind: "directory"; path: string; removeFiles: boolean; bufferSize: number }
+  | {
+    kind: "directory";
+    path: string;
+    removeFiles: boolean;
+    bufferSize: number;
+    /** Continuing: the directory holds the interrupted run's files. */
+    skipDirCheck?: boolean;
+  }
   | { kind: "file"; path: string; removeFiles: boolean; bufferSize: number }
   | { kind: "stdout"; bufferSize: number }
   | { kind: "none" };
@@ -111,6 +118,12 @@ export function backupPlanFromFlags(
   if (str(flags, "continue") !== "" && str(flags, "state-file-dst") !== "") {
     throw new FlagError("--continue and --state-file-dst are mutually exclusive");
   }
+  if (str(flags, "continue") !== "" && (bool(flags, "remove-files") || removeArtifacts)) {
+    throw new FlagError(
+      "--continue resumes the backup in --directory: it cannot be used with --remove-files " +
+        "or --remove-artifacts",
+    );
+  }
   if ((str(flags, "continue") !== "" || str(flags, "state-file-dst") !== "") && directory === "") {
     throw new FlagError(
       "--state-file-dst and --continue need --directory (the state file lives there)",
@@ -182,6 +195,15 @@ export function backupPlanFromFlags(
       field: "--modified-before",
     });
   }
+  if (
+    config.modAfter !== undefined && config.modBefore !== undefined &&
+    config.modBefore <= config.modAfter
+  ) {
+    throw new FlagError(
+      `--modified-before ${str(flags, "modified-before")} must be later than ` +
+        `--modified-after ${str(flags, "modified-after")}`,
+    );
+  }
   if (str(flags, "filter-exp") !== "") config.filterExpression = str(flags, "filter-exp");
   if (str(flags, "state-file-dst") !== "") {
     config.stateFile = str(flags, "state-file-dst");
@@ -209,6 +231,7 @@ export function backupPlanFromFlags(
       path: directory,
       removeFiles,
       bufferSize: num(flags, "local-buffer-size") * MIB,
+      skipDirCheck: str(flags, "continue") !== "",
     };
   }
   return {
@@ -231,6 +254,7 @@ export function openBackupTarget(target: BackupTarget): StorageWriter {
       return new DirectoryWriter(target.path, {
         removeFiles: target.removeFiles,
         bufferSize: target.bufferSize,
+        skipDirCheck: target.skipDirCheck ?? false,
       });
     case "file":
       return new FileWriter(target.path, { bufferSize: target.bufferSize });

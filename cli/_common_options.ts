@@ -6,7 +6,7 @@
  */
 
 import type { ClientPolicy } from "../lib/aerospike/policy.ts";
-import type { CompressionPolicy } from "../lib/io/compression.ts";
+import { type CompressionPolicy, ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from "../lib/io/compression.ts";
 import type { EncryptionPolicy } from "../lib/io/encryption.ts";
 import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
 import { FlagError, type ParsedFlags } from "./_flags.ts";
@@ -92,24 +92,50 @@ export function secretAgentFromFlags(flags: ParsedFlags): SecretAgentConfig | un
  *
  * @param flags The parsed flags.
  * @returns The policy.
+ * @throws {FlagError} for an unknown mode or a level libzstd does not take.
  */
 export function compressionFromFlags(flags: ParsedFlags): CompressionPolicy {
-  return {
-    mode: choice(flags, "compress", ["NONE", "ZSTD"] as const),
-    level: num(flags, "compression-level"),
-  };
+  const level = num(flags, "compression-level");
+  if (!Number.isInteger(level) || level < ZSTD_MIN_LEVEL || level > ZSTD_MAX_LEVEL) {
+    throw new FlagError(
+      `invalid value "${level}" for --compression-level: expected an integer from ${ZSTD_MIN_LEVEL} to ${ZSTD_MAX_LEVEL}`,
+    );
+  }
+  return { mode: choice(flags, "compress", ["NONE", "ZSTD"] as const), level };
 }
+
+const KEY_FLAGS = ["encryption-key-file", "encryption-key-env", "encryption-key-secret"] as const;
 
 /**
  * Builds the encryption policy from `--encrypt` and `--encryption-key-*`.
  *
  * @param flags The parsed flags.
  * @returns The policy.
+ * @throws {FlagError} for an unknown mode, a mode without exactly one key flag, or
+ *   `--encryption-key-secret` without `--sa-address`.
  */
 export function encryptionFromFlags(flags: ParsedFlags): EncryptionPolicy {
   const p: EncryptionPolicy = {
     mode: choice(flags, "encrypt", ["NONE", "AES128", "AES256"] as const),
   };
+  const given = KEY_FLAGS.filter((f) => str(flags, f) !== "");
+  if (p.mode !== "NONE") {
+    if (given.length === 0) {
+      throw new FlagError(
+        `--encrypt ${p.mode} needs the private key: set one of --${KEY_FLAGS.join(", --")}`,
+      );
+    }
+    if (given.length > 1) {
+      throw new FlagError(`--${given[0]} and --${given[1]} are mutually exclusive`);
+    }
+    if (given[0] === "encryption-key-secret" && str(flags, "sa-address") === "") {
+      throw new FlagError(
+        `--encryption-key-secret "${
+          str(flags, "encryption-key-secret")
+        }" needs a Secret Agent: set --sa-address`,
+      );
+    }
+  }
   if (str(flags, "encryption-key-file") !== "") p.keyFile = str(flags, "encryption-key-file");
   if (str(flags, "encryption-key-env") !== "") p.keyEnv = str(flags, "encryption-key-env");
   if (str(flags, "encryption-key-secret") !== "") p.keySecret = str(flags, "encryption-key-secret");

@@ -10,11 +10,17 @@
  */
 
 import { Cluster } from "../lib/aerospike/cluster.ts";
-import { resolveBackupConfig } from "../lib/backup/config.ts";
+import { type BackupConfig, resolveBackupConfig } from "../lib/backup/config.ts";
 import { BackupClient } from "../lib/client.ts";
 import { BACKUP_FLAGS } from "./_backup_flags.ts";
-import { backupPlanFromFlags, openBackupTarget, removeArtifacts } from "./_backup_options.ts";
-import { type CliIo, EXIT_OK, fail, startCli } from "./_cli.ts";
+import { join } from "node:path";
+import {
+  type BackupPlan,
+  backupPlanFromFlags,
+  openBackupTarget,
+  removeArtifacts,
+} from "./_backup_options.ts";
+import { type CliIo, errorText, EXIT_FAILURE, EXIT_OK, fail, startCli } from "./_cli.ts";
 import { clientPolicyFromFlags } from "./_common_options.ts";
 import { showProgress } from "./_progress.ts";
 import { formatReport, reportBackup } from "./_report.ts";
@@ -96,10 +102,28 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     reportBackup(stats, ctx.log, io.stderr);
     return EXIT_OK;
   } catch (err) {
-    return fail(ctx, "backup failed", err);
+    const resume = await resumeHint(plan, config);
+    if (resume === undefined) return fail(ctx, "backup failed", err);
+    // The state file is what makes the files left behind a backup in progress.
+    ctx.log.error("backup failed", { error: errorText(err), resume });
+    return EXIT_FAILURE;
   } finally {
     await cluster?.close();
   }
+}
+
+/**
+ * How to resume a failed backup, when it saved a state file (without one, the job removed
+ * the files it wrote).
+ */
+async function resumeHint(plan: BackupPlan, config: BackupConfig): Promise<string | undefined> {
+  if (config.stateFile === "" || plan.target.kind !== "directory") return undefined;
+  try {
+    await Deno.stat(join(plan.target.path, config.stateFile));
+  } catch {
+    return undefined;
+  }
+  return `run again with --continue ${config.stateFile} (and the same --directory)`;
 }
 
 if (import.meta.main) {

@@ -56,7 +56,11 @@ export async function main(args: string[], io: CliIo): Promise<number> {
       cluster = await Cluster.connect(policy, { signal: io.signal });
     }
     const client = new BackupClient(cluster);
-    const handle = client.restore(config, openRestoreSource(plan.source), { signal: io.signal });
+    const handle = client.restore(config, openRestoreSource(plan.source), {
+      signal: io.signal,
+      // Void times become TTLs against the same clock the CLI reports with.
+      now: () => Math.floor(now().getTime() / 1000),
+    });
     const startedAt = now().getTime();
     const stop = showProgress(
       () => {

@@ -1,119 +1,236 @@
 /**
- * Benchmarks (`deno task bench`): backup of 1,000,000 ~200-byte records from a 3-node
- * emulator at parallel 1, 2 and 4, restore of them, the official Node client doing the same
- * scan and batch writes for comparison, and the per-area benches when present.
+ * Benchmarks (`deno task bench`): what the toolkit costs, measured per process.
  *
- * Figures: records/s, MB/s (10^6 bytes of backup files), CPU seconds per million records
- * (this process, which also runs the emulator), peak RSS.
+ * The emulated cluster runs in its own process (`scripts/bench_server.ts`, seeded
+ * in-process with synthetic ~200-byte records), and every measured job runs as its own
+ * subprocess under GNU `/usr/bin/time`, so its CPU seconds (user + sys) and peak RSS are
+ * its own, not the server's:
  *
- * Usage: `deno run -A scripts/bench.ts [records]`
+ * - `asbackup` (the real CLI) at `--parallel` 1, 2 and 4, and with zstd, AES-256 and
+ *   zstd + AES-256;
+ * - the official Node client (Node 20, `tests/conformance/node_modules/aerospike`)
+ *   scanning the same namespace, nodes one at a time and all nodes concurrently;
+ * - `asrestore` (the real CLI) at its default settings, from each of the four backups;
+ * - the official Node client writing the same records with batch writes (batches of 128,
+ *   32 in flight, as `asrestore`'s defaults);
+ * - the per-area benches (ASB codec, io stages, emulator scan, client scan decode), after
+ *   the server is stopped.
+ *
+ * Figures per job: wall seconds of the process (start-up and connect included), records/s,
+ * MB/s (10^6 bytes of backup files written or read; for the Node client the plain backup's
+ * size, so the figures compare), CPU seconds per million records, peak RSS (MiB).
+ * Prints a table and writes everything as JSON to `.tmp/bench.json`.
+ *
+ * ```sh
+ * deno task bench                      # 1,000,000 records, 3 nodes (several minutes)
+ * deno run -A scripts/bench.ts --records 100000 --skip node,areas
+ * ```
+ *
+ * Flags: `--records N` (default 1,000,000), `--nodes N` (default 3), `--skip a,b` with any
+ * of `backup`, `codecs`, `restore`, `node`, `areas`; `--json path` (default `.tmp/bench.json`).
  *
  * @module
  */
 
-import { cpuUsage } from "node:process";
-import { Cluster } from "../lib/aerospike/cluster.ts";
-import { CITRUSLEAF_EPOCH_SECONDS } from "../lib/aerospike/record.ts";
-import { BackupClient } from "../lib/client.ts";
-import { startEmulator } from "../lib/emulator/emulator.ts";
-import { DirectoryReader } from "../lib/io/local_reader.ts";
-import { DirectoryWriter } from "../lib/io/local_writer.ts";
+const ROOT = new URL("../", import.meta.url).pathname;
+const DENO = Deno.execPath();
+const TIME = "/usr/bin/time";
 
-const RECORDS = Number(Deno.args[0] ?? 1_000_000);
-
-interface Figure {
+/** One measured job (one process). */
+export interface JobFigures {
+  /** What ran. */
   what: string;
+  /** Records backed up, scanned, restored or written. */
   records: number;
+  /** Bytes of backup files written or read (post compression/encryption). */
+  bytes: number;
+  /** Wall seconds of the process. */
   seconds: number;
+  /** Records per wall second. */
   recordsPerSecond: number;
+  /** MB (10^6 bytes) per wall second. */
   mbPerSecond: number;
+  /** User + system CPU seconds of the process. */
+  cpuSeconds: number;
+  /** CPU seconds per million records. */
   cpuSecondsPerMillion: number;
+  /** Peak resident set size, MiB. */
   peakRssMiB: number;
+  /** How the figure compares, or what limited it. */
+  note?: string;
 }
 
-async function measure(
+interface Options {
+  records: number;
+  nodes: number;
+  skip: Set<string>;
+  json: string;
+}
+
+function parseOptions(args: string[]): Options {
+  const o: Options = {
+    records: 1_000_000,
+    nodes: 3,
+    skip: new Set(),
+    json: `${ROOT}.tmp/bench.json`,
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const v = args[i + 1];
+    if (a === "--records" && v) o.records = Number(args[++i]);
+    else if (a === "--nodes" && v) o.nodes = Number(args[++i]);
+    else if (a === "--skip" && v) o.skip = new Set(args[++i].split(","));
+    else if (a === "--json" && v) o.json = args[++i];
+    else if (/^\d+$/.test(a)) o.records = Number(a);
+    else throw new Error(`bench: unknown argument "${a}"`);
+  }
+  if (!Number.isInteger(o.records) || o.records < 1) throw new Error("bench: bad --records");
+  return o;
+}
+
+function round(n: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+const decoder = new TextDecoder();
+
+/** The running benchmark server (an emulator in a subprocess) and its control channel. */
+class BenchServer implements AsyncDisposable {
+  readonly seeds: string;
+  readonly #child: Deno.ChildProcess;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #lines: AsyncIterator<string>;
+
+  private constructor(
+    child: Deno.ChildProcess,
+    stdin: WritableStreamDefaultWriter<Uint8Array>,
+    lines: AsyncIterator<string>,
+    seeds: string,
+  ) {
+    this.#child = child;
+    this.#stdin = stdin;
+    this.#lines = lines;
+    this.seeds = seeds;
+  }
+
+  static async start(records: number, nodes: number): Promise<BenchServer> {
+    const child = new Deno.Command(DENO, {
+      args: [
+        "run",
+        "-A",
+        "--v8-flags=--max-old-space-size=16384",
+        `${ROOT}scripts/bench_server.ts`,
+        "--records",
+        String(records),
+        "--nodes",
+        String(nodes),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = readLines(child.stdout);
+    const first = await lines.next();
+    if (first.done || !first.value.startsWith("ready ")) {
+      throw new Error(`bench server did not start: ${first.value ?? "(no output)"}`);
+    }
+    return new BenchServer(child, child.stdin.getWriter(), lines, first.value.split(" ")[1]);
+  }
+
+  /** Sends one control command and returns its one-line answer. */
+  async command(line: string): Promise<string> {
+    await this.#stdin.write(new TextEncoder().encode(line + "\n"));
+    const r = await this.#lines.next();
+    if (r.done) throw new Error("bench server exited");
+    if (r.value.startsWith("error ")) throw new Error(`bench server: ${r.value}`);
+    return r.value;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      await this.#stdin.close();
+    } catch { /* already gone */ }
+    await this.#child.status;
+  }
+}
+
+async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let pending = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    pending += chunk;
+    let nl;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      yield pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+    }
+  }
+  if (pending) yield pending;
+}
+
+interface ProcessFigures {
+  seconds: number;
+  cpuSeconds: number;
+  peakRssMiB: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one command under GNU time; fails loudly when it fails. */
+async function timed(cmd: string, args: string[], cwd = ROOT): Promise<ProcessFigures> {
+  const timeFile = await Deno.makeTempFile({ prefix: "aerobak-bench-time-" });
+  try {
+    const out = await new Deno.Command(TIME, {
+      args: ["-f", "%e %U %S %M", "-o", timeFile, cmd, ...args],
+      cwd,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = decoder.decode(out.stdout);
+    const stderr = decoder.decode(out.stderr);
+    if (!out.success) {
+      throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}):\n${stderr.slice(-2000)}`);
+    }
+    const t = (await Deno.readTextFile(timeFile)).trim().split("\n").at(-1)!.split(" ");
+    return {
+      seconds: Number(t[0]),
+      cpuSeconds: Number(t[1]) + Number(t[2]),
+      peakRssMiB: Math.round(Number(t[3]) / 1024),
+      stdout,
+      stderr,
+    };
+  } finally {
+    await Deno.remove(timeFile);
+  }
+}
+
+function figures(
   what: string,
-  run: () => Promise<{ records: number; bytes: number }>,
-): Promise<Figure> {
-  let peak = Deno.memoryUsage().rss;
-  const timer = setInterval(() => (peak = Math.max(peak, Deno.memoryUsage().rss)), 50);
-  const cpu0 = cpuUsage();
-  const t0 = performance.now();
-  const { records, bytes } = await run();
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = cpuUsage(cpu0);
-  clearInterval(timer);
-  peak = Math.max(peak, Deno.memoryUsage().rss);
-  const f: Figure = {
+  p: ProcessFigures,
+  records: number,
+  bytes: number,
+  note?: string,
+): JobFigures {
+  const f: JobFigures = {
     what,
     records,
-    seconds: round(seconds),
-    recordsPerSecond: Math.round(records / seconds),
-    mbPerSecond: round(bytes / 1e6 / seconds),
-    cpuSecondsPerMillion: round(((cpu.user + cpu.system) / 1e6) / (records / 1e6)),
-    peakRssMiB: Math.round(peak / 1048576),
+    bytes,
+    seconds: round(p.seconds),
+    recordsPerSecond: Math.round(records / p.seconds),
+    mbPerSecond: round(bytes / 1e6 / p.seconds, 1),
+    cpuSeconds: round(p.cpuSeconds),
+    cpuSecondsPerMillion: round(p.cpuSeconds / (records / 1e6)),
+    peakRssMiB: p.peakRssMiB,
   };
-  console.log(JSON.stringify(f));
+  if (note) f.note = note;
+  console.error(`  ${formatRow(f)}`);
   return f;
 }
 
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
-}
-
-async function nodeClient(seeds: string, mode: "scan" | "write", n: number): Promise<number> {
-  const [host, port] = seeds.split(",")[0].split(":");
-  const script = `
-const Aerospike = require("aerospike");
-(async () => {
-  const client = await Aerospike.connect({ hosts: [{ addr: "${host}", port: ${port} }] });
-  const t0 = process.hrtime.bigint();
-  let n = 0;
-  if ("${mode}" === "scan") {
-    const scan = client.scan("test");
-    const stream = scan.foreach({ totalTimeout: 0, socketTimeout: 0 });
-    await new Promise((res, rej) => { stream.on("data", () => n++); stream.on("error", rej); stream.on("end", res); });
-  } else {
-    const batch = 128, inflight = 32, total = ${n};
-    const payload = "x".repeat(150);
-    let next = 0;
-    async function worker() {
-      while (next < total) {
-        const start = next; next += batch;
-        const recs = [];
-        for (let i = start; i < Math.min(start + batch, total); i++) {
-          recs.push({ type: Aerospike.batchType.BATCH_WRITE, key: new Aerospike.Key("bar", "node", i),
-            ops: [Aerospike.operations.write("i", i), Aerospike.operations.write("s", payload)] });
-        }
-        await client.batchWrite(recs);
-        n += recs.length;
-      }
-    }
-    await Promise.all(Array.from({ length: inflight }, worker));
-  }
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  console.log(JSON.stringify({ records: n, seconds: s, cpu: process.cpuUsage(), rss: process.resourceUsage().maxRSS }));
-  await client.close();
-})().catch((e) => { console.error(String(e)); process.exit(1); });
-`;
-  const out = await new Deno.Command("node", {
-    args: ["-e", script],
-    cwd: new URL("../tests/conformance/", import.meta.url).pathname,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  const r = JSON.parse(new TextDecoder().decode(out.stdout));
-  const cpu = (r.cpu.user + r.cpu.system) / 1e6;
-  console.log(JSON.stringify({
-    what: `official Node client ${mode} (subprocess)`,
-    records: r.records,
-    seconds: round(r.seconds),
-    recordsPerSecond: Math.round(r.records / r.seconds),
-    cpuSecondsPerMillion: round(cpu / (r.records / 1e6)),
-    peakRssMiB: Math.round(r.rss / 1024),
-  }));
-  return r.records;
+function reportNumber(text: string, label: string): number {
+  const m = new RegExp(`${label}[^0-9\\n]*([0-9]+)`).exec(text);
+  if (!m) throw new Error(`no "${label}" in the report:\n${text.slice(-1500)}`);
+  return Number(m[1]);
 }
 
 async function dirSize(dir: string): Promise<number> {
@@ -122,71 +239,342 @@ async function dirSize(dir: string): Promise<number> {
   return n;
 }
 
-async function main(): Promise<void> {
-  await using emu = await startEmulator({
-    nodes: 3,
-    namespaces: [{ name: "test" }, { name: "bar" }],
-  });
-  const payload = "x".repeat(150);
-  for (let i = 0; i < RECORDS; i++) {
-    emu.put({ namespace: "test", set: "bench", key: i, bins: { i, s: payload } });
-  }
-  console.log(`Seeded ${RECORDS} records into a 3-node emulator`);
-  await using cluster = await Cluster.connect({ hosts: emu.seeds });
-  const client = new BackupClient(cluster);
-  let lastDir = "";
-  for (const parallel of [1, 2, 4]) {
-    const dir = await Deno.makeTempDir({ prefix: "aerobak-bench-" });
-    await measure(`backup parallel ${parallel}`, async () => {
-      const s = await client.backup(
-        { namespace: "test", parallelRead: parallel, parallelWrite: parallel },
-        new DirectoryWriter(dir),
-      ).wait();
-      return { records: s.recordsRead, bytes: s.bytesWritten };
-    });
-    if (lastDir) await Deno.remove(lastDir, { recursive: true });
-    lastDir = dir;
-  }
-  const size = await dirSize(lastDir);
-  await measure("restore (batch writes, 16 async batches)", async () => {
-    const s = await client.restore(
-      { namespace: { source: "test", destination: "bar" }, parallel: 4 },
-      new DirectoryReader(lastDir),
-      { now: () => emu.nowSeconds() + CITRUSLEAF_EPOCH_SECONDS },
-    ).wait();
-    return { records: s.recordsInserted, bytes: size };
-  });
-  await Deno.remove(lastDir, { recursive: true });
-
-  try {
-    await nodeClient(emu.seeds, "scan", RECORDS);
-    await nodeClient(emu.seeds, "write", RECORDS);
-  } catch (e) {
-    console.log(JSON.stringify({ what: "official Node client", error: String(e).slice(0, 300) }));
-  }
-
-  const areas: [string, string, (m: Record<string, unknown>) => Promise<unknown>][] = [
-    ["bench_asb.ts", "benchAsb", (m) => (m.benchAsb as () => Promise<unknown>)()],
-    ["bench_io.ts", "benchIo", (m) => (m.benchIo as () => Promise<unknown>)()],
-    [
-      "bench_emulator.ts",
-      "benchEmulatorScan",
-      (m) =>
-        (m.benchEmulatorScan as (o: { records: number }) => Promise<unknown>)({ records: RECORDS }),
-    ],
-    ["bench_client.ts", "benchScanDecode", (m) => (m.benchScanDecode as () => Promise<unknown>)()],
-  ];
-  for (const [file, name, call] of areas) {
-    const url = new URL(`./${file}`, import.meta.url);
-    try {
-      await Deno.stat(url);
-    } catch {
-      continue;
-    }
-    const mod = await import(url.href);
-    if (typeof mod[name] !== "function") continue;
-    console.log(JSON.stringify({ what: name, result: await call(mod) }));
-  }
+interface Codec {
+  name: string;
+  flags: string[];
 }
 
-await main();
+async function codecs(work: string): Promise<Codec[]> {
+  const key = `${work}/key.pem`;
+  const gen = await new Deno.Command("openssl", {
+    args: ["genrsa", "-traditional", "-out", key, "2048"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!gen.success) throw new Error(`openssl genrsa failed: ${decoder.decode(gen.stderr)}`);
+  const aes = ["--encrypt", "AES256", "--encryption-key-file", key];
+  return [
+    { name: "none", flags: [] },
+    { name: "zstd", flags: ["--compress", "ZSTD"] },
+    { name: "aes256", flags: aes },
+    { name: "zstd+aes256", flags: ["--compress", "ZSTD", ...aes] },
+  ];
+}
+
+function hostFlags(seeds: string): string[] {
+  return ["--host", seeds.split(",")[0]];
+}
+
+async function backup(
+  server: BenchServer,
+  dir: string,
+  what: string,
+  flags: string[],
+  expected: number,
+  note?: string,
+): Promise<JobFigures> {
+  const p = await timed(DENO, [
+    "run",
+    "-A",
+    `${ROOT}cli/asbackup.ts`,
+    ...hostFlags(server.seeds),
+    "--namespace",
+    "test",
+    "--directory",
+    dir,
+    "--remove-files",
+    ...flags,
+  ]);
+  const records = reportNumber(p.stderr, "Records Read");
+  if (records !== expected) throw new Error(`${what}: backed up ${records} of ${expected}`);
+  return figures(what, p, records, await dirSize(dir), note);
+}
+
+async function restore(
+  server: BenchServer,
+  dir: string,
+  what: string,
+  flags: string[],
+  expected: number,
+  note?: string,
+): Promise<JobFigures> {
+  const p = await timed(DENO, [
+    "run",
+    "-A",
+    `${ROOT}cli/asrestore.ts`,
+    ...hostFlags(server.seeds),
+    "--namespace",
+    "test,bar",
+    "--directory",
+    dir,
+    ...flags,
+  ]);
+  const inserted = reportNumber(p.stderr, "Inserted Records");
+  const stored = Number(await server.command("count bar"));
+  await server.command("truncate bar");
+  if (inserted !== expected || stored !== expected) {
+    throw new Error(`${what}: inserted ${inserted}, stored ${stored}, expected ${expected}`);
+  }
+  return figures(what, p, inserted, await dirSize(dir), note);
+}
+
+/** The official Node client's jobs (run with `node -e` inside tests/conformance). */
+const NODE_SCRIPT = `
+const Aerospike = require("aerospike");
+const [mode, seeds, total, concurrent] = process.argv.slice(1);
+const hosts = seeds.split(",").map((h) => ({ addr: h.split(":")[0], port: Number(h.split(":")[1]) }));
+${seedScript()}
+(async () => {
+  const client = await Aerospike.connect({ hosts, policies: {
+    scan: new Aerospike.ScanPolicy({ totalTimeout: 0, socketTimeout: 30000 }),
+    batchParentWrite: new Aerospike.BatchPolicy({ totalTimeout: 0, socketTimeout: 30000 }),
+  } });
+  let n = 0;
+  if (mode === "scan") {
+    const scan = client.scan("test");
+    scan.concurrent = concurrent === "true";
+    const stream = scan.foreach();
+    await new Promise((res, rej) => {
+      stream.on("data", () => n++); stream.on("error", rej); stream.on("end", res);
+    });
+  } else {
+    const gen = records(Number(total));
+    const batch = 128, inflight = 32;
+    let done = false;
+    async function worker() {
+      while (!done) {
+        const recs = [];
+        for (let i = 0; i < batch; i++) {
+          const r = gen.next();
+          if (r.done) { done = true; break; }
+          recs.push({ type: Aerospike.batchType.BATCH_WRITE,
+            key: new Aerospike.Key("bar", "bench", r.value.key),
+            policy: new Aerospike.BatchWritePolicy({ key: Aerospike.policy.key.SEND }),
+            ops: Object.entries(r.value.bins).map(([k, v]) => Aerospike.operations.write(k, v)) });
+        }
+        if (recs.length === 0) break;
+        const res = await client.batchWrite(recs);
+        for (const x of res) if (x.status !== 0) throw new Error("batch write status " + x.status);
+        n += recs.length;
+      }
+    }
+    await Promise.all(Array.from({ length: inflight }, worker));
+  }
+  console.log(JSON.stringify({ records: n }));
+  await client.close();
+})().catch((e) => { console.error(e && e.stack || String(e)); process.exit(1); });
+`;
+
+/** A JS copy of bench_server.ts's generator for the Node client's writes (same records). */
+function seedScript(): string {
+  return `
+const WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november " +
+  "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu backup " +
+  "restore record partition digest cluster replica namespace shard stream").split(" ");
+function* records(count) {
+  let x = 0x5eed;
+  const rand = () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return x >>> 0; };
+  const text = (min) => { let s = WORDS[rand() % WORDS.length];
+    while (s.length < min) s += " " + WORDS[rand() % WORDS.length]; return s; };
+  for (let i = 0; i < count; i++) {
+    const b = Buffer.alloc(16);
+    for (let j = 0; j < 16; j += 4) b.writeUInt32BE(rand(), j);
+    const name = text(36), t = text(84);
+    const f = new Aerospike.Double((rand() % 1000000) / 1000);
+    yield { key: i, bins: { i, name, text: t, f, b } };
+  }
+}`;
+}
+
+async function nodeClient(
+  server: BenchServer,
+  what: string,
+  args: string[],
+  expected: number,
+  bytes: number,
+  note: string,
+): Promise<JobFigures> {
+  const p = await timed("node", ["-e", NODE_SCRIPT, ...args], `${ROOT}tests/conformance/`);
+  const n = JSON.parse(p.stdout.trim().split("\n").at(-1)!).records as number;
+  if (n !== expected) throw new Error(`${what}: ${n} of ${expected} records`);
+  if (args[0] === "write") {
+    const stored = Number(await server.command("count bar"));
+    await server.command("truncate bar");
+    if (stored !== expected) throw new Error(`${what}: stored ${stored} of ${expected}`);
+  }
+  return figures(what, p, n, bytes, note);
+}
+
+/**
+ * Runs each area bench in a fresh process (`deno eval`), so one bench's heap and JIT state
+ * do not skew the next.
+ */
+async function areaBenches(records: number): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  const areas: [string, string, string][] = [
+    ["bench_asb.ts", "benchAsb", ""],
+    ["bench_io.ts", "benchIo", ""],
+    ["bench_emulator.ts", "benchEmulatorScan", `{ records: ${records} }`],
+    ["bench_client.ts", "benchScanDecode", String(Math.max(records, 1_000_000))],
+  ];
+  for (const [file, name, args] of areas) {
+    console.error(`area bench ${name}…`);
+    const url = new URL(`./${file}`, import.meta.url).href;
+    const code = `import { ${name} } from "${url}";\n` +
+      `console.log(JSON.stringify(await ${name}(${args})));`;
+    const res = await new Deno.Command(DENO, {
+      args: ["eval", code],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    if (!res.success) throw new Error(`area bench ${name} failed (${res.code})`);
+    out[name] = JSON.parse(decoder.decode(res.stdout).trim().split("\n").at(-1)!);
+    console.error(JSON.stringify(out[name]));
+  }
+  return out;
+}
+
+const COLUMNS = ["records/s", "MB/s", "CPU s/M", "RSS MiB", "wall s"];
+
+function formatRow(f: JobFigures): string {
+  return [
+    f.what.padEnd(44),
+    String(f.recordsPerSecond).padStart(10),
+    f.mbPerSecond.toFixed(1).padStart(7),
+    f.cpuSecondsPerMillion.toFixed(2).padStart(8),
+    String(f.peakRssMiB).padStart(8),
+    f.seconds.toFixed(1).padStart(7),
+    f.note ? `  ${f.note}` : "",
+  ].join("");
+}
+
+function printTable(title: string, rows: JobFigures[]): void {
+  if (rows.length === 0) return;
+  console.log(`\n${title}`);
+  console.log(
+    "".padEnd(44) + COLUMNS.map((c, i) => c.padStart([10, 7, 8, 8, 7][i])).join(""),
+  );
+  for (const r of rows) console.log(formatRow(r));
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(Deno.args);
+  const n = o.records;
+  const work = await Deno.makeTempDir({ prefix: "aerobak-bench-" });
+  const jobs: Record<string, JobFigures[]> = { backup: [], codecs: [], restore: [], node: [] };
+  let areas: Record<string, unknown> = {};
+  const started = new Date();
+  try {
+    console.error(`bench: seeding ${n} records into a ${o.nodes}-node emulator (own process)…`);
+    const codecList = await codecs(work);
+    {
+      await using server = await BenchServer.start(n, o.nodes);
+      const dirs = new Map<string, string>();
+      const dirOf = (name: string) => {
+        if (!dirs.has(name)) dirs.set(name, `${work}/backup-${name.replace("+", "-")}`);
+        return dirs.get(name)!;
+      };
+      const needBackups = !o.skip.has("backup") || !o.skip.has("restore") ||
+        !o.skip.has("codecs") || !o.skip.has("node");
+      if (needBackups) {
+        console.error("backup (asbackup CLI, plain) at parallel 1, 2, 4:");
+        for (const parallel of [1, 2, 4]) {
+          const dir = parallel === 1 ? dirOf("none") : `${work}/backup-p${parallel}`;
+          const f = await backup(
+            server,
+            dir,
+            `asbackup --parallel ${parallel}`,
+            ["--parallel", String(parallel)],
+            n,
+          );
+          jobs.backup.push(f);
+          if (parallel !== 1) await Deno.remove(dir, { recursive: true });
+        }
+      }
+      const plainBytes = jobs.backup[0]?.bytes ?? 0;
+      if (!o.skip.has("node")) {
+        console.error("official Node client scan:");
+        for (const concurrent of [false, true]) {
+          jobs.node.push(
+            await nodeClient(
+              server,
+              `node client scan (concurrent ${concurrent})`,
+              ["scan", server.seeds, String(n), String(concurrent)],
+              n,
+              plainBytes,
+              "MB/s as the plain backup's size",
+            ),
+          );
+        }
+      }
+      if (!o.skip.has("codecs") || !o.skip.has("restore")) {
+        console.error("backup (asbackup CLI, parallel 1) per file codec:");
+        for (const c of codecList.slice(1)) {
+          jobs.codecs.push(
+            await backup(server, dirOf(c.name), `asbackup ${c.name}`, c.flags, n),
+          );
+        }
+        jobs.codecs.unshift({ ...jobs.backup[0], what: "asbackup none" });
+      }
+      if (!o.skip.has("restore")) {
+        console.error("restore (asrestore CLI, default settings) per file codec:");
+        for (const c of codecList) {
+          jobs.restore.push(
+            await restore(server, dirOf(c.name), `asrestore ${c.name}`, c.flags, n),
+          );
+        }
+      }
+      if (!o.skip.has("node")) {
+        console.error("official Node client batch writes:");
+        jobs.node.push(
+          await nodeClient(
+            server,
+            "node client batch writes (128 x 32)",
+            ["write", server.seeds, String(n)],
+            n,
+            plainBytes,
+            "MB/s as the plain backup's size",
+          ),
+        );
+      }
+    }
+    if (!o.skip.has("areas")) areas = await areaBenches(n);
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+
+  printTable("Backup (asbackup CLI process)", jobs.backup);
+  printTable("Official Node client (node 20 process)", jobs.node);
+  printTable("Backup by file codec (parallel 1)", jobs.codecs);
+  printTable("Restore by file codec (default settings)", jobs.restore);
+  const ratio = (rows: JobFigures[]) => {
+    const plain = rows.find((r) => r.what.endsWith(" none"));
+    const both = rows.find((r) => r.what.endsWith("zstd+aes256"));
+    return plain && both ? round(1 - both.recordsPerSecond / plain.recordsPerSecond, 3) : null;
+  };
+  const summary = {
+    backupZstdAesThroughputCost: ratio(jobs.codecs),
+    restoreZstdAesThroughputCost: ratio(jobs.restore),
+  };
+  console.log(`\nzstd+aes256 throughput cost vs plain (goal <= 0.25): ${JSON.stringify(summary)}`);
+  for (const [name, value] of Object.entries(areas)) {
+    console.log(`\n${name}`);
+    for (const row of Array.isArray(value) ? value : [value]) console.log(JSON.stringify(row));
+  }
+  const result = {
+    startedAt: started.toISOString(),
+    records: n,
+    nodes: o.nodes,
+    cpus: navigator.hardwareConcurrency,
+    deno: Deno.version.deno,
+    jobs,
+    summary,
+    areas,
+  };
+  await Deno.mkdir(o.json.slice(0, o.json.lastIndexOf("/")), { recursive: true });
+  await Deno.writeTextFile(o.json, JSON.stringify(result, null, 2) + "\n");
+  console.log(`\nwrote ${o.json}`);
+}
+
+if (import.meta.main) await main();

@@ -156,7 +156,23 @@ export class ByteWriter {
   utf8(s: string): number {
     // Worst case 3 bytes per UTF-16 code unit.
     this.ensure(s.length * 3);
-    const { written } = encoder.encodeInto(s, this.#buf.subarray(this.#pos));
+    const buf = this.#buf;
+    const pos = this.#pos;
+    // Names (namespace, set, bins) are short ASCII and written on every record: copying
+    // the code units beats encodeInto's subarray and result object.
+    if (s.length <= 32) {
+      let i = 0;
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[pos + i] = c;
+      }
+      if (i === s.length) {
+        this.#pos = pos + i;
+        return i;
+      }
+    }
+    const { written } = encoder.encodeInto(s, buf.subarray(pos));
     this.#pos += written;
     return written;
   }

@@ -10,6 +10,7 @@
 
 import { AerobakError } from "../errors.ts";
 import type { ByteWriter } from "./byte_writer.ts";
+import { copyBytes } from "./_arena.ts";
 import {
   particleSize,
   readParticle,
@@ -488,7 +489,7 @@ export function decodeRecordMessage(
         break;
       case 4:
         if (len !== 20) throw invalid(`Invalid digest field of ${len} bytes`, at);
-        digest = buf.slice(at, at + 20);
+        digest = copyBytes(buf, at, at + 20);
         break;
       case 2:
         key = readUserKey(buf, view, at, len);

@@ -10,6 +10,7 @@
 
 import { AerobakError } from "../errors.ts";
 import type { ByteWriter } from "./byte_writer.ts";
+import { copyBytes } from "./_arena.ts";
 import { type MsgValue, unpack } from "./msgpack.ts";
 import {
   type Bin,
@@ -113,8 +114,8 @@ export function readIntValue(view: DataView, offset: number, length: number): bi
 }
 
 /**
- * Decodes a bin value. Bytes-typed values are copied (one `slice` per bin) so the bin
- * outlives the frame buffer; GeoJSON loses its cell header.
+ * Decodes a bin value. Bytes-typed values are copied (into a shared chunk, see
+ * `_arena.ts`) so the bin outlives the frame buffer; GeoJSON loses its cell header.
  *
  * @param buf The buffer holding the value.
  * @param view A DataView over the same bytes as `buf` (`byteOffset` equal).
@@ -151,14 +152,14 @@ export function readParticle(
       if (skip > length) {
         throw invalid(`Invalid GeoJSON bin "${name}": cell header longer than value`, offset);
       }
-      return { name, type: 23, value: buf.slice(offset + skip, offset + length) };
+      return { name, type: 23, value: copyBytes(buf, offset + skip, offset + length) };
     }
     default:
       if (BYTES_TYPES.has(type)) {
         return {
           name,
           type: type as BytesBin["type"],
-          value: buf.slice(offset, offset + length),
+          value: copyBytes(buf, offset, offset + length),
         };
       }
       throw new AerobakError(
@@ -217,10 +218,10 @@ export function readUserKey(
       if (length !== 9) throw invalid(`Invalid float key of ${length - 1} bytes`, offset);
       return { type: 2, value: view.getFloat64(offset + 1) };
     case ParticleType.STRING:
-      return { type: 3, value: buf.slice(offset + 1, offset + length) };
+      return { type: 3, value: copyBytes(buf, offset + 1, offset + length) };
     default:
       if (type === 4 || (type >= 7 && type <= 12)) {
-        return { type: 4, value: buf.slice(offset + 1, offset + length) };
+        return { type: 4, value: copyBytes(buf, offset + 1, offset + length) };
       }
       throw invalid(`Invalid key particle type ${type}`, offset);
   }

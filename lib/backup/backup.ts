@@ -19,7 +19,7 @@ import { MetricsMeter } from "../pipeline/metrics.ts";
 import { Pipe, type PipeReader, type PipeWriter, type Processor } from "../pipeline/pipe.ts";
 import type { ProgressReporter } from "../pipeline/progress.ts";
 import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
-import { type InfoCommandOptions, lowestBuild } from "./_info.ts";
+import { infoCommand, type InfoCommandOptions, lowestBuild } from "./_info.ts";
 import { type BackupConfig, METADATA_PREFIX } from "./config.ts";
 import { AsbFileSink, type FileRun } from "./file_writer.ts";
 import { readSIndexes, readUdfs } from "./metadata.ts";
@@ -119,6 +119,8 @@ class StateKeeper {
   save(): Promise<void> {
     const bytes = encodeBackupState(this.state);
     const next = this.#chain.then(async () => {
+      // Atomic where the storage can: a kill mid-save must leave a state to continue from.
+      if (this.#storage.writeAtomic) return this.#storage.writeAtomic(this.#name, bytes);
       const stream = await this.#storage.open(this.#name);
       const w = stream.getWriter();
       await w.write(bytes);
@@ -228,7 +230,19 @@ async function runBackup(
           "Cannot continue a backup without a way to read the state file (readStateFile)",
         );
       }
-      resumed = decodeBackupState(await ctx.readStateFile(config.stateFile), config.stateFile);
+      let bytes: Uint8Array;
+      try {
+        bytes = await ctx.readStateFile(config.stateFile);
+      } catch (e) {
+        throw new AerobakError(
+          "STATE_INVALID",
+          `Cannot continue from state file ${storage.describe(config.stateFile)}: ${
+            e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message
+          }`,
+          { cause: e, location: { file: config.stateFile } },
+        );
+      }
+      resumed = decodeBackupState(bytes, config.stateFile);
       if (resumed.namespace !== config.namespace) {
         throw new AerobakError(
           "STATE_INVALID",
@@ -244,7 +258,11 @@ async function runBackup(
     }
   }
 
+  // Files this run created: a failed run without a state file removes them, so nothing
+  // incomplete is left that a restore would take for a whole backup.
+  const created: string[] = [];
   const version = await lowestBuild(cluster, info);
+  await requireNamespace(cluster, config.namespace, info);
   const run: FileRun = {
     storage,
     namespace: config.namespace,
@@ -255,6 +273,7 @@ async function runBackup(
     firstFileTaken: resumed !== undefined,
     onOpen: (name) => {
       counters.filesWritten++;
+      created.push(name);
       return keeper?.opened(name);
     },
     onClose: (_name, bytes) => {
@@ -331,52 +350,52 @@ async function runBackup(
       await keeper?.save();
     }
 
-    if (config.noRecords) return;
-
-    // The estimate is informational: a failure to count must not fail the backup.
-    const counting = estimateRecordCount(cluster, {
-      namespace: config.namespace,
-      partitions: readerPlans.reduce((n, p) => n + p.partitions, 0),
-      samplePartition: readerPlans[0].samplePartition,
-      filtered: config.setList.length > 0 || config.filterExpression !== undefined ||
-        config.modAfter !== undefined || config.modBefore !== undefined || config.noTtlOnly,
-      scan,
-      sets: config.setList,
-    }, info).then((n) => {
-      counters.estimatedRecords = n;
-    }, () => {});
-
-    const readers: PipeReader<BackupItem>[] = readerPlans.map((plan, i) =>
-      recordReader(cluster, {
-        index: i,
+    if (!config.noRecords) {
+      // The estimate is informational: a failure to count must not fail the backup.
+      const counting = estimateRecordCount(cluster, {
         namespace: config.namespace,
-        sets: config.setList,
-        makeFilter: plan.makeFilter,
-        resume: resumed ? resumed.readers[i] : undefined,
+        partitions: readerPlans.reduce((n, p) => n + p.partitions, 0),
+        samplePartition: readerPlans[0].samplePartition,
+        filtered: config.setList.length > 0 || config.filterExpression !== undefined ||
+          config.modAfter !== undefined || config.modBefore !== undefined || config.noTtlOnly,
         scan,
-        pageSize: keeper ? config.pageSize : 0,
-        maxRecords: config.maxRecords > 0 ? Math.ceil(config.maxRecords / readerPlans.length) : 0,
-      })
-    );
-    const processors: Processor<BackupItem>[] = [recordCounter(counters)];
-    if (config.recordsPerSecond > 0) {
-      processors.push(
-        rpsLimiter(new TokenBucket(config.recordsPerSecond, { clock: ctx.clock, signal })),
+        sets: config.setList,
+      }, info).then((n) => {
+        counters.estimatedRecords = n;
+      }, () => {});
+
+      const readers: PipeReader<BackupItem>[] = readerPlans.map((plan, i) =>
+        recordReader(cluster, {
+          index: i,
+          namespace: config.namespace,
+          sets: config.setList,
+          makeFilter: plan.makeFilter,
+          resume: resumed ? resumed.readers[i] : undefined,
+          scan,
+          pageSize: keeper ? config.pageSize : 0,
+          maxRecords: config.maxRecords > 0 ? Math.ceil(config.maxRecords / readerPlans.length) : 0,
+        })
       );
+      const processors: Processor<BackupItem>[] = [recordCounter(counters)];
+      if (config.recordsPerSecond > 0) {
+        processors.push(
+          rpsLimiter(new TokenBucket(config.recordsPerSecond, { clock: ctx.clock, signal })),
+        );
+      }
+      const pipe = new Pipe<BackupItem>({ readers, processors, writers: dataWriters }, {
+        fanout: keeper || config.pipelinesMode === "parallel"
+          ? fixedFanout()
+          : defaultFanout(readers.length, dataWriters.length),
+        signal,
+        bandwidth: config.bandwidth > 0
+          ? new LeakyBucket(config.bandwidth, { clock: ctx.clock, signal })
+          : undefined,
+      });
+      ctx.onPipe(pipe);
+      closedWriters = true; // the pipe closes its writers on every path
+      await pipe.run();
+      await counting;
     }
-    const pipe = new Pipe<BackupItem>({ readers, processors, writers: dataWriters }, {
-      fanout: keeper || config.pipelinesMode === "parallel"
-        ? fixedFanout()
-        : defaultFanout(readers.length, dataWriters.length),
-      signal,
-      bandwidth: config.bandwidth > 0
-        ? new LeakyBucket(config.bandwidth, { clock: ctx.clock, signal })
-        : undefined,
-    });
-    ctx.onPipe(pipe);
-    closedWriters = true; // the pipe closes its writers on every path
-    await pipe.run();
-    await counting;
   } catch (e) {
     failed = true;
     throw e;
@@ -387,8 +406,27 @@ async function runBackup(
       for (const w of dataWriters) await w.close().catch((e) => errors.push(e));
       closeError = failed ? undefined : errors[0];
     }
+    if (failed) {
+      // A metadata file cut short by the failure is still open.
+      for (const sink of ctx.sinks) await sink.close().catch(() => {});
+      if (!keeper) await removeFiles(storage, created);
+    }
   }
-  if (closeError !== undefined) throw closeError;
+  if (closeError !== undefined) {
+    if (!keeper) await removeFiles(storage, created);
+    throw closeError;
+  }
+  // Like the C tool, a backup that found nothing still leaves one valid, header-only file,
+  // so the restore of an empty namespace restores nothing instead of finding no backup.
+  if (!resumed && counters.filesWritten === 0) {
+    const empty = new AsbFileSink(run, {
+      prefix: config.outputFilePrefix !== "" ? config.outputFilePrefix : "0_",
+      encoder: new AsbEncoder({ compact: config.compact }),
+    });
+    ctx.sinks.push(empty);
+    await empty.openFile();
+    await empty.close();
+  }
   if (keeper) await removeFile(storage, config.stateFile);
 }
 
@@ -454,6 +492,27 @@ function rpsLimiter(bucket: TokenBucket): Processor<BackupItem> {
       return wait ? wait.then(() => item) : item;
     },
   };
+}
+
+/** Fails clearly on a namespace the cluster does not have (a scan would only time out). */
+async function requireNamespace(
+  cluster: Cluster,
+  namespace: string,
+  info: InfoCommandOptions,
+): Promise<void> {
+  const names = (await infoCommand(cluster, "namespaces", info)).split(";").filter((n) => n);
+  if (!names.includes(namespace)) {
+    throw new AerobakError(
+      "NAMESPACE_NOT_FOUND",
+      `Cannot back up namespace ${namespace}: the cluster has no such namespace ` +
+        `(it has: ${names.join(", ") || "none"})`,
+    );
+  }
+}
+
+/** Removes the files of a failed run; best effort: the run's own error is what matters. */
+async function removeFiles(storage: StorageWriter, names: readonly string[]): Promise<void> {
+  for (const name of names) await removeFile(storage, name).catch(() => {});
 }
 
 async function removeFile(storage: StorageWriter, name: string): Promise<void> {

@@ -104,10 +104,14 @@ export class AsbFileSink {
   readonly #run: FileRun;
   readonly #options: AsbFileSinkOptions;
   readonly #buf = new ByteWriter(FLUSH_SIZE + 4096);
-  readonly #countPending: boolean;
   #file?: OpenFile;
   #error: unknown = undefined;
   #closed = false;
+  // Rollover bookkeeping of the open file: its exact size at the last sync, the encoded
+  // bytes handed to its chain since, and the last write (a barrier before a sync).
+  #syncedBytes = 0;
+  #handedSinceSync = 0;
+  #lastWrite: Promise<void> = Promise.resolve();
 
   /**
    * Creates a sink; nothing is opened until the first write.
@@ -118,9 +122,6 @@ export class AsbFileSink {
   constructor(run: FileRun, options: AsbFileSinkOptions) {
     this.#run = run;
     this.#options = options;
-    // Without compression, encoded bytes still in the buffer will land on disk as they are,
-    // so they count toward the limit; a compressor's output size is unknown until it emits.
-    this.#countPending = run.compression.mode === "NONE";
   }
 
   /** Bytes on disk of the file currently open (0 when none). */
@@ -141,7 +142,7 @@ export class AsbFileSink {
    *   had to be opened, closed or flushed.
    */
   writeRecord(record: AerospikeRecord): number | Promise<number> {
-    if (this.#file === undefined || this.#closed || this.#mustRoll()) {
+    if (this.#file === undefined || this.#closed || this.#mayRoll()) {
       return this.#prepare().then(() => this.#encode(record));
     }
     return this.#encode(record);
@@ -198,6 +199,16 @@ export class AsbFileSink {
     return file.name;
   }
 
+  /**
+   * Opens a file (header only so far) unless one is open, so that a backup without any
+   * entity still leaves a valid file.
+   *
+   * @throws {AerobakError} `STORAGE_WRITE` naming the file when it cannot be created.
+   */
+  async openFile(): Promise<void> {
+    await this.#prepare();
+  }
+
   /** Flushes and closes; later writes throw. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -209,15 +220,41 @@ export class AsbFileSink {
     if (this.#closed) {
       throw new AerobakError("WRITER_CLOSED", "Cannot write to a closed backup file writer");
     }
-    if (this.#mustRoll()) await this.closeFile();
+    if (this.#mayRoll() && await this.#reachedLimit()) await this.closeFile();
     if (!this.#file) await this.#open();
   }
 
-  #mustRoll(): boolean {
+  /**
+   * Whether the open file may have reached the limit: its size at the last sync plus an
+   * upper bound of what the bytes handed over since become (zstd adds at most 3 bytes per
+   * 128 KiB block; the slack covers the frame header and end and the AES counter block).
+   * Cheap, so it runs before every record; only when it says yes is the size made exact.
+   */
+  #mayRoll(): boolean {
     const limit = this.#options.fileLimit ?? 0;
     if (!this.#file || limit <= 0 || this.#run.singleFileName !== undefined) return false;
-    const size = this.#file.chain.bytesWritten() + (this.#countPending ? this.#buf.length : 0);
-    return size >= limit;
+    const pending = this.#handedSinceSync + this.#buf.length;
+    return this.#syncedBytes + pending + 3 * Math.ceil(pending / 131072) + 64 >= limit;
+  }
+
+  /**
+   * Hands the buffer to the chain, syncs it and tells whether the file's exact size reached
+   * the limit. A compressor holds up to a block (128 KiB) of input, so without the sync a
+   * compressed file would overshoot the limit by that much; with it, by at most one entity.
+   */
+  async #reachedLimit(): Promise<boolean> {
+    const file = this.#file!;
+    await this.#flush();
+    await this.#lastWrite;
+    if (this.#error !== undefined) throw this.#wrap(this.#error, file.name, "write");
+    try {
+      await file.chain.sync();
+    } catch (e) {
+      throw this.#wrap(e, file.name, "write");
+    }
+    this.#syncedBytes = file.chain.bytesWritten();
+    this.#handedSinceSync = 0;
+    return this.#syncedBytes >= (this.#options.fileLimit ?? 0);
   }
 
   async #open(): Promise<void> {
@@ -238,6 +275,9 @@ export class AsbFileSink {
     }
     const writer = chain.writable.getWriter();
     this.#file = { name, writer, chain };
+    this.#syncedBytes = 0;
+    this.#handedSinceSync = 0;
+    this.#lastWrite = Promise.resolve();
     const header = this.#options.encoder.header(run.namespace, {
       firstFile,
       version: this.#options.version ?? "3.1",
@@ -253,7 +293,8 @@ export class AsbFileSink {
     const chunk = this.#buf.subarray().slice();
     this.#buf.reset();
     await file.writer.ready;
-    file.writer.write(chunk).catch((e) => {
+    this.#handedSinceSync += chunk.length;
+    this.#lastWrite = file.writer.write(chunk).catch((e) => {
       this.#error ??= e;
     });
   }

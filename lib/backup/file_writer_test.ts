@@ -108,3 +108,43 @@ Deno.test("AsbFileSink shares the file counter and first-file flag across sinks"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("AsbFileSink rolls compressed, encrypted files over at their real size", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const run: FileRun = {
+      ...newRun(new DirectoryWriter(dir)),
+      compression: { mode: "ZSTD", level: 3 },
+      encryptionKey: new Uint8Array(32).fill(7),
+    };
+    const closed: [string, number][] = [];
+    run.onClose = (name, bytes) => void closed.push([name, bytes]);
+    const limit = 20_000;
+    const sized = new AsbFileSink(run, {
+      prefix: "1_",
+      encoder: new AsbEncoder(),
+      fileLimit: limit,
+    });
+    // Noise bins, so zstd cannot hide the size: ~700 bytes per record on disk.
+    let seed = 1;
+    for (let i = 0; i < 200; i++) {
+      const r = record(i);
+      const noise = new Uint8Array(500).map(() =>
+        (seed = (Math.imul(seed, 48271) + 11) >>> 0) >>> 24
+      );
+      await sized.writeRecord({ ...r, bins: [{ name: "n", type: 4, value: noise }] });
+    }
+    await sized.close();
+    assert.ok(closed.length >= 4, `files: ${JSON.stringify(closed)}`);
+    for (const [name, bytes] of closed) {
+      assert.equal(Deno.statSync(`${dir}/${name}`).size, bytes);
+      // A compressor holds up to 128 KiB: without syncing, the first file would take it all.
+      assert.ok(bytes < limit + 1000, `${name} is ${bytes} bytes`);
+    }
+    for (const [name, bytes] of closed.slice(0, -1)) {
+      assert.ok(bytes >= limit, `${name} rolled over early at ${bytes} bytes`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

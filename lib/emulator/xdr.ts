@@ -420,6 +420,8 @@ export class XdrShipper {
   readonly #batch = new ByteWriter(64 * 1024);
 
   /**
+   * Creates a shipper; nothing happens until {@linkcode start}.
+   *
    * @param source The cluster, the shipping node (it ships the partitions it is master of)
    *   and the namespace.
    * @param opts The connector's `host:port`, rewind and timing.

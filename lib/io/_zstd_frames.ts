@@ -62,13 +62,17 @@ export class ZstdFrameSplitter {
   /** Whether the bytes of the current frame are passed on (false inside skippable frames). */
   #emitting = false;
 
+  #encrypted: boolean;
+
   /**
    * Creates a splitter.
    *
    * @param file File name used in error messages.
+   * @param encrypted Whether the input was decrypted first (so a bad start means a bad key).
    */
-  constructor(file: string) {
+  constructor(file: string, encrypted = false) {
     this.#file = file;
+    this.#encrypted = encrypted;
   }
 
   /** Whether the input so far ends exactly at a frame boundary. */
@@ -175,8 +179,19 @@ export class ZstdFrameSplitter {
     throw this.#corrupt(
       `expected a zstd frame magic number at byte ${this.#frameStart}, found 0x${
         magic.toString(16).padStart(8, "0")
-      } (not compressed, or wrong --compress?)`,
+      } (${this.#badMagicHint(h)})`,
     );
+  }
+
+  /** The likely cause of a missing magic number, for the message. */
+  #badMagicHint(h: Uint8Array): string {
+    if (this.#frameStart > 0) return "damaged file?";
+    if (this.#encrypted) return "wrong encryption key or --encrypt mode?";
+    // "Vers": a plain ASB file.
+    if (h[0] === 0x56 && h[1] === 0x65 && h[2] === 0x72 && h[3] === 0x73) {
+      return "the file is not compressed: drop --compress?";
+    }
+    return "not zstd: an encrypted file restored without --encrypt, or not compressed?";
   }
 
   #onDescriptor(sink: FrameSink): void {

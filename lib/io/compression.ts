@@ -39,6 +39,12 @@ export interface DecompressOptions {
    * @default {"<input>"}
    */
   file?: string;
+  /**
+   * Whether the input was decrypted first: a file that does not start with a zstd frame
+   * then points at a wrong key rather than a wrong `--compress`.
+   * @default {false}
+   */
+  encrypted?: boolean;
 }
 
 function checkMode(policy: CompressionPolicy): void {
@@ -70,8 +76,66 @@ function checkMode(policy: CompressionPolicy): void {
 export function createCompressStream(
   policy: CompressionPolicy,
 ): TransformStream<Uint8Array, Uint8Array> {
+  return createCompressStage(policy).stream;
+}
+
+/** A compressing stage whose buffered input can be forced out; see {@linkcode createCompressStage}. */
+export interface CompressStage {
+  /** The stage itself, as {@linkcode createCompressStream} returns it. */
+  readonly stream: TransformStream<Uint8Array, Uint8Array>;
+  /**
+   * Makes the compressor emit everything it has consumed so far as complete zstd blocks
+   * (`ZSTD_e_flush`: the frame goes on, the output stays one standard stream). Call it
+   * once every write into `stream` has settled. Does nothing for mode `"NONE"`.
+   *
+   * @returns Once the flushed bytes are enqueued on `stream.readable`.
+   */
+  flush(): Promise<void>;
+  /**
+   * Bytes enqueued on `stream.readable` so far.
+   *
+   * @returns The count.
+   */
+  outputBytes(): number;
+}
+
+/**
+ * Creates a compressing stage that can be flushed, so a writer can learn the exact
+ * compressed size of what it wrote so far (for `--file-limit` rollover).
+ *
+ * @example Flush to learn the compressed size so far
+ * ```ts
+ * import { createCompressStage } from "./compression.ts";
+ * const stage = createCompressStage({ mode: "ZSTD" });
+ * const drained = Array.fromAsync(stage.stream.readable);
+ * const w = stage.stream.writable.getWriter();
+ * await w.write(new TextEncoder().encode("Version 3.1\n".repeat(100)));
+ * await stage.flush();
+ * console.log(stage.outputBytes() > 0); // true
+ * await w.close();
+ * await drained;
+ * ```
+ *
+ * @param policy Compression mode and level.
+ * @returns The stage, its flush and its output count.
+ * @throws {TypeError} For an unknown mode.
+ * @throws {RangeError} For a level outside -131072..22 or not an integer.
+ */
+export function createCompressStage(policy: CompressionPolicy): CompressStage {
   checkMode(policy);
-  if (policy.mode === "NONE") return new TransformStream();
+  let out = 0;
+  if (policy.mode === "NONE") {
+    return {
+      stream: new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          out += chunk.length;
+          controller.enqueue(chunk);
+        },
+      }),
+      flush: () => Promise.resolve(),
+      outputBytes: () => out,
+    };
+  }
   const level = policy.level ?? ZSTD_DEFAULT_LEVEL;
   if (!Number.isInteger(level) || level < ZSTD_MIN_LEVEL || level > ZSTD_MAX_LEVEL) {
     throw new RangeError(
@@ -82,10 +146,34 @@ export function createCompressStream(
     chunkSize: 64 * 1024,
     params: { [zlib.constants.ZSTD_c_compressionLevel]: level },
   });
-  return nodeTransformStream(z, {
-    mapError: (err) =>
-      new AerobakError("ZSTD_ERROR", `Cannot compress: ${err.message}`, { cause: err }),
+  const mapError = (err: Error) =>
+    err instanceof AerobakError
+      ? err
+      : new AerobakError("ZSTD_ERROR", `Cannot compress: ${err.message}`, { cause: err });
+  const stream = nodeTransformStream(z, {
+    mapError,
+    onOutput: (bytes) => {
+      out += bytes.length;
+    },
   });
+  return {
+    stream,
+    flush: () =>
+      new Promise<void>((resolve, reject) => {
+        if (z.destroyed) {
+          reject(new AerobakError("ZSTD_ERROR", "Cannot flush the compressor: it was closed"));
+          return;
+        }
+        const onError = (err: Error) => reject(mapError(err));
+        z.once("error", onError);
+        // zlib emits the flushed output ("data", enqueued at once) before this callback.
+        z.flush(() => {
+          z.off("error", onError);
+          resolve();
+        });
+      }),
+    outputBytes: () => out,
+  };
 }
 
 /**
@@ -110,7 +198,7 @@ export function createDecompressStream(
   checkMode(policy);
   if (policy.mode === "NONE") return new TransformStream();
   const file = options.file ?? "<input>";
-  const splitter = new ZstdFrameSplitter(file);
+  const splitter = new ZstdFrameSplitter(file, options.encrypted ?? false);
   const z = zlib.createZstdDecompress({ chunkSize: 64 * 1024 });
   const hasher = new Xxh64();
   let hashing = false;

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { AerobakError } from "../errors.ts";
 import { C_SAMPLES, chunked, collect, run, sampleText } from "./_test_helpers.ts";
-import { createCompressStream, createDecompressStream } from "./compression.ts";
+import {
+  createCompressStage,
+  createCompressStream,
+  createDecompressStream,
+} from "./compression.ts";
 
 const EMPTY_FRAME = new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, 0x01, 0x00, 0x00]);
 const ZSTD = { mode: "ZSTD" } as const;
@@ -102,7 +106,7 @@ Deno.test("createDecompressStream() names the file of a truncated, foreign or da
   await rejectsCode(
     decompress(sampleText(100)),
     "ZSTD_CORRUPT",
-    /t\.asb\.zst.*found 0x73726556.*wrong --compress/,
+    /t\.asb\.zst.*found 0x73726556 \(the file is not compressed: drop --compress\?\)/,
   );
   await rejectsCode(
     decompress(concat(z, new Uint8Array([1, 2, 3, 4, 5]))),
@@ -139,4 +143,40 @@ Deno.test("createCompressStream() with mode NONE passes bytes through", async ()
     await collect(chunked(data, [3]).pipeThrough(createDecompressStream({ mode: "NONE" }))),
     data,
   );
+});
+
+Deno.test("createDecompressStream() blames the key for decrypted input and --encrypt for noise", async () => {
+  const noise = new Uint8Array(64).map((_, i) => (i * 151 + 7) & 0xff);
+  await rejectsCode(
+    collect(
+      chunked(noise, [64]).pipeThrough(
+        createDecompressStream(ZSTD, { file: "k.asb", encrypted: true }),
+      ),
+    ),
+    "ZSTD_CORRUPT",
+    /k\.asb: expected a zstd frame magic number at byte 0.*\(wrong encryption key or --encrypt mode\?\)/,
+  );
+  await rejectsCode(
+    decompress(noise),
+    "ZSTD_CORRUPT",
+    /\(not zstd: an encrypted file restored without --encrypt, or not compressed\?\)/,
+  );
+});
+
+Deno.test("createCompressStage() flush() emits what was written, in the same frame", async () => {
+  const data = sampleText(200_000);
+  const stage = createCompressStage(ZSTD);
+  const out = collect(stage.stream.readable);
+  const w = stage.stream.writable.getWriter();
+  await w.write(data.subarray(0, 1000));
+  assert.equal(stage.outputBytes(), 0);
+  await stage.flush();
+  const flushed = stage.outputBytes();
+  assert.ok(flushed > 0 && flushed < 1000, `flushed ${flushed}`);
+  await w.write(data.subarray(1000));
+  await w.close();
+  const z = await out;
+  assert.equal(z.length, stage.outputBytes());
+  assert.deepEqual(await decompress(z), data);
+  assert.deepEqual(await run("zstd", ["-d", "-c", "-q"], z), data);
 });

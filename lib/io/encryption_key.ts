@@ -94,7 +94,7 @@ function derToRsaKey(der: Uint8Array, source: string): KeyObject {
   if (key.asymmetricKeyType !== "rsa") {
     throw keyError(
       source,
-      `expected an RSA private key, found a ${key.asymmetricKeyType ?? "unknown"} key`,
+      `expected an RSA private key, found a key of type ${key.asymmetricKeyType ?? "unknown"}`,
     );
   }
   return key;

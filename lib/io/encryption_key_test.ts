@@ -136,7 +136,7 @@ Deno.test("loadEncryptionKey() names the file, variable or secret of a bad key",
     ]);
     await rejectsKey(
       loadEncryptionKey({ mode: "AES256", keyFile: ec }),
-      new RegExp(`${dir}/ec\\.pem: expected an RSA private key, found a ec key`),
+      new RegExp(`${dir}/ec\\.pem: expected an RSA private key, found a key of type ec`),
     );
     const junk = `${dir}/junk.pem`;
     await Deno.writeTextFile(junk, "not a key\n");

@@ -8,10 +8,10 @@
 import { AerobakError } from "../errors.ts";
 import {
   type CompressionPolicy,
-  createCompressStream,
+  createCompressStage,
   createDecompressStream,
 } from "./compression.ts";
-import { createDecryptStream, createEncryptStream } from "./encryption.ts";
+import { createDecryptStream, createEncryptStream, ENCRYPTION_HEADER_SIZE } from "./encryption.ts";
 import { type BackupFormat, createHeaderCheckStream } from "./header_check.ts";
 import type { StorageWriter } from "./storage.ts";
 
@@ -39,6 +39,16 @@ export interface FileChain {
    * the exact file size.
    */
   bytesWritten(): number;
+  /**
+   * Makes {@linkcode FileChain.bytesWritten} exact for everything written so far: flushes
+   * the compressor (a zstd block boundary, not a new frame) and waits until its output
+   * passed encryption into the storage. Closing adds at most the zstd frame end (3 bytes).
+   * Call it once every write into `writable` has settled. A writer near its file limit
+   * uses it to decide the rollover on the real size.
+   *
+   * @returns Once `bytesWritten()` counts every byte written so far.
+   */
+  sync(): Promise<void>;
   /**
    * Flushes every stage and closes the file.
    *
@@ -105,10 +115,21 @@ export function openFileChain(
   options: FileChainOptions = {},
 ): FileChain {
   // Build the stages now so bad options fail at once, not at the first write.
-  const compress = createCompressStream(options.compression ?? { mode: "NONE" });
+  const compress = createCompressStage(options.compression ?? { mode: "NONE" });
   const encrypt = options.encryptionKey ? createEncryptStream(options.encryptionKey) : undefined;
-  const counter = createByteCounter();
   const path = storage.describe(name);
+  // Bytes on their way to storage, and sync() callers waiting for a count.
+  let written = 0;
+  const waiters: { bytes: number; resolve(): void; reject(err: unknown): void }[] = [];
+  const counter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      written += chunk.length;
+      controller.enqueue(chunk);
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (waiters[i].bytes <= written) waiters.splice(i, 1)[0].resolve();
+      }
+    },
+  });
   let head: WritableStreamDefaultWriter<Uint8Array> | undefined;
   let piped: Promise<void> | undefined;
   let pipeError: unknown;
@@ -117,14 +138,17 @@ export function openFileChain(
   function start(): Promise<void> {
     started ??= (async () => {
       const sink = await storage.open(name);
-      let readable = compress.readable;
+      let readable = compress.stream.readable;
       if (encrypt) readable = readable.pipeThrough(encrypt);
-      piped = readable.pipeThrough(counter.stream).pipeTo(sink).catch((err) => {
-        pipeError ??= err;
-        throw err;
-      });
+      piped = readable.pipeThrough(counter).pipeTo(sink).catch(
+        (err) => {
+          pipeError ??= err;
+          for (const w of waiters.splice(0)) w.reject(failure(err));
+          throw err;
+        },
+      );
       piped.catch(() => {}); // surfaced through write/close
-      head = compress.writable.getWriter();
+      head = compress.stream.writable.getWriter();
     })();
     return started;
   }
@@ -170,7 +194,21 @@ export function openFileChain(
   return {
     writable,
     path,
-    bytesWritten: counter.count,
+    bytesWritten: () => written,
+    async sync() {
+      if (!started) return;
+      await started;
+      if (pipeError) throw failure(pipeError);
+      try {
+        await compress.flush();
+      } catch (err) {
+        throw failure(err);
+      }
+      const bytes = compress.outputBytes() + (encrypt ? ENCRYPTION_HEADER_SIZE : 0);
+      if (written >= bytes) return;
+      if (pipeError) throw failure(pipeError);
+      await new Promise<void>((resolve, reject) => waiters.push({ bytes, resolve, reject }));
+    },
     async close() {
       if (writable.locked) {
         throw new TypeError(
@@ -245,9 +283,20 @@ export function openReadChain(
   if (options.encryptionKey) {
     out = out.pipeThrough(createDecryptStream(options.encryptionKey, { file }));
   }
-  out = out.pipeThrough(createDecompressStream(options.compression ?? { mode: "NONE" }, { file }));
+  out = out.pipeThrough(
+    createDecompressStream(options.compression ?? { mode: "NONE" }, {
+      file,
+      encrypted: options.encryptionKey !== undefined,
+    }),
+  );
   if (options.checkHeader) {
-    out = out.pipeThrough(createHeaderCheckStream({ file, format: options.checkHeader }));
+    out = out.pipeThrough(
+      createHeaderCheckStream({
+        file,
+        format: options.checkHeader,
+        encrypted: options.encryptionKey !== undefined,
+      }),
+    );
   }
   return { readable: out, bytesRead: counter.count };
 }

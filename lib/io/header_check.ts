@@ -27,6 +27,11 @@ export interface HeaderCheckOptions {
    * @default {"asb"}
    */
   format?: BackupFormat;
+  /**
+   * Whether the bytes were decrypted first: a bad start then points at the key.
+   * @default {false}
+   */
+  encrypted?: boolean;
 }
 
 /**
@@ -39,10 +44,11 @@ export function headerCheckLength(format: BackupFormat = "asb"): number {
   return format === "asbx" ? ASBX_CHECK_LENGTH : ASB_PREFIX.length;
 }
 
-function hint(head: Uint8Array): string {
+function hint(head: Uint8Array, encrypted: boolean): string {
   if (ZSTD_MAGIC.every((b, i) => head[i] === b)) {
     return "the data looks zstd-compressed: missing --compress ZSTD?";
   }
+  if (encrypted) return "wrong encryption key or --encrypt mode?";
   return "wrong or missing --encrypt/--compress/key?";
 }
 
@@ -91,7 +97,9 @@ export function checkBackupHeader(head: Uint8Array, options: HeaderCheckOptions 
   const what = format === "asb" ? 'an ASB header ("Version 3.x")' : "an ASBX header (version 1)";
   throw new AerobakError(
     "BACKUP_HEADER_INVALID",
-    `File ${file} does not start with ${what}, found ${preview(head)}: ${hint(head)}`,
+    `File ${file} does not start with ${what}, found ${preview(head)}: ${
+      hint(head, options.encrypted ?? false)
+    }`,
     { location: { file, offset: 0 } },
   );
 }

@@ -26,6 +26,12 @@ export interface DirectoryWriterOptions {
    */
   removeExtensions?: readonly string[];
   /**
+   * Accept a directory that already holds files, checking and removing nothing: used when
+   * continuing an interrupted backup into its own directory (backup-go `SkipDirCheck`).
+   * @default {false}
+   */
+  skipDirCheck?: boolean;
+  /**
    * Write buffer per file in bytes (CLI `--local-buffer-size` in MiB).
    * @default {4194304}
    */
@@ -137,6 +143,7 @@ export class DirectoryWriter implements StorageWriter {
   }
 
   async #prepare(): Promise<void> {
+    if (this.#options.skipDirCheck) return;
     const entries: Deno.DirEntry[] = [];
     try {
       for await (const e of Deno.readDir(this.dir)) entries.push(e);
@@ -184,6 +191,39 @@ export class DirectoryWriter implements StorageWriter {
       join(this.dir, name),
       this.#options.bufferSize ?? DEFAULT_LOCAL_BUFFER_SIZE,
     );
+  }
+
+  /**
+   * Replaces `dir/name` with `bytes` atomically: the bytes go to `dir/name.tmp`, are
+   * synced, and the temporary file is renamed over `name`, so a reader (or a process
+   * killed mid-write) sees either the old or the new content, never a mix. Checks (or
+   * clears) the directory first, as `open` does.
+   *
+   * @param name File name; must not contain a path separator.
+   * @param bytes The whole new content.
+   * @throws {AerobakError} `STORAGE_WRITE` naming the path.
+   */
+  async writeAtomic(name: string, bytes: Uint8Array): Promise<void> {
+    if (name === "" || basename(name) !== name) {
+      throw new TypeError(`Cannot write file "${name}": expected a plain file name`);
+    }
+    await this.prepare();
+    await ensureDir(this.dir);
+    const path = join(this.dir, name);
+    const tmp = `${path}.tmp`;
+    try {
+      const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o666 });
+      try {
+        let off = 0;
+        while (off < bytes.length) off += await file.write(bytes.subarray(off));
+        await file.syncData();
+      } finally {
+        file.close();
+      }
+      await Deno.rename(tmp, path);
+    } catch (err) {
+      throw writeError(path, err);
+    }
   }
 
   /**
@@ -254,12 +294,14 @@ export class FileWriter implements StorageWriter {
   }
 
   /**
-   * Removes the file; a missing file is not an error.
+   * Removes the file; a missing file is not an error. Only a regular file is removed: a
+   * device, pipe or directory given as the target (`-o /dev/full`) stays.
    *
    * @param _name Ignored.
    */
   async remove(_name: string): Promise<void> {
     try {
+      if (!(await Deno.lstat(this.path)).isFile) return;
       await Deno.remove(this.path);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw writeError(this.path, err);

@@ -21,6 +21,15 @@ export interface StorageWriter {
    */
   open(name: string): Promise<WritableStream<Uint8Array>>;
   /**
+   * Replaces the small file `name` with `bytes` so that readers, and a process killed
+   * mid-write, see the old or the new content, never a mix (temporary file + rename).
+   * Only directory storage has it; the backup's state file uses it.
+   *
+   * @param name File name (no directory part).
+   * @param bytes The whole new content.
+   */
+  writeAtomic?(name: string, bytes: Uint8Array): Promise<void>;
+  /**
    * Removes a file written earlier (for example a partial file of a failed run).
    *
    * @param name File name as given to `open`.

@@ -104,10 +104,15 @@ async function openSocket(config: SecretAgentConfig): Promise<net.Socket> {
       );
     }
   };
+  // SNI carries host names only (RFC 6066): for an IP the certificate is checked against
+  // its IP addresses, as Go's crypto/tls does.
+  const name = config.tlsName ?? host;
+  const byIp = net.isIP(name) !== 0;
   return tls.connect({
     host,
     port,
-    servername: config.tlsName ?? host,
+    ...(byIp ? {} : { servername: name }),
+    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
     ca: config.tlsCaFile ? await read(config.tlsCaFile, "CA file") : undefined,
     cert: config.certFile ? await read(config.certFile, "certificate") : undefined,
     key: config.keyFile ? await read(config.keyFile, "key file") : undefined,

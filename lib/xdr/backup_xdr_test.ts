@@ -167,3 +167,23 @@ Deno.test("startBackupXdr() can be cancelled and removes the DC", async () => {
   await xdr.close();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("startBackupXdr() fails with XDR_LISTEN on a taken port before touching the cluster", async () => {
+  const dir = await Deno.makeTempDir();
+  const cluster = new EmulatedCluster({ nodes: 1 });
+  const xdr = XdrEmulation.attach(cluster);
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = new DirectInfo(cluster);
+  const config = resolveBackupXdrConfig({
+    namespace: "test",
+    localPort: (taken.addr as Deno.NetAddr).port,
+    listenAddress: "127.0.0.1",
+    parallelWrite: 1,
+  });
+  const job = startBackupXdr(client, config, new DirectoryWriter(dir));
+  await assert.rejects(job.wait(), (e: unknown) => (e as AerobakError).code === "XDR_LISTEN");
+  assert.equal(client.sent.length, 0);
+  taken.close();
+  await xdr.close();
+  await Deno.remove(dir, { recursive: true });
+});

@@ -79,6 +79,8 @@ export class XdrController {
   #running = false;
 
   /**
+   * Creates a controller; nothing is sent until {@linkcode run}.
+   *
    * @param client The source cluster (a `Cluster`).
    * @param options DC settings, polling, clock, signal.
    */

@@ -14,16 +14,16 @@ import {
   Info1,
   MSG_HEADER_SIZE,
   readMessageHeader,
+  readName,
 } from "../aerospike/message.ts";
 import { PROTO_HEADER_SIZE, ProtoType, writeProtoHeader } from "../aerospike/proto.ts";
-import type { AerospikeRecord, UserKey } from "../aerospike/record.ts";
+import type { AerospikeRecord } from "../aerospike/record.ts";
 import type { ByteWriter } from "../aerospike/byte_writer.ts";
 import {
   encodeDeleteRequest,
   encodePutRequest,
   type RecordLocator,
 } from "../aerospike/requests.ts";
-import { readUserKey } from "../aerospike/particle.ts";
 
 /** Result code of an ack that accepts a message. */
 export const XDR_ACK_OK = 0;
@@ -32,7 +32,7 @@ export const XDR_ACK_OK = 0;
 export const XDR_ACK_RETRY = 11;
 
 /** Size of an ack: proto header + bare 22-byte AS_MSG header. */
-export const XDR_ACK_SIZE = PROTO_HEADER_SIZE + MSG_HEADER_SIZE;
+export const XDR_ACK_SIZE: number = PROTO_HEADER_SIZE + MSG_HEADER_SIZE;
 
 /**
  * Builds an ack exactly as backup-go does: proto `02 03 00 00 00 00 00 16`, then 22 zero
@@ -63,15 +63,21 @@ export interface XdrMessageInfo {
   set: string;
   /** Offset of the 20-byte digest in the body. */
   digestOffset: number;
-  /** The user key, when the record has one stored. */
-  key?: UserKey;
+  /**
+   * Offset of the KEY field's data (particle type byte, then the value) in the body, -1
+   * when the record has no stored key. Decode it with `readUserKey` when needed: the
+   * receiver does not, so a key type this codec does not know never makes the source
+   * resend a message forever.
+   */
+  keyOffset: number;
+  /** Length of the KEY field's data (0 without a key). */
+  keyLength: number;
   /** info1 bits as received. */
   info1: number;
   /** info2 bits (WRITE, DELETE, DURABLE_DELETE). */
   info2: number;
 }
 
-const utf8 = new TextDecoder();
 const MRT_SET_BYTES = new TextEncoder().encode(MRT_MONITOR_SET);
 
 function invalid(what: string, offset: number): AerobakError {
@@ -97,10 +103,10 @@ function wrapped(err: unknown): AerobakError {
  * as shipped and replayed as they are).
  *
  * @param body The AS_MSG (what follows the proto header).
- * @returns Namespace, set, digest position, key and info bits.
+ * @returns Namespace, set, digest and key positions, info bits.
  * @throws {AerobakError} `XDR_MESSAGE_INVALID` (offsets relative to the body) for a short
  *   header, a field overrunning the body, a missing namespace or digest, or a digest that
- *   is not 20 bytes. A key that cannot be decoded is left out.
+ *   is not 20 bytes.
  */
 export function parseXdrMessage(body: Uint8Array): XdrMessageInfo {
   const view = dataViewOf(body);
@@ -113,31 +119,25 @@ export function parseXdrMessage(body: Uint8Array): XdrMessageInfo {
   let namespace: string | undefined;
   let set = "";
   let digestOffset = -1;
-  let key: UserKey | undefined;
+  let keyOffset = -1;
+  let keyLength = 0;
   try {
     forEachField(view, body, body[0], header.nFields, (type, at, len) => {
       switch (type) {
         case FieldType.NAMESPACE:
           if (len === 0) throw invalid("empty namespace field", at);
-          namespace = utf8.decode(body.subarray(at, at + len));
+          namespace = readName(body, at, len);
           break;
         case FieldType.SET:
-          set = isMrtSet(body, at, len)
-            ? MRT_MONITOR_SET
-            : utf8.decode(body.subarray(at, at + len));
+          set = isMrtSet(body, at, len) ? MRT_MONITOR_SET : readName(body, at, len);
           break;
         case FieldType.DIGEST:
           if (len !== 20) throw invalid(`digest field of ${len} bytes`, at);
           digestOffset = at;
           break;
         case FieldType.KEY:
-          // The key is informational only (the payload is stored as shipped): a key this
-          // codec does not know must not make the source resend the message forever.
-          try {
-            key = readUserKey(body, view, at, len);
-          } catch {
-            key = undefined;
-          }
+          keyOffset = at;
+          keyLength = len;
           break;
       }
     });
@@ -146,15 +146,15 @@ export function parseXdrMessage(body: Uint8Array): XdrMessageInfo {
   }
   if (namespace === undefined) throw invalid("no namespace field", MSG_HEADER_SIZE);
   if (digestOffset < 0) throw invalid("no digest field", MSG_HEADER_SIZE);
-  const info: XdrMessageInfo = {
+  return {
     namespace,
     set,
     digestOffset,
+    keyOffset,
+    keyLength,
     info1: header.info1,
     info2: header.info2,
   };
-  if (key !== undefined) info.key = key;
-  return info;
 }
 
 function isMrtSet(body: Uint8Array, at: number, len: number): boolean {

@@ -171,9 +171,16 @@ Deno.test("XdrReceiver refuses non-AS_MSG protos with ack 11", async () => {
   await v.send(wrongVersion);
   assert.equal(readXdrAck((await v.read(30))!), 11);
   assert.ok(await v.closedByServer());
+  // A size above 128 MiB is refused from the header alone, before any allocation.
+  const big = await RawClient.connect(rx.port);
+  await big.send(Uint8Array.of(2, 3, 0, 0, 0x0c, 0, 0, 0));
+  assert.equal(readXdrAck((await big.read(30))!), 11);
+  assert.ok(await big.closedByServer());
   assert.equal(rx.stats.messagesStored, 0);
+  assert.equal(rx.stats.messagesRejected, 3);
   c.close();
   v.close();
+  big.close();
 });
 
 Deno.test("XdrReceiver drops a message cut by a closed connection and serves the reconnect", async () => {

@@ -12,6 +12,17 @@
  * @returns Digit count, at least 1.
  */
 export function decimalLength(n: number): number {
+  // Comparisons first: this runs several times per encoded record.
+  if (n < 10) return 1;
+  if (n < 100) return 2;
+  if (n < 1000) return 3;
+  if (n < 10000) return 4;
+  if (n < 100000) return 5;
+  if (n < 1000000) return 6;
+  if (n < 10000000) return 7;
+  if (n < 100000000) return 8;
+  if (n < 1000000000) return 9;
+  if (n < 10000000000) return 10;
   let len = 1;
   while (n >= 10) {
     n = Math.floor(n / 10);

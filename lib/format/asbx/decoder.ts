@@ -173,7 +173,11 @@ export class AsbxDecoder implements AsyncIterableIterator<AsbxToken> {
     return { done: true, value: undefined };
   }
 
-  /** @returns This iterator. */
+  /**
+   * Returns this iterator (for `for await`).
+   *
+   * @returns This iterator.
+   */
   [Symbol.asyncIterator](): AsyncIterableIterator<AsbxToken> {
     return this;
   }

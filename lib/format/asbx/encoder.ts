@@ -111,6 +111,8 @@ export class AsbxEncoder {
   #fileNumber = 0;
 
   /**
+   * Creates the encoder of one backup run.
+   *
    * @param namespace Namespace of the backup.
    * @throws {RangeError} For an empty namespace.
    */

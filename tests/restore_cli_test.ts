@@ -1,0 +1,390 @@
+/**
+ * End-to-end tests of `asrestore`: backup files → the CLI → a 3-node emulator → the
+ * emulator's records, for every flag of cli-flags.md §2.
+ */
+
+import assert from "node:assert/strict";
+import { main as backupMain } from "../cli/asbackup.ts";
+import { main as restoreMain } from "../cli/asrestore.ts";
+import {
+  assertAccounted,
+  assertSameRecords,
+  fakeIo,
+  jsonReport,
+  seedEveryKind,
+  startCluster,
+  withTempDir,
+} from "./_restore_helpers.ts";
+import type { Emulator } from "../lib/emulator/emulator.ts";
+
+async function backup(emu: Emulator, args: string[]): Promise<void> {
+  const io = fakeIo(emu);
+  const code = await backupMain(["-h", emu.seeds, ...args], io);
+  assert.equal(code, 0, io.err.text);
+}
+
+async function restore(
+  emu: Emulator | null,
+  args: string[],
+  expectCode = 0,
+): Promise<ReturnType<typeof fakeIo>> {
+  const io = fakeIo(emu ?? undefined);
+  const hosts = emu ? ["-h", emu.seeds] : [];
+  const code = await restoreMain([...hosts, "--log-json", ...args], io);
+  assert.equal(code, expectCode, io.err.text);
+  return io;
+}
+
+Deno.test("asrestore -n test,bar round-trips every particle, key, set, TTL and generation on 3 nodes", async () => {
+  await using emu = await startCluster();
+  const seeded = seedEveryKind(emu, 40);
+  await withTempDir(async (dir) => {
+    await backup(emu, ["-n", "test", "-d", dir, "-w", "3"]);
+    const io = await restore(emu, ["-d", dir, "-n", "test,bar"]);
+    const r = jsonReport(io);
+    assert.equal(r.records_read, seeded.records);
+    assert.equal(r.inserted_records, seeded.records);
+    assertAccounted(r);
+    assertSameRecords(emu, "test", "bar");
+    // A new record gets the server's first generation, whatever the file says.
+    assert.ok(emu.dump("bar").every((x) => x.generation === 1));
+  });
+});
+
+Deno.test("asrestore keeps newer cluster data by default: GEN_GT with the file's generation", async () => {
+  await using emu = await startCluster();
+  const seeded = seedEveryKind(emu, 20);
+  await withTempDir(async (dir) => {
+    await backup(emu, ["-n", "test", "-d", dir]);
+    const before = emu.dump("test");
+    // Same generation on the cluster as in the file: the cluster's copy is not older.
+    const io = await restore(emu, ["-d", dir]);
+    const r = jsonReport(io);
+    assert.equal(r.fresher_records, seeded.records);
+    assert.equal(r.inserted_records, 0);
+    assertAccounted(r);
+    assert.deepStrictEqual(emu.dump("test"), before);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Generation and exists semantics: -u, -r, -g.
+
+/**
+ * Backs up 3 records (generation 5, bins a=1 b=1), then changes the cluster: `older` gets
+ * generation 9 and bins {a: 9, extra: 1}, `newer`... the file is newer for `stale` (cluster
+ * generation 2, bins {a: 2, extra: 2}), and `gone` is deleted.
+ */
+async function generationScenario(
+  args: string[],
+): Promise<{ emu: Emulator; r: Record<string, unknown>; bins: (k: string) => unknown }> {
+  const emu = await startCluster();
+  const digests: Record<string, Uint8Array> = {};
+  for (const k of ["fresh", "stale", "gone"]) {
+    digests[k] = emu.put({ namespace: "test", set: "g", key: k, generation: 5, bins: { a: 1, b: 1 } });
+  }
+  return await withTempDir(async (dir) => {
+    await backup(emu, ["-n", "test", "-d", dir]);
+    emu.put({ namespace: "test", set: "g", key: "fresh", generation: 9, bins: { a: 9, extra: 1 } });
+    emu.put({ namespace: "test", set: "g", key: "stale", generation: 2, bins: { a: 2, extra: 2 } });
+    emu.cluster.namespace("test")!.store.remove(digests.gone);
+    const io = await restore(emu, ["-d", dir, ...args]);
+    const r = jsonReport(io);
+    assertAccounted(r);
+    const bins = (k: string) => {
+      const rec = emu.get("test", digests[k]);
+      if (rec === undefined) return undefined;
+      return Object.fromEntries(rec.bins.map((b) => [b.name, b.value]));
+    };
+    return { emu, r, bins };
+  });
+}
+
+Deno.test("asrestore default: GEN_GT + update merges older records, keeps fresher ones", async () => {
+  const { emu, r, bins } = await generationScenario([]);
+  await using _ = emu;
+  assert.equal(r.fresher_records, 1);
+  assert.equal(r.inserted_records, 2);
+  assert.deepEqual(bins("fresh"), { a: 9n, extra: 1n });
+  assert.deepEqual(bins("stale"), { a: 1n, extra: 2n, b: 1n });
+  assert.deepEqual(bins("gone"), { a: 1n, b: 1n });
+});
+
+Deno.test("asrestore -u creates missing records only; existing ones count as existed", async () => {
+  const { emu, r, bins } = await generationScenario(["-u"]);
+  await using _ = emu;
+  assert.equal(r.existed_records, 2);
+  assert.equal(r.inserted_records, 1);
+  assert.deepEqual(bins("fresh"), { a: 9n, extra: 1n });
+  assert.deepEqual(bins("stale"), { a: 2n, extra: 2n });
+  assert.deepEqual(bins("gone"), { a: 1n, b: 1n });
+});
+
+Deno.test("asrestore -r replaces all bins of older records and still checks generations", async () => {
+  const { emu, r, bins } = await generationScenario(["-r"]);
+  await using _ = emu;
+  assert.equal(r.fresher_records, 1);
+  assert.equal(r.inserted_records, 2);
+  assert.deepEqual(bins("fresh"), { a: 9n, extra: 1n });
+  assert.deepEqual(bins("stale"), { a: 1n, b: 1n });
+  assert.deepEqual(bins("gone"), { a: 1n, b: 1n });
+});
+
+Deno.test("asrestore -g overwrites whatever the generation; -r -g replaces everything", async () => {
+  {
+    const { emu, r, bins } = await generationScenario(["-g"]);
+    await using _ = emu;
+    assert.equal(r.inserted_records, 3);
+    assert.deepEqual(bins("fresh"), { a: 1n, extra: 1n, b: 1n });
+    assert.deepEqual(bins("stale"), { a: 1n, extra: 2n, b: 1n });
+  }
+  {
+    const { emu, r, bins } = await generationScenario(["-r", "-g"]);
+    await using _ = emu;
+    assert.equal(r.inserted_records, 3);
+    assert.deepEqual(bins("fresh"), { a: 1n, b: 1n });
+    assert.deepEqual(bins("stale"), { a: 1n, b: 1n });
+  }
+});
+
+Deno.test("asrestore refuses -u together with -r (exit 1, no cluster contact)", async () => {
+  const io = await restore(null, ["-h", "127.0.0.1:1", "-d", "/nonexistent", "-u", "-r"], 1);
+  assert.match(io.err.text, /--unique and --replace are mutually exclusive/);
+});
+
+// ---------------------------------------------------------------------------------------
+// Sources: -d, -i file, -i -, --directory-list + --parent-directory.
+
+Deno.test("asrestore -i restores one file written by asbackup -o", async () => {
+  await using emu = await startCluster();
+  const seeded = seedEveryKind(emu, 12);
+  await withTempDir(async (dir) => {
+    await backup(emu, ["-n", "test", "-o", `${dir}/one.asb`]);
+    const r = jsonReport(await restore(emu, ["-i", `${dir}/one.asb`, "-n", "test,bar"]));
+    assert.equal(r.inserted_records, seeded.records);
+    assertSameRecords(emu, "test", "bar");
+  });
+});
+
+Deno.test("asrestore -i - reads the backup from stdin (subprocess)", async () => {
+  await using emu = await startCluster({ clock: undefined });
+  for (let i = 0; i < 30; i++) {
+    emu.put({ namespace: "test", set: "s", key: i, bins: { n: i, s: `v${i}` } });
+  }
+  await withTempDir(async (dir) => {
+    await backup(emu, ["-n", "test", "-o", `${dir}/one.asb`]);
+    const cmd = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../cli/asrestore.ts", import.meta.url).pathname,
+        "-h",
+        emu.seeds,
+        "-i",
+        "-",
+        "-n",
+        "test,bar",
+        "--log-json",
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const child = cmd.spawn();
+    const file = await Deno.open(`${dir}/one.asb`);
+    await file.readable.pipeTo(child.stdin);
+    const out = await child.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const r = JSON.parse(stderr.trim().split("\n").at(-1)!);
+    assert.equal(r.inserted_records, 30);
+    assertSameRecords(emu, "test", "bar");
+  });
+});
+
+Deno.test("asrestore --directory-list with --parent-directory restores every listed directory", async () => {
+  await using emu = await startCluster();
+  for (let i = 0; i < 10; i++) emu.put({ namespace: "test", set: "a", key: i, bins: { n: i } });
+  for (let i = 0; i < 7; i++) emu.put({ namespace: "test", set: "b", key: i, bins: { n: i } });
+  await withTempDir(async (parent) => {
+    await backup(emu, ["-n", "test", "-s", "a", "-d", `${parent}/one`]);
+    await backup(emu, ["-n", "test", "-s", "b", "-d", `${parent}/two`]);
+    // Not listed: must not be read.
+    await backup(emu, ["-n", "test", "-d", `${parent}/three`]);
+    const r = jsonReport(
+      await restore(emu, [
+        "--parent-directory",
+        parent,
+        "--directory-list",
+        "one,two",
+        "-n",
+        "test,bar",
+      ]),
+    );
+    assert.equal(r.records_read, 17);
+    assert.equal(emu.count("bar", "a"), 10);
+    assert.equal(emu.count("bar", "b"), 7);
+    const io = await restore(emu, ["--parent-directory", parent, "-d", `${parent}/one`], 1);
+    assert.match(io.err.text, /--parent-directory requires --directory-list/);
+  });
+});
+
+Deno.test("asrestore needs exactly one source", async () => {
+  for (const args of [[], ["-d", "/x", "-i", "/y"], ["-d", "/x", "--directory-list", "/y"]]) {
+    const io = await restore(null, ["-h", "127.0.0.1:1", ...args], 1);
+    assert.match(io.err.text, /exactly one of --directory, --input-file or --directory-list/);
+  }
+});
+
+// ---------------------------------------------------------------------------------------
+// Filters: -s, -B, -R, -I, --no-udfs.
+
+Deno.test("asrestore -s restores only the listed sets; the others count as skipped", async () => {
+  await using emu = await startCluster();
+  const seeded = seedEveryKind(emu, 20);
+  await withTempDir(async (dir) => {
+    await backup(emu, ["-n", "test", "-d", dir]);
+    const r = jsonReport(await restore(emu, ["-d", dir, "-n", "test,bar", "-s", "types"]));
+    assertAccounted(r);
+    assert.equal(r.inserted_records, emu.count("test", "types"));
+    assert.equal(r.skipped_records, seeded.records - emu.count("test", "types"));
+    assert.equal(emu.count("bar"), emu.count("test", "types"));
+    assert.equal(emu.count("bar", ""), 0);
+  });
+});
+
+Deno.test("asrestore -B restores only the listed bins; records left with none are skipped", async () => {
+  await using emu = await startCluster();
+  for (let i = 0; i < 10; i++) {
+    emu.put({ namespace: "test", key: i, bins: i < 4 ? { keep: i, drop: 1 } : { drop: 1 } });
+  }
+  await withTempDir(async (dir) => {
+    await backup(emu, ["-n", "test", "-d", dir]);
+    const r = jsonReport(await restore(emu, ["-d", dir, "-n", "test,bar", "-B", "keep,other"]));
+    assertAccounted(r);
+    assert.equal(r.inserted_records, 4);
+    assert.equal(r.skipped_records, 6);
+    for (const rec of emu.dump("bar")) assert.deepEqual(rec.bins.map((b) => b.name), ["keep"]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Metadata: sindexes (bin, list, context, expression), UDFs, -R, -I, --no-udfs,
+// --apply-metadata-last, replacing an index with another definition.
+
+const UDF_SOURCE = "function hello()\n  return 'hi'\nend\n";
+
+function seedMetadata(emu: Emulator): void {
+  const base = { namespace: "test", context: "", expression: "", createdAtMs: 0, readyAtMs: 0 };
+  const m = emu.cluster.metadata;
+  m.createSIndex({ ...base, set: "demo", name: "idx_age", bin: "age", binType: "numeric", indexType: "default" });
+  m.createSIndex({ ...base, set: "", name: "idx_name", bin: "name", binType: "string", indexType: "default" });
+  m.createSIndex({ ...base, set: "demo", name: "idx_tags", bin: "tags", binType: "string", indexType: "list" });
+  m.createSIndex({ ...base, set: "demo", name: "idx_m_a", bin: "m", binType: "numeric", indexType: "mapvalues", context: "kiKiA2E=" });
+  m.createSIndex({ ...base, set: "demo", name: "idx_exp", bin: "", binType: "numeric", indexType: "default", expression: "k1EBo2FnZQ==" });
+  m.putUdf("hello.lua", btoa(UDF_SOURCE));
+  for (let i = 0; i < 5; i++) emu.put({ namespace: "test", set: "demo", key: i, bins: { age: i } });
+}
+
+function sindexDefs(emu: Emulator): string[] {
+  return emu.sindexes.map((d) =>
+    [d.namespace, d.set, d.name, d.bin, d.binType, d.indexType, d.context, d.expression].join("|")
+  ).sort();
+}
+
+Deno.test("asrestore restores sindexes (incl. context and expression) and UDFs, then waits for the builds", async () => {
+  await using source = await startCluster();
+  seedMetadata(source);
+  await using target = await startCluster({ sindexBuildMs: 60_000 });
+  await withTempDir(async (dir) => {
+    await backup(source, ["-n", "test", "-d", dir]);
+    // The builds take 60 s of emulator time: the restore must still be polling when we
+    // look, and finish only once the clock has moved.
+    let done = false;
+    const running = restore(target, ["-d", dir]).then((io) => {
+      done = true;
+      return io;
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(done, false, "restore did not wait for the index builds");
+    assert.equal(target.sindexes.length, 1, "indexes are created and waited for one at a time");
+    target.advanceClock(3_600_000);
+    const r = jsonReport(await running);
+    assert.equal(r.s_index_read, 5);
+    assert.equal(r.udf_read, 1);
+    assert.equal(r.inserted_records, 5);
+    assert.deepEqual(sindexDefs(target), sindexDefs(source));
+    assert.deepEqual(target.udfs.map((u) => [u.name, atob(u.content64)]), [["hello.lua", UDF_SOURCE]]);
+  });
+});
+
+Deno.test("asrestore -R restores metadata only; -I and --no-udfs leave them out", async () => {
+  await using source = await startCluster();
+  seedMetadata(source);
+  await withTempDir(async (dir) => {
+    await backup(source, ["-n", "test", "-d", dir]);
+    {
+      await using target = await startCluster();
+      const r = jsonReport(await restore(target, ["-d", dir, "-R"]));
+      assertAccounted(r);
+      assert.equal(r.skipped_records, 5);
+      assert.equal(target.count("test"), 0);
+      assert.equal(target.sindexes.length, 5);
+      assert.equal(target.udfs.length, 1);
+    }
+    {
+      await using target = await startCluster();
+      jsonReport(await restore(target, ["-d", dir, "-I"]));
+      assert.equal(target.count("test"), 5);
+      assert.equal(target.sindexes.length, 0);
+      assert.equal(target.udfs.length, 1);
+    }
+    {
+      await using target = await startCluster();
+      jsonReport(await restore(target, ["-d", dir, "--no-udfs"]));
+      assert.equal(target.count("test"), 5);
+      assert.equal(target.sindexes.length, 5);
+      assert.equal(target.udfs.length, 0);
+    }
+  });
+});
+
+Deno.test("asrestore replaces an existing index of the same name with another definition", async () => {
+  await using source = await startCluster();
+  seedMetadata(source);
+  await using target = await startCluster();
+  target.cluster.metadata.createSIndex({
+    namespace: "test",
+    set: "other",
+    name: "idx_age",
+    bin: "x",
+    binType: "string",
+    indexType: "default",
+    context: "",
+    expression: "",
+    createdAtMs: 0,
+    readyAtMs: 0,
+  });
+  await withTempDir(async (dir) => {
+    await backup(source, ["-n", "test", "-d", dir]);
+    jsonReport(await restore(target, ["-d", dir, "-R"]));
+    assert.deepEqual(sindexDefs(target), sindexDefs(source));
+  });
+});
+
+Deno.test("asrestore --apply-metadata-last writes the records before the sindexes and UDFs", async () => {
+  await using source = await startCluster();
+  seedMetadata(source);
+  await withTempDir(async (dir) => {
+    await backup(source, ["-n", "test", "-d", dir]);
+    for (const last of [false, true]) {
+      await using target = await startCluster();
+      const seen: number[] = [];
+      target.subscribe("test", () => seen.push(target.sindexes.length + target.udfs.length));
+      jsonReport(await restore(target, ["-d", dir, ...(last ? ["--apply-metadata-last"] : [])]));
+      assert.equal(seen.length, 5);
+      assert.deepEqual(new Set(seen), new Set([last ? 0 : 6]), `last=${last}: ${seen}`);
+      assert.equal(target.sindexes.length, 5);
+    }
+  });
+});
