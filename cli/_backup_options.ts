@@ -135,6 +135,11 @@ export function backupPlanFromFlags(
   const preferRacks = racks(flags, "prefer-racks");
   const rackList = racks(flags, "rack-list");
   const nodeList = list(flags, "node-list");
+  for (const f of ["bandwidth", "nice", "records-per-second", "max-records"]) {
+    if (num(flags, f) < 0) {
+      throw new FlagError(`invalid value ${num(flags, f)} for --${f}: expected 0 or more`);
+    }
+  }
   const bandwidthMiB = num(flags, "bandwidth") || num(flags, "nice");
   const config: BackupConfigInput = {
     namespace: str(flags, "namespace"),
@@ -231,8 +236,8 @@ export function backupPlanFromFlags(
       path: directory,
       removeFiles,
       bufferSize: num(flags, "local-buffer-size") * MIB,
-      skipDirCheck: str(flags, "continue") !== "",
     };
+    if (str(flags, "continue") !== "") target.skipDirCheck = true;
   }
   return {
     mode: removeArtifacts ? "removeArtifacts" : estimate ? "estimate" : "backup",

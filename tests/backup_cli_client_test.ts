@@ -4,12 +4,15 @@
  */
 
 import assert from "node:assert/strict";
+import * as net from "node:net";
+import * as nodeTls from "node:tls";
+import { createTestCertificates, type TestCertificates } from "../lib/secret_agent/test_tls.ts";
 import { main as backupMain } from "../cli/asbackup.ts";
 import {
   assertExactlyOnce,
   decodeFile,
-  fakeIo,
   type FakeIo,
+  fakeIo,
   readBackup,
   runBackupProcess,
   seeded,
@@ -102,28 +105,70 @@ Deno.test("asbackup -U/-P log in (clear text, env:, b64:, file:) and a wrong pas
   await using emu = await seeded(100, { users: { admin: "s3cret" } });
   await using dir = await tempDir();
   await Deno.writeTextFile(`${dir.path}/pw`, "s3cret\n");
-  const forms = ["s3cret", "env:PW", `b64:${btoa("s3cret")}`, `file:${dir.path}/pw`];
+  const forms = [
+    "s3cret",
+    "env:PW",
+    "env-b64:PWB64",
+    `b64:${btoa("s3cret")}`,
+    `file:${dir.path}/pw`,
+  ];
   for (const [i, pw] of forms.entries()) {
     const out = `${dir.path}/out${i}`;
     await backup(
       ["-h", emu.seeds, "-U", "admin", "-P", pw, "--auth", "INTERNAL", "-n", "test", "-d", out],
-      fakeIo({ PW: "s3cret" }),
+      fakeIo({ PW: "s3cret", PWB64: btoa("s3cret") }),
     );
     assertExactlyOnce((await readBackup(out)).records, emu.dump("test"));
   }
   const wrong = fakeIo();
   assert.equal(
-    await backupMain(["-h", emu.seeds, "-U", "admin", "-P", "nope", "-n", "test", "-d", `${dir.path}/x`], wrong),
+    await backupMain([
+      "-h",
+      emu.seeds,
+      "-U",
+      "admin",
+      "-P",
+      "nope",
+      "-n",
+      "test",
+      "-d",
+      `${dir.path}/x`,
+    ], wrong),
     1,
   );
   assert.equal(wrong.err.text.trim().split("\n").length, 1, wrong.err.text);
   assert.match(wrong.err.text, /admin|password|auth/i);
+  // --client-login-timeout bounds the login: slow admin answers fail it, then pass.
+  emu.faults.delay(400, { kinds: ["admin"] });
+  const login = ["-h", emu.seeds, "-U", "admin", "-P", "s3cret", "-n", "test"];
+  const slow = fakeIo();
+  assert.equal(
+    await backupMain([...login, "-d", `${dir.path}/l1`, "--client-login-timeout", "100"], slow),
+    1,
+  );
+  assert.equal(slow.err.text.trim().split("\n").length, 1, slow.err.text);
+  assert.match(slow.err.text, /Login on .* failed: no data for 100 ms/);
+  await backup([...login, "-d", `${dir.path}/l2`, "--client-login-timeout", "3000"]);
+  emu.faults.clear();
   const none = fakeIo();
   assert.equal(await backupMain(["-h", emu.seeds, "-n", "test", "-d", `${dir.path}/y`], none), 1);
   assert.match(none.err.text, /msg="backup failed"/);
   const external = fakeIo();
   assert.equal(
-    await backupMain(["-h", emu.seeds, "-U", "a", "-P", "b", "--auth", "EXTERNAL", "-n", "test", "-d", `${dir.path}/z`], external),
+    await backupMain([
+      "-h",
+      emu.seeds,
+      "-U",
+      "a",
+      "-P",
+      "b",
+      "--auth",
+      "EXTERNAL",
+      "-n",
+      "test",
+      "-d",
+      `${dir.path}/z`,
+    ], external),
     1,
   );
   assert.match(external.err.text, /EXTERNAL|TLS/);
@@ -138,7 +183,16 @@ Deno.test("asbackup --socket-timeout and --total-timeout end a stalled scan with
   assertExactlyOnce((await readBackup(`${dir.path}/ok`)).records, emu.dump("test"));
   // ... a 100 ms one gives up after its retries ...
   const io = fakeIo();
-  const args = ["-h", emu.seeds, "-n", "test", "--max-retries", "1", "--sleep-between-retries", "1"];
+  const args = [
+    "-h",
+    emu.seeds,
+    "-n",
+    "test",
+    "--max-retries",
+    "1",
+    "--sleep-between-retries",
+    "1",
+  ];
   assert.equal(
     await backupMain([...args, "-d", `${dir.path}/s`, "--socket-timeout", "100"], io),
     1,
@@ -188,18 +242,35 @@ Deno.test("asbackup -T and --info-* retry slow info commands, then fail naming t
   // 3 attempts of 100 ms with waits of 200 and 400 ms between them.
   assert.ok(ms >= 800, `gave up after ${ms.toFixed(0)} ms`);
   assert.equal(io.err.text.trim().split("\n").length, 1, io.err.text);
-  console.log(io.err.text);
-  assert.match(io.err.text, /msg="backup failed" error=".*(timeout|timed out)/i);
+  assert.match(io.err.text, /msg="backup failed" error="Info build .* no data for 100 ms/);
   // With room to answer, the same flags succeed.
-  await backup(["-h", emu.seeds, "-n", "test", "-d", dir.path, "-T", "5000", "--info-max-retries", "1"]);
+  await backup([
+    "-h",
+    emu.seeds,
+    "-n",
+    "test",
+    "-d",
+    dir.path,
+    "-T",
+    "5000",
+    "--info-max-retries",
+    "1",
+  ]);
   assertExactlyOnce((await readBackup(dir.path)).records, emu.dump("test"));
 });
 
 Deno.test("asbackup --prefer-racks reads every record once from the preferred rack", async () => {
   await using emu = await seeded(1000, { racks: [1, 2, 2] });
+  // Every scan served by the rack-1 node breaks at once, and nothing is retried: only a
+  // backup that reads from rack 2 alone can succeed.
+  emu.faults.dropScanConnection(0, { node: emu.nodeNames[0], times: 1_000_000 });
+  const args = ["-h", emu.seeds, "-n", "test", "-w", "3", "--max-retries", "0"];
   await using dir = await tempDir();
-  await backup(["-h", emu.seeds, "-n", "test", "-d", dir.path, "--prefer-racks", "2", "-w", "3"]);
+  await backup([...args, "-d", dir.path, "--prefer-racks", "2"]);
   assertExactlyOnce((await readBackup(dir.path)).records, emu.dump("test"));
+  const io = fakeIo();
+  assert.equal(await backupMain([...args, "-d", `${dir.path}/any`], io), 1);
+  assert.match(io.err.text, /msg="backup failed"/);
 });
 
 Deno.test("asbackup --local-buffer-size and --std-buffer set the write buffers", async () => {
@@ -211,4 +282,161 @@ Deno.test("asbackup --local-buffer-size and --std-buffer set the write buffers",
   assert.equal(r.code, 0, r.stderr);
   const f = await decodeFile("<stdout>", new Blob([r.stdout.slice()]).stream(), r.stdout.length);
   assertExactlyOnce(f.records, emu.dump("test"));
+});
+
+/** A TLS front for a 1-node emulator: terminates TLS and forwards the bytes. */
+async function tlsFront(
+  certs: TestCertificates,
+  target: { host: string; port: number },
+  mutual: boolean,
+  minVersion: "TLSv1.2" | "TLSv1.3" = "TLSv1.2",
+): Promise<{ port: number } & AsyncDisposable> {
+  const sockets = new Set<import("node:net").Socket>();
+  const server = nodeTls.createServer({
+    cert: await Deno.readTextFile(certs.serverCertFile),
+    key: await Deno.readTextFile(certs.serverKeyFile),
+    ca: await Deno.readTextFile(certs.caFile),
+    requestCert: mutual,
+    rejectUnauthorized: mutual,
+    minVersion,
+  }, (client) => {
+    const upstream = net.connect(target.port, target.host);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    [Symbol.asyncDispose]: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+Deno.test("asbackup --tls-* back up over TLS, server-verified and mutual, and refuse a wrong CA or name", async () => {
+  const certs = await createTestCertificates({ serverName: "aero.test" });
+  try {
+    // Racks make the emulator answer the TLS peer commands as an Enterprise server.
+    await using emu = await seeded(100, { nodes: 1, racks: [1] });
+    const all = emu.dump("test");
+    await using dir = await tempDir();
+    await using front = await tlsFront(certs, emu.hosts[0], false);
+    const ok = async (args: string[], out: string) => {
+      await backup([...args, "-n", "test", "-d", `${dir.path}/${out}`]);
+      assertExactlyOnce((await readBackup(`${dir.path}/${out}`)).records, all);
+    };
+    // By address (checked against the certificate's IP), and by TLS name in the host.
+    await ok(["-h", `127.0.0.1:${front.port}`, "--tls-enable", "--tls-cafile", certs.caFile], "ip");
+    await ok([
+      "-h",
+      `127.0.0.1:aero.test:${front.port}`,
+      "--tls-enable",
+      "--tls-cafile",
+      certs.caFile,
+      "--tls-protocols",
+      "+TLSv1.2 +TLSv1.3",
+    ], "name");
+    await ok([
+      "-h",
+      `127.0.0.1:${front.port}`,
+      "--tls-enable",
+      "--tls-name",
+      "localhost",
+      "--tls-cafile",
+      `b64:${btoa(await Deno.readTextFile(certs.caFile))}`,
+    ], "b64");
+    const refused = async (args: string[], re: RegExp) => {
+      const io = fakeIo();
+      assert.equal(
+        await backupMain(
+          [...args, "-n", "test", "-d", `${dir.path}/x`, "--client-timeout", "2000"],
+          io,
+        ),
+        1,
+      );
+      assert.equal(io.err.text.trim().split("\n").length, 1, io.err.text);
+      assert.match(io.err.text, re);
+    };
+    await refused(["-h", `127.0.0.1:${front.port}`, "--tls-enable"], /self-signed certificate/);
+    await refused(
+      [
+        "-h",
+        `127.0.0.1:${front.port}`,
+        "--tls-enable",
+        "--tls-cafile",
+        certs.caFile,
+        "--tls-name",
+        "other.name",
+      ],
+      /other\.name\. is not in the cert's altnames/,
+    );
+    await refused(["-h", `127.0.0.1:${front.port}`], /127\.0\.0\.1/);
+
+    // Mutual TLS: the front demands a client certificate signed by the CA.
+    await using mutual = await tlsFront(certs, emu.hosts[0], true);
+    await ok([
+      "-h",
+      `127.0.0.1:${mutual.port}`,
+      "--tls-enable",
+      "--tls-cafile",
+      certs.caFile,
+      "--tls-certfile",
+      certs.clientCertFile,
+      "--tls-keyfile",
+      certs.clientKeyFile,
+    ], "mutual");
+    await refused(
+      ["-h", `127.0.0.1:${mutual.port}`, "--tls-enable", "--tls-cafile", certs.caFile],
+      /CertificateRequired|certificate/i,
+    );
+    // --tls-protocols: a TLSv1.3-only server refuses the default +TLSv1.2.
+    await using v13 = await tlsFront(certs, emu.hosts[0], false, "TLSv1.3");
+    const tls13 = ["-h", `127.0.0.1:${v13.port}`, "--tls-enable", "--tls-cafile", certs.caFile];
+    await refused(tls13, /version|protocol/i);
+    await ok([...tls13, "--tls-protocols", "+TLSv1.3"], "tls13");
+
+    // A CA directory, and a client key encrypted with a password.
+    await Deno.mkdir(`${certs.dir}/cas`);
+    await Deno.copyFile(certs.caFile, `${certs.dir}/cas/root.crt`);
+    const encrypted = `${certs.dir}/client.enc.key`;
+    const openssl = await new Deno.Command("openssl", {
+      args: [
+        "pkcs8",
+        "-topk8",
+        "-in",
+        certs.clientKeyFile,
+        "-out",
+        encrypted,
+        "-passout",
+        "pass:kpw",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assert.ok(openssl.success);
+    const withKey = (password: string) => [
+      "-h",
+      `127.0.0.1:${mutual.port}`,
+      "--tls-enable",
+      "--tls-capath",
+      `${certs.dir}/cas`,
+      "--tls-certfile",
+      certs.clientCertFile,
+      "--tls-keyfile",
+      encrypted,
+      "--tls-keyfile-password",
+      password,
+    ];
+    await ok(withKey("kpw"), "encrypted-key");
+    await refused(withKey("wrong"), /key/i);
+  } finally {
+    await Deno.remove(certs.dir, { recursive: true });
+  }
 });

@@ -4,16 +4,21 @@
  */
 
 import assert from "node:assert/strict";
+import { Cluster } from "../lib/aerospike/cluster.ts";
 import { partitionId } from "../lib/aerospike/digest.ts";
 import { encodeExpression, Exp } from "../lib/aerospike/expression.ts";
 import { ParticleType } from "../lib/aerospike/record.ts";
+import { BackupClient } from "../lib/client.ts";
 import { compareDigests } from "../lib/emulator/record_store.ts";
+import { DirectoryWriter } from "../lib/io/local_writer.ts";
+import { ManualClock } from "../lib/pipeline/clock.ts";
 import { main as backupMain } from "../cli/asbackup.ts";
+import { main as restoreMain } from "../cli/asrestore.ts";
 import {
   addMetadata,
   assertExactlyOnce,
-  fakeIo,
   type FakeIo,
+  fakeIo,
   localTime,
   readBackup,
   seeded,
@@ -101,7 +106,10 @@ Deno.test("asbackup -s backs up only the listed sets, -B only the listed bins", 
   await using dir = await tempDir();
   await backup(["-h", emu.seeds, "-n", "test", "-d", dir.path, "-s", "alpha,beta", "-w", "2"]);
   const b = await readBackup(dir.path);
-  assertExactlyOnce(b.records, emu.dump("test").filter((r) => r.set === "alpha" || r.set === "beta"));
+  assertExactlyOnce(
+    b.records,
+    emu.dump("test").filter((r) => r.set === "alpha" || r.set === "beta"),
+  );
 
   await using dir2 = await tempDir();
   await backup(["-h", emu.seeds, "-n", "test", "-d", dir2.path, "-B", "i,l"]);
@@ -135,6 +143,31 @@ Deno.test("asbackup -R writes only metadata; -I and --no-udfs leave out indexes 
   assert.equal(u.b.udfs.length, 0);
   assert.equal(u.b.records.length, 100);
 
+  assert.equal(r.b.files[0].header.version, "3.1");
+
+  // An expression index needs ASB 3.2 in the metadata file (and only there).
+  const expression = b64(encodeExpression(Exp.intBin("i")));
+  emu.cluster.metadata.createSIndex({
+    namespace: "test",
+    set: "",
+    name: "idx_exp",
+    bin: "",
+    binType: "numeric",
+    indexType: "default",
+    context: "",
+    expression,
+    readyAtMs: 0,
+    createdAtMs: 0,
+  });
+  const x = await run([]);
+  const meta = x.b.files.find((f) => f.name === "metadata_test_1.asb")!;
+  assert.equal(meta.header.version, "3.2");
+  assert.deepEqual(
+    meta.sindexes.map((s) => [s.name, s.bin, s.expression ?? ""]),
+    [["idx_i", "i", ""], ["idx_exp", "", expression]],
+  );
+  for (const f of x.b.files.filter((f) => f !== meta)) assert.equal(f.header.version, "3.1");
+
   const none = await run(["-I", "--no-udfs"]);
   assert.ok(!none.b.files.some((f) => f.name.startsWith("metadata_")), "no empty metadata file");
   assertExactlyOnce(none.b.records, emu.dump("test"));
@@ -148,6 +181,33 @@ Deno.test("asbackup -L holds the scan to the records-per-second limit", async ()
   const ms = performance.now() - t;
   // 120 records at 200/s with a burst of 1 cannot take less than ~0.6 s.
   assert.ok(ms >= 500, `took ${ms.toFixed(0)} ms`);
+  assertExactlyOnce((await readBackup(dir.path)).records, emu.dump("test"));
+});
+
+Deno.test("backup recordsPerSecond (-L) waits for the limiter's clock: 30 records at 10/s need 2.9 s", async () => {
+  await using emu = await seeded(30);
+  await using dir = await tempDir();
+  await using cluster = await Cluster.connect({ hosts: emu.seeds });
+  const clock = new ManualClock(0);
+  const job = new BackupClient(cluster).backup(
+    { namespace: "test", recordsPerSecond: 10, parallelRead: 2 },
+    new DirectoryWriter(dir.path),
+    { clock },
+  );
+  const tick = () => new Promise((r) => setTimeout(r, 5));
+  // Frozen clock: at most the free token plus one waiting record per reader get through.
+  for (let i = 0; i < 20; i++) await tick();
+  assert.ok(job.stats().recordsRead <= 3, `${job.stats().recordsRead} records`);
+  assert.equal(job.status, "running");
+  let advanced = 0;
+  while (job.status === "running") {
+    await clock.advance(50);
+    advanced += 50;
+    await tick();
+    assert.ok(advanced < 60_000, "the job never ended");
+  }
+  await job.wait();
+  assert.ok(advanced >= 2900, `finished after ${advanced} ms of limiter time`);
   assertExactlyOnce((await readBackup(dir.path)).records, emu.dump("test"));
 });
 
@@ -233,6 +293,17 @@ Deno.test("asbackup -x writes records without bins", async () => {
   const b = await readBackup(dir.path);
   assertExactlyOnce(b.records, emu.dump("test"));
   for (const r of b.records) assert.equal(r.bins.length, 0);
+  // A restore skips records without bins.
+  const rio = fakeIo();
+  assert.equal(
+    await restoreMain(["-h", emu.seeds, "-d", dir.path, "-n", "test,bar", "--log-json"], rio),
+    0,
+    rio.err.text,
+  );
+  const report = JSON.parse(rio.err.text.trim().split("\n").at(-1)!);
+  assert.equal(report.records_read, 100);
+  assert.equal(report.skipped_records, 100);
+  assert.equal(emu.count("bar"), 0);
 });
 
 Deno.test("asbackup --no-ttl-only writes only records that never expire", async () => {
@@ -271,8 +342,10 @@ Deno.test("asbackup -a/-b keep records by last-update time (local time)", async 
   const cases: [string[], (i: number) => boolean][] = [
     [["-a", localTime(lut(200))], (i) => i >= 200],
     [["-b", localTime(lut(100))], (i) => i < 100],
-    [["--modified-after", localTime(lut(50)), "--modified-before", localTime(lut(60))], (i) =>
-      i >= 50 && i < 60],
+    [
+      ["--modified-after", localTime(lut(50)), "--modified-before", localTime(lut(60))],
+      (i) => i >= 50 && i < 60,
+    ],
   ];
   for (const [flags, keep] of cases) {
     await using dir = await tempDir();
@@ -312,7 +385,10 @@ Deno.test("asbackup -X backs up partition ranges, ids and the partition of a dig
   assertExactlyOnce((await readBackup(dir.path)).records, want);
   const io = fakeIo();
   assert.equal(
-    await backupMain(["-h", emu.seeds, "-n", "test", "-d", dir.path, "-X", "0-100,50", "-w", "3"], io),
+    await backupMain(
+      ["-h", emu.seeds, "-n", "test", "-d", dir.path, "-X", "0-100,50", "-w", "3"],
+      io,
+    ),
     1,
   );
   const io2 = fakeIo();
@@ -438,8 +514,12 @@ Deno.test("asbackup -e prints an estimate and writes nothing; refuses -d and fil
   const io = await backup(["-h", emu.seeds, "-n", "test", "-e", "--estimate-samples", "100"]);
   const m = /File size \(bytes\): +(\d+)/.exec(io.err.text);
   assert.ok(m, io.err.text);
-  // 500 records of ~150 bytes each.
-  assert.ok(Number(m[1]) > 500 * 50 && Number(m[1]) < 500 * 1000, m[1]);
+  // Within 25% of what a backup really writes.
+  await using dir = await tempDir();
+  await backup(["-h", emu.seeds, "-n", "test", "-d", dir.path]);
+  const real = (await readBackup(dir.path)).files.reduce((n, f) => n + f.size, 0);
+  assert.ok(Math.abs(Number(m[1]) - real) < real * 0.25, `estimate ${m[1]}, real ${real}`);
+  assert.deepEqual([...Deno.readDirSync(dir.path)].length, 1);
   for (const extra of [["-d", "/tmp/x"], ["-a", "2020-01-01"], ["-X", "1"]]) {
     const bad = fakeIo();
     assert.equal(await backupMain(["-h", emu.seeds, "-n", "test", "-e", ...extra], bad), 1);
@@ -504,6 +584,11 @@ Deno.test("asbackup of an empty namespace writes a header-only file that holds n
   assert.deepEqual(b.files.map((f) => f.name), ["0_empty_1.asb"]);
   assert.deepEqual(b.files[0].header, { version: "3.1", namespace: "empty", firstFile: true });
   assert.equal(b.records.length, 0);
+  // It restores to nothing, successfully.
+  const rio = fakeIo();
+  assert.equal(await restoreMain(["-h", emu.seeds, "-d", dir.path], rio), 0, rio.err.text);
+  assert.match(rio.err.text, /Records Read: +0\n/);
+  assert.equal(emu.count("empty"), 0);
   const file = `${dir.path}/single.asb`;
   await backup(["-h", emu.seeds, "-n", "empty", "-o", file]);
   assert.equal(
@@ -519,7 +604,7 @@ Deno.test("asbackup exits 1 with one clear line for bad flags and conflicts", as
     [["-n", "test", "-d", "/tmp/x", "-o", "/tmp/y"], /only one of --directory and --output-file/],
     [["-n", "test", "-d", "/tmp/x", "-w", "x"], /-w/],
     [["-n", "test", "-d", "/tmp/x", "-w", "2000"], /parallel/],
-    [["-n", "test", "-d", "/tmp/x", "-L", "-5"], /records/i],
+    [["-n", "test", "-d", "/tmp/x", "-L", "-5"], /--records-per-second: expected 0 or more/],
     [["-n", "test", "-d", "/tmp/x", "-D", "AAAA", "-X", "1"], /mutually exclusive/],
     [["-n", "test", "-d", "/tmp/x", "-l", "a", "--rack-list", "1"], /mutually exclusive/],
     [["-n", "test", "-d", "/tmp/x", "--state-file-dst", "s", "--continue", "s"], /exclusive/],
@@ -530,6 +615,20 @@ Deno.test("asbackup exits 1 with one clear line for bad flags and conflicts", as
     [["-n", "test", "-d", "/tmp/x", "-b", "2020-01-01", "-a", "2021-01-01"], /modified/i],
     [["-n", "test", "-d", "/tmp/x", "--bogus"], /bogus/],
     [["-n", "test", "-d", "/tmp/x", "--rack-list", "x"], /rack/],
+    [["-n", "test", "-d", "/tmp/x", "--s3-bucket-name", "b"], /cloud storage is not supported/],
+    [["-n", "test", "-d", "/tmp/x", "--auth", "PKI"], /PKI needs TLS/],
+    [["-n", "test", "-d", "/tmp/x", "--auth", "BASIC"], /auth/],
+    [
+      ["-n", "test", "-d", "/tmp/x", "-U", "u", "-P", "p", "--auth", "EXTERNAL"],
+      /EXTERNAL needs TLS/,
+    ],
+    [["-n", "test", "-d", "/tmp/x", "--continue", "s", "-r"], /--continue/],
+    [["-n", "test", "-d", "/tmp/x", "-q", "metadata_"], /metadata_/],
+    [["-n", "test", "-d", "/tmp/x", "-F", "-1"], /-F|file-limit/],
+    [["-n", "test", "-d", "/tmp/x", "-N", "-1"], /--bandwidth: expected 0 or more/],
+    [["-n", "test", "-d", "/tmp/x", "-M", "-1"], /--max-records: expected 0 or more/],
+    [["-n", "test", "-d", "/tmp/x", "-B", "a", "-x"], /binList.*noBins/],
+    [["-n", "test", "-d", "/tmp/x", "-s", "a,a"], /setList: duplicate entry/],
   ];
   for (const [args, re] of cases) {
     const io = fakeIo();
@@ -546,7 +645,7 @@ Deno.test("asbackup exits 1 naming an unknown namespace or an unreachable seed",
   await using dir = await tempDir();
   const io = fakeIo();
   assert.equal(await backupMain(["-h", emu.seeds, "-n", "nosuch", "-d", dir.path], io), 1);
-  assert.match(io.err.text, /nosuch/);
+  assert.match(io.err.text, /Namespace nosuch not found: the cluster has only test, bar, empty/);
   assert.doesNotMatch(io.err.text, /\n\s+at /);
   assert.deepEqual([...Deno.readDirSync(dir.path)], [], "nothing written");
 
@@ -566,6 +665,10 @@ Deno.test("asbackup exits 1 naming an unknown namespace or an unreachable seed",
     1,
   );
   assert.ok(performance.now() - t < 10_000);
+  assert.deepEqual([...Deno.readDirSync(dir.path)], [], "nothing written");
+  const estimate = fakeIo();
+  assert.equal(await backupMain(["-h", emu.seeds, "-n", "nosuch", "-e"], estimate), 1);
+  assert.match(estimate.err.text, /Namespace nosuch not found/);
   assert.match(io2.err.text, /127\.0\.0\.1:1/);
   assert.equal(io2.err.text.trim().split("\n").length, 1, io2.err.text);
 });

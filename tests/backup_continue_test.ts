@@ -9,7 +9,7 @@ import { decodeBackupState } from "../lib/backup/state.ts";
 import { main as backupMain } from "../cli/asbackup.ts";
 import {
   assertAtLeastOnce,
-  assertExactlyOnce,
+  countByDigest,
   DENO,
   fakeIo,
   readBackup,
@@ -26,7 +26,7 @@ async function bigEmulator() {
   const blob = new Uint8Array(3000);
   for (let i = 0; i < 1900; i++) {
     blob.fill(i & 255);
-    emu.put({ namespace: "test", set: i % 2 ? "odd" : "", key: i, bins: { b: blob, i } });
+    emu.put({ namespace: "test", set: i % 2 ? "odd" : "even", key: i, bins: { b: blob, i } });
   }
   return emu;
 }
@@ -55,10 +55,24 @@ Deno.test("asbackup --state-file-dst interrupted by a signal says how to resume;
   await using dir = await tempDir();
   const abort = new AbortController();
   const io = { ...fakeIo(), signal: abort.signal };
-  const args = ["-h", emu.seeds, "-n", "test", "-d", dir.path, "-F", "1", "-w", "2"];
-  // 8 MiB/s: about a second for the ~8 MiB, time enough to interrupt it mid-scan.
+  // Two sets, scanned one after the other by each reader: the cursor carries the set.
+  const args = [
+    "-h",
+    emu.seeds,
+    "-n",
+    "test",
+    "-d",
+    dir.path,
+    "-F",
+    "1",
+    "-w",
+    "2",
+    "-s",
+    "even,odd",
+  ];
+  // 2 MiB/s after a free first 2 MiB: about 3 s for the ~8 MiB; it is stopped at ~2 MiB.
   const run = backupMain(
-    [...args, "-N", "8", "--state-file-dst", STATE, "--scan-page-size", "100"],
+    [...args, "-N", "2", "--state-file-dst", STATE, "--scan-page-size", "100"],
     io,
   );
   await waitFor(() => dataFiles(dir.path).length >= 3, "3 data files");
@@ -102,7 +116,10 @@ Deno.test("asbackup --continue names a missing or corrupt state file and exits 1
   await Deno.writeTextFile(`${dir.path}/${STATE}`, '{"version": 1, "namesp');
   const corrupt = fakeIo();
   assert.equal(await backupMain(args, corrupt), 1);
-  assert.match(corrupt.err.text, /Invalid backup state file backup\.state: not JSON \[STATE_INVALID\]/);
+  assert.match(
+    corrupt.err.text,
+    /Invalid backup state file backup\.state: not JSON \[STATE_INVALID\]/,
+  );
   const other = fakeIo();
   await Deno.writeTextFile(
     `${dir.path}/${STATE}`,
@@ -167,7 +184,8 @@ Deno.test("asbackup SIGKILLed at several moments continues with --continue to a 
   ];
   for (const [label, ready] of moments) {
     await using dir = await tempDir();
-    // 4 MiB/s: the ~8 MiB backup takes about two seconds, so every moment is mid-scan.
+    // 4 MiB/s after a free first 4 MiB: the ~8 MiB take at least a second, and every
+    // kill moment comes before 4 MiB are written, so each one is mid-scan.
     const base = ["-h", emu.seeds, "-n", "test", "-d", dir.path, "-F", "1", "-w", "2", "-N", "4"];
     const first = spawnBackup([...base, "--state-file-dst", STATE, "--scan-page-size", "50"]);
     assert.ok(await killWhen(first, () => ready(dir.path)), `${label}: finished before the kill`);
@@ -197,5 +215,13 @@ Deno.test("asbackup SIGKILLed at several moments continues with --continue to a 
       assert.ok(f.size <= 1024 * 1024 + 5000, `${label}: ${f.name} ${f.size}`);
     }
     if (killed) assert.ok(b.files.some((f) => f.name.includes("(2)")), label);
+    // Repeats only come from re-reading across runs: within one run's files (same suffix)
+    // every record is there once.
+    const runs = Map.groupBy(b.files, (f) => /\(\d+\)\.asb$/.exec(f.name)?.[0] ?? "");
+    for (const [suffix, files] of runs) {
+      const counts = countByDigest(files.flatMap((f) => f.records));
+      const repeated = [...counts.values()].filter((n) => n > 1).length;
+      assert.equal(repeated, 0, `${label}: ${repeated} records repeated within run "${suffix}"`);
+    }
   }
 });

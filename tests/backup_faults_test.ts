@@ -26,17 +26,31 @@ Deno.test("asbackup completes with every record when a node stops mid-scan", asy
   const all = emu.dump("test");
   await using dir = await tempDir();
   const io = fakeIo();
-  const run = backupMain(
-    ["-h", emu.seeds, "-n", "test", "-d", dir.path, "-w", "4", "--sleep-between-retries", "20"],
-    io,
-  );
-  // One scan page has reached the client: stop a node while the others are still read.
-  emu.faults.delay(30, { kinds: ["scan"] });
-  await new Promise((r) => setTimeout(r, 20));
+  // 3000 records/s: a second of scanning, so the node stops with the scan well under way.
+  const run = backupMain([
+    "-h",
+    emu.seeds,
+    "-n",
+    "test",
+    "-d",
+    dir.path,
+    "-w",
+    "4",
+    "-L",
+    "3000",
+    "--sleep-between-retries",
+    "20",
+  ], io);
+  // The first data file opens with the first record written.
+  const deadline = performance.now() + 20_000;
+  while ([...Deno.readDirSync(dir.path)].length === 0 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 2));
+  }
   await emu.stopNode(1);
-  emu.faults.clear();
   assert.equal(await run, 0, io.err.text);
-  assertAtLeastOnce((await readBackup(dir.path)).records, all);
+  assert.match(io.err.text, /Records Read: +3000\n/);
+  // Partitions of the stopped node are read again from the replicas after their last digest.
+  assertExactlyOnce((await readBackup(dir.path)).records, all);
 });
 
 Deno.test("asbackup resumes dropped scan connections without losing or repeating records", async () => {
@@ -53,6 +67,26 @@ Deno.test("asbackup resumes dropped scan connections without losing or repeating
     io.err.text,
   );
   assertExactlyOnce((await readBackup(dir.path)).records, emu.dump("test"));
+});
+
+Deno.test("asbackup paged by a state file reads every record once through dropped connections", async () => {
+  await using emu = await seeded(2500);
+  emu.faults.dropScanConnection(30, { times: 8 });
+  await using dir = await tempDir();
+  const io = fakeIo();
+  const args = ["-h", emu.seeds, "-n", "test", "-d", dir.path, "-w", "3", "-F", "1"];
+  const paging = ["--state-file-dst", "s.state", "--scan-page-size", "70"];
+  assert.equal(
+    await backupMain([...args, ...paging, "--sleep-between-retries", "10", "-s", "alpha,beta"], io),
+    0,
+    io.err.text,
+  );
+  const b = await readBackup(dir.path);
+  assert.deepEqual(b.others, [], "state file removed on success");
+  assertExactlyOnce(
+    b.records,
+    emu.dump("test").filter((r) => r.set === "alpha" || r.set === "beta"),
+  );
 });
 
 Deno.test("asbackup waits out partitions that are unavailable for a while", async () => {
@@ -104,6 +138,14 @@ Deno.test("asbackup fails clearly on partitions that stay unavailable, and leave
   assert.equal(io.err.text.trim().split("\n").length, 1, io.err.text);
   assert.match(io.err.text, /msg="backup failed" error=".*partition/i);
   assert.deepEqual([...Deno.readDirSync(plain.path)], [], "incomplete files removed");
+  // --sleep-between-retries grows with each round: 150 ms, then 300 ms, before giving up.
+  const slow = fakeIo();
+  const t = performance.now();
+  const slowArgs = [...args(plain.path), "--sleep-between-retries", "150", "--max-retries", "2"];
+  assert.equal(await backupMain(slowArgs, slow), 1);
+  const ms = performance.now() - t;
+  assert.ok(ms >= 400, `gave up after ${ms.toFixed(0)} ms`);
+  assert.match(slow.err.text, /after 2 retries with 3 partitions unfinished \(5, 6, 7\)/);
 
   // With a state file: the error says how to resume; --continue finishes once they are back.
   await using dir = await tempDir();
@@ -187,6 +229,12 @@ Deno.test("asbackup -o - writes the backup to standard output (real process)", a
   const f = await decodeFile("<stdout>", new Blob([r.stdout.slice()]).stream(), r.stdout.length);
   assert.equal(f.header.firstFile, true);
   assertExactlyOnce(f.records, emu.dump("test"));
+  const empty = await runBackupProcess(["-h", emu.seeds, "-n", "empty", "-o", "-"]);
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.equal(
+    new TextDecoder().decode(empty.stdout),
+    "Version 3.1\n# namespace empty\n# first-file\n",
+  );
 });
 
 Deno.test("asbackup exits 1 on SIGTERM and removes what it wrote (real process)", async () => {

@@ -368,3 +368,54 @@ Deno.test("asbackup with a bad key or an unreachable agent fails before writing 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("asrestore --validate decrypts and decompresses without a cluster, and catches a wrong key", async () => {
+  const crypt = ["-z", "ZSTD", "--encrypt", "AES256"];
+  const ok = await asrestore([
+    "-i",
+    `${DIR}/zstd-aes256/test.asb`,
+    "--validate",
+    ...crypt,
+    "--encryption-key-file",
+    KEYS.pkcs8,
+  ]);
+  assertOk(ok, "asrestore --validate");
+  assert.match(ok.stderr, /Validation report/);
+  assert.match(ok.stderr, new RegExp(`Records Read: +${SOURCE_DUMP.size}\\n`));
+  assertFailsCleanly(
+    await asrestore([
+      "-i",
+      `${DIR}/zstd-aes256/test.asb`,
+      "--validate",
+      ...crypt,
+      "--encryption-key-file",
+      OTHER_KEY,
+    ]),
+    /validation failed.*zstd-aes256\/test\.asb: .*wrong encryption key or --encrypt mode\?/,
+  );
+});
+
+Deno.test("secrets: user/password without an agent or with the agent down name the flag and agent", async () => {
+  assertFailsCleanly(
+    await asrestore(["-h", SOURCE.seeds, "-i", `${DIR}/plain/test.asb`, "-P", "secrets:db:pw"]),
+    /--password \\?"secrets:db:pw\\?" needs a Secret Agent: set --sa-address/,
+  );
+  assertFailsCleanly(
+    await asbackup([
+      "-h",
+      SOURCE.seeds,
+      "-n",
+      "test",
+      "-o",
+      `${DIR}/never.asb`,
+      "-U",
+      "secrets:db:user",
+      "--sa-connection-type",
+      "UNIX",
+      "--sa-address",
+      `${DIR}/down.sock`,
+    ]),
+    /backup failed.*secret db:user from the Secret Agent at unix:.*down\.sock.*\[SECRET_AGENT_CONNECT\]/,
+  );
+  await assert.rejects(Deno.stat(`${DIR}/never.asb`), Deno.errors.NotFound);
+});

@@ -154,6 +154,14 @@ Deno.test("--encryption-key-secret over TLS with --sa-ca-file and --sa-tls-name,
         "--sa-tls-name",
         certs.serverName,
       ]);
+      // Without --sa-tls-name the certificate is checked against the address, an IP here.
+      await secretRoundTrip(source, "AES128", [
+        "--encryption-key-secret",
+        "secrets:vault:key",
+        ...saFlags(agent),
+        "--sa-ca-file",
+        certs.caFile,
+      ]);
     }
     {
       await using agent = await SecretAgentTestServer.start({

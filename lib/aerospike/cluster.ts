@@ -354,17 +354,31 @@ export class Cluster implements AsyncDisposable {
 
   #scanView(): ScanCluster<Node> {
     return {
-      locate: (ns, pid, round, mode) => this.#locate(ns, pid, round, mode),
+      locate: (ns, pid, round, mode, racks) => this.#locate(ns, pid, round, mode, racks),
       refresh: () => this.refresh(),
       poolWaitMs: this.#policy.poolWaitMs,
       nodeCount: () => this.#nodes.size,
     };
   }
 
-  #locate(ns: string, pid: number, round: number, mode: "master" | "any"): Node | null {
+  #locate(
+    ns: string,
+    pid: number,
+    round: number,
+    mode: "master" | "any",
+    preferRacks?: readonly number[],
+  ): Node | null {
     const master = this.#map.get(ns, pid, 0);
-    if (mode === "master") return master;
     const n = this.#map.replicaCount(ns);
+    // A healthy replica on the first preferred rack that has one (the Go client's
+    // PREFER_RACK), looking one replica further on each retry round.
+    for (const wanted of preferRacks ?? []) {
+      for (let i = 0; i < n; i++) {
+        const node = this.#map.get(ns, pid, (round - 1 + i) % n);
+        if (node !== null && node.failures === 0 && node.rack?.[ns] === wanted) return node;
+      }
+    }
+    if (mode === "master") return master;
     // "any": the master first, then the next replica on each retry round.
     for (let i = 0; i < n; i++) {
       const node = this.#map.get(ns, pid, (round - 1 + i) % n);

@@ -479,8 +479,18 @@ export function decodeRecordMessage(
   let set = "";
   let digest: Uint8Array | undefined;
   let key: UserKey | undefined;
-  offset = forEachField(view, buf, offset, header.nFields, (type, at, len) => {
-    switch (type) {
+  // The same walks as forEachField/forEachOp, inlined: this runs for every scanned record,
+  // and callbacks capturing these locals would allocate a context per record.
+  const nFields = header.nFields;
+  for (let i = 0; i < nFields; i++) {
+    if (offset + 5 > buf.length) throw invalid(`Truncated field ${i} of ${nFields}`, offset);
+    const size = view.getUint32(offset);
+    if (size < 1 || offset + 4 + size > buf.length) {
+      throw invalid(`Invalid field size ${size}`, offset);
+    }
+    const at = offset + 5;
+    const len = size - 1;
+    switch (buf[offset + 4]) {
       case 0:
         namespace = internName(buf, at, len);
         break;
@@ -495,16 +505,27 @@ export function decodeRecordMessage(
         key = readUserKey(buf, view, at, len);
         break;
     }
-  });
+    offset += 4 + size;
+  }
   if (namespace === undefined || digest === undefined) {
     throw invalid("Record message without namespace or digest field", start);
   }
-  const bins: Bin[] = new Array(header.nOps);
-  let i = 0;
-  offset = forEachOp(view, buf, offset, header.nOps, (op) => {
-    const name = internName(buf, op.nameOffset, op.nameLength);
-    bins[i++] = readParticle(buf, view, op.valueOffset, op.valueLength, op.particleType, name);
-  });
+  const nOps = header.nOps;
+  const bins: Bin[] = new Array(nOps);
+  for (let i = 0; i < nOps; i++) {
+    if (offset + 8 > buf.length) throw invalid(`Truncated op ${i} of ${nOps}`, offset);
+    const size = view.getUint32(offset);
+    const end = offset + 4 + size;
+    const nameLength = buf[offset + 7];
+    const nameOffset = offset + 8;
+    const valueOffset = nameOffset + nameLength + ((buf[offset + 6] & 1) !== 0 ? 8 : 0);
+    if (size < 4 || end > buf.length || end < valueOffset) {
+      throw invalid(`Invalid op size ${size}`, offset);
+    }
+    const name = internName(buf, nameOffset, nameLength);
+    bins[i] = readParticle(buf, view, valueOffset, end - valueOffset, buf[offset + 5], name);
+    offset = end;
+  }
   const record: AerospikeRecord = {
     namespace,
     set,

@@ -209,12 +209,16 @@ export class PartitionTracker<N> {
     if (!this.#roundFailed) return "continue";
     this.#failedRounds++;
     if (this.#failedRounds > this.#opts.maxRetries) {
-      const pending = this.#filter.partitions.filter((p) => !p.done).length;
+      const pending = this.#filter.partitions.filter((p) => !p.done);
+      // Name a few: the operator needs to know which partitions to look at.
+      const ids = pending.slice(0, 8).map((p) => p.id).join(", ") +
+        (pending.length > 8 ? ", ..." : "");
       const cause = this.#lastError;
       const why = cause instanceof Error ? `: last error: ${cause.message}` : "";
       throw new AerobakError(
         "MAX_RETRIES_EXCEEDED",
-        `Scan gave up after ${this.#opts.maxRetries} retries with ${pending} partitions unfinished${why}`,
+        `Scan gave up after ${this.#opts.maxRetries} retries with ${pending.length} ` +
+          `partitions unfinished (${ids})${why}`,
         { cause, retriable: true, resultCode: ResultCode.MAX_RETRIES_EXCEEDED },
       );
     }

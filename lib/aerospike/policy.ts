@@ -186,6 +186,11 @@ export interface ScanOptions {
   retryDelayMs?: number;
   /** Read from the master only, or from any replica on retries. @default "master" */
   replica?: "master" | "any";
+  /**
+   * Rack ids to read from: each partition is asked of a replica on one of these racks when
+   * one holds it (backup-go `PREFER_RACK`), else as `replica` says. @default []
+   */
+  preferRacks?: readonly number[];
   /** Stops the scan. */
   signal?: AbortSignal;
 }
@@ -231,6 +236,11 @@ export function resolveScanOptions(opts: ScanOptions): ResolvedScanOptions {
       `Invalid replica ${JSON.stringify(opts.replica)}: expected "master" or "any"`,
     );
   }
+  for (const rack of opts.preferRacks ?? []) {
+    if (!Number.isInteger(rack) || rack < 0) {
+      throw new RangeError(`Invalid preferRacks entry ${rack}: must be an integer >= 0`);
+    }
+  }
   const socket = num("socketTimeoutMs", opts.socketTimeoutMs, 10000);
   return Object.freeze({
     namespace: opts.namespace,
@@ -248,6 +258,7 @@ export function resolveScanOptions(opts: ScanOptions): ResolvedScanOptions {
     maxRetries: num("maxRetries", opts.maxRetries, 5),
     retryDelayMs: num("retryDelayMs", opts.retryDelayMs, 100),
     replica,
+    preferRacks: Object.freeze([...(opts.preferRacks ?? [])]),
     signal: opts.signal,
   });
 }

@@ -36,8 +36,17 @@ import { messageBody, replyError } from "./_reply.ts";
 
 /** What a scan needs from the cluster. */
 export interface ScanCluster<N extends Node = Node> {
-  /** The node to ask for a partition in a round (replica policy applied); null if none. */
-  locate(namespace: string, partition: number, round: number, mode: "master" | "any"): N | null;
+  /**
+   * The node to ask for a partition in a round (replica policy applied, a replica on a
+   * preferred rack first); null if none.
+   */
+  locate(
+    namespace: string,
+    partition: number,
+    round: number,
+    mode: "master" | "any",
+    preferRacks?: readonly number[],
+  ): N | null;
   /** Refreshes the partition map (before a retry round). */
   refresh(): Promise<void>;
   /** Wait limit for a pooled connection, ms. */
@@ -174,7 +183,7 @@ export async function* scanPartitions(
     for (;;) {
       signal?.throwIfAborted();
       const nps = tracker.startRound((pid, round) =>
-        cluster.locate(opts.namespace, pid, round, opts.replica)
+        cluster.locate(opts.namespace, pid, round, opts.replica, opts.preferRacks)
       );
       let remaining = 0;
       if (deadline > 0) {

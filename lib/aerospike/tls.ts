@@ -11,6 +11,7 @@
 
 import * as nodeTls from "node:tls";
 import { createPrivateKey } from "node:crypto";
+import { isIP } from "node:net";
 import type { Buffer } from "node:buffer";
 import { AerobakError } from "../errors.ts";
 import { type Transport, TransportTimeout } from "./_transport.ts";
@@ -308,7 +309,9 @@ export function connectTls(
     const socket = nodeTls.connect({
       host: hostname,
       port,
-      servername: tlsName,
+      // SNI cannot carry an IP address (the runtime refuses one); without SNI the
+      // certificate is still checked against the address, as the Go and C clients do.
+      servername: isIP(tlsName) === 0 ? tlsName : undefined,
       ca: ctx.ca.length > 0 ? ctx.ca : undefined,
       cert: ctx.cert,
       key: ctx.key,

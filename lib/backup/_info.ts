@@ -107,3 +107,29 @@ function shorten(command: string): string {
   // udf-put carries a whole module in base64: keep messages short.
   return command.length > 120 ? `${command.slice(0, 117)}...` : command;
 }
+
+/**
+ * Fails clearly on a namespace the cluster does not have (a scan of it would only run out
+ * of retries): asks `namespaces` and looks the name up.
+ *
+ * @param cluster The cluster.
+ * @param namespace The namespace.
+ * @param options Info options.
+ * @throws {AerobakError} `NAMESPACE_NOT_FOUND` naming it and the namespaces there are.
+ */
+export async function requireNamespace(
+  cluster: Cluster,
+  namespace: string,
+  options: InfoCommandOptions,
+): Promise<void> {
+  const answer = await infoCommand(cluster, "namespaces", options);
+  const names = answer.split(";").filter((n) => n !== "");
+  if (!names.includes(namespace)) {
+    throw new AerobakError(
+      "NAMESPACE_NOT_FOUND",
+      `Namespace ${namespace} not found: the cluster has ${
+        names.length > 0 ? `only ${names.join(", ")}` : "no namespaces"
+      }`,
+    );
+  }
+}

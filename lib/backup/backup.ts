@@ -19,7 +19,7 @@ import { MetricsMeter } from "../pipeline/metrics.ts";
 import { Pipe, type PipeReader, type PipeWriter, type Processor } from "../pipeline/pipe.ts";
 import type { ProgressReporter } from "../pipeline/progress.ts";
 import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
-import { infoCommand, type InfoCommandOptions, lowestBuild } from "./_info.ts";
+import { type InfoCommandOptions, lowestBuild, requireNamespace } from "./_info.ts";
 import { type BackupConfig, METADATA_PREFIX } from "./config.ts";
 import { AsbFileSink, type FileRun } from "./file_writer.ts";
 import { readSIndexes, readUdfs } from "./metadata.ts";
@@ -494,22 +494,6 @@ function rpsLimiter(bucket: TokenBucket): Processor<BackupItem> {
   };
 }
 
-/** Fails clearly on a namespace the cluster does not have (a scan would only time out). */
-async function requireNamespace(
-  cluster: Cluster,
-  namespace: string,
-  info: InfoCommandOptions,
-): Promise<void> {
-  const names = (await infoCommand(cluster, "namespaces", info)).split(";").filter((n) => n);
-  if (!names.includes(namespace)) {
-    throw new AerobakError(
-      "NAMESPACE_NOT_FOUND",
-      `Cannot back up namespace ${namespace}: the cluster has no such namespace ` +
-        `(it has: ${names.join(", ") || "none"})`,
-    );
-  }
-}
-
 /** Removes the files of a failed run; best effort: the run's own error is what matters. */
 async function removeFiles(storage: StorageWriter, names: readonly string[]): Promise<void> {
   for (const name of names) await removeFile(storage, name).catch(() => {});
@@ -534,5 +518,6 @@ function scanOptionsOf(config: Readonly<BackupConfig>): SharedScanOptions {
       : "any",
   };
   if (config.binList.length > 0) scan.binNames = [...config.binList];
+  if (p.replica === "preferRack" && p.rackIds.length > 0) scan.preferRacks = [...p.rackIds];
   return scan;
 }

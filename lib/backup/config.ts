@@ -342,6 +342,10 @@ function validate(c: BackupConfig): void {
   if (c.setList.includes(MRT_MONITOR_SET)) {
     throw invalidConfig("setList", c.setList, `no ${MRT_MONITOR_SET} (the MRT monitor set)`);
   }
+  if (c.noBins && c.binList.length > 0) {
+    // A scan cannot both leave out every bin and select some.
+    throw invalidConfig("binList", c.binList, "no bin list together with noBins");
+  }
   for (const rack of c.rackList) requireInteger("rackList", rack, 0);
   requireNoDuplicates("rackList", c.rackList);
   checkPrefix(c.outputFilePrefix);

@@ -11,7 +11,7 @@ import { PartitionFilter } from "../aerospike/partition_filter.ts";
 import { AsbEncoder } from "../format/asb/encoder.ts";
 import { createCompressStream } from "../io/compression.ts";
 import { ENCRYPTION_HEADER_SIZE } from "../io/encryption.ts";
-import { infoCommand, type InfoCommandOptions } from "./_info.ts";
+import { type InfoCommandOptions, requireNamespace } from "./_info.ts";
 import type { BackupConfig } from "./config.ts";
 import { namespaceRecordCount } from "./record_count.ts";
 
@@ -60,7 +60,7 @@ export async function estimateBackup(
     signal: options.signal,
   };
   // Fail early and clearly on an unknown namespace.
-  await infoCommand(cluster, `namespace/${config.namespace}`, info);
+  await requireNamespace(cluster, config.namespace, info);
   const records = await namespaceRecordCount(cluster, config.namespace, info);
   const samples = options.samples ?? 10000;
   const encoder = new AsbEncoder({ compact: config.compact });

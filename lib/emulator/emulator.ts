@@ -32,6 +32,7 @@ import {
   type StoredRecord,
 } from "./record_store.ts";
 import { ServerNode } from "./server_node.ts";
+import { XdrEmulation } from "./xdr.ts";
 
 /** Options of {@linkcode startEmulator}. */
 export interface EmulatorOptions extends ClusterOptions {
@@ -381,6 +382,8 @@ export class Emulator implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // XDR hook (lib/emulator/xdr.ts, helper X): stop the shippers of attached XDR.
+    await XdrEmulation.of(this.#cluster)?.close();
     await Promise.all(this.#nodes.map((n) => n.stop()));
   }
 

@@ -12,6 +12,7 @@ import type { EmulatedCluster, NamespaceState, NodeState } from "./cluster.ts";
 import type { SIndexDefinition } from "./cluster_metadata.ts";
 import { replicaBitmap } from "./partition_layout.ts";
 import { isExpired } from "./record_store.ts";
+import { handleXdrInfo } from "./xdr.ts";
 
 /** Server version reported by `build`. */
 export const SERVER_BUILD = "8.1.2.0";
@@ -32,6 +33,9 @@ const ENTERPRISE_ONLY = "ERROR:25:enterprise only";
  * @returns The value (without the echoed command, tab or newline).
  */
 export function answerInfo(cluster: EmulatedCluster, node: NodeState, command: string): string {
+  // XDR hook (lib/emulator/xdr.ts, helper X): context=xdr commands and disable-mrt-writes.
+  const xdr = handleXdrInfo(command, { cluster, node });
+  if (xdr !== undefined) return xdr;
   const colon = command.indexOf(":");
   const name = colon < 0 ? command : command.slice(0, colon);
   const params = colon < 0 ? "" : command.slice(colon + 1);

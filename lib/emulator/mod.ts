@@ -20,3 +20,4 @@ export * from "./cluster_metadata.ts";
 export * from "./emulator.ts";
 export * from "./faults.ts";
 export * from "./record_store.ts";
+export * from "./xdr.ts";

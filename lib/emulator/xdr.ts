@@ -534,6 +534,8 @@ export class XdrShipper {
       while (this.#queue.size < window && this.#rewindPos < this.#rewind.length) {
         this.#rewindNext();
       }
+      // A stopped node ships nothing and holds no connection.
+      if (!this.#node.alive && this.#conn !== undefined) this.#closeConn();
       const inProgress = this.#inflight.length - this.#inflightHead;
       if (this.#queue.size === 0 || inProgress >= window || !this.#node.alive) {
         await this.#idle();

@@ -48,6 +48,9 @@ const PEM_BLOCK = /-----BEGIN ([A-Za-z0-9 ]+)-----\s*([\s\S]*?)\s*-----END [A-Za
 function pemToDer(text: string, source: string): Uint8Array {
   const m = PEM_BLOCK.exec(text);
   if (!m) throw keyError(source, "no PEM block (-----BEGIN ...----- / -----END ...-----) found");
+  if (m[1] === "ENCRYPTED PRIVATE KEY") {
+    throw keyError(source, "the PEM key is encrypted with a passphrase, which is not supported");
+  }
   let body = m[2];
   // RFC 1421 headers ("Proc-Type: ...") come before a blank line.
   if (/^[A-Za-z-]+:/.test(body)) {

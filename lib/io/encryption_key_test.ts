@@ -212,3 +212,39 @@ Deno.test("loadEncryptionKey() rejects mode NONE and zero or several key sources
     /no Secret Agent configured/,
   );
 });
+
+Deno.test("loadEncryptionKey() refuses passphrase-protected PKCS#8 and PKCS#1 keys by name", async () => {
+  await withTmp(async (dir) => {
+    const pkcs8 = `${dir}/enc8.pem`;
+    const pkcs1 = `${dir}/enc1.pem`;
+    await run("openssl", [
+      "pkcs8",
+      "-topk8",
+      "-in",
+      KEY_FILE,
+      "-out",
+      pkcs8,
+      "-passout",
+      "pass:secret",
+    ]);
+    await run("openssl", [
+      "rsa",
+      "-in",
+      KEY_FILE,
+      "-traditional",
+      "-aes128",
+      "-out",
+      pkcs1,
+      "-passout",
+      "pass:secret",
+    ]);
+    for (const keyFile of [pkcs8, pkcs1]) {
+      await rejectsKey(
+        loadEncryptionKey({ mode: "AES256", keyFile }),
+        new RegExp(
+          `${keyFile}: the PEM key is encrypted with a passphrase, which is not supported`,
+        ),
+      );
+    }
+  });
+});

@@ -31,10 +31,48 @@ function readError(code: string, path: string, err: unknown): AerobakError {
   });
 }
 
+/** Bytes per read of a local file. */
+const READ_CHUNK_SIZE = 256 * 1024;
+
+/**
+ * A file's bytes as a stream of {@linkcode READ_CHUNK_SIZE} chunks. `FsFile.readable` reads
+ * 64 KiB at a time at a far higher cost per chunk (several times the CPU of the whole rest
+ * of reading); larger plain reads keep file input off a restore's profile.
+ */
+function fileStream(file: Deno.FsFile, path: string): ReadableStream<Uint8Array> {
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    file.close();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const buf = new Uint8Array(READ_CHUNK_SIZE);
+      let n: number | null;
+      try {
+        n = await file.read(buf);
+      } catch (err) {
+        close();
+        throw readError("STORAGE_READ", path, err);
+      }
+      if (n === null) {
+        close();
+        controller.close();
+        return;
+      }
+      controller.enqueue(n === buf.length ? buf : buf.subarray(0, n));
+    },
+    cancel() {
+      close();
+    },
+  });
+}
+
 async function openLocal(entry: StorageEntry): Promise<ReadableStream<Uint8Array>> {
   try {
     const file = await Deno.open(entry.path, { read: true });
-    return file.readable;
+    return fileStream(file, entry.path);
   } catch (err) {
     throw readError("STORAGE_READ", entry.path, err);
   }

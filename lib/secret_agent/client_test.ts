@@ -167,3 +167,25 @@ Deno.test("fetchSecret() speaks TLS with a CA file, SNI name and client certific
     }
   });
 });
+
+Deno.test("fetchSecret() over TLS to an IP address checks the certificate's IP addresses", async () => {
+  await withCerts(async (c) => {
+    await using agent = await SecretAgentTestServer.start({
+      transport: "tls",
+      secrets: SECRETS,
+      tls: { certFile: c.serverCertFile, keyFile: c.serverKeyFile },
+    });
+    // No tlsName: 127.0.0.1 is not a valid SNI name, but it is in the certificate's SAN.
+    const cfg = { ...agent.config(), tlsCaFile: c.caFile };
+    assert.equal(await fetchSecret(cfg, { resource: "vault", key: "pw" }), "s3cret");
+    assert.equal(
+      await fetchSecret({ ...cfg, tlsName: "127.0.0.1" }, { resource: "vault", key: "pw" }),
+      "s3cret",
+    );
+    await rejectsCode(
+      fetchSecret({ ...cfg, tlsName: "127.0.0.2" }, { resource: "vault", key: "pw" }),
+      "SECRET_AGENT_CONNECT",
+      /127\.0\.0\.2 is not in the cert's list/,
+    );
+  });
+});

@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { Cluster } from "../aerospike/cluster.ts";
+import { startEmulator } from "../emulator/emulator.ts";
+import { XdrEmulation } from "../emulator/xdr.ts";
+import { DirectoryReader } from "../io/local_reader.ts";
+import { DirectoryWriter } from "../io/local_writer.ts";
+import { ManualClock } from "../pipeline/clock.ts";
+import { resolveRestoreConfig } from "../restore/config.ts";
+import { startAsbxRestore } from "./asbx_restore.ts";
+import { startBackupXdr } from "./backup_xdr.ts";
+import { stopXdrAll, unblockMrtAll } from "./commands.ts";
+import { resolveBackupXdrConfig } from "./config.ts";
+
+Deno.test("XDR backup over the wire: Cluster → emulator XDR → ASBX files → restore", async () => {
+  const dir = await Deno.makeTempDir();
+  await using source = await startEmulator({ nodes: 3 });
+  for (let i = 0; i < 300; i++) {
+    source.put({ namespace: "test", set: "s", key: i, bins: { i, s: `v${i}` } });
+  }
+  XdrEmulation.attach(source.cluster, { window: 32 });
+  await using cluster = await Cluster.connect({ hosts: source.seeds });
+  const clock = new ManualClock();
+  const job = startBackupXdr(
+    cluster,
+    resolveBackupXdrConfig({
+      namespace: "test",
+      dc: "aerobak",
+      localPort: 0,
+      listenAddress: "127.0.0.1",
+      parallelWrite: 2,
+    }),
+    new DirectoryWriter(dir),
+    { clock },
+  );
+  for (let i = 0; i < 4000 && job.status === "running"; i++) {
+    await clock.advance(500);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const stats = await job.wait();
+  assert.equal(stats.recordsRead, 300);
+  assert.equal(stats.estimatedRecords, 300);
+  // Nothing left behind on the source.
+  const dcs = await cluster.infoAll(["get-config:context=xdr"]);
+  for (const answers of dcs.values()) {
+    assert.equal(answers.get("get-config:context=xdr"), "dcs=;src-id=0;trace-sample=0");
+  }
+  assert.equal((await stopXdrAll(cluster, "aerobak")).size, 3, "no node still has the DC");
+  assert.equal((await unblockMrtAll(cluster, "test")).size, 0);
+
+  await using target = await startEmulator({ nodes: 2 });
+  await using targetCluster = await Cluster.connect({ hosts: target.seeds });
+  const restored = await startAsbxRestore(
+    targetCluster,
+    resolveRestoreConfig({ encoderType: "ASBX", parallel: 2 }),
+    new DirectoryReader(dir, { extension: ".asbx" }),
+  ).wait();
+  assert.equal(restored.recordsInserted, 300);
+  assert.deepEqual(
+    target.dump("test").map((r) => [r.digest.join(","), r.bins.length]),
+    source.dump("test").map((r) => [r.digest.join(","), r.bins.length]),
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("XDR backup with ZSTD and AES-256 restores through the same chain", async () => {
+  const dir = await Deno.makeTempDir();
+  const keyFile = new URL("../aerospike/testdata/tls/server.key", import.meta.url).pathname;
+  const compression = { mode: "ZSTD" as const, level: 3 };
+  const encryption = { mode: "AES256" as const, keyFile };
+  await using source = await startEmulator({ nodes: 1 });
+  for (let i = 0; i < 120; i++) {
+    source.put({ namespace: "test", set: "z", key: `k${i}`, bins: { i, s: "y".repeat(i) } });
+  }
+  XdrEmulation.attach(source.cluster);
+  await using cluster = await Cluster.connect({ hosts: source.seeds });
+  const clock = new ManualClock();
+  const job = startBackupXdr(
+    cluster,
+    resolveBackupXdrConfig({
+      namespace: "test",
+      dc: "enc",
+      localPort: 0,
+      listenAddress: "127.0.0.1",
+      parallelWrite: 1,
+      compression,
+      encryption,
+    }),
+    new DirectoryWriter(dir),
+    { clock },
+  );
+  for (let i = 0; i < 4000 && job.status === "running"; i++) {
+    await clock.advance(500);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  assert.equal((await job.wait()).recordsRead, 120);
+  // Stored bytes are neither a plain ASBX header nor readable without the key.
+  for await (const e of Deno.readDir(dir)) {
+    const head = (await Deno.readFile(`${dir}/${e.name}`)).subarray(0, 16);
+    assert.notEqual(head[0], 1);
+  }
+  const plain = startAsbxRestore(
+    null,
+    resolveRestoreConfig({ encoderType: "ASBX", validateOnly: true }),
+    new DirectoryReader(dir, { extension: ".asbx" }),
+  );
+  await assert.rejects(plain.wait());
+
+  await using target = await startEmulator({ nodes: 1 });
+  await using targetCluster = await Cluster.connect({ hosts: target.seeds });
+  const restored = await startAsbxRestore(
+    targetCluster,
+    resolveRestoreConfig({ encoderType: "ASBX", compression, encryption }),
+    new DirectoryReader(dir, { extension: ".asbx" }),
+  ).wait();
+  assert.equal(restored.recordsInserted, 120);
+  assert.equal(target.count("test", "z"), 120);
+  await Deno.remove(dir, { recursive: true });
+});
