@@ -101,7 +101,7 @@ Deno.test("asbackup -h host -p port, --client-*-timeout and --services-alternate
   assertExactlyOnce((await readBackup(dir.path)).records, single.dump("test"));
 });
 
-Deno.test("asbackup -U/-P log in (clear text, env:, b64:, file:) and a wrong password fails clearly", async () => {
+Deno.test("asbackup -U/-P log in with every password form, --client-login-timeout bounds the login, bad credentials fail clearly", async () => {
   await using emu = await seeded(100, { users: { admin: "s3cret" } });
   await using dir = await tempDir();
   await Deno.writeTextFile(`${dir.path}/pw`, "s3cret\n");

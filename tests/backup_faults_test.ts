@@ -165,6 +165,10 @@ Deno.test("asbackup -o /dev/full fails with one line naming the full disk", asyn
   assert.equal(await backupMain(["-h", emu.seeds, "-n", "test", "-o", "/dev/full"], io), 1);
   assert.equal(io.err.text.trim().split("\n").length, 1, io.err.text);
   assert.match(io.err.text, /\/dev\/full: no space left on device/);
+  // Even the header-only file of an empty namespace reports the full disk.
+  const empty = fakeIo();
+  assert.equal(await backupMain(["-h", emu.seeds, "-n", "empty", "-o", "/dev/full"], empty), 1);
+  assert.match(empty.err.text, /\/dev\/full: no space left on device/);
   // The failed run removes what it wrote, but never a device given as the target.
   assert.ok(Deno.statSync("/dev/full").isCharDevice, "/dev/full is still a device");
 });

@@ -351,10 +351,12 @@ Deno.test("asrestore restores sindexes (incl. context and expression) and UDFs, 
     await new Promise((r) => setTimeout(r, 700));
     const pending = !done;
     const created = target.sindexes.length;
-    target.advanceClock(3_600_000);
+    // Each index created from now on needs its own minute of emulator time.
+    const ticker = setInterval(() => target.advanceClock(60_000), 20);
+    const io = await running.finally(() => clearInterval(ticker));
     assert.ok(pending, "restore did not wait for the index builds");
     assert.equal(created, 1, "indexes are created and waited for one at a time");
-    const r = jsonReport(await running);
+    const r = jsonReport(io);
     assert.equal(r.s_index_read, 5);
     assert.equal(r.udf_read, 1);
     assert.equal(r.inserted_records, 5);
@@ -425,14 +427,201 @@ Deno.test("asrestore --apply-metadata-last writes the records before the sindexe
   seedMetadata(source);
   await withTempDir(async (dir) => {
     await backup(source, ["-n", "test", "-d", dir]);
-    for (const last of [false, true]) {
+    await using target = await startCluster();
+    const seen: number[] = [];
+    target.subscribe("test", () => seen.push(target.sindexes.length + target.udfs.length));
+    // Several readers: without the flag the metadata file would be read alongside.
+    jsonReport(await restore(target, ["-d", dir, "-w", "4", "--apply-metadata-last"]));
+    assert.deepEqual(seen, [0, 0, 0, 0, 0]);
+    assert.deepEqual(sindexDefs(target), sindexDefs(source));
+    assert.equal(target.udfs.length, 1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Writers: --disable-batch-writes, --batch-size, --max-async-batches, --warm-up, -w.
+
+/** Backs up `n` plain records of `test` into `dir`. */
+async function plainBackup(emu: Emulator, dir: string, n: number, args: string[] = []) {
+  for (let i = 0; i < n; i++) emu.put({ namespace: "test", set: "p", key: i, bins: { n: i } });
+  await backup(emu, ["-n", "test", "-d", dir, ...args]);
+}
+
+Deno.test("asrestore --disable-batch-writes uses single puts (works where batches are off)", async () => {
+  await using source = await startCluster();
+  // batch-index-threads 0: the cluster answers every batch with 150 BATCH_DISABLED.
+  await using target = await startCluster({ batchIndexThreads: 0 });
+  await withTempDir(async (dir) => {
+    await plainBackup(source, dir, 20);
+    const io = await restore(target, ["-d", dir, "--retry-max-attempts", "1"], 1);
+    assert.match(io.err.text, /restore failed.*150/);
+    assert.equal(target.count("test"), 0);
+    const r = jsonReport(await restore(target, ["-d", dir, "--disable-batch-writes"]));
+    assert.equal(r.inserted_records, 20);
+    assert.equal(target.count("test"), 20);
+  });
+});
+
+async function timedRestore(emu: Emulator, args: string[]): Promise<number> {
+  const t0 = performance.now();
+  const r = jsonReport(await restore(emu, args));
+  assert.equal(r.inserted_records, 40);
+  return performance.now() - t0;
+}
+
+Deno.test("asrestore --batch-size sets the records per batch call", async () => {
+  await using source = await startCluster();
+  await withTempDir(async (dir) => {
+    await plainBackup(source, dir, 40, ["-w", "1"]);
+    await using target = await startCluster();
+    // Every batch request answers after 100 ms; one writer sends its batches in turn.
+    target.faults.delay(100, { kinds: ["batch"] });
+    const one = ["-d", dir, "-g", "-w", "1", "--max-async-batches", "1"];
+    const big = await timedRestore(target, [...one, "--batch-size", "40"]);
+    const small = await timedRestore(target, [...one, "--batch-size", "5"]);
+    assert.ok(big < 600, `40 records in one batch took ${big} ms`);
+    assert.ok(small >= 750, `8 batches of 5 took only ${small} ms`);
+  });
+});
+
+Deno.test("asrestore --max-async-batches runs batch writers in parallel", async () => {
+  await using source = await startCluster();
+  await withTempDir(async (dir) => {
+    await plainBackup(source, dir, 40, ["-w", "1"]);
+    await using target = await startCluster();
+    target.faults.delay(250, { kinds: ["batch"] });
+    const base = ["-d", dir, "-g", "-w", "1", "--batch-size", "10"];
+    const serial = await timedRestore(target, [...base, "--max-async-batches", "1"]);
+    const parallel = await timedRestore(target, [...base, "--max-async-batches", "4"]);
+    assert.ok(serial >= 950, `4 batches one after another took only ${serial} ms`);
+    assert.ok(parallel < 800, `4 batches in parallel took ${parallel} ms`);
+  });
+});
+
+function opened(emu: Emulator): number[] {
+  return emu.cluster.nodes.map((n) => n.clientConnectionsOpened);
+}
+
+Deno.test("asrestore --warm-up pre-opens connections on every node (default max-async-batches + 1)", async () => {
+  await using source = await startCluster();
+  await withTempDir(async (dir) => {
+    await plainBackup(source, dir, 3);
+    for (
+      const [args, want] of [
+        [["--warm-up", "12"], 12],
+        [["--max-async-batches", "7"], 8],
+        [[], 33],
+      ] as const
+    ) {
       await using target = await startCluster();
-      const seen: number[] = [];
-      target.subscribe("test", () => seen.push(target.sindexes.length + target.udfs.length));
-      jsonReport(await restore(target, ["-d", dir, ...(last ? ["--apply-metadata-last"] : [])]));
-      assert.equal(seen.length, 5);
-      assert.deepEqual(new Set(seen), new Set([last ? 0 : 6]), `last=${last}: ${seen}`);
-      assert.equal(target.sindexes.length, 5);
+      jsonReport(await restore(target, ["-d", dir, ...args]));
+      // 3 records use at most 3 connections; the tend and info add a couple more.
+      for (const n of opened(target)) {
+        assert.ok(n >= want && n <= want + 4, `${args}: ${opened(target)} opened, want ${want}`);
+      }
     }
+  });
+});
+
+Deno.test("asrestore -w reads several files in parallel (and rejects 0 < w <= 1024 violations)", async () => {
+  await using source = await startCluster();
+  await withTempDir(async (dir) => {
+    await plainBackup(source, dir, 40, ["-w", "4"]);
+    const files = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".asb"));
+    assert.ok(files.length >= 4, files.map((f) => f.name).join());
+    for (const w of ["1", "4", "0"]) {
+      await using target = await startCluster();
+      const r = jsonReport(await restore(target, ["-d", dir, "-w", w]));
+      assert.equal(r.inserted_records, 40);
+      assert.equal(target.count("test"), 40);
+    }
+    const io = await restore(null, ["-h", "127.0.0.1:1", "-d", dir, "-w", "1025"], 1);
+    assert.match(io.err.text, /invalid restore configuration.*parallel.*1025/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Throttles: -L, -N, --nice.
+
+Deno.test("asrestore -L limits the records written per second", async () => {
+  await using source = await startCluster();
+  await withTempDir(async (dir) => {
+    await plainBackup(source, dir, 21, ["-w", "1"]);
+    await using target = await startCluster();
+    const t0 = performance.now();
+    jsonReport(await restore(target, ["-d", dir, "-L", "20"]));
+    const ms = performance.now() - t0;
+    // 21 records at 20/s: the last one is due 1 s after the first.
+    assert.ok(ms >= 950, `21 records at -L 20 took only ${ms} ms`);
+    assert.equal(target.count("test"), 21);
+  });
+});
+
+Deno.test("asrestore -N and --nice limit the bytes read per second", async () => {
+  await using source = await startCluster();
+  for (let i = 0; i < 12; i++) {
+    source.put({ namespace: "test", key: i, bins: { big: new Uint8Array(100_000).fill(i) } });
+  }
+  await withTempDir(async (dir) => {
+    await backup(source, ["-n", "test", "-d", dir, "-w", "1"]);
+    // ~1.6 MB of base64 at 1 MiB/s (one second of burst): at least ~0.5 s.
+    for (const flag of ["-N", "--nice"]) {
+      await using target = await startCluster();
+      const t0 = performance.now();
+      const r = jsonReport(await restore(target, ["-d", dir, flag, "1"]));
+      const ms = performance.now() - t0;
+      assert.ok(Number(r.total_bytes_read) > 1_500_000);
+      assert.ok(ms >= 450, `${flag} 1 read ${r.total_bytes_read} bytes in ${ms} ms`);
+      assert.equal(target.count("test"), 12);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// TTLs: expired records, --extra-ttl.
+
+Deno.test("asrestore drops records that expired since the backup; --extra-ttl extends them", async () => {
+  await using emu = await startCluster();
+  const seeded = seedEveryKind(emu, 24);
+  await withTempDir(async (dir) => {
+    await backup(emu, ["-n", "test", "-d", dir]);
+    const before = new Map(emu.dump("test").map((r) => [btoa(String.fromCharCode(...r.digest)), r]));
+    // The 100 s records are past their void time now.
+    emu.advanceClock(200_000);
+    const r = jsonReport(await restore(emu, ["-d", dir, "-n", "test,bar"]));
+    assertAccounted(r);
+    assert.equal(r.expired_records, seeded.soon);
+    assert.equal(r.inserted_records, seeded.records - seeded.soon);
+    const r2 = jsonReport(await restore(emu, ["-d", dir, "-n", "test,bar", "-g", "--extra-ttl", "3600"]));
+    assert.equal(r2.expired_records, 0);
+    assert.equal(r2.inserted_records, seeded.records);
+    for (const rec of emu.dump("bar")) {
+      const orig = before.get(btoa(String.fromCharCode(...rec.digest)))!;
+      // Never-expiring records stay so; the others get exactly 3600 s more.
+      assert.equal(rec.voidTime, orig.voidTime === 0 ? 0 : orig.voidTime + 3600);
+    }
+  });
+});
+
+Deno.test("asrestore of records with a TTL into a namespace without nsup fails with 22 unless ignored", async () => {
+  await using source = await startCluster();
+  for (let i = 0; i < 5; i++) source.put({ namespace: "test", key: i, ttl: 1000, bins: { n: i } });
+  for (let i = 5; i < 8; i++) source.put({ namespace: "test", key: i, bins: { n: i } });
+  await withTempDir(async (dir) => {
+    await backup(source, ["-n", "test", "-d", dir]);
+    // nsup-period 0 on the target, as a real server's default.
+    await using target = await startCluster({ namespaces: ["test"] });
+    const single = ["-d", dir, "--disable-batch-writes"];
+    const io = await restore(target, single, 1);
+    assert.match(io.err.text, /22 FAIL_FORBIDDEN|FAIL_FORBIDDEN/);
+    const r = jsonReport(await restore(target, [...single, "--ignore-record-error"]));
+    assertAccounted(r);
+    assert.equal(r.ignored_records, 5);
+    assert.equal(target.count("test"), 3);
+    // Batch mode counts record-specific codes as ignored even without the flag (backup-go).
+    await using target2 = await startCluster({ namespaces: ["test"] });
+    const r2 = jsonReport(await restore(target2, ["-d", dir]));
+    assert.equal(r2.ignored_records, 5);
+    assert.equal(r2.inserted_records, 3);
   });
 });

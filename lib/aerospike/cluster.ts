@@ -327,6 +327,19 @@ export class Cluster implements AsyncDisposable {
     return this.#tendOnce();
   }
 
+  /**
+   * Pre-opens connections to every node (at most `maxConnectionsPerNode` each), as the
+   * Go client's `WarmUp` does before a restore.
+   *
+   * @param count Connections wanted open per node.
+   * @returns Connections opened, all nodes together.
+   * @throws {AerobakError} A node's connect/login error.
+   */
+  async warmUp(count: number): Promise<number> {
+    const opened = await Promise.all([...this.#nodes.values()].map((n) => n.pool.warmUp(count)));
+    return opened.reduce((a, b) => a + b, 0);
+  }
+
   /** Stops the tend and closes every connection. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -124,6 +124,45 @@ export class ConnectionPool implements AsyncDisposable {
     this.#wakeOne(null);
   }
 
+  /**
+   * Opens connections, in parallel, until `count` are open (never more than the pool's
+   * limit) and keeps them idle, so the first commands of a job do not pay for connecting
+   * (backup-go's restore `--warm-up`).
+   *
+   * @param count Connections wanted open.
+   * @returns How many were opened.
+   * @throws {AerobakError} The first connect/login error, after keeping the connections that
+   *   did open.
+   */
+  async warmUp(count: number): Promise<number> {
+    const want = Math.min(count, this.#opts.max) - this.#total;
+    if (want <= 0 || this.#closed) return 0;
+    // Claim the slots first so concurrent acquires cannot exceed the limit meanwhile.
+    this.#total += want;
+    const results = await Promise.allSettled(
+      Array.from({ length: want }, () => this.#opts.create()),
+    );
+    let opened = 0;
+    let failure: unknown;
+    for (const r of results) {
+      if (r.status === "rejected") {
+        failure ??= r.reason;
+        this.#total--;
+        this.#wakeOne(null);
+        continue;
+      }
+      opened++;
+      if (this.#closed) {
+        r.value.close();
+        this.#total--;
+      } else if (!this.#wakeOne(r.value)) {
+        this.#idle.push(r.value);
+      }
+    }
+    if (failure !== undefined) throw failure;
+    return opened;
+  }
+
   /** Closes idle connections unused for longer than the idle timeout. */
   trim(): void {
     if (this.#opts.idleTimeoutMs <= 0) return;

@@ -424,8 +424,14 @@ async function runBackup(
       encoder: new AsbEncoder({ compact: config.compact }),
     });
     ctx.sinks.push(empty);
-    await empty.openFile();
-    await empty.close();
+    try {
+      await empty.openFile();
+      await empty.close();
+    } catch (e) {
+      await empty.close().catch(() => {});
+      if (!keeper) await removeFiles(storage, created);
+      throw e;
+    }
   }
   if (keeper) await removeFile(storage, config.stateFile);
 }

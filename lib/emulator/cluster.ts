@@ -63,6 +63,10 @@ export interface NodeState {
   partitionGeneration: number;
   /** `rebalance-generation`. */
   rebalanceGeneration: number;
+  /** Client connections open now (`client_connections` in `statistics`). */
+  clientConnections: number;
+  /** Client connections accepted since the start (`client_connections_opened`). */
+  clientConnectionsOpened: number;
 }
 
 /** Options of {@linkcode EmulatedCluster}. */
@@ -161,6 +165,8 @@ export class EmulatedCluster {
         alive: true,
         partitionGeneration: 0,
         rebalanceGeneration: 1,
+        clientConnections: 0,
+        clientConnectionsOpened: 0,
       });
     }
     const rf = opts.replicationFactor ?? 2;

@@ -440,6 +440,8 @@ function statistics(cluster: EmulatedCluster, node: NodeState): string {
     ["cluster_is_member", "true"],
     ["uptime", Math.floor((cluster.clock.now() - cluster.startMs) / 1000)],
     ["objects", objects],
+    ["client_connections", node.clientConnections],
+    ["client_connections_opened", node.clientConnectionsOpened],
     ["tombstones", 0],
     ["paxos_principal", principal.name],
     ["migrate_allowed", "true"],

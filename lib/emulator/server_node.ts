@@ -107,6 +107,8 @@ export class ServerNode {
     const transport = new TcpTransport(conn);
     const c = new ServerConnection(this.#cluster, this.state, transport);
     this.#connections.add(c);
+    this.state.clientConnections++;
+    this.state.clientConnectionsOpened++;
     const reader = new FrameReader(transport, {
       fail: (code, message, cause) =>
         new AerobakError(code, `Emulator node ${this.state.name}: ${message}`, { cause }),
@@ -121,6 +123,7 @@ export class ServerNode {
     } finally {
       c.close();
       this.#connections.delete(c);
+      this.state.clientConnections--;
     }
   }
 

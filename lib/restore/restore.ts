@@ -212,6 +212,8 @@ async function runRestore(
     clock: ctx.clock,
   };
   const version = await lowestBuild(c, { ...info, retry: config.infoRetryPolicy });
+  // Pre-open the connections the writers will use (backup-go: max-async-batches + 1).
+  await c.warmUp(config.warmUp > 0 ? config.warmUp : config.maxAsyncBatches + 1);
   const restorer = new MetadataRestorer(c, version, info);
   const deferred: AsbToken[] = [];
   // Metadata tokens are applied one at a time, in file order, whatever writer gets them.

@@ -12,7 +12,7 @@ const dir = await Deno.makeTempDir();
 const io = fakeIo(source);
 console.log("backup", await backupMain(["-h", source.seeds, "-n", "test", "-d", dir], io), io.err.text);
 for await (const e of Deno.readDir(dir)) console.log(e.name, await Deno.readTextFile(dir + "/" + e.name));
-const target = await startCluster({ sindexBuildMs: 60_000 });
+const target = await startCluster({ sindexBuildMs: Number(Deno.env.get("BUILD") ?? 0) });
 const rio = fakeIo(target);
 const p = restoreMain(["-h", target.seeds, "-d", dir, "--log-json"], rio);
 setTimeout(() => { console.log("advance", target.sindexes.length); target.advanceClock(3_600_000); }, 700);

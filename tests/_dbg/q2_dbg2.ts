@@ -1,0 +1,11 @@
+import { Cluster } from "../../lib/aerospike/cluster.ts";
+import { MetadataRestorer } from "../../lib/restore/metadata.ts";
+import { startCluster } from "../_restore_helpers.ts";
+const target = await startCluster({ sindexBuildMs: 60_000 });
+const c = await Cluster.connect({ hosts: target.seeds });
+const r = new MetadataRestorer(c, [8, 1, 0], { retry: { baseTimeoutMs: 100, multiplier: 1, maxRetries: 3 }, timeoutMs: 1000 });
+setTimeout(() => { console.log("advance", target.sindexes); target.advanceClock(3_600_000); }, 700);
+setInterval(async () => console.log(await c.info(["sindex-stat:namespace=test;indexname=idx_age"])), 500);
+await r.sindex({ namespace: "test", set: "demo", name: "idx_age", indexType: "default", bin: "age", binType: "numeric" });
+console.log("done");
+Deno.exit(0);
