@@ -243,6 +243,8 @@ export interface RestoreReportStats {
   recordsExisted: number;
   /** Records written. */
   recordsInserted: number;
+  /** Records whose write failed for good (only when the restore failed). */
+  recordsFailed?: number;
   /** Writes whose outcome is unknown. */
   errorsInDoubt: number;
   /** Bytes read from the files. */
@@ -284,6 +286,8 @@ export function reportRestore(
         inserted_records: stats.recordsInserted,
         in_doubt_errors: stats.errorsInDoubt,
       });
+      // Not a backup-go key: shown only when a restore failed on records.
+      if (stats.recordsFailed) attrs.failed_records = stats.recordsFailed;
     }
     attrs.total_bytes_read = stats.bytesRead;
     log.emit("info", header.toLowerCase(), attrs);
@@ -309,6 +313,7 @@ export function reportRestore(
       ["Inserted Records", stats.recordsInserted],
       ["In Doubt Errors", stats.errorsInDoubt],
     );
+    if (stats.recordsFailed) lines.push(["Failed Records", stats.recordsFailed]);
   }
   if (stats.bytesRead > 0) lines.push(["Total Bytes Read", stats.bytesRead]);
   stderr.write(formatReport(header, lines));

@@ -124,6 +124,34 @@ Deno.test("reportRestore() prints the restore counters, fewer when validating", 
   assert.equal(obj.total_bytes_read, 999);
 });
 
+Deno.test("reportRestore() shows failed records only when there are some", () => {
+  const stats = {
+    recordsRead: 3,
+    sindexesRead: 0,
+    udfsRead: 0,
+    recordsExpired: 0,
+    recordsSkipped: 0,
+    recordsIgnored: 0,
+    recordsFresher: 0,
+    recordsExisted: 0,
+    recordsInserted: 1,
+    recordsFailed: 2,
+    errorsInDoubt: 0,
+    bytesRead: 10,
+  };
+  const timing = { startTime: new Date(), durationMs: 10 };
+  const t = capture();
+  reportRestore(stats, timing, false, new Logger(t, { json: false, level: "warn" }), t);
+  assert.ok(t.text.includes("Failed Records:       2\n"), t.text);
+  const j = capture();
+  reportRestore(stats, timing, false, new Logger(j, { json: true, level: "error" }), j);
+  assert.equal(JSON.parse(j.text).failed_records, 2);
+  const none = capture();
+  const ok = { ...stats, recordsFailed: 0 };
+  reportRestore(ok, timing, false, new Logger(none, { json: true, level: "error" }), none);
+  assert.equal("failed_records" in JSON.parse(none.text), false);
+});
+
 Deno.test("Logger writes slog-like text or JSON and filters by level", () => {
   const out = capture();
   const log = new Logger(out, { json: false, level: "info", now: NOW });

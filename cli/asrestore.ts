@@ -13,6 +13,7 @@
 import { Cluster } from "../lib/aerospike/cluster.ts";
 import { BackupClient } from "../lib/client.ts";
 import { resolveRestoreConfig } from "../lib/restore/config.ts";
+import type { RestoreHandle } from "../lib/restore/restore.ts";
 import { type CliIo, EXIT_OK, fail, startCli } from "./_cli.ts";
 import { clientPolicyFromFlags } from "./_common_options.ts";
 import { showProgress } from "./_progress.ts";
@@ -49,14 +50,19 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   }
 
   let cluster: Cluster | null = null;
+  let handle: RestoreHandle | undefined;
   try {
+    const reader = openRestoreSource(plan.source);
+    // A missing directory or file is reported by its path before any cluster contact
+    // (listing is cheap; the job lists again).
+    await Array.fromAsync(reader.list());
     // Validation decodes the files only: no cluster is needed (backup-go does the same).
     if (!config.validateOnly) {
       const policy = await clientPolicyFromFlags(ctx.flags, ctx.sources, ctx.secretAgent);
       cluster = await Cluster.connect(policy, { signal: io.signal });
     }
     const client = new BackupClient(cluster);
-    const handle = client.restore(config, openRestoreSource(plan.source), {
+    handle = client.restore(config, reader, {
       signal: io.signal,
       // Void times become TTLs against the same clock the CLI reports with.
       now: () => Math.floor(now().getTime() / 1000),
@@ -64,8 +70,8 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     const startedAt = now().getTime();
     const stop = showProgress(
       () => {
-        const s = handle.stats();
-        const m = handle.metrics();
+        const s = handle!.stats();
+        const m = handle!.metrics();
         return {
           records: s.recordsRead,
           bytes: s.bytesRead,
@@ -85,6 +91,11 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     reportRestore(stats, stats, config.validateOnly, ctx.log, io.stderr);
     return EXIT_OK;
   } catch (err) {
+    // The report says how far the job got before it failed.
+    if (handle) {
+      const stats = handle.stats();
+      reportRestore(stats, stats, config.validateOnly, ctx.log, io.stderr);
+    }
     return fail(ctx, config.validateOnly ? "validation failed" : "restore failed", err);
   } finally {
     await cluster?.close();

@@ -188,7 +188,7 @@ export class ByteWriter {
     const at = this.#pos;
     const buf = this.#buf;
     // Length slots (1..4 bytes) are reserved per op and field: a loop beats fill()'s call.
-    if (n <= 8) for (let i = 0; i < n; i++) buf[at + i] = 0;
+    if (n <= 8) { for (let i = 0; i < n; i++) buf[at + i] = 0; }
     else buf.fill(0, at, at + n);
     this.#pos += n;
     return at;

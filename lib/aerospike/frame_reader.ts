@@ -95,8 +95,11 @@ export class FrameReader {
       const have = this.#end - this.#start;
       if (need > this.#buf.length) {
         // The size was checked by readProtoHeader, so this allocation is bounded.
+        // A quarter of headroom over the frame that did not fit: scan frames are ~1 MiB give
+        // or take a record, so one step covers the next ones (growing 1.5× per step would
+        // leave every scan connection with ~1.6 MiB plus the dropped buffers).
         const grown = new Uint8Array(
-          Math.min(Math.max(need, Math.floor(this.#buf.length * 1.5)), MAX_PROTO_SIZE + 16),
+          Math.min(need + (need >> 2), MAX_PROTO_SIZE + 16),
         );
         grown.set(this.#buf.subarray(this.#start, this.#end));
         this.#buf = grown;

@@ -110,3 +110,36 @@ Deno.test("ConnectionPool.close() refuses further use and wakes waiters", async 
     (e: unknown) => e instanceof AerobakError && e.code === "POOL_CLOSED",
   );
 });
+
+Deno.test("ConnectionPool.warmUp() opens connections up to the limit and keeps them idle", async () => {
+  const { p, created } = pool(5);
+  const held = await p.acquire(100);
+  assert.equal(await p.warmUp(3), 2);
+  assert.equal(p.size, 3);
+  assert.equal(p.idle, 2);
+  assert.equal(await p.warmUp(50), 2, "capped by the pool's limit");
+  assert.equal(p.size, 5);
+  assert.equal(await p.warmUp(5), 0);
+  // Warm connections are used before any new one is opened.
+  p.release(held);
+  for (let i = 0; i < 5; i++) await p.acquire(100);
+  assert.equal(created(), 5);
+  await p.close();
+});
+
+Deno.test("ConnectionPool.warmUp() keeps what opened and throws the first connect error", async () => {
+  let n = 0;
+  const p = new ConnectionPool({
+    max: 4,
+    idleTimeoutMs: 0,
+    node,
+    create: () =>
+      ++n % 2 === 0
+        ? Promise.reject(new AerobakError("CONNECT_FAILED", "refused"))
+        : Promise.resolve(Connection.fromTransport(new IdleTransport(), node)),
+  });
+  await assert.rejects(p.warmUp(4), /refused/);
+  assert.equal(p.size, 2);
+  assert.equal(p.idle, 2);
+  await p.close();
+});

@@ -62,8 +62,9 @@ function count(counters: RestoreCounters, outcome: WriteOutcome): void {
 }
 
 function writeFailed(record: AerospikeRecord, code: number, cause?: unknown): AerobakError {
-  const what = code === 0 && cause instanceof Error
-    ? cause.message
+  const what = code === 0 && cause instanceof Error ? cause.message : code < 0
+    // Negative codes are the client's: the node never answered for this record.
+    ? `no answer (${code} ${resultCodeName(code)}: network error, timeout or node down)`
     : `server returned ${code} ${resultCodeName(code)}`;
   return new AerobakError(
     "RESTORE_WRITE_FAILED",
@@ -120,13 +121,19 @@ export class SingleRecordWriter implements PipeWriter<AsbToken> {
           ignoreRecordError: ctx.ignoreRecordError,
           batch: false,
         });
-        if (outcome === "fail") throw writeFailed(record, code);
+        if (outcome === "fail") {
+          ctx.counters.recordsFailed++;
+          throw writeFailed(record, code);
+        }
         if (outcome !== "retry") {
           count(ctx.counters, outcome);
           return 0;
         }
       }
-      if (k + 1 >= attempts) throw writeFailed(record, code, error);
+      if (k + 1 >= attempts) {
+        ctx.counters.recordsFailed++;
+        throw writeFailed(record, code, error);
+      }
       ctx.counters.retries++;
       await (ctx.clock ?? systemClock).sleep(retryDelayMs(ctx.retry, k), ctx.signal);
     }
@@ -210,7 +217,10 @@ export class BatchRecordWriter implements PipeWriter<AsbToken> {
         }
       }
       if (again.length === 0) return;
-      if (k + 1 >= attempts) throw writeFailed(again[0], codes ? lastCode : 0, error);
+      if (k + 1 >= attempts) {
+        ctx.counters.recordsFailed += again.length;
+        throw writeFailed(again[0], codes ? lastCode : 0, error);
+      }
       ctx.counters.retries++;
       await (ctx.clock ?? systemClock).sleep(retryDelayMs(ctx.retry, k), ctx.signal);
       records = again;

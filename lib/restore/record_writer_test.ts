@@ -92,6 +92,7 @@ Deno.test("BatchRecordWriter fails once the attempts are used up", async () => {
   await settle(clock, p);
   await failed;
   assert.equal(counters.retries, 2);
+  assert.equal(counters.recordsFailed, 1);
 });
 
 Deno.test("SingleRecordWriter retries transport errors and counts in-doubt ones", async () => {
@@ -112,7 +113,9 @@ Deno.test("SingleRecordWriter fails at once on a record-specific code unless ign
   const { cluster } = scriptedCluster([[13], [13]]);
   const ctx = context(cluster, clock, counters);
   await assert.rejects(new SingleRecordWriter(ctx).write(token(1)), { resultCode: 13 });
+  assert.equal(counters.recordsFailed, 1);
   await new SingleRecordWriter({ ...ctx, ignoreRecordError: true }).write(token(2));
   assert.equal(counters.recordsIgnored, 1);
+  assert.equal(counters.recordsFailed, 1);
   assert.equal(counters.retries, 0);
 });

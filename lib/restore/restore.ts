@@ -9,7 +9,7 @@
 
 import type { Cluster } from "../aerospike/cluster.ts";
 import { compareVersion } from "../aerospike/info.ts";
-import { AerobakError } from "../errors.ts";
+import { AerobakError, type FileLocation, formatLocation } from "../errors.ts";
 import { decodeAsb } from "../format/asb/decoder.ts";
 import type { AsbToken } from "../format/asb/parser.ts";
 import { loadEncryptionKey } from "../io/encryption_key.ts";
@@ -115,6 +115,15 @@ export function startRestore(
   });
 }
 
+function namespaceMismatch(found: string, source: string, location: FileLocation): AerobakError {
+  return new AerobakError(
+    "NAMESPACE_MISMATCH",
+    `Cannot restore the record ending at ${formatLocation(location)}: its namespace ${found} ` +
+      `is not the source namespace ${source} of the namespace mapping`,
+    { location },
+  );
+}
+
 interface RunContext {
   signal: AbortSignal;
   clock: Clock;
@@ -172,6 +181,16 @@ async function runRestore(
         let offset = 0;
         try {
           for await (const token of decoder) {
+            if (
+              token.kind === "record" && config.namespace &&
+              token.record.namespace !== config.namespace.source
+            ) {
+              // Checked here, not only in the processors, to name the file and line.
+              throw namespaceMismatch(token.record.namespace, config.namespace.source, {
+                file: entry.path,
+                line: decoder.line - 1,
+              });
+            }
             if (bandwidth) {
               const wait = bandwidth.wait(decoder.offset - offset);
               offset = decoder.offset;

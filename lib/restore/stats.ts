@@ -1,6 +1,7 @@
 /**
  * Statistics of a restore job (backup-go `models.RestoreStats`). Every record read ends in
- * exactly one of: expired, skipped, ignored, fresher, existed, inserted (or the job fails).
+ * exactly one of: expired, skipped, ignored, fresher, existed, inserted, failed (the job then
+ * fails; records still in flight at that moment are in none).
  *
  * @module
  */
@@ -29,6 +30,11 @@ export interface RestoreStats {
   recordsExisted: number;
   /** Records written. */
   recordsInserted: number;
+  /**
+   * Records whose write failed for good (retries exhausted or a permanent error); the
+   * restore then fails.
+   */
+  recordsFailed: number;
   /** Write attempts that failed in doubt (they may have been applied). */
   errorsInDoubt: number;
   /** Bytes read from storage (before decryption and decompression). */
@@ -62,6 +68,8 @@ export class RestoreCounters {
   /** See {@linkcode RestoreStats}. */
   recordsInserted = 0;
   /** See {@linkcode RestoreStats}. */
+  recordsFailed = 0;
+  /** See {@linkcode RestoreStats}. */
   errorsInDoubt = 0;
   /** Bytes of files fully read. */
   closedBytes = 0;
@@ -87,6 +95,7 @@ export class RestoreCounters {
       recordsFresher: this.recordsFresher,
       recordsExisted: this.recordsExisted,
       recordsInserted: this.recordsInserted,
+      recordsFailed: this.recordsFailed,
       errorsInDoubt: this.errorsInDoubt,
       bytesRead: this.closedBytes + openBytes,
       retries: this.retries,

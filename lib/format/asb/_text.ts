@@ -68,6 +68,85 @@ export function writeAscii(buf: Uint8Array, offset: number, s: string): number {
   return offset + s.length;
 }
 
+const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000];
+
+/**
+ * The scale `k` (0..6) of a float that is a short decimal: `|v| × 10^k` is an integer
+ * below 10^15 and divides back to `|v|` exactly; -1 for any other value (zero, NaN and
+ * infinities included).
+ *
+ * For such a value the decimal text of that integer with the point moved `k` places is
+ * exactly what {@linkcode formatFloatShortest} returns: it reads back to `v` (the quotient
+ * of two exact doubles is correctly rounded, as parsing is), and below 10^15 one ulp is
+ * under a fifth of 10^-k, so no other decimal with at most `k` places lies in `v`'s
+ * rounding interval. {@linkcode writeShortDecimal} writes it with no string in between,
+ * which matters on hot paths: `String(v)` results go through V8's number-string cache
+ * and survive into the old generation.
+ *
+ * @param v The value.
+ * @returns The scale, or -1.
+ */
+export function decimalScale(v: number): number {
+  const a = v < 0 ? -v : v;
+  if (a === 0) return -1;
+  for (let k = 0; k <= 6; k++) {
+    const m = a * POW10[k];
+    if (!(m < 1e15)) return -1;
+    if (Math.floor(m) === m && m / POW10[k] === a) return k;
+  }
+  return -1;
+}
+
+/**
+ * Length of the text {@linkcode writeShortDecimal} writes.
+ *
+ * @param v The value.
+ * @param k Its scale from {@linkcode decimalScale} (not -1).
+ * @returns Number of bytes.
+ */
+export function shortDecimalLength(v: number, k: number): number {
+  let m = (v < 0 ? -v : v) * POW10[k];
+  while (k > 0 && m % 10 === 0) {
+    m /= 10;
+    k--;
+  }
+  const int = Math.floor(m / POW10[k]);
+  return (v < 0 ? 1 : 0) + decimalLength(int) + (k > 0 ? 1 + k : 0);
+}
+
+/**
+ * Writes the text of {@linkcode formatFloatShortest} for a value with a scale.
+ *
+ * @param buf Destination.
+ * @param offset Where to start.
+ * @param v The value.
+ * @param k Its scale from {@linkcode decimalScale} (not -1).
+ * @returns The offset after the text.
+ */
+export function writeShortDecimal(buf: Uint8Array, offset: number, v: number, k: number): number {
+  let m = (v < 0 ? -v : v) * POW10[k];
+  while (k > 0 && m % 10 === 0) {
+    m /= 10;
+    k--;
+  }
+  let p = offset;
+  if (v < 0) buf[p++] = 0x2d;
+  const int = Math.floor(m / POW10[k]);
+  p = writeUint(buf, p, int);
+  if (k > 0) {
+    buf[p] = 0x2e;
+    // The fraction, zero-padded to k digits, written from the last digit back.
+    let frac = m - int * POW10[k];
+    for (let i = k; i > 0; i--) {
+      const q = Math.floor(frac / 10);
+      buf[p + i] = 48 + (frac - q * 10);
+      frac = q;
+    }
+    p += 1 + k;
+  }
+  return p;
+}
+
 /**
  * Float text in the default (Go-compatible) style: the shortest text that reads back to the
  * same double, exponent in lowercase, `nan`/`inf`/`-inf` for non-finite values, `-0` kept.

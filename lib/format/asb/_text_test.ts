@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
 import {
   decimalLength,
+  decimalScale,
   escapeName,
   formatFloatC,
   formatFloatFixed,
   formatFloatShortest,
   parseFloatText,
+  shortDecimalLength,
+  writeShortDecimal,
   writeUint,
 } from "./_text.ts";
 import { base64DecodedLength, base64Length, decodeBase64Into, writeBase64 } from "./_base64.ts";
@@ -104,5 +107,38 @@ Deno.test("writeBase64() and decodeBase64Into() match btoa() for every length", 
     const back = new Uint8Array(n);
     assert.equal(decodeBase64Into(out, 0, out.length, back), -1);
     assert.deepEqual(back, src);
+  }
+});
+
+Deno.test("writeShortDecimal() writes what String() does for short decimals", () => {
+  const next = rng(7);
+  const buf = new Uint8Array(64);
+  const td = new TextDecoder();
+  let fast = 0;
+  const check = (v: number) => {
+    const k = decimalScale(v);
+    if (k < 0) return;
+    fast++;
+    const end = writeShortDecimal(buf, 3, v, k);
+    assert.equal(td.decode(buf.subarray(3, end)), String(v), `value ${v}`);
+    assert.equal(end - 3, shortDecimalLength(v, k), `length of ${v}`);
+  };
+  for (let i = 0; i < 200_000; i++) {
+    const digits = Math.floor(next() * 16);
+    const places = Math.floor(next() * 7);
+    const v = Math.floor(next() * 10 ** digits) / 10 ** places;
+    check(next() < 0.5 ? -v : v);
+    check(next() * 10 ** Math.floor(next() * 30 - 10));
+    check(i / 7);
+    check(i * 0.1);
+  }
+  for (
+    const v of [0.1, 1.1, 5, -5, 1e-6, 123.456, -0.001, 999999999999999.9, 0.30000000000000004]
+  ) {
+    check(v);
+  }
+  assert.ok(fast > 200_000, `only ${fast} values took the fast path`);
+  for (const v of [0, -0, NaN, Infinity, -Infinity, 1e-7, 1e15, 2 ** 60, 1 / 3]) {
+    assert.equal(decimalScale(v), -1, `scale of ${v}`);
   }
 });

@@ -11,11 +11,14 @@ import { type AerospikeRecord, type Bin, ParticleType } from "../../aerospike/re
 import { base64Length, writeBase64 } from "./_base64.ts";
 import {
   decimalLength,
+  decimalScale,
   escapeName,
   formatFloatC,
   formatFloatFixed,
   formatFloatShortest,
+  shortDecimalLength,
   writeAscii,
+  writeShortDecimal,
   writeUint,
 } from "./_text.ts";
 
@@ -151,6 +154,8 @@ export class AsbEncoder {
   // Per-bin scratch filled by the sizing pass and read by the writing pass.
   #binNames: Uint8Array[] = [];
   #binText: string[] = [];
+  /** Per float bin: its {@linkcode decimalScale}, or -1 when `#binText` holds its text. */
+  #binScale: number[] = [];
 
   /**
    * Creates an encoder.
@@ -323,6 +328,7 @@ export class AsbEncoder {
 
     const names = this.#binNames;
     const texts = this.#binText;
+    const scales = this.#binScale;
     const compactTypes = this.#compactTypes;
     for (let i = 0; i < nb; i++) {
       const bin = bins[i];
@@ -355,6 +361,12 @@ export class AsbEncoder {
         case 2: {
           const v = bin.value;
           if (typeof v !== "number") throw binTypeError(bin, "number");
+          const k = this.#c ? -1 : decimalScale(v);
+          scales[i] = k;
+          if (k >= 0) {
+            size += 1 + shortDecimalLength(v, k);
+            break;
+          }
           const s = this.#c ? formatFloatC(v) : formatFloatShortest(v);
           texts[i] = s;
           size += 1 + s.length;
@@ -473,7 +485,9 @@ export class AsbEncoder {
         }
         case 2:
           buf[p++] = CH_SP;
-          p = writeAscii(buf, p, texts[i]);
+          p = scales[i] >= 0
+            ? writeShortDecimal(buf, p, bin.value as number, scales[i])
+            : writeAscii(buf, p, texts[i]);
           break;
         case 17:
           buf[p] = CH_SP;
