@@ -23,6 +23,7 @@ import {
   str,
 } from "./_common_options.ts";
 import { FlagError, type ParsedFlags } from "./_flags.ts";
+import { infoPoliciesFromFlags } from "./_job_flags.ts";
 
 /** Bytes in a MiB: the unit of the size flags. */
 export const MIB = 1024 * 1024;
@@ -162,12 +163,7 @@ export function backupPlanFromFlags(
     outputFilePrefix: str(flags, "output-file-prefix"),
     compression: compressionFromFlags(flags),
     encryption: encryptionFromFlags(flags),
-    infoPolicy: { timeoutMs: num(flags, "info-timeout") },
-    infoRetryPolicy: {
-      baseTimeoutMs: num(flags, "info-retry-interval"),
-      multiplier: num(flags, "info-retry-multiplier"),
-      maxRetries: num(flags, "info-max-retries"),
-    },
+    ...infoPoliciesFromFlags(flags),
     scanPolicy: {
       socketTimeoutMs: num(flags, "socket-timeout"),
       totalTimeoutMs: num(flags, "total-timeout"),

@@ -11,6 +11,23 @@ import type { FlagSpec, FlagType, FlagValue, ParsedFlags } from "./_flags.ts";
 
 type Row = [long: string, type: FlagType, def: FlagValue, help: string];
 
+/** Connection limit and time limit of one provider's requests (same for all three). */
+function connectionRows(prefix: string): Row[] {
+  return [
+    [`${prefix}max-conns-per-host`, "int", 0, "Max connections per host (0 = unlimited)."],
+    [`${prefix}request-timeout`, "int", 600000, "Timeout in milliseconds for one request."],
+  ];
+}
+
+/** How a restore resumes a broken read from one provider (same for all three). */
+function readRetryRows(prefix: string): Row[] {
+  return [
+    [`${prefix}retry-read-backoff`, "int", 1000, "Backoff in milliseconds before resuming a read."],
+    [`${prefix}retry-read-multiplier`, "float", 2, "Multiplier of the read retry backoff."],
+    [`${prefix}retry-read-max-attempts`, "uint", 3, "Maximum read retries."],
+  ];
+}
+
 const S3_COMMON: Row[] = [
   ["s3-bucket-name", "string", "", "Existing S3 bucket name."],
   ["s3-region", "string", "", "The S3 region that the bucket(s) exist in."],
@@ -29,11 +46,8 @@ const S3_COMMON: Row[] = [
   ],
   ["s3-endpoint-override", "string", "", "An alternate url endpoint to send S3 API calls to."],
 ];
-const S3_BACKUP: Row[] = [
-  ["s3-storage-class", "string", "", "Apply storage class to backup files."],
-  ["s3-chunk-size", "int", 5, "Chunk size in MiB for uploading files."],
-  ["s3-upload-concurrency", "int", 0, "Files are uploaded in parts, in parallel."],
-  ["s3-calculate-checksum", "bool", false, "Calculate checksum for each uploaded object."],
+/** Retries, connections and time limit of S3 requests, the last flags of both tools. */
+const S3_REQUEST: Row[] = [
   ["s3-retry-max-attempts", "int", 10, "Maximum number of attempts of a failed request."],
   [
     "s3-retry-max-backoff",
@@ -41,8 +55,14 @@ const S3_BACKUP: Row[] = [
     90000,
     "Max backoff duration in milliseconds between retried attempts.",
   ],
-  ["s3-max-conns-per-host", "int", 0, "Max connections per host (0 = unlimited)."],
-  ["s3-request-timeout", "int", 600000, "Timeout in milliseconds for one request."],
+  ...connectionRows("s3-"),
+];
+const S3_BACKUP: Row[] = [
+  ["s3-storage-class", "string", "", "Apply storage class to backup files."],
+  ["s3-chunk-size", "int", 5, "Chunk size in MiB for uploading files."],
+  ["s3-upload-concurrency", "int", 0, "Files are uploaded in parts, in parallel."],
+  ["s3-calculate-checksum", "bool", false, "Calculate checksum for each uploaded object."],
+  ...S3_REQUEST,
 ];
 const S3_RESTORE: Row[] = [
   [
@@ -57,45 +77,28 @@ const S3_RESTORE: Row[] = [
     60000,
     "Interval in milliseconds to poll archived-object restores.",
   ],
-  ["s3-retry-read-backoff", "int", 1000, "Backoff in milliseconds before resuming a read."],
-  ["s3-retry-read-multiplier", "float", 2, "Multiplier of the read retry backoff."],
-  ["s3-retry-read-max-attempts", "uint", 3, "Maximum read retries."],
-  ["s3-retry-max-attempts", "int", 10, "Maximum number of attempts of a failed request."],
-  [
-    "s3-retry-max-backoff",
-    "int",
-    90000,
-    "Max backoff duration in milliseconds between retried attempts.",
-  ],
-  ["s3-max-conns-per-host", "int", 0, "Max connections per host (0 = unlimited)."],
-  ["s3-request-timeout", "int", 600000, "Timeout in milliseconds for one request."],
+  ...readRetryRows("s3-"),
+  ...S3_REQUEST,
 ];
 const GCP_COMMON: Row[] = [
   ["gcp-key-path", "string", "", "Path to file containing service account JSON key."],
   ["gcp-bucket-name", "string", "", "Name of the Google cloud storage bucket."],
   ["gcp-endpoint-override", "string", "", "An alternate url endpoint to send GCP API calls to."],
 ];
+/** Retries, connections and time limit of GCS requests, the last flags of both tools. */
+const GCP_REQUEST: Row[] = [
+  ["gcp-retry-max-attempts", "int", 10, "Max retries of a failed request."],
+  ["gcp-retry-max-backoff", "int", 90000, "Max backoff in milliseconds between retries."],
+  ["gcp-retry-init-backoff", "int", 60000, "Initial backoff in milliseconds between retries."],
+  ["gcp-retry-backoff-multiplier", "float", 2, "Multiplier of the retry backoff."],
+  ...connectionRows("gcp-"),
+];
 const GCP_BACKUP: Row[] = [
   ["gcp-chunk-size", "int", 5, "Chunk size in MiB for uploading files."],
   ["gcp-calculate-checksum", "bool", false, "Calculate checksum for each uploaded object."],
-  ["gcp-retry-max-attempts", "int", 10, "Max retries of a failed request."],
-  ["gcp-retry-max-backoff", "int", 90000, "Max backoff in milliseconds between retries."],
-  ["gcp-retry-init-backoff", "int", 60000, "Initial backoff in milliseconds between retries."],
-  ["gcp-retry-backoff-multiplier", "float", 2, "Multiplier of the retry backoff."],
-  ["gcp-max-conns-per-host", "int", 0, "Max connections per host (0 = unlimited)."],
-  ["gcp-request-timeout", "int", 600000, "Timeout in milliseconds for one request."],
+  ...GCP_REQUEST,
 ];
-const GCP_RESTORE: Row[] = [
-  ["gcp-retry-read-backoff", "int", 1000, "Backoff in milliseconds before resuming a read."],
-  ["gcp-retry-read-multiplier", "float", 2, "Multiplier of the read retry backoff."],
-  ["gcp-retry-read-max-attempts", "uint", 3, "Maximum read retries."],
-  ["gcp-retry-max-attempts", "int", 10, "Max retries of a failed request."],
-  ["gcp-retry-max-backoff", "int", 90000, "Max backoff in milliseconds between retries."],
-  ["gcp-retry-init-backoff", "int", 60000, "Initial backoff in milliseconds between retries."],
-  ["gcp-retry-backoff-multiplier", "float", 2, "Multiplier of the retry backoff."],
-  ["gcp-max-conns-per-host", "int", 0, "Max connections per host (0 = unlimited)."],
-  ["gcp-request-timeout", "int", 600000, "Timeout in milliseconds for one request."],
-];
+const GCP_RESTORE: Row[] = [...readRetryRows("gcp-"), ...GCP_REQUEST];
 const AZURE_COMMON: Row[] = [
   ["azure-account-name", "string", "", "Azure account name for account name, key authorization."],
   ["azure-account-key", "string", "", "Azure account key for account name, key authorization."],
@@ -110,28 +113,25 @@ const AZURE_COMMON: Row[] = [
   ["azure-endpoint", "string", "", "Azure endpoint."],
   ["azure-container-name", "string", "", "Azure container Name."],
 ];
+/** Retries, connections and time limit of Azure requests, the last flags of both tools. */
+const AZURE_REQUEST: Row[] = [
+  ["azure-retry-max-attempts", "int", 10, "Max retries of a failed request."],
+  ["azure-retry-max-delay", "int", 90000, "Max delay in milliseconds between retries."],
+  ["azure-retry-delay", "int", 60000, "Delay in milliseconds before a retry."],
+  ...connectionRows("azure-"),
+];
 const AZURE_BACKUP: Row[] = [
   ["azure-access-tier", "string", "", "Azure access tier for backup files: Cold, Cool, Hot."],
   ["azure-block-size", "int", 5, "Block size in MiB for uploading files."],
   ["azure-upload-concurrency", "int", 1, "Files are uploaded in blocks, in parallel."],
   ["azure-calculate-checksum", "bool", false, "Calculate checksum for each uploaded object."],
-  ["azure-retry-max-attempts", "int", 10, "Max retries of a failed request."],
-  ["azure-retry-max-delay", "int", 90000, "Max delay in milliseconds between retries."],
-  ["azure-retry-delay", "int", 60000, "Delay in milliseconds before a retry."],
-  ["azure-max-conns-per-host", "int", 0, "Max connections per host (0 = unlimited)."],
-  ["azure-request-timeout", "int", 600000, "Timeout in milliseconds for one request."],
+  ...AZURE_REQUEST,
 ];
 const AZURE_RESTORE: Row[] = [
   ["azure-access-tier", "string", "", "Tier to rehydrate archived blobs to: Cold, Cool, Hot."],
   ["azure-rehydrate-poll-duration", "int", 60000, "Interval in milliseconds to poll rehydration."],
-  ["azure-retry-read-backoff", "int", 1000, "Backoff in milliseconds before resuming a read."],
-  ["azure-retry-read-multiplier", "float", 2, "Multiplier of the read retry backoff."],
-  ["azure-retry-read-max-attempts", "uint", 3, "Maximum read retries."],
-  ["azure-retry-max-attempts", "int", 10, "Max retries of a failed request."],
-  ["azure-retry-max-delay", "int", 90000, "Max delay in milliseconds between retries."],
-  ["azure-retry-delay", "int", 60000, "Delay in milliseconds before a retry."],
-  ["azure-max-conns-per-host", "int", 0, "Max connections per host (0 = unlimited)."],
-  ["azure-request-timeout", "int", 600000, "Timeout in milliseconds for one request."],
+  ...readRetryRows("azure-"),
+  ...AZURE_REQUEST,
 ];
 
 function specs(rows: Row[], group: string, prefix: string, yamlRoot: string): FlagSpec[] {

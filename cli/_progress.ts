@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { JobHandle } from "../lib/pipeline/job.ts";
 import { formatProgress, type Logger, type ProgressSnapshot, type TextSink } from "./_report.ts";
 
 /** Interval of the live bar on a terminal. */
@@ -47,4 +48,45 @@ export function showProgress(
     clearInterval(timer);
     if (terminal && drawn) stderr.write("\n");
   };
+}
+
+/** Options of {@linkcode waitWithProgress}. */
+export interface WaitWithProgressOptions<S> {
+  /** Picks records, bytes and the expected total from the job's statistics. */
+  count: (stats: S) => Pick<ProgressSnapshot, "records" | "bytes" | "total">;
+  /** Where progress goes. */
+  stderr: TextSink;
+  /** The logger (JSON mode writes progress as log lines). */
+  log: Logger;
+  /** The clock elapsed times are measured with. */
+  now: () => Date;
+}
+
+/**
+ * Waits for a job to end while showing its progress; the display stops however it ends.
+ *
+ * @param handle The running job.
+ * @param options What to count, where to show it, the clock.
+ * @returns The job's final statistics.
+ * @throws The error that stopped the job.
+ */
+export async function waitWithProgress<S>(
+  handle: JobHandle<S>,
+  options: WaitWithProgressOptions<S>,
+): Promise<S> {
+  const startedAt = options.now().getTime();
+  const stop = showProgress(
+    () => ({
+      ...options.count(handle.stats()),
+      recordsPerSecond: handle.metrics().recordsPerSecond,
+      elapsedMs: options.now().getTime() - startedAt,
+    }),
+    options.stderr,
+    options.log,
+  );
+  try {
+    return await handle.wait();
+  } finally {
+    stop();
+  }
 }

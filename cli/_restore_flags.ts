@@ -12,30 +12,10 @@ import {
   SECRET_AGENT_FLAGS,
 } from "./_common_flags.ts";
 import { cloudFlags } from "./_cloud_flags.ts";
-import type { FlagSpec, FlagType, FlagValue } from "./_flags.ts";
+import type { FlagSpec } from "./_flags.ts";
+import { jobFlag, transferFlags } from "./_job_flags.ts";
 
-const G = "Restore Flags";
-
-function flag(
-  long: string,
-  short: string | undefined,
-  type: FlagType,
-  def: FlagValue,
-  help: string,
-  extra: Partial<FlagSpec> = {},
-): FlagSpec {
-  const spec: FlagSpec = {
-    long,
-    type,
-    default: def,
-    group: G,
-    help,
-    yaml: `restore.${long}`,
-    ...extra,
-  };
-  if (short) spec.short = short;
-  return spec;
-}
+const flag = jobFlag("restore");
 
 /** The restore flags proper. */
 const RESTORE_GROUP: readonly FlagSpec[] = [
@@ -94,60 +74,10 @@ const RESTORE_GROUP: readonly FlagSpec[] = [
     10000,
     "Total transaction timeout in milliseconds. 0 - no timeout.",
   ),
-  flag(
-    "socket-timeout",
-    undefined,
-    "int",
-    10000,
-    "Socket timeout in milliseconds. If this value is 0, it's set to --total-timeout.\n" +
-      "If both this and --total-timeout are 0, there is no socket idle time limit.",
-  ),
-  flag(
-    "nice",
-    undefined,
-    "int",
-    0,
-    "The limits for read/write storage bandwidth in MiB/s.\nDeprecated: use --bandwidth.",
-    {
-      yaml: undefined,
-    },
-  ),
-  flag(
-    "bandwidth",
-    "N",
-    "int",
-    0,
+  ...transferFlags(
+    "restore",
     "Throttles write operations to the backup file(s) to not exceed the given bandwidth in MiB/s.",
   ),
-  flag(
-    "info-timeout",
-    "T",
-    "int",
-    10000,
-    "Set the timeout (ms) for asinfo commands sent from asrestore to the database.",
-  ),
-  flag(
-    "info-retry-interval",
-    undefined,
-    "int",
-    1000,
-    "Set the initial interval for a retry in milliseconds when info commands are sent.",
-  ),
-  flag(
-    "info-retry-multiplier",
-    undefined,
-    "float",
-    1,
-    "Increases the delay between subsequent retry attempts.\nThe actual delay is calculated as: info-retry-interval * (info-retry-multiplier ^ attemptNumber)",
-  ),
-  flag(
-    "info-max-retries",
-    undefined,
-    "uint",
-    3,
-    "How many times to retry to send info commands before failing.",
-  ),
-  flag("std-buffer", undefined, "int", 4, "Buffer size in MiB for stdin and stdout operations."),
   flag(
     "input-file",
     "i",

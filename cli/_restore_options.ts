@@ -20,6 +20,7 @@ import {
   str,
 } from "./_common_options.ts";
 import { FlagError, type ParsedFlags } from "./_flags.ts";
+import { infoPoliciesFromFlags } from "./_job_flags.ts";
 import { MIB } from "./_backup_options.ts";
 
 /** Where a restore reads from. */
@@ -100,12 +101,7 @@ export function restorePlanFromFlags(
       multiplier: num(flags, "retry-multiplier"),
       maxRetries: num(flags, "retry-max-attempts"),
     },
-    infoPolicy: { timeoutMs: num(flags, "info-timeout") },
-    infoRetryPolicy: {
-      baseTimeoutMs: num(flags, "info-retry-interval"),
-      multiplier: num(flags, "info-retry-multiplier"),
-      maxRetries: num(flags, "info-max-retries"),
-    },
+    ...infoPoliciesFromFlags(flags),
     compression: compressionFromFlags(flags),
     encryption: encryptionFromFlags(flags),
   };

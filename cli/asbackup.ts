@@ -22,7 +22,7 @@ import {
 } from "./_backup_options.ts";
 import { type CliIo, errorText, EXIT_FAILURE, EXIT_OK, fail, startCli } from "./_cli.ts";
 import { clientPolicyFromFlags } from "./_common_options.ts";
-import { showProgress } from "./_progress.ts";
+import { waitWithProgress } from "./_progress.ts";
 import { formatReport, reportBackup } from "./_report.ts";
 
 const DESCRIPTION = "asbackup backs up an Aerospike namespace to ASB backup files " +
@@ -77,28 +77,12 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     }
     // The client reads a --continue state file from the target directory itself.
     const handle = client.backup(config, openBackupTarget(plan.target), { signal: io.signal });
-    const startedAt = now().getTime();
-    const stop = showProgress(
-      () => {
-        const s = handle.stats();
-        const m = handle.metrics();
-        return {
-          records: s.recordsRead,
-          bytes: s.bytesWritten,
-          total: s.estimatedRecords,
-          recordsPerSecond: m.recordsPerSecond,
-          elapsedMs: now().getTime() - startedAt,
-        };
-      },
-      io.stderr,
-      ctx.log,
-    );
-    let stats;
-    try {
-      stats = await handle.wait();
-    } finally {
-      stop();
-    }
+    const stats = await waitWithProgress(handle, {
+      count: (s) => ({ records: s.recordsRead, bytes: s.bytesWritten, total: s.estimatedRecords }),
+      stderr: io.stderr,
+      log: ctx.log,
+      now,
+    });
     reportBackup(stats, ctx.log, io.stderr);
     return EXIT_OK;
   } catch (err) {

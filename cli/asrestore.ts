@@ -16,7 +16,7 @@ import { resolveRestoreConfig } from "../lib/restore/config.ts";
 import type { RestoreHandle } from "../lib/restore/restore.ts";
 import { type CliIo, EXIT_OK, fail, startCli } from "./_cli.ts";
 import { clientPolicyFromFlags } from "./_common_options.ts";
-import { showProgress } from "./_progress.ts";
+import { waitWithProgress } from "./_progress.ts";
 import { reportRestore } from "./_report.ts";
 import { RESTORE_FLAGS } from "./_restore_flags.ts";
 import { openRestoreSource, restorePlanFromFlags } from "./_restore_options.ts";
@@ -67,27 +67,12 @@ export async function main(args: string[], io: CliIo): Promise<number> {
       // Void times become TTLs against the same clock the CLI reports with.
       now: () => Math.floor(now().getTime() / 1000),
     });
-    const startedAt = now().getTime();
-    const stop = showProgress(
-      () => {
-        const s = handle!.stats();
-        const m = handle!.metrics();
-        return {
-          records: s.recordsRead,
-          bytes: s.bytesRead,
-          recordsPerSecond: m.recordsPerSecond,
-          elapsedMs: now().getTime() - startedAt,
-        };
-      },
-      io.stderr,
-      ctx.log,
-    );
-    let stats;
-    try {
-      stats = await handle.wait();
-    } finally {
-      stop();
-    }
+    const stats = await waitWithProgress(handle, {
+      count: (s) => ({ records: s.recordsRead, bytes: s.bytesRead }),
+      stderr: io.stderr,
+      log: ctx.log,
+      now,
+    });
     reportRestore(stats, stats, config.validateOnly, ctx.log, io.stderr);
     return EXIT_OK;
   } catch (err) {

@@ -11,9 +11,9 @@ import { createPrivateKey, generateKeyPairSync } from "node:crypto";
 import type { AerospikeRecord } from "../lib/aerospike/record.ts";
 import { canonicalDump } from "../lib/_job_test_helpers.ts";
 import { type Emulator, startEmulator } from "../lib/emulator/mod.ts";
-import type { CliIo } from "../cli/_cli.ts";
 import { main as backupMain } from "../cli/asbackup.ts";
 import { main as restoreMain } from "../cli/asrestore.ts";
+import { fakeIo } from "./_backup_e2e.ts";
 
 /** Samples the C asbackup 4.5.8 wrote (`testdata/c-asbackup-4.5.8/SOURCE.md`). */
 export const C_SAMPLES = new URL("../testdata/c-asbackup-4.5.8/", import.meta.url).pathname;
@@ -30,47 +30,35 @@ export interface CliRun {
   stdout: string;
 }
 
-function capture(env: Record<string, string>): CliIo & { out: () => string; err: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    stdout: { write: (t: string) => void (out += t) },
-    stderr: { write: (t: string) => void (err += t) },
-    // The encryption-key variable is read from the process environment (as in a real run);
-    // the overrides serve the password forms.
-    env: { get: (name: string) => env[name] ?? Deno.env.get(name) },
-    out: () => out,
-    err: () => err,
-  };
-}
-
 /**
  * Runs `asbackup` in-process.
  *
  * @param args Its arguments.
- * @param env Extra environment variables for the password forms.
+ * @param env Environment variables for the password forms (`--encryption-key-env` reads the
+ *   process environment, as in a real run).
  * @returns Exit code and output.
  */
 export async function asbackup(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  const io = capture(env);
+  const io = fakeIo(env);
   const code = await backupMain(args, io);
-  return { code, stderr: io.err(), stdout: io.out() };
+  return { code, stderr: io.err.text, stdout: io.out.text };
 }
 
 /**
  * Runs `asrestore` in-process.
  *
  * @param args Its arguments.
- * @param env Extra environment variables for the password forms.
+ * @param env Environment variables for the password forms (`--encryption-key-env` reads the
+ *   process environment, as in a real run).
  * @returns Exit code and output.
  */
 export async function asrestore(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<CliRun> {
-  const io = capture(env);
+  const io = fakeIo(env);
   const code = await restoreMain(args, io);
-  return { code, stderr: io.err(), stdout: io.out() };
+  return { code, stderr: io.err.text, stdout: io.out.text };
 }
 
 /**

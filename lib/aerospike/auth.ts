@@ -51,6 +51,8 @@ export class Authenticator {
   #securityDisabled = false;
 
   /**
+   * Creates an authenticator for one cluster.
+   *
    * @param opts Mode, credentials, limit.
    * @throws {AerobakError} `AUTH_REQUIRES_TLS` for EXTERNAL or PKI without TLS.
    */

@@ -48,6 +48,8 @@ export class FrameReader {
   #end = 0;
 
   /**
+   * Creates a reader over a transport.
+   *
    * @param src The transport to read.
    * @param ctx Builds errors naming the node and command.
    */

@@ -20,6 +20,7 @@ export * from "./requests.ts";
 export * from "./msgpack.ts";
 export * from "./expression.ts";
 export * from "./host.ts";
+export type { Transport } from "./_transport.ts";
 export * from "./tls.ts";
 export * from "./frame_reader.ts";
 export * from "./connection.ts";

@@ -66,9 +66,9 @@ export class Node implements NodeInfo {
   /** Rack ids per namespace. */
   rack?: Readonly<Record<string, number>>;
   /** Last partition-generation seen; -1 forces a map refresh. */
-  partitionGeneration = -1;
+  partitionGeneration: number = -1;
   /** Last peers-generation seen; -1 forces a peers refresh. */
-  peersGeneration = -1;
+  peersGeneration: number = -1;
   /** Names of the peers this node reported last. */
   peers: readonly string[] = [];
   /** Consecutive failed tends. */
@@ -83,7 +83,11 @@ export class Node implements NodeInfo {
   /** The tend's own connection: busy pools must not starve the tend (nor fail the node). */
   #tendConn: Connection | null = null;
 
-  /** @param opts Name, address, version, pool settings and connector. */
+  /**
+   * Creates the node; its pool opens connections on demand.
+   *
+   * @param opts Name, address, version, pool settings and connector.
+   */
   constructor(opts: NodeOptions) {
     this.name = opts.name;
     this.host = opts.host;

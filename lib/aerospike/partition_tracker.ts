@@ -57,6 +57,8 @@ export class PartitionTracker<N> {
   #nodes: NodePartitions<N>[] = [];
 
   /**
+   * Creates a tracker over a partition filter.
+   *
    * @param filter The filter whose statuses are updated in place.
    * @param opts Page size and retry limit.
    */

@@ -40,7 +40,12 @@ export class ConnectionPool implements AsyncDisposable {
   #head = 0;
   #closed = false;
 
-  /** @param opts Size, idle limit and factory. */
+  /**
+   * Creates an empty pool; connections open on demand.
+   *
+   * @param opts Size, idle limit and factory.
+   * @throws {RangeError} When `opts.max` is below 1.
+   */
   constructor(opts: PoolOptions) {
     if (!(opts.max >= 1)) throw new RangeError(`Invalid pool size ${opts.max}: must be >= 1`);
     this.#opts = opts;

@@ -52,9 +52,9 @@ function invalid(message: string, offset?: number): AerobakError {
 }
 
 /** TTL value meaning "never expire" in write requests. */
-export const TTL_NEVER_EXPIRE = -1;
+export const TTL_NEVER_EXPIRE: -1 = -1;
 /** TTL value meaning "keep the record's TTL" in write requests. */
-export const TTL_DONT_UPDATE = -2;
+export const TTL_DONT_UPDATE: -2 = -2;
 /** TTL value meaning "namespace default" in write requests. */
 export const TTL_NAMESPACE_DEFAULT = 0;
 

@@ -12,12 +12,10 @@ import { AerobakError } from "../errors.ts";
 import { AsbEncoder, asbVersionFor } from "../format/asb/encoder.ts";
 import { loadEncryptionKey } from "../io/encryption_key.ts";
 import type { StorageWriter } from "../io/storage.ts";
-import { type Clock, systemClock } from "../pipeline/clock.ts";
+import { type CountedJobContext, startCountedJob } from "../pipeline/_counted_job.ts";
 import { defaultFanout, fixedFanout } from "../pipeline/fanout.ts";
-import { Job, type JobHandle } from "../pipeline/job.ts";
-import { MetricsMeter } from "../pipeline/metrics.ts";
+import type { JobHandle, JobRunOptions } from "../pipeline/job.ts";
 import { Pipe, type PipeReader, type PipeWriter, type Processor } from "../pipeline/pipe.ts";
-import type { ProgressReporter } from "../pipeline/progress.ts";
 import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
 import { type InfoCommandOptions, lowestBuild, requireNamespace } from "./_info.ts";
 import { type BackupConfig, METADATA_PREFIX } from "./config.ts";
@@ -46,23 +44,7 @@ import {
 export type BackupHandle = JobHandle<BackupStats>;
 
 /** Options of {@linkcode startBackup}. */
-export interface BackupJobOptions {
-  /** Cancels the backup. */
-  signal?: AbortSignal;
-  /** Receives periodic progress. */
-  progress?: ProgressReporter<BackupStats>;
-  /**
-   * Interval of progress reports, ms.
-   *
-   * @default {1000}
-   */
-  progressIntervalMs?: number;
-  /**
-   * Time source of rate limits, metrics and progress.
-   *
-   * @default {systemClock}
-   */
-  clock?: Clock;
+export interface BackupJobOptions extends JobRunOptions<BackupStats> {
   /**
    * Reads the state file to continue from. Needed with `continue`; the CLI passes a
    * reader of the backup directory.
@@ -147,46 +129,23 @@ export function startBackup(
   options: BackupJobOptions = {},
 ): BackupHandle {
   const counters = new BackupCounters();
-  const clock = options.clock ?? systemClock;
   const sinks: AsbFileSink[] = [];
-  let pipe: Pipe<BackupItem> | undefined;
-  const openBytes = () => sinks.reduce((sum, s) => sum + s.openBytes, 0);
-  const meter = new MetricsMeter({
-    records: () => counters.recordsRead,
-    bytes: () => counters.closedBytes + openBytes(),
-    fill: () => pipe?.fill ?? 0,
-  }, { clock });
-  const stats = () => counters.snapshot(openBytes());
-  return new Job<BackupStats>(async (signal) => {
-    try {
-      await runBackup(cluster, config, storage, {
-        signal,
-        clock,
+  return startCountedJob(
+    (job) =>
+      runBackup(cluster, config, storage, {
+        ...job,
         counters,
         sinks,
         readStateFile: options.readStateFile,
-        onPipe: (p) => (pipe = p),
-      });
-    } finally {
-      counters.endedAt = Date.now();
-    }
-  }, {
-    stats,
-    metrics: () => meter.sample(),
-    signal: options.signal,
-    progress: options.progress,
-    progressIntervalMs: options.progressIntervalMs,
-    clock,
-  });
+      }),
+    { ...options, counters, openBytes: () => sinks.reduce((sum, s) => sum + s.openBytes, 0) },
+  );
 }
 
-interface RunContext {
-  signal: AbortSignal;
-  clock: Clock;
+interface RunContext extends CountedJobContext {
   counters: BackupCounters;
   sinks: AsbFileSink[];
   readStateFile?: (name: string) => Promise<Uint8Array>;
-  onPipe: (pipe: Pipe<BackupItem>) => void;
 }
 
 async function runBackup(

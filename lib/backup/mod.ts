@@ -11,6 +11,7 @@ export * from "./backup.ts";
 export * from "./estimate.ts";
 export * from "./file_writer.ts";
 export * from "./metadata.ts";
+export type { InfoCommandOptions } from "./_info.ts";
 export * from "./node_partitions.ts";
 export * from "./record_count.ts";
 export * from "./record_reader.ts";

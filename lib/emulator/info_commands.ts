@@ -228,13 +228,14 @@ function recordSize(bins: readonly { name: string; value: unknown }[]): number {
 function namespaceConfigPairs(ns: NamespaceState, node: NodeState): [string, string | number][] {
   const c = ns.config;
   return [
+    // In the server's order (namespace/<ns> in the captures).
     ["allow-ttl-without-nsup", String(c.allowTtlWithoutNsup)],
     ["default-ttl", c.defaultTtl],
+    ["max-record-size", 1048576],
     ["nsup-period", c.nsupPeriod],
     ["rack-id", node.rackId],
     ["replication-factor", c.replicationFactor],
     ["strong-consistency", "false"],
-    ["max-record-size", 1048576],
     ["storage-engine", "memory"],
   ];
 }
@@ -264,10 +265,10 @@ function answerPath(cluster: EmulatedCluster, node: NodeState, head: string, res
       ["truncate_lut", ns.store.truncateLutMs("") === 0 ? 0 : clMs(ns.store.truncateLutMs(""))],
       ["truncating", "false"],
       ["data_used_bytes", c.bytes],
-      ["migrate_tx_partitions_remaining", 0],
-      ["migrate_rx_partitions_remaining", 0],
       ["migrate_tx_partitions_initial", 0],
+      ["migrate_tx_partitions_remaining", 0],
       ["migrate_rx_partitions_initial", 0],
+      ["migrate_rx_partitions_remaining", 0],
       ...namespaceConfigPairs(ns, node),
     ];
     return pairs.map(([k, v]) => `${k}=${v}`).join(";");

@@ -19,5 +19,6 @@ export * from "./cluster.ts";
 export * from "./cluster_metadata.ts";
 export * from "./emulator.ts";
 export * from "./faults.ts";
+export type { PartitionLayout } from "./partition_layout.ts";
 export * from "./record_store.ts";
 export * from "./xdr.ts";

@@ -26,7 +26,7 @@ export interface CompressionPolicy {
 }
 
 /** Lowest zstd level libzstd accepts (`ZSTD_minCLevel()`). */
-export const ZSTD_MIN_LEVEL = -131072;
+export const ZSTD_MIN_LEVEL: -131072 = -131072;
 /** Highest zstd level libzstd accepts (`ZSTD_maxCLevel()`). */
 export const ZSTD_MAX_LEVEL = 22;
 /** Default zstd level (CLI `--compression-level`). */

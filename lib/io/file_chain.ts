@@ -35,8 +35,9 @@ export interface FileChain {
   /**
    * Bytes that reached the storage so far (after compression and encryption): the size the
    * file has on disk, used for `--file-limit` rollover. It may trail the writes by the few
-   * chunks in flight inside the chain (and the compressor's buffer); after `close()` it is
-   * the exact file size.
+   * chunks in flight inside the chain (and the compressor's buffer, up to a 128 KiB zstd
+   * block); after {@linkcode FileChain.sync} it counts everything written so far, and after
+   * `close()` it is the exact file size.
    */
   bytesWritten(): number;
   /**

@@ -91,7 +91,11 @@ export class ManualClock implements Clock {
     this.#now = start;
   }
 
-  /** @returns The current manual time in milliseconds. */
+  /**
+   * Reads the manual time.
+   *
+   * @returns The current manual time in milliseconds.
+   */
   now(): number {
     return this.#now;
   }

@@ -23,9 +23,17 @@ export interface JobHandle<S> {
    * @throws AerobakError: the error that stopped the job (`"CANCELLED"` when cancelled).
    */
   wait(): Promise<S>;
-  /** @returns A snapshot of the statistics so far. */
+  /**
+   * Reads the statistics without waiting for the end.
+   *
+   * @returns A snapshot of the statistics so far.
+   */
   stats(): S;
-  /** @returns Current throughput. */
+  /**
+   * Reads the current throughput.
+   *
+   * @returns Records and bytes per second now.
+   */
   metrics(): Metrics;
   /** Stops the job and waits until every worker has stopped and every file is closed. */
   cancel(): Promise<void>;
@@ -33,28 +41,32 @@ export interface JobHandle<S> {
   readonly errors: readonly AerobakError[];
 }
 
-/** Options of {@linkcode Job}. */
-export interface JobOptions<S> {
-  /** Returns a snapshot of the statistics. */
-  stats: () => S;
-  /** Returns current metrics. */
-  metrics: () => Metrics;
-  /** Cancels the job from outside. */
+/** What every job start takes besides its work: cancellation, progress and a clock. */
+export interface JobRunOptions<S> {
+  /** Cancels the job. */
   signal?: AbortSignal;
   /** Receives periodic progress. */
   progress?: ProgressReporter<S>;
   /**
-   * Interval of progress reports.
+   * Interval of progress reports, ms.
    *
    * @default {1000}
    */
   progressIntervalMs?: number;
   /**
-   * Time source of the progress timer.
+   * Time source of rate limits, retries, metrics and progress.
    *
    * @default {systemClock}
    */
   clock?: Clock;
+}
+
+/** Options of {@linkcode Job}: the run options, and where its statistics and metrics come from. */
+export interface JobOptions<S> extends JobRunOptions<S> {
+  /** Returns a snapshot of the statistics. */
+  stats: () => S;
+  /** Returns current metrics. */
+  metrics: () => Metrics;
 }
 
 /**
@@ -165,12 +177,20 @@ export class Job<S> implements JobHandle<S> {
     return this.#options.stats();
   }
 
-  /** @returns A snapshot of the statistics. */
+  /**
+   * Reads the statistics without waiting for the end.
+   *
+   * @returns A snapshot of the statistics.
+   */
   stats(): S {
     return this.#options.stats();
   }
 
-  /** @returns Current metrics. */
+  /**
+   * Reads the current throughput.
+   *
+   * @returns Current metrics.
+   */
   metrics(): Metrics {
     return this.#options.metrics();
   }

@@ -15,11 +15,9 @@ import type { AsbToken } from "../format/asb/parser.ts";
 import { loadEncryptionKey } from "../io/encryption_key.ts";
 import { openReadChain, type ReadChain } from "../io/file_chain.ts";
 import type { StorageEntry, StorageReader } from "../io/storage.ts";
-import { type Clock, systemClock } from "../pipeline/clock.ts";
-import { Job, type JobHandle } from "../pipeline/job.ts";
-import { MetricsMeter } from "../pipeline/metrics.ts";
+import { type CountedJobContext, startCountedJob } from "../pipeline/_counted_job.ts";
+import type { JobHandle, JobRunOptions } from "../pipeline/job.ts";
 import { Pipe, type PipeReader, type PipeWriter } from "../pipeline/pipe.ts";
-import type { ProgressReporter } from "../pipeline/progress.ts";
 import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
 import { type InfoCommandOptions, lowestBuild } from "../backup/_info.ts";
 import { METADATA_PREFIX } from "../backup/config.ts";
@@ -38,23 +36,7 @@ import { RestoreCounters, type RestoreStats } from "./stats.ts";
 export type RestoreHandle = JobHandle<RestoreStats>;
 
 /** Options of {@linkcode startRestore}. */
-export interface RestoreJobOptions {
-  /** Cancels the restore. */
-  signal?: AbortSignal;
-  /** Receives periodic progress. */
-  progress?: ProgressReporter<RestoreStats>;
-  /**
-   * Interval of progress reports, ms.
-   *
-   * @default {1000}
-   */
-  progressIntervalMs?: number;
-  /**
-   * Time source of rate limits, retries, metrics and progress.
-   *
-   * @default {systemClock}
-   */
-  clock?: Clock;
+export interface RestoreJobOptions extends JobRunOptions<RestoreStats> {
   /**
    * Current Unix time in seconds, for record expiry.
    *
@@ -79,40 +61,17 @@ export function startRestore(
   options: RestoreJobOptions = {},
 ): RestoreHandle {
   const counters = new RestoreCounters();
-  const clock = options.clock ?? systemClock;
   const open = new Set<ReadChain>();
-  let pipe: Pipe<AsbToken> | undefined;
   const openBytes = () => {
     let n = 0;
     for (const c of open) n += c.bytesRead();
     return n;
   };
-  const meter = new MetricsMeter({
-    records: () => counters.recordsRead,
-    bytes: () => counters.closedBytes + openBytes(),
-    fill: () => pipe?.fill ?? 0,
-  }, { clock });
-  return new Job<RestoreStats>(async (signal) => {
-    try {
-      await runRestore(cluster, config, reader, {
-        signal,
-        clock,
-        counters,
-        open,
-        now: options.now ?? (() => Math.floor(Date.now() / 1000)),
-        onPipe: (p) => (pipe = p),
-      });
-    } finally {
-      counters.endedAt = Date.now();
-    }
-  }, {
-    stats: () => counters.snapshot(openBytes()),
-    metrics: () => meter.sample(),
-    signal: options.signal,
-    progress: options.progress,
-    progressIntervalMs: options.progressIntervalMs,
-    clock,
-  });
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  return startCountedJob(
+    (job) => runRestore(cluster, config, reader, { ...job, counters, open, now }),
+    { ...options, counters, openBytes },
+  );
 }
 
 function namespaceMismatch(found: string, source: string, location: FileLocation): AerobakError {
@@ -124,13 +83,10 @@ function namespaceMismatch(found: string, source: string, location: FileLocation
   );
 }
 
-interface RunContext {
-  signal: AbortSignal;
-  clock: Clock;
+interface RunContext extends CountedJobContext {
   counters: RestoreCounters;
   open: Set<ReadChain>;
   now: () => number;
-  onPipe: (pipe: Pipe<AsbToken>) => void;
 }
 
 async function runRestore(
