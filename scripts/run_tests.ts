@@ -42,6 +42,9 @@ async function readJunit(path: string): Promise<{ tests: number; failures: numbe
   return { tests, failures };
 }
 
+/** A suite still running after this long is killed and counted as failed, never left to hang CI. */
+const SUITE_TIMEOUT_MS = Number(Deno.env.get("AEROBAK_SUITE_TIMEOUT_MS") ?? 30 * 60_000);
+
 async function run(cmd: string[], cwd: string, env: Record<string, string> = {}): Promise<number> {
   const child = new Deno.Command(cmd[0], {
     args: cmd.slice(1),
@@ -51,7 +54,21 @@ async function run(cmd: string[], cwd: string, env: Record<string, string> = {})
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
-  return (await child.status).code;
+  let timedOut = false;
+  const watchdog = setTimeout(() => {
+    timedOut = true;
+    console.error(
+      `run_tests: ${cmd.slice(0, 3).join(" ")} still running after ${SUITE_TIMEOUT_MS} ms: killed`,
+    );
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, SUITE_TIMEOUT_MS);
+  const { code } = await child.status;
+  clearTimeout(watchdog);
+  return timedOut ? 124 : code;
 }
 
 const results: SuiteResult[] = [];
