@@ -4,16 +4,8 @@
  * @module
  */
 
-import {
-  CLIENT_FLAGS,
-  compressionFlags,
-  encryptionFlags,
-  GENERAL_FLAGS,
-  SECRET_AGENT_FLAGS,
-} from "./_common_flags.ts";
-import { cloudFlags } from "./_cloud_flags.ts";
 import type { FlagSpec } from "./_flags.ts";
-import { jobFlag, transferFlags } from "./_job_flags.ts";
+import { jobFlag, toolFlags, transferFlags } from "./_job_flags.ts";
 
 const flag = jobFlag("backup");
 
@@ -285,13 +277,4 @@ const LOCAL_GROUP: readonly FlagSpec[] = [
 ];
 
 /** Every flag of `asbackup`, in `--help` order. */
-export const BACKUP_FLAGS: readonly FlagSpec[] = [
-  ...GENERAL_FLAGS,
-  ...CLIENT_FLAGS,
-  ...BACKUP_GROUP,
-  ...compressionFlags(false),
-  ...encryptionFlags(false),
-  ...SECRET_AGENT_FLAGS,
-  ...LOCAL_GROUP,
-  ...cloudFlags(false),
-];
+export const BACKUP_FLAGS: readonly FlagSpec[] = toolFlags("backup", BACKUP_GROUP, LOCAL_GROUP);

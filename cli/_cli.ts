@@ -55,6 +55,8 @@ export interface CliContext {
   secretAgent: SecretAgentConfig | undefined;
   /** Environment and files for password forms. */
   sources: PasswordSources;
+  /** The clock ({@linkcode CliIo.now}, or the system's). */
+  now: () => Date;
 }
 
 /** Describes a CLI for {@linkcode startCli}. */
@@ -123,6 +125,7 @@ export async function startCli(
       log,
       secretAgent: secretAgentFromFlags(flags),
       sources: { env: io.env, readTextFile },
+      now: io.now ?? (() => new Date()),
     };
   } catch (err) {
     return failEarly(spec.name, err, io);

@@ -1,30 +1,13 @@
 import assert from "node:assert/strict";
-import { type CliIo, EXIT_FAILURE, EXIT_OK, startCli, VERSION } from "./_cli.ts";
+import { EXIT_FAILURE, EXIT_OK, startCli, VERSION } from "./_cli.ts";
 import { BACKUP_FLAGS } from "./_backup_flags.ts";
-import type { TextSink } from "./_report.ts";
+import { type FakeIo, fakeIo as fakeProcess } from "./_test_io.ts";
 
 const SPEC = { name: "asbackup", description: "Backs up.", flags: BACKUP_FLAGS };
 
-function fakeIo(
-  files: Record<string, string> = {},
-): CliIo & { out: TextSink & { text: string }; err: TextSink & { text: string } } {
-  const sink = () => ({
-    text: "",
-    write(t: string) {
-      this.text += t;
-    },
-  });
-  const out = sink();
-  const err = sink();
-  return {
-    out,
-    err,
-    stdout: out,
-    stderr: err,
-    env: { get: () => undefined },
-    readTextFile: (p: string) =>
-      p in files ? Promise.resolve(files[p]) : Promise.reject(new Error("No such file")),
-  };
+/** A fake process whose file system holds only `files`. */
+function fakeIo(files: Record<string, string> = {}): FakeIo {
+  return fakeProcess({ files });
 }
 
 Deno.test("startCli() prints grouped help on --help and -Z", async () => {

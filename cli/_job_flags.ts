@@ -1,13 +1,21 @@
 /**
- * What the "Backup Flags" of `asbackup` and the "Restore Flags" of `asrestore` share
- * (cli-flags.md §1, §2): how one flag of the group is written down, and the run of
+ * What the flag lists of `asbackup` and `asrestore` share (cli-flags.md §1, §2): the order
+ * of the groups, how one flag of a tool's own group is written down, and the run of
  * throttle, timeout and info-retry flags both tools have with the same names, types and
- * defaults.
+ * defaults (and how they are read).
  *
  * @module
  */
 
 import type { InfoPolicy, RetryPolicy } from "../lib/policy.ts";
+import { cloudFlags } from "./_cloud_flags.ts";
+import {
+  CLIENT_FLAGS,
+  compressionFlags,
+  encryptionFlags,
+  GENERAL_FLAGS,
+  SECRET_AGENT_FLAGS,
+} from "./_common_flags.ts";
 import { num } from "./_common_options.ts";
 import type { FlagSpec, FlagType, FlagValue, ParsedFlags } from "./_flags.ts";
 
@@ -56,6 +64,32 @@ export function jobFlag(kind: JobKind): JobFlag {
     if (short) spec.short = short;
     return spec;
   };
+}
+
+/**
+ * Every flag of one tool, in `--help` order: the shared groups around the tool's own.
+ *
+ * @param kind `"backup"` or `"restore"` (the shared groups word some help for it).
+ * @param own The tool's own group.
+ * @param localStorage Its local storage flags, when it has any.
+ * @returns The flags.
+ */
+export function toolFlags(
+  kind: JobKind,
+  own: readonly FlagSpec[],
+  localStorage: readonly FlagSpec[] = [],
+): FlagSpec[] {
+  const restore = kind === "restore";
+  return [
+    ...GENERAL_FLAGS,
+    ...CLIENT_FLAGS,
+    ...own,
+    ...compressionFlags(restore),
+    ...encryptionFlags(restore),
+    ...SECRET_AGENT_FLAGS,
+    ...localStorage,
+    ...cloudFlags(restore),
+  ];
 }
 
 /**

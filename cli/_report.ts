@@ -6,6 +6,9 @@
  * @module
  */
 
+import type { BackupStats } from "../lib/backup/stats.ts";
+import type { RestoreStats } from "../lib/restore/stats.ts";
+
 /** A text sink: stdout or stderr. */
 export interface TextSink {
   /** Writes text as is. */
@@ -172,23 +175,47 @@ export function formatReport(header: string, lines: readonly ReportLine[]): stri
   return out.join("\n") + "\n";
 }
 
-/** What a backup report shows (a subset of the job's stats). */
-export interface BackupReportStats {
-  /** When the job started. */
-  startTime: Date;
-  /** Milliseconds it ran. */
-  durationMs: number;
-  /** Records read. */
-  recordsRead: number;
-  /** Secondary indexes. */
-  sindexesRead: number;
-  /** UDFs. */
-  udfsRead: number;
-  /** Bytes written to storage. */
-  bytesWritten: number;
-  /** Files written. */
-  filesWritten: number;
+/** When a job started and how long it ran, as its statistics say. */
+export type ReportTiming = Pick<BackupStats, "startTime" | "durationMs">;
+
+/** What every report counts first: records, secondary indexes and UDFs read. */
+type ReadCounts = Pick<BackupStats, "recordsRead" | "sindexesRead" | "udfsRead">;
+
+/** The JSON attributes every report starts with (backup-go's keys). */
+function readAttrs(stats: ReadCounts, timing: ReportTiming): Record<string, unknown> {
+  return {
+    start_time: timing.startTime.toISOString(),
+    duration: Math.round(timing.durationMs * 1e6),
+    records_read: stats.recordsRead,
+    s_index_read: stats.sindexesRead,
+    udf_read: stats.udfsRead,
+  };
 }
+
+/** The text lines every report starts with (backup-go's labels). */
+function readLines(stats: ReadCounts, timing: ReportTiming): ReportLine[] {
+  return [
+    ["Start Time", formatRfc1123(timing.startTime)],
+    ["Duration", formatGoDuration(timing.durationMs)],
+    null,
+    ["Records Read", stats.recordsRead],
+    ["sIndex Read", stats.sindexesRead],
+    ["UDFs Read", stats.udfsRead],
+    null,
+  ];
+}
+
+/** What a backup report shows (a subset of the job's stats). */
+export type BackupReportStats = Pick<
+  BackupStats,
+  | "startTime"
+  | "durationMs"
+  | "recordsRead"
+  | "sindexesRead"
+  | "udfsRead"
+  | "bytesWritten"
+  | "filesWritten"
+>;
 
 /**
  * Writes the final backup report: text to stderr, or one JSON log line.
@@ -200,56 +227,39 @@ export interface BackupReportStats {
 export function reportBackup(stats: BackupReportStats, log: Logger, stderr: TextSink): void {
   if (log.json) {
     log.emit("info", "backup report", {
-      start_time: stats.startTime.toISOString(),
-      duration: Math.round(stats.durationMs * 1e6),
-      records_read: stats.recordsRead,
-      s_index_read: stats.sindexesRead,
-      udf_read: stats.udfsRead,
+      ...readAttrs(stats, stats),
       bytes_written: stats.bytesWritten,
       files_written: stats.filesWritten,
     });
     return;
   }
   stderr.write(formatReport("Backup report", [
-    ["Start Time", formatRfc1123(stats.startTime)],
-    ["Duration", formatGoDuration(stats.durationMs)],
-    null,
-    ["Records Read", stats.recordsRead],
-    ["sIndex Read", stats.sindexesRead],
-    ["UDFs Read", stats.udfsRead],
-    null,
+    ...readLines(stats, stats),
     ["Bytes Written", stats.bytesWritten],
     ["Files Written", stats.filesWritten],
   ]));
 }
 
-/** What a restore report shows. */
-export interface RestoreReportStats {
-  /** Records read from the files. */
-  recordsRead: number;
-  /** Secondary indexes read. */
-  sindexesRead: number;
-  /** UDFs read. */
-  udfsRead: number;
-  /** Records whose void time had passed. */
-  recordsExpired: number;
-  /** Records left out by set, bin or no-records filters. */
-  recordsSkipped: number;
-  /** Records refused with an ignorable error. */
-  recordsIgnored: number;
-  /** Records older than the server's copy (generation check). */
-  recordsFresher: number;
-  /** Records that existed (create-only). */
-  recordsExisted: number;
-  /** Records written. */
-  recordsInserted: number;
-  /** Records whose write failed for good (only when the restore failed). */
-  recordsFailed?: number;
-  /** Writes whose outcome is unknown. */
-  errorsInDoubt: number;
-  /** Bytes read from the files. */
-  bytesRead: number;
-}
+/**
+ * What a restore report shows (a subset of the job's stats); `recordsFailed` may be left
+ * out, as when the restore succeeded.
+ */
+export type RestoreReportStats =
+  & Pick<
+    RestoreStats,
+    | "recordsRead"
+    | "sindexesRead"
+    | "udfsRead"
+    | "recordsExpired"
+    | "recordsSkipped"
+    | "recordsIgnored"
+    | "recordsFresher"
+    | "recordsExisted"
+    | "recordsInserted"
+    | "errorsInDoubt"
+    | "bytesRead"
+  >
+  & Partial<Pick<RestoreStats, "recordsFailed">>;
 
 /**
  * Writes the final restore (or validation) report: text to stderr, or one JSON log line.
@@ -262,20 +272,14 @@ export interface RestoreReportStats {
  */
 export function reportRestore(
   stats: RestoreReportStats,
-  timing: { startTime: Date; durationMs: number },
+  timing: ReportTiming,
   validation: boolean,
   log: Logger,
   stderr: TextSink,
 ): void {
   const header = validation ? "Validation report" : "Restore report";
   if (log.json) {
-    const attrs: Record<string, unknown> = {
-      start_time: timing.startTime.toISOString(),
-      duration: Math.round(timing.durationMs * 1e6),
-      records_read: stats.recordsRead,
-      s_index_read: stats.sindexesRead,
-      udf_read: stats.udfsRead,
-    };
+    const attrs = readAttrs(stats, timing);
     if (!validation) {
       Object.assign(attrs, {
         expired_records: stats.recordsExpired,
@@ -293,15 +297,7 @@ export function reportRestore(
     log.emit("info", header.toLowerCase(), attrs);
     return;
   }
-  const lines: ReportLine[] = [
-    ["Start Time", formatRfc1123(timing.startTime)],
-    ["Duration", formatGoDuration(timing.durationMs)],
-    null,
-    ["Records Read", stats.recordsRead],
-    ["sIndex Read", stats.sindexesRead],
-    ["UDFs Read", stats.udfsRead],
-    null,
-  ];
+  const lines = readLines(stats, timing);
   if (!validation) {
     lines.push(
       ["Expired Records", stats.recordsExpired],

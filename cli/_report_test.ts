@@ -8,17 +8,8 @@ import {
   Logger,
   reportBackup,
   reportRestore,
-  type TextSink,
 } from "./_report.ts";
-
-function capture(): TextSink & { text: string } {
-  return {
-    text: "",
-    write(t: string) {
-      this.text += t;
-    },
-  };
-}
+import { captureSink as capture } from "./_test_io.ts";
 
 const NOW = () => new Date("2024-05-06T07:08:09.000Z");
 

@@ -4,16 +4,8 @@
  * @module
  */
 
-import {
-  CLIENT_FLAGS,
-  compressionFlags,
-  encryptionFlags,
-  GENERAL_FLAGS,
-  SECRET_AGENT_FLAGS,
-} from "./_common_flags.ts";
-import { cloudFlags } from "./_cloud_flags.ts";
 import type { FlagSpec } from "./_flags.ts";
-import { jobFlag, transferFlags } from "./_job_flags.ts";
+import { jobFlag, toolFlags, transferFlags } from "./_job_flags.ts";
 
 const flag = jobFlag("restore");
 
@@ -199,12 +191,4 @@ const RESTORE_GROUP: readonly FlagSpec[] = [
 ];
 
 /** Every flag of `asrestore`, in `--help` order. */
-export const RESTORE_FLAGS: readonly FlagSpec[] = [
-  ...GENERAL_FLAGS,
-  ...CLIENT_FLAGS,
-  ...RESTORE_GROUP,
-  ...compressionFlags(true),
-  ...encryptionFlags(true),
-  ...SECRET_AGENT_FLAGS,
-  ...cloudFlags(true),
-];
+export const RESTORE_FLAGS: readonly FlagSpec[] = toolFlags("restore", RESTORE_GROUP);

@@ -36,14 +36,13 @@ const DESCRIPTION = "asbackup backs up an Aerospike namespace to ASB backup file
  * @returns The exit code: 0 on success, 1 on any error.
  */
 export async function main(args: string[], io: CliIo): Promise<number> {
-  const started = await startCli(
+  const ctx = await startCli(
     { name: "asbackup", description: DESCRIPTION, flags: BACKUP_FLAGS },
     args,
     io,
   );
-  if (typeof started === "number") return started;
-  const ctx = started;
-  const now = io.now ?? (() => new Date());
+  if (typeof ctx === "number") return ctx;
+  const now = ctx.now;
   let plan;
   let config;
   try {

@@ -1,20 +1,8 @@
 import assert from "node:assert/strict";
 import { main as backupMain } from "./asbackup.ts";
 import { main as restoreMain } from "./asrestore.ts";
-import type { CliIo } from "./_cli.ts";
+import { fakeIo } from "./_test_io.ts";
 import { startEmulator } from "../lib/emulator/mod.ts";
-
-function fakeIo(): CliIo & { out: { text: string }; err: { text: string } } {
-  const sink = () => ({
-    text: "",
-    write(t: string) {
-      this.text += t;
-    },
-  });
-  const out = sink();
-  const err = sink();
-  return { out, err, stdout: out, stderr: err, env: { get: () => undefined } };
-}
 
 Deno.test("asbackup and asrestore round-trip a namespace through a directory", async () => {
   await using source = await startEmulator({ nodes: 1 });

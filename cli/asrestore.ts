@@ -32,14 +32,13 @@ const DESCRIPTION = "asrestore restores ASB backup files into an Aerospike clust
  * @returns The exit code: 0 on success, 1 on any error.
  */
 export async function main(args: string[], io: CliIo): Promise<number> {
-  const started = await startCli(
+  const ctx = await startCli(
     { name: "asrestore", description: DESCRIPTION, flags: RESTORE_FLAGS },
     args,
     io,
   );
-  if (typeof started === "number") return started;
-  const ctx = started;
-  const now = io.now ?? (() => new Date());
+  if (typeof ctx === "number") return ctx;
+  const now = ctx.now;
   let plan;
   let config;
   try {

@@ -27,7 +27,9 @@
  * ```
  *
  * Flags: `--records N` (default 1,000,000), `--nodes N` (default 3), `--skip a,b` with any
- * of `backup`, `codecs`, `restore`, `node`, `areas`; `--json path` (default `.tmp/bench.json`).
+ * of `backup`, `codecs`, `restore`, `node`, `areas`; `--json path` (default `.tmp/bench.json`);
+ * `--job-v8-flags FLAGS` runs the measured `asbackup`/`asrestore` jobs with
+ * `--v8-flags=FLAGS` (e.g. `--max-semi-space-size=4`, which bounds their peak RSS).
  *
  * @module
  */
@@ -65,6 +67,8 @@ interface Options {
   nodes: number;
   skip: Set<string>;
   json: string;
+  /** `--v8-flags=…` for the measured Deno jobs (none: as users run them). */
+  jobV8Flags?: string;
 }
 
 function parseOptions(args: string[]): Options {
@@ -75,13 +79,24 @@ function parseOptions(args: string[]): Options {
     json: `${ROOT}.tmp/bench.json`,
   };
   for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const v = args[i + 1];
-    if (a === "--records" && v) o.records = Number(args[++i]);
-    else if (a === "--nodes" && v) o.nodes = Number(args[++i]);
-    else if (a === "--skip" && v) o.skip = new Set(args[++i].split(","));
-    else if (a === "--json" && v) o.json = args[++i];
-    else if (/^\d+$/.test(a)) o.records = Number(a);
+    let a = args[i];
+    if (/^\d+$/.test(a)) {
+      o.records = Number(a);
+      continue;
+    }
+    // `--flag value` or `--flag=value`.
+    const eq = a.startsWith("--") ? a.indexOf("=") : -1;
+    let v: string | undefined;
+    if (eq > 0) {
+      v = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    } else v = args[++i];
+    if (v === undefined) throw new Error(`bench: ${a} needs a value`);
+    if (a === "--records") o.records = Number(v);
+    else if (a === "--nodes") o.nodes = Number(v);
+    else if (a === "--skip") o.skip = new Set(v.split(","));
+    else if (a === "--json") o.json = v;
+    else if (a === "--job-v8-flags") o.jobV8Flags = v;
     else throw new Error(`bench: unknown argument "${a}"`);
   }
   if (!Number.isInteger(o.records) || o.records < 1) throw new Error("bench: bad --records");
@@ -94,6 +109,8 @@ function round(n: number, digits = 2): number {
 }
 
 const decoder = new TextDecoder();
+/** Extra `deno run` flags of the measured jobs (set from `--job-v8-flags`). */
+let jobFlags: string[] = [];
 
 /** The running benchmark server (an emulator in a subprocess) and its control channel. */
 class BenchServer implements AsyncDisposable {
@@ -276,6 +293,7 @@ async function backup(
   const p = await timed(DENO, [
     "run",
     "-A",
+    ...jobFlags,
     `${ROOT}cli/asbackup.ts`,
     ...hostFlags(server.seeds),
     "--namespace",
@@ -301,6 +319,7 @@ async function restore(
   const p = await timed(DENO, [
     "run",
     "-A",
+    ...jobFlags,
     `${ROOT}cli/asrestore.ts`,
     ...hostFlags(server.seeds),
     "--namespace",
@@ -462,6 +481,7 @@ function printTable(title: string, rows: JobFigures[]): void {
 
 async function main(): Promise<void> {
   const o = parseOptions(Deno.args);
+  if (o.jobV8Flags) jobFlags = [`--v8-flags=${o.jobV8Flags}`];
   const n = o.records;
   const work = await Deno.makeTempDir({ prefix: "aerobak-bench-" });
   const jobs: Record<string, JobFigures[]> = { backup: [], codecs: [], restore: [], node: [] };
@@ -578,6 +598,7 @@ async function main(): Promise<void> {
     startedAt: started.toISOString(),
     records: n,
     nodes: o.nodes,
+    jobV8Flags: o.jobV8Flags ?? null,
     cpus: navigator.hardwareConcurrency,
     deno: Deno.version.deno,
     jobs,

@@ -42,6 +42,17 @@ async function readJunit(path: string): Promise<{ tests: number; failures: numbe
   return { tests, failures };
 }
 
+/** A suite's result from its JUnit report; no report counts as one failure. */
+async function suiteResult(name: string, junit: string, exitCode: number): Promise<SuiteResult> {
+  const counts = await readJunit(junit);
+  return {
+    name,
+    passed: counts ? counts.tests - counts.failures : 0,
+    failed: counts ? counts.failures : 1,
+    exitCode,
+  };
+}
+
 /** A suite still running after this long is killed and counted as failed, never left to hang CI. */
 const SUITE_TIMEOUT_MS = Number(Deno.env.get("AEROBAK_SUITE_TIMEOUT_MS") ?? 30 * 60_000);
 
@@ -82,13 +93,7 @@ const deno = Deno.execPath();
     [deno, "test", "-A", "--parallel", `--junit-path=${junit}`, ...Deno.args],
     root,
   );
-  const counts = await readJunit(junit);
-  results.push({
-    name: "deno",
-    passed: counts ? counts.tests - counts.failures : 0,
-    failed: counts ? counts.failures : 1,
-    exitCode: code,
-  });
+  results.push(await suiteResult("deno", junit, code));
 }
 
 // 2. Conformance tests with the official Node client.
@@ -119,13 +124,7 @@ if (hasConformance && Deno.env.get("AEROBAK_SKIP_CONFORMANCE") !== "1" && Deno.a
       { DENO_BIN: deno, AEROBAK_ROOT: root },
     );
   }
-  const counts = await readJunit(junit);
-  results.push({
-    name: "conformance",
-    passed: counts ? counts.tests - counts.failures : 0,
-    failed: counts ? counts.failures : 1,
-    exitCode: code,
-  });
+  results.push(await suiteResult("conformance", junit, code));
 }
 
 let passed = 0;

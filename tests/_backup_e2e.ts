@@ -15,7 +15,7 @@ import { type Emulator, type EmulatorOptions, startEmulator } from "../lib/emula
 import { decodeAsb } from "../lib/format/asb/decoder.ts";
 import type { AsbHeader } from "../lib/format/asb/parser.ts";
 import type { AsbUdf } from "../lib/format/asb/encoder.ts";
-import type { CliIo } from "../cli/_cli.ts";
+import { type FakeIo, fakeIo as fakeProcess } from "../cli/_test_io.ts";
 
 /** Clock start of every seeded emulator (2025-06-15T15:06:40Z). */
 export const T0 = 1_750_000_000_000;
@@ -26,13 +26,7 @@ export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
 /** The deno binary running the tests. */
 export const DENO: string = Deno.execPath();
 
-/** A fake process that records what a CLI prints. */
-export interface FakeIo extends CliIo {
-  /** Everything written to stdout. */
-  out: { text: string };
-  /** Everything written to stderr. */
-  err: { text: string };
-}
+export type { FakeIo };
 
 /**
  * Creates a fake process.
@@ -41,15 +35,7 @@ export interface FakeIo extends CliIo {
  * @returns The fake.
  */
 export function fakeIo(env: Record<string, string> = {}): FakeIo {
-  const sink = () => ({
-    text: "",
-    write(t: string) {
-      this.text += t;
-    },
-  });
-  const out = sink();
-  const err = sink();
-  return { out, err, stdout: out, stderr: err, env: { get: (k) => env[k] } };
+  return fakeProcess({ env });
 }
 
 /** One backup file read back. */
@@ -336,4 +322,16 @@ export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
     path,
     [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
   };
+}
+
+/**
+ * The arguments most backups start with: the emulator's seeds, namespace `test`, a
+ * directory.
+ *
+ * @param emu The cluster to back up.
+ * @param dir The backup directory.
+ * @returns `-h <seeds> -n test -d <dir>`.
+ */
+export function backupArgs(emu: Emulator, dir: string): string[] {
+  return ["-h", emu.seeds, "-n", "test", "-d", dir];
 }

@@ -158,6 +158,27 @@ export function assertSameRecords(
   assert.deepEqual(canonicalDump(aligned, "ns"), canonicalDump(expected, "ns"));
 }
 
+/**
+ * Restores a backup directory into a fresh 3-node cluster and asserts it holds exactly the
+ * records of `source`.
+ *
+ * @param source The cluster the backup was taken from.
+ * @param dir The backup directory.
+ * @param flags Further `asrestore` flags (compression, decryption).
+ * @param what What ran, for the message.
+ */
+export async function assertRestoresSame(
+  source: Emulator,
+  dir: string,
+  flags: string[],
+  what: string,
+): Promise<void> {
+  await using target = await emulator3();
+  const restore = await asrestore(["-h", target.seeds, "-d", dir, ...flags]);
+  assertOk(restore, what);
+  assertSameRecords(target.dump("test"), source.dump("test"));
+}
+
 /** Key files of one RSA key in both PEM forms, plus a non-RSA key. */
 export interface TestKeys {
   /** Temporary directory holding them. */

@@ -7,11 +7,14 @@
  * @module
  */
 
-import { type CaptureMessage, loadCapture } from "../lib/aerospike/_captures.ts";
+import { bytesToHex, type CaptureMessage, loadCapture } from "../lib/aerospike/_captures.ts";
 import { partitionId } from "../lib/aerospike/digest.ts";
 import { parseInfoResponse } from "../lib/aerospike/info.ts";
 import { Info1, Info3, MSG_HEADER_SIZE } from "../lib/aerospike/message.ts";
-import { PROTO_HEADER_SIZE, ProtoType } from "../lib/aerospike/proto.ts";
+import { PROTO_HEADER_SIZE, ProtoType, writeProtoHeader } from "../lib/aerospike/proto.ts";
+import { FrameReader } from "../lib/aerospike/frame_reader.ts";
+import { TcpTransport } from "../lib/aerospike/_transport.ts";
+import { AerobakError } from "../lib/errors.ts";
 
 /** Longest wait for one reply proto from the emulator. */
 const READ_DEADLINE_MS = 5000;
@@ -54,7 +57,7 @@ export function splitMessages(proto: Uint8Array): AsMsg[] {
       off += 4 + size;
     }
     // A batch request's ops live inside its batch field; its header's n_ops is 0.
-    if (!batch) for (let i = 0; i < nOps; i++) off += 4 + view.getUint32(off);
+    if (!batch) { for (let i = 0; i < nOps; i++) off += 4 + view.getUint32(off); }
     out.push({
       bytes: body.subarray(start, off),
       info1: body[start + 1],
@@ -66,53 +69,38 @@ export function splitMessages(proto: Uint8Array): AsMsg[] {
   return out;
 }
 
-/** Reads whole protos from a socket, each read bounded by a deadline. */
+/** Reads whole protos from a socket (the client's frame reader), each read bounded. */
 export class ProtoReader {
-  readonly #conn: Deno.Conn;
-  #buf = new Uint8Array(0);
+  readonly #frames: FrameReader;
 
   /**
-   * @param conn The socket.
+   * @param conn The socket (reads go through this reader from now on).
    */
   constructor(conn: Deno.Conn) {
-    this.#conn = conn;
+    this.#frames = new FrameReader(new TcpTransport(conn), {
+      fail: (code, message, cause) => new AerobakError(code, `Replay: ${message}`, { cause }),
+    });
   }
 
   /**
    * Reads the next whole proto.
    *
-   * @param what What is awaited (for the timeout error).
-   * @returns The whole message, proto header included.
+   * @param what What is awaited (for the error).
+   * @returns The whole message, proto header included (the reader checked the header:
+   *   version 2 and a size within the limit, so re-framing gives the bytes received).
    * @throws {Error} When the socket closes or nothing arrives in time.
    */
   async read(what: string): Promise<Uint8Array> {
-    while (true) {
-      if (this.#buf.length >= PROTO_HEADER_SIZE) {
-        const v = new DataView(this.#buf.buffer, this.#buf.byteOffset, 8);
-        const size = Number(v.getBigUint64(0) & 0xffffffffffffn);
-        if (this.#buf.length >= PROTO_HEADER_SIZE + size) {
-          const msg = this.#buf.slice(0, PROTO_HEADER_SIZE + size);
-          this.#buf = this.#buf.subarray(PROTO_HEADER_SIZE + size);
-          return msg;
-        }
-      }
-      const chunk = new Uint8Array(65536);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const n = await Promise.race([
-        this.#conn.read(chunk),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`No reply within ${READ_DEADLINE_MS} ms: ${what}`)),
-            READ_DEADLINE_MS,
-          );
-        }),
-      ]).finally(() => clearTimeout(timer));
-      if (n === null) throw new Error(`Socket closed while waiting for ${what}`);
-      const next = new Uint8Array(this.#buf.length + n);
-      next.set(this.#buf);
-      next.set(chunk.subarray(0, n), this.#buf.length);
-      this.#buf = next;
+    let frame;
+    try {
+      frame = await this.#frames.read({ socketTimeoutMs: READ_DEADLINE_MS, deadline: 0 });
+    } catch (err) {
+      throw new Error(`${(err as Error).message} while waiting for ${what}`);
     }
+    const out = new Uint8Array(PROTO_HEADER_SIZE + frame.body.length);
+    writeProtoHeader(out, 0, frame.type, frame.body.length);
+    out.set(frame.body, PROTO_HEADER_SIZE);
+    return out;
   }
 }
 
@@ -222,8 +210,7 @@ export function normaliseInfo(proto: Uint8Array, rules: Record<string, InfoRule>
  * @returns Hex lines.
  */
 export function hexLines(b: Uint8Array): string {
-  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-  return hex.replace(/(.{64})/g, "$1\n");
+  return bytesToHex(b).replace(/(.{64})/g, "$1\n");
 }
 
 /** One message a client sent through {@linkcode RecordingProxy}. */
@@ -263,7 +250,12 @@ export class RecordingProxy implements AsyncDisposable {
     return `127.0.0.1:${(this.#listener.addr as Deno.NetAddr).port}`;
   }
 
-  /** Messages of one proto type. */
+  /**
+   * Messages of one proto type.
+   *
+   * @param type Proto type (1 info, 3 AS_MSG).
+   * @returns The recorded messages of that type, in order.
+   */
   ofType(type: number): RecordedMessage[] {
     return this.sent.filter((m) => m.bytes[1] === type);
   }
@@ -370,3 +362,59 @@ export function infoText(bytes: Uint8Array): string | undefined {
 }
 
 export { loadCapture };
+
+/** One row of a batch request, as sent. */
+export interface RawBatchRow {
+  /** Batch index. */
+  index: number;
+  /** Digest (hex). */
+  digest: string;
+  /** The row's bytes after its index and digest: type byte, header, fields, ops. */
+  bytes: Uint8Array;
+}
+
+/**
+ * Splits the BATCH_INDEX field of a batch request into its rows' bytes (REPEAT rows keep
+ * their one type byte), to compare row layouts byte for byte.
+ *
+ * @param proto The whole request.
+ * @returns The batch flags and rows.
+ */
+export function batchRows(proto: Uint8Array): { flags: number; rows: RawBatchRow[] } {
+  const [m] = splitMessages(proto);
+  const msg = m.bytes;
+  const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+  let off = MSG_HEADER_SIZE;
+  let data: Uint8Array | undefined;
+  for (let i = 0; i < view.getUint16(18); i++) {
+    const size = view.getUint32(off);
+    if (msg[off + 4] === 41) data = msg.subarray(off + 5, off + 4 + size);
+    off += 4 + size;
+  }
+  if (data === undefined) throw new Error("Not a batch request");
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const count = dv.getUint32(0);
+  const rows: RawBatchRow[] = [];
+  off = 5;
+  for (let i = 0; i < count; i++) {
+    const index = dv.getUint32(off);
+    const digest = bytesToHex(data.subarray(off + 4, off + 24));
+    const start = off + 24;
+    const type = data[start];
+    off = start + 1;
+    if (type !== 1) {
+      off += 1; // info1
+      if (type & 0x02) off += 2; // info2, info3
+      if (type & 0x10) off += 1; // info4
+      if (type & 0x04) off += 2; // generation
+      if (type & 0x08) off += 4; // ttl
+      const nFields = dv.getUint16(off);
+      const nOps = dv.getUint16(off + 2);
+      off += 4;
+      for (let k = 0; k < nFields; k++) off += 4 + dv.getUint32(off);
+      for (let k = 0; k < nOps; k++) off += 4 + dv.getUint32(off);
+    }
+    rows.push({ index, digest, bytes: data.subarray(start, off) });
+  }
+  return { flags: data[4], rows };
+}

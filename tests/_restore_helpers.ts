@@ -29,18 +29,10 @@ import {
 import type { AerospikeRecord, Bin } from "../lib/aerospike/record.ts";
 import { ManualClock } from "../lib/emulator/clock.ts";
 import { type Emulator, startEmulator } from "../lib/emulator/emulator.ts";
-import type { CliIo } from "../cli/_cli.ts";
+import { type FakeIo, fakeIo as fakeProcess } from "../cli/_test_io.ts";
+import { withTempDir as withTempDirAt } from "../lib/_test_utils.ts";
 
-/** A text sink that keeps what was written. */
-export interface Captured {
-  /** Everything written. */
-  text: string;
-  /** Appends text. */
-  write(t: string): void;
-}
-
-/** A fake process: captured stdout/stderr, no environment, the emulator's clock. */
-export type FakeIo = CliIo & { out: Captured; err: Captured };
+export type { FakeIo };
 
 /**
  * Creates a fake process for `main(args, io)`.
@@ -50,17 +42,7 @@ export type FakeIo = CliIo & { out: Captured; err: Captured };
  * @returns The fake.
  */
 export function fakeIo(emu?: Emulator, env: Record<string, string> = {}): FakeIo {
-  const sink = (): Captured => ({
-    text: "",
-    write(t: string) {
-      this.text += t;
-    },
-  });
-  const out = sink();
-  const err = sink();
-  const io: FakeIo = { out, err, stdout: out, stderr: err, env: { get: (n) => env[n] } };
-  if (emu) io.now = () => new Date(emu.cluster.clock.now());
-  return io;
+  return fakeProcess({ env, now: emu && (() => new Date(emu.cluster.clock.now())) });
 }
 
 /** Start time of the emulators' manual clocks (2025-06-15). */
@@ -266,11 +248,6 @@ export function assertAccounted(r: Record<string, unknown>): void {
  * @param fn The body.
  * @returns What `fn` returns.
  */
-export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "aerobak_restore_" });
-  try {
-    return await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+export function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  return withTempDirAt(fn, "aerobak_restore_");
 }

@@ -10,6 +10,7 @@ import { createTestCertificates, type TestCertificates } from "../lib/secret_age
 import { main as backupMain } from "../cli/asbackup.ts";
 import {
   assertExactlyOnce,
+  backupArgs,
   decodeFile,
   type FakeIo,
   fakeIo,
@@ -245,12 +246,7 @@ Deno.test("asbackup -T and --info-* retry slow info commands, then fail naming t
   assert.match(io.err.text, /msg="backup failed" error="Info build .* no data for 100 ms/);
   // With room to answer, the same flags succeed.
   await backup([
-    "-h",
-    emu.seeds,
-    "-n",
-    "test",
-    "-d",
-    dir.path,
+    ...backupArgs(emu, dir.path),
     "-T",
     "5000",
     "--info-max-retries",

@@ -17,6 +17,7 @@ import { main as restoreMain } from "../cli/asrestore.ts";
 import {
   addMetadata,
   assertExactlyOnce,
+  backupArgs,
   type FakeIo,
   fakeIo,
   localTime,
@@ -367,12 +368,7 @@ Deno.test("asbackup -X backs up partition ranges, ids and the partition of a dig
   const dp = partitionId(digest);
   await using dir = await tempDir();
   await backup([
-    "-h",
-    emu.seeds,
-    "-n",
-    "test",
-    "-d",
-    dir.path,
+    ...backupArgs(emu, dir.path),
     "-X",
     `0-100,2000,${b64(digest)}`,
     "-w",
@@ -453,12 +449,7 @@ Deno.test("asbackup -f applies a base64 filter expression (ANDed with the others
   );
   await using dir = await tempDir();
   await backup([
-    "-h",
-    emu.seeds,
-    "-n",
-    "test",
-    "-d",
-    dir.path,
+    ...backupArgs(emu, dir.path),
     "-f",
     b64(encodeExpression(exp)),
     "--no-ttl-only",

@@ -9,6 +9,7 @@ import { decodeBackupState } from "../lib/backup/state.ts";
 import { main as backupMain } from "../cli/asbackup.ts";
 import {
   assertAtLeastOnce,
+  backupArgs,
   countByDigest,
   DENO,
   fakeIo,
@@ -57,12 +58,7 @@ Deno.test("asbackup --state-file-dst interrupted by a signal says how to resume;
   const io = { ...fakeIo(), signal: abort.signal };
   // Two sets, scanned one after the other by each reader: the cursor carries the set.
   const args = [
-    "-h",
-    emu.seeds,
-    "-n",
-    "test",
-    "-d",
-    dir.path,
+    ...backupArgs(emu, dir.path),
     "-F",
     "1",
     "-w",

@@ -13,6 +13,7 @@ import { main as backupMain } from "../cli/asbackup.ts";
 import {
   assertAtLeastOnce,
   assertExactlyOnce,
+  backupArgs,
   decodeFile,
   fakeIo,
   readBackup,
@@ -28,12 +29,7 @@ Deno.test("asbackup completes with every record when a node stops mid-scan", asy
   const io = fakeIo();
   // 3000 records/s: a second of scanning, so the node stops with the scan well under way.
   const run = backupMain([
-    "-h",
-    emu.seeds,
-    "-n",
-    "test",
-    "-d",
-    dir.path,
+    ...backupArgs(emu, dir.path),
     "-w",
     "4",
     "-L",
@@ -97,12 +93,7 @@ Deno.test("asbackup waits out partitions that are unavailable for a while", asyn
   const io = fakeIo();
   assert.equal(
     await backupMain([
-      "-h",
-      emu.seeds,
-      "-n",
-      "test",
-      "-d",
-      dir.path,
+      ...backupArgs(emu, dir.path),
       "-w",
       "2",
       "--sleep-between-retries",
@@ -120,12 +111,7 @@ Deno.test("asbackup fails clearly on partitions that stay unavailable, and leave
   await using emu = await seeded(1500);
   emu.faults.makeUnavailable("test", [5, 6, 7]);
   const args = (dir: string) => [
-    "-h",
-    emu.seeds,
-    "-n",
-    "test",
-    "-d",
-    dir,
+    ...backupArgs(emu, dir),
     "--sleep-between-retries",
     "5",
     "--max-retries",

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import type { AerospikeRecord } from "../lib/aerospike/record.ts";
 import { decodeAsb } from "../lib/format/asb/decoder.ts";
+import { runCommand } from "../lib/io/_test_helpers.ts";
 import {
   asbackup,
   asrestore,
@@ -27,19 +28,7 @@ async function tool(
   stdin?: Uint8Array,
 ): Promise<{ code: number; stdout: Uint8Array; stderr: string } | null> {
   try {
-    const child = new Deno.Command(cmd, {
-      args,
-      stdin: stdin ? "piped" : "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    if (stdin) {
-      const w = child.stdin.getWriter();
-      await w.write(stdin);
-      await w.close();
-    }
-    const out = await child.output();
-    return { code: out.code, stdout: out.stdout, stderr: new TextDecoder().decode(out.stderr) };
+    return await runCommand(cmd, args, stdin);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
     throw err;

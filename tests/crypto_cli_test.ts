@@ -11,6 +11,7 @@ import {
   asbackup,
   asrestore,
   assertOk,
+  assertRestoresSame,
   assertSameRecords,
   emulator3,
   listFiles,
@@ -18,6 +19,7 @@ import {
   seedRecords,
   writeTestKeys,
 } from "./_crypto_helpers.ts";
+import { backupArgs } from "./_backup_e2e.ts";
 
 const RECORDS = 300;
 
@@ -131,12 +133,7 @@ Deno.test("--encryption-key-env accepts PEM, base64 PEM, base64 DER (PKCS#1/#8) 
   try {
     // One backup with the key file; every env form must decrypt it.
     const backup = await asbackup([
-      "-h",
-      source.seeds,
-      "-n",
-      "test",
-      "-d",
-      dir,
+      ...backupArgs(source, dir),
       "-z",
       "ZSTD",
       "--encrypt",
@@ -147,21 +144,12 @@ Deno.test("--encryption-key-env accepts PEM, base64 PEM, base64 DER (PKCS#1/#8) 
     assertOk(backup, "asbackup");
     for (const [what, value] of forms) {
       Deno.env.set(name, value);
-      await using target = await emulator3();
-      const restore = await asrestore([
-        "-h",
-        target.seeds,
-        "-d",
+      await assertRestoresSame(
+        source,
         dir,
-        "-z",
-        "ZSTD",
-        "--encrypt",
-        "AES256",
-        "--encryption-key-env",
-        name,
-      ]);
-      assertOk(restore, `asrestore with ${what}`);
-      assertSameRecords(target.dump("test"), source.dump("test"));
+        ["-z", "ZSTD", "--encrypt", "AES256", "--encryption-key-env", name],
+        `asrestore with ${what}`,
+      );
     }
     // And the other way: a backup keyed from the C-compatible env form restores with the file.
     Deno.env.set(name, pemBody(keys.pkcs1Pem));
@@ -187,12 +175,7 @@ Deno.test("--file-limit rolls zstd+aes256 files over within the limit plus one r
   const crypt = ["-z", "ZSTD", "--encrypt", "AES256", "--encryption-key-file", keys.pkcs1];
   try {
     const backup = await asbackup([
-      "-h",
-      source.seeds,
-      "-n",
-      "test",
-      "-d",
-      dir,
+      ...backupArgs(source, dir),
       "-w",
       "2",
       "--file-limit",

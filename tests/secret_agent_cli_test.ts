@@ -12,12 +12,14 @@ import {
   asrestore,
   assertFailsCleanly,
   assertOk,
+  assertRestoresSame,
   assertSameRecords,
   emulator3,
   pemBody,
   seedRecords,
   writeTestKeys,
 } from "./_crypto_helpers.ts";
+import { backupArgs } from "./_backup_e2e.ts";
 import type { Emulator } from "../lib/emulator/mod.ts";
 
 const RECORDS = 120;
@@ -43,12 +45,7 @@ async function secretRoundTrip(
   const dir = await Deno.makeTempDir({ prefix: "aerobak-sa-" });
   try {
     const backup = await asbackup([
-      "-h",
-      source.seeds,
-      "-n",
-      "test",
-      "-d",
-      dir,
+      ...backupArgs(source, dir),
       "-z",
       "ZSTD",
       "--encrypt",
@@ -57,20 +54,12 @@ async function secretRoundTrip(
     ]);
     assertOk(backup, `asbackup ${secretFlags.join(" ")}`);
     for (const keyFlags of [["--encryption-key-file", KEYS.pkcs1], secretFlags]) {
-      await using target = await emulator3();
-      const restore = await asrestore([
-        "-h",
-        target.seeds,
-        "-d",
+      await assertRestoresSame(
+        source,
         dir,
-        "-z",
-        "ZSTD",
-        "--encrypt",
-        mode,
-        ...keyFlags,
-      ]);
-      assertOk(restore, `asrestore ${keyFlags.join(" ")}`);
-      assertSameRecords(target.dump("test"), source.dump("test"));
+        ["-z", "ZSTD", "--encrypt", mode, ...keyFlags],
+        `asrestore ${keyFlags.join(" ")}`,
+      );
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -196,12 +185,7 @@ Deno.test("--encryption-key-secret over TLS with --sa-ca-file and --sa-tls-name,
       const dir = await Deno.makeTempDir({ prefix: "aerobak-sa-" });
       try {
         const run = await asbackup([
-          "-h",
-          source.seeds,
-          "-n",
-          "test",
-          "-d",
-          dir,
+          ...backupArgs(source, dir),
           "--encrypt",
           "AES128",
           ...flags,

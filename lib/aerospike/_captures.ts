@@ -5,6 +5,15 @@
  * @module
  */
 
+import {
+  dataViewOf,
+  decodeRecordMessage,
+  type MessageHeader,
+  MSG_HEADER_SIZE,
+  readMessageHeader,
+} from "./message.ts";
+import type { AerospikeRecord } from "./record.ts";
+
 /** One captured proto message. */
 export interface CaptureMessage {
   /** Connection number (order of opening). */
@@ -87,4 +96,43 @@ export function loadCapture(name: string): CaptureMessage[] {
  */
 export function loadInfoCapture(name: string): Record<string, Record<string, string>> {
   return JSON.parse(Deno.readTextFileSync(new URL(name, DIR)));
+}
+
+/** One AS_MSG of a captured server reply that holds a record. */
+export interface CapturedRecordMessage {
+  /** Capture file. */
+  file: string;
+  /** Line of the proto message in the file. */
+  line: number;
+  /** The AS_MSG (header included). */
+  bytes: Uint8Array;
+  /** Its header. */
+  header: MessageHeader;
+  /** The decoded record. */
+  record: AerospikeRecord;
+}
+
+/**
+ * Every AS_MSG of every server reply with fields (= a record) of the given captures.
+ *
+ * @param files Capture file names.
+ * @returns The record messages, in file order.
+ */
+export function* capturedRecordMessages(
+  files: readonly string[],
+): Generator<CapturedRecordMessage> {
+  for (const file of files) {
+    for (const [line, m] of loadCapture(file).entries()) {
+      if (m.dir !== "s2c" || m.type !== 3) continue;
+      const view = dataViewOf(m.bytes);
+      let off = 8;
+      while (off < m.bytes.length) {
+        const h = readMessageHeader(view, off);
+        if (h.nFields === 0) break;
+        const { record, next } = decodeRecordMessage(m.bytes, off + MSG_HEADER_SIZE, h);
+        yield { file, line, bytes: m.bytes.subarray(off, next), header: h, record };
+        off = next;
+      }
+    }
+  }
 }

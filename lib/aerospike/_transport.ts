@@ -16,7 +16,12 @@ export interface Transport {
    * @returns Bytes read, or `null` at end of stream.
    */
   read(p: Uint8Array, timeoutMs: number): Promise<number | null>;
-  /** Writes all of `p` within `timeoutMs`. */
+  /**
+   * Writes all of `p`.
+   *
+   * @param p The bytes.
+   * @param timeoutMs Limit in ms (> 0).
+   */
   write(p: Uint8Array, timeoutMs: number): Promise<void>;
   /** Closes the pipe; pending reads and writes reject. Safe to call twice. */
   close(): void;
@@ -51,35 +56,34 @@ export class TcpTransport implements Transport {
   }
 
   /** Reads into `p` within `timeoutMs`; `null` at end of stream. */
-  async read(p: Uint8Array, timeoutMs: number): Promise<number | null> {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      this.close();
-    }, timeoutMs);
-    try {
+  read(p: Uint8Array, timeoutMs: number): Promise<number | null> {
+    return this.#withDeadline(timeoutMs, async () => {
       const n = await this.#conn.read(p);
       if (n === null) this.close();
       return n;
-    } catch (err) {
-      this.close();
-      if (timedOut) throw new TransportTimeout(timeoutMs);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
+    });
   }
 
   /** Writes all of `p` within `timeoutMs`. */
-  async write(p: Uint8Array, timeoutMs: number): Promise<void> {
+  write(p: Uint8Array, timeoutMs: number): Promise<void> {
+    return this.#withDeadline(timeoutMs, async () => {
+      let off = 0;
+      while (off < p.length) off += await this.#conn.write(p.subarray(off));
+    });
+  }
+
+  /**
+   * Runs one socket operation; closing the connection is the only way to stop it when
+   * the limit passes, and any failure leaves the connection closed.
+   */
+  async #withDeadline<T>(timeoutMs: number, op: () => Promise<T>): Promise<T> {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       this.close();
     }, timeoutMs);
     try {
-      let off = 0;
-      while (off < p.length) off += await this.#conn.write(p.subarray(off));
+      return await op();
     } catch (err) {
       this.close();
       if (timedOut) throw new TransportTimeout(timeoutMs);

@@ -2,45 +2,11 @@ import assert from "node:assert/strict";
 import { AerobakError } from "../errors.ts";
 import { ByteWriter } from "./byte_writer.ts";
 import { batchWrite, unansweredCode } from "./batch.ts";
-import { computeDigest, keyFromJs } from "./digest.ts";
 import { Info3 } from "./message.ts";
-import { Node } from "./node.ts";
-import { intBin } from "./particle.ts";
-import { resolveWritePolicy } from "./policy.ts";
 import { beginProto, endProto, ProtoType } from "./proto.ts";
-import type { AerospikeRecord } from "./record.ts";
 import { decodeBatchRequest, writeReplyHeader } from "./requests.ts";
 import { fakeServer, readMessage } from "./_test_server.ts";
-
-function testNode(port: number): Node {
-  return new Node({
-    name: "N1",
-    host: { name: "127.0.0.1", port },
-    build: "8.1.2.0",
-    maxConnections: 2,
-    idleTimeoutMs: 0,
-    connector: { connectTimeoutMs: 2000, authenticate: () => Promise.resolve() },
-  });
-}
-
-function rec(i: number): AerospikeRecord {
-  const key = keyFromJs(i);
-  return {
-    namespace: "test",
-    set: "s",
-    key,
-    digest: computeDigest("s", key),
-    generation: 7,
-    voidTime: 0,
-    bins: [intBin("a", i)],
-  };
-}
-
-const policy = resolveWritePolicy({
-  generationPolicy: "expectGenGreater",
-  totalTimeoutMs: 2000,
-  socketTimeoutMs: 2000,
-});
+import { TEST_WRITE_POLICY as policy, testNode, testRecord as rec } from "./_test_node.ts";
 
 function batchReply(codes: [number, number][], last: boolean): Uint8Array {
   const w = new ByteWriter(1024);

@@ -49,19 +49,39 @@ export interface ConnectClusterOptions {
 
 /** Options of {@linkcode Cluster.info}. */
 export interface InfoOptions {
-  /** Name of the node to ask. @default any node */
+  /**
+   * Name of the node to ask.
+   *
+   * @default {any node}
+   */
   node?: string;
-  /** Limit in ms. @default the policy's infoTimeoutMs */
+  /**
+   * Limit in ms.
+   *
+   * @default {the policy's infoTimeoutMs}
+   */
   timeoutMs?: number;
 }
 
 /** Options of {@linkcode Cluster.get}. */
 export interface GetOptions {
-  /** Only these bins. @default all */
+  /**
+   * Only these bins.
+   *
+   * @default {all}
+   */
   binNames?: string[];
-  /** Limit of the command, ms. @default 10000 */
+  /**
+   * Limit of the command, ms.
+   *
+   * @default {10000}
+   */
   totalTimeoutMs?: number;
-  /** Longest wait for reply bytes, ms. @default 10000 */
+  /**
+   * Longest wait for reply bytes, ms.
+   *
+   * @default {10000}
+   */
   socketTimeoutMs?: number;
 }
 

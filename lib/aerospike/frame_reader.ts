@@ -31,7 +31,15 @@ export interface ReadLimits {
 
 /** Reports read failures; `FrameReader` stays free of node and command naming. */
 export interface FrameErrorContext {
-  /** Builds the error for a failure, naming node and command. */
+  /**
+   * Builds the error for a failure, naming node and command.
+   *
+   * @param code The error code.
+   * @param message What went wrong.
+   * @param cause The underlying error, if any.
+   * @param retriable Whether another attempt may succeed.
+   * @returns The error to throw.
+   */
   fail(code: string, message: string, cause?: unknown, retriable?: boolean): AerobakError;
 }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { AerobakError } from "../errors.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { type Transport, TransportTimeout } from "./_transport.ts";
+import { concatBytes } from "../_test_utils.ts";
 
 /** A transport that hands out the given bytes in chunks of the given sizes. */
 class ChunkTransport implements Transport {
@@ -49,16 +50,6 @@ function frame(type: number, body: Uint8Array): Uint8Array {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 const limits = { socketTimeoutMs: 1000, deadline: 0 };
 
 function bodies(n: number): Uint8Array[] {
@@ -80,7 +71,7 @@ for (
 ) {
   Deno.test(`FrameReader.read() reassembles frames from ${name}`, async () => {
     const want = name === "1-byte chunks" ? bodies(6).slice(0, 5) : bodies(16);
-    const data = concat(want.map((b, i) => frame(1 + (i % 3), b)));
+    const data = concatBytes(want.map((b, i) => frame(1 + (i % 3), b)));
     const r = new FrameReader(new ChunkTransport(data, sizes), ctx);
     for (let i = 0; i < want.length; i++) {
       const f = await r.read(limits);

@@ -18,7 +18,7 @@ import {
   writeParticle,
   writeUserKey,
 } from "./particle.ts";
-import type { AerospikeRecord, Bin, UserKey } from "./record.ts";
+import { type AerospikeRecord, type Bin, ParticleType, type UserKey } from "./record.ts";
 
 /** info1 bits. */
 export const Info1 = {
@@ -554,6 +554,11 @@ export interface EncodeRecordOptions {
   transactionTtl?: number;
   /** Leave the namespace/digest/set/key fields out (single-record and batch replies). @default false */
   noFields?: boolean;
+  /**
+   * The S2 cell ids the server stores with a GeoJSON value (sent between the flags byte
+   * and the JSON text). @default none: GeoJSON values are sent with 0 cells
+   */
+  geoCells?: (json: Uint8Array) => readonly bigint[];
 }
 
 /**
@@ -602,5 +607,27 @@ export function encodeRecordMessage(
       w.setU32At(at, w.length - at - 4);
     }
   }
-  for (const bin of bins) writeBinOp(w, OpType.READ, bin);
+  const geoCells = opts.geoCells;
+  for (const bin of bins) {
+    if (geoCells !== undefined && bin.type === ParticleType.GEOJSON) {
+      writeGeoOp(w, bin.name, bin.value, geoCells(bin.value));
+    } else writeBinOp(w, OpType.READ, bin);
+  }
+}
+
+function writeGeoOp(w: ByteWriter, name: string, json: Uint8Array, cells: readonly bigint[]) {
+  // READ op carrying a GeoJSON particle as the server stores it: flags, ncells, cell ids,
+  // then the JSON text.
+  const at = w.reserve(4);
+  w.u8(OpType.READ);
+  w.u8(ParticleType.GEOJSON);
+  w.u8(0);
+  const nameAt = w.reserve(1);
+  const nameLen = w.utf8(name);
+  w.setU8At(nameAt, nameLen);
+  w.u8(0);
+  w.u16(cells.length);
+  for (const c of cells) w.u64(c);
+  w.bytes(json);
+  w.setU32At(at, w.length - at - 4);
 }

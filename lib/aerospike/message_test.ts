@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { AerobakError } from "../errors.ts";
 import { ByteWriter } from "./byte_writer.ts";
-import { bytesToHex, loadCapture } from "./_captures.ts";
+import { bytesToHex, capturedRecordMessages, loadCapture } from "./_captures.ts";
 import {
   dataViewOf,
   decodeRecordMessage,
@@ -28,29 +28,11 @@ const FILES = [
   "c-asbackup-nottl-records-per-second.jsonl",
 ];
 
-/** Every AS_MSG of every server reply with fields (= a record) of the scan captures. */
-function* capturedRecordMessages() {
-  for (const file of FILES) {
-    for (const [line, m] of loadCapture(file).entries()) {
-      if (m.dir !== "s2c" || m.type !== 3) continue;
-      const view = dataViewOf(m.bytes);
-      let off = 8;
-      while (off < m.bytes.length) {
-        const h = readMessageHeader(view, off);
-        if (h.nFields === 0) break;
-        const { record, next } = decodeRecordMessage(m.bytes, off + MSG_HEADER_SIZE, h);
-        yield { file, line, bytes: m.bytes.subarray(off, next), header: h, record };
-        off = next;
-      }
-    }
-  }
-}
-
 Deno.test("decodeRecordMessage() decodes every captured scan reply and re-encodes it byte for byte", () => {
   let n = 0;
   const types = new Set<number>();
   const w = new ByteWriter();
-  for (const { file, line, bytes, header, record } of capturedRecordMessages()) {
+  for (const { file, line, bytes, header, record } of capturedRecordMessages(FILES)) {
     n++;
     for (const b of record.bins) types.add(b.type);
     assert.equal(record.digest.length, 20);
@@ -67,7 +49,7 @@ Deno.test("decodeRecordMessage() decodes every captured scan reply and re-encode
 
 Deno.test("decodeRecordMessage() keeps ints exact, floats as floats, and strips GeoJSON cells", () => {
   const byKey = new Map<string, AerospikeRecord>();
-  for (const { file, record } of capturedRecordMessages()) {
+  for (const { file, record } of capturedRecordMessages(FILES)) {
     if (file !== "official-node-client.jsonl" || record.key?.type !== 3) continue;
     byKey.set(new TextDecoder().decode(record.key.value), record);
   }
@@ -81,7 +63,7 @@ Deno.test("decodeRecordMessage() keeps ints exact, floats as floats, and strips 
 });
 
 Deno.test("decodeRecordMessage() copies values so records outlive the frame", () => {
-  const { bytes, header } = capturedRecordMessages().next().value!;
+  const { bytes, header } = capturedRecordMessages(FILES).next().value!;
   const frame = bytes.slice();
   const { record } = decodeRecordMessage(frame, MSG_HEADER_SIZE, header);
   const before = record.bins.map((

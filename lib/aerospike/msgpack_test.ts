@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { AerobakError } from "../errors.ts";
 import { ByteWriter } from "./byte_writer.ts";
-import { bytesToHex, hexToBytes, loadCapture } from "./_captures.ts";
-import { dataViewOf, decodeRecordMessage, MSG_HEADER_SIZE, readMessageHeader } from "./message.ts";
+import { bytesToHex, capturedRecordMessages, hexToBytes } from "./_captures.ts";
 import {
   MsgpackReader,
   packArrayHeader,
@@ -66,24 +65,15 @@ Deno.test("unpack() reads the key-ordered map example of §4.7", () => {
 
 Deno.test("unpack() reads every captured list and map bin", () => {
   let n = 0;
-  for (const m of loadCapture("official-node-client.jsonl")) {
-    if (m.dir !== "s2c" || m.type !== 3 || m.len <= 30) continue;
-    const view = dataViewOf(m.bytes);
-    let off = 8;
-    while (off < m.bytes.length) {
-      const h = readMessageHeader(view, off);
-      if (h.nFields === 0) break;
-      const { record, next } = decodeRecordMessage(m.bytes, off + MSG_HEADER_SIZE, h);
-      for (const b of record.bins) {
-        if (b.type !== 19 && b.type !== 20) continue;
-        const v = unpack(b.value);
-        assert.ok(Array.isArray(v) || v instanceof Map);
-        const r = new MsgpackReader(b.value);
-        r.skip();
-        assert.ok(r.done);
-        n++;
-      }
-      off = next;
+  for (const { record } of capturedRecordMessages(["official-node-client.jsonl"])) {
+    for (const b of record.bins) {
+      if (b.type !== 19 && b.type !== 20) continue;
+      const v = unpack(b.value);
+      assert.ok(Array.isArray(v) || v instanceof Map);
+      const r = new MsgpackReader(b.value);
+      r.skip();
+      assert.ok(r.done);
+      n++;
     }
   }
   assert.ok(n >= 4, `${n} collections`);

@@ -31,9 +31,18 @@ export interface NodeConnector {
   readonly tls?: TlsContext;
   /** Connect limit, ms. */
   readonly connectTimeoutMs: number;
-  /** Logs in or authenticates a fresh connection to `node`. */
+  /**
+   * Logs in or authenticates a fresh connection to `node`.
+   *
+   * @param conn The new connection.
+   * @param node The node it goes to.
+   */
   authenticate(conn: Connection, node: Node): Promise<void>;
-  /** Opens the connection. @default {@linkcode Connection.open} (TCP or TLS) */
+  /**
+   * Opens the connection.
+   *
+   * @default {Connection.open} (TCP or TLS)
+   */
   open?: (host: Host, opts: ConnectOptions) => Promise<Connection>;
 }
 

@@ -7,39 +7,88 @@
 
 import { AerobakError } from "../errors.ts";
 import { type Host, parseHosts } from "./host.ts";
+import type { WriteRequestPolicy } from "./requests.ts";
 import type { TlsPolicy } from "./tls.ts";
 
 /** How to reach and log in to a cluster. */
 export interface ClientPolicy {
   /** Seeds `host[:tls-name][:port][,…]`, IPv6 in brackets. */
   hosts: string;
-  /** Port for seeds without one. @default 3000 */
+  /**
+   * Port for seeds without one.
+   *
+   * @default {3000}
+   */
   defaultPort?: number;
   /** User name; no authentication when absent (except PKI). */
   user?: string;
   /** Password of `user`. */
   password?: string;
-  /** Authentication mode. @default "INTERNAL" */
+  /**
+   * Authentication mode.
+   *
+   * @default {"INTERNAL"}
+   */
   authMode?: "INTERNAL" | "EXTERNAL" | "PKI";
-  /** TLS settings. @default TLS off */
+  /**
+   * TLS settings.
+   *
+   * @default {TLS off}
+   */
   tls?: TlsPolicy;
-  /** Use the alternate access addresses (`peers-*-alt`). @default false */
+  /**
+   * Use the alternate access addresses (`peers-*-alt`).
+   *
+   * @default {false}
+   */
   servicesAlternate?: boolean;
-  /** Connect (and TLS handshake) limit in ms. @default 30000 */
+  /**
+   * Connect (and TLS handshake) limit in ms.
+   *
+   * @default {30000}
+   */
   connectTimeoutMs?: number;
-  /** Close pooled connections idle longer than this (ms); 0 = never. @default 55000 */
+  /**
+   * Close pooled connections idle longer than this (ms); 0 = never.
+   *
+   * @default {55000}
+   */
   idleTimeoutMs?: number;
-  /** Login limit in ms. @default 10000 */
+  /**
+   * Login limit in ms.
+   *
+   * @default {10000}
+   */
   loginTimeoutMs?: number;
-  /** Most connections per node. @default 100 */
+  /**
+   * Most connections per node.
+   *
+   * @default {100}
+   */
   maxConnectionsPerNode?: number;
-  /** Interval of the cluster tend (peers and partition map refresh), ms. @default 1000 */
+  /**
+   * Interval of the cluster tend (peers and partition map refresh), ms.
+   *
+   * @default {1000}
+   */
   tendIntervalMs?: number;
-  /** Expected cluster name; nodes of another cluster are refused. @default no check */
+  /**
+   * Expected cluster name; nodes of another cluster are refused.
+   *
+   * @default {no check}
+   */
   clusterName?: string;
-  /** Limit of an info command, ms. @default 10000 */
+  /**
+   * Limit of an info command, ms.
+   *
+   * @default {10000}
+   */
   infoTimeoutMs?: number;
-  /** How long a command waits for a free pooled connection, ms. @default 10000 */
+  /**
+   * How long a command waits for a free pooled connection, ms.
+   *
+   * @default {10000}
+   */
   poolWaitMs?: number;
 }
 
@@ -164,31 +213,77 @@ export function resolveClientPolicy(policy: ClientPolicy): ResolvedClientPolicy 
 export interface ScanOptions {
   /** Namespace to scan. */
   namespace: string;
-  /** Only this set. @default the whole namespace */
+  /**
+   * Only this set.
+   *
+   * @default {the whole namespace}
+   */
   set?: string;
-  /** Only these bins. @default all bins */
+  /**
+   * Only these bins.
+   *
+   * @default {all bins}
+   */
   binNames?: string[];
-  /** Metadata only, no bins. @default false */
+  /**
+   * Metadata only, no bins.
+   *
+   * @default {false}
+   */
   noBins?: boolean;
-  /** Encoded filter expression (field 43). @default none */
+  /**
+   * Encoded filter expression (field 43).
+   *
+   * @default {none}
+   */
   filterExpression?: Uint8Array;
-  /** Server-side throttle for the whole scan, split evenly across nodes; 0 = none. @default 0 */
+  /**
+   * Server-side throttle for the whole scan, split evenly across nodes; 0 = none.
+   *
+   * @default {0}
+   */
   recordsPerSecond?: number;
-  /** Most records this call returns (pagination); 0 = no limit. @default 0 */
+  /**
+   * Most records this call returns (pagination); 0 = no limit.
+   *
+   * @default {0}
+   */
   maxRecords?: number;
-  /** Longest wait for any reply bytes, ms (also sent as field 9); 0 = the default. @default 10000 */
+  /**
+   * Longest wait for any reply bytes, ms (also sent as field 9); 0 = the default.
+   *
+   * @default {10000}
+   */
   socketTimeoutMs?: number;
-  /** Limit of the whole scan call, ms; 0 = none. @default 0 */
+  /**
+   * Limit of the whole scan call, ms; 0 = none.
+   *
+   * @default {0}
+   */
   totalTimeoutMs?: number;
-  /** Rounds of retries of unfinished partitions. @default 5 */
+  /**
+   * Rounds of retries of unfinished partitions.
+   *
+   * @default {5}
+   */
   maxRetries?: number;
-  /** Pause before a retry round, ms. @default 100 */
+  /**
+   * Pause before a retry round, ms.
+   *
+   * @default {100}
+   */
   retryDelayMs?: number;
-  /** Read from the master only, or from any replica on retries. @default "master" */
+  /**
+   * Read from the master only, or from any replica on retries.
+   *
+   * @default {"master"}
+   */
   replica?: "master" | "any";
   /**
    * Rack ids to read from: each partition is asked of a replica on one of these racks when
-   * one holds it (backup-go `PREFER_RACK`), else as `replica` says. @default []
+   * one holds it (backup-go `PREFER_RACK`), else as `replica` says.
+   *
+   * @default {[]}
    */
   preferRacks?: readonly number[];
   /** Stops the scan. */
@@ -263,20 +358,23 @@ export function resolveScanOptions(opts: ScanOptions): ResolvedScanOptions {
   });
 }
 
-/** How a write treats an existing record, its generation and the timeouts. */
-export interface WritePolicy {
-  /** What to do when the record exists. @default "update" */
-  recordExistsAction?: "update" | "updateOnly" | "replace" | "replaceOnly" | "createOnly";
-  /** Generation check against the generation carried by the record. @default "none" */
-  generationPolicy?: "none" | "expectGenEqual" | "expectGenGreater";
-  /** Send the user key with the record (when it has one). @default true */
-  sendKey?: boolean;
-  /** Limit of the whole command in ms (also sent to the server). @default 10000 */
+/**
+ * How a write treats an existing record, its generation and the timeouts: the request's
+ * bits ({@linkcode WriteRequestPolicy}) plus the client's time limits.
+ */
+export interface WritePolicy extends WriteRequestPolicy {
+  /**
+   * Limit of the whole command in ms (also sent to the server).
+   *
+   * @default {10000}
+   */
   totalTimeoutMs?: number;
-  /** Longest wait for reply bytes, ms. @default 10000 */
+  /**
+   * Longest wait for reply bytes, ms.
+   *
+   * @default {10000}
+   */
   socketTimeoutMs?: number;
-  /** Leave a tombstone on delete (enterprise). @default false */
-  durableDelete?: boolean;
 }
 
 /** {@linkcode WritePolicy} with defaults filled in. */

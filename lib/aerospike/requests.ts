@@ -67,27 +67,63 @@ export interface ScanRequest {
   namespace: string;
   /** Set; absent or `""` scans the whole namespace. */
   set?: string;
-  /** Bins to return. @default all */
+  /**
+   * Bins to return.
+   *
+   * @default {all}
+   */
   binNames?: readonly string[];
-  /** Return metadata only. @default false */
+  /**
+   * Return metadata only.
+   *
+   * @default {false}
+   */
   noBins?: boolean;
-  /** Partitions to scan from their beginning (PID_ARRAY). @default [] */
+  /**
+   * Partitions to scan from their beginning (PID_ARRAY).
+   *
+   * @default {[]}
+   */
   partitions?: readonly number[];
-  /** Digests to resume after, one per partition (DIGEST_ARRAY). @default [] */
+  /**
+   * Digests to resume after, one per partition (DIGEST_ARRAY).
+   *
+   * @default {[]}
+   */
   digests?: readonly Uint8Array[];
   /** Task id, random and non-zero per scan. */
   taskId: bigint;
-  /** Server-side socket idle timeout in ms. @default 10000 */
+  /**
+   * Server-side socket idle timeout in ms.
+   *
+   * @default {10000}
+   */
   socketTimeoutMs?: number;
-  /** Total timeout in ms (transaction_ttl). @default 0 */
+  /**
+   * Total timeout in ms (transaction_ttl).
+   *
+   * @default {0}
+   */
   totalTimeoutMs?: number;
-  /** Server-side throttle, records per second; 0 = none. @default 0 */
+  /**
+   * Server-side throttle, records per second; 0 = none.
+   *
+   * @default {0}
+   */
   recordsPerSecond?: number;
-  /** Maximum records this node returns (pagination); 0 = no limit. @default 0 */
+  /**
+   * Maximum records this node returns (pagination); 0 = no limit.
+   *
+   * @default {0}
+   */
   maxRecords?: number | bigint;
   /** Filter expression bytes (field 43). */
   filterExpression?: Uint8Array;
-  /** record_ttl of the header: the C and Node clients send 0xFFFFFFFF. @default 0xFFFFFFFF */
+  /**
+   * record_ttl of the header: the C and Node clients send 0xFFFFFFFF.
+   *
+   * @default {0xFFFFFFFF}
+   */
   recordTtl?: number;
 }
 
@@ -261,15 +297,35 @@ export function decodeScanRequest(body: Uint8Array): { header: MessageHeader; sc
  * as is.
  */
 export interface WriteRequestPolicy {
-  /** What to do when the record exists. @default "update" */
+  /**
+   * What to do when the record exists.
+   *
+   * @default {"update"}
+   */
   recordExistsAction?: "update" | "updateOnly" | "replace" | "replaceOnly" | "createOnly";
-  /** Generation check against the record's `generation`. @default "none" */
+  /**
+   * Generation check against the record's `generation`.
+   *
+   * @default {"none"}
+   */
   generationPolicy?: "none" | "expectGenEqual" | "expectGenGreater";
-  /** Send the user key (when the record has one). @default true */
+  /**
+   * Send the user key (when the record has one).
+   *
+   * @default {true}
+   */
   sendKey?: boolean;
-  /** Total timeout in ms (transaction_ttl). @default 0 */
+  /**
+   * Total timeout in ms (transaction_ttl).
+   *
+   * @default {0}
+   */
   totalTimeoutMs?: number;
-  /** Leave a tombstone (enterprise). @default false */
+  /**
+   * Leave a tombstone (enterprise).
+   *
+   * @default {false}
+   */
   durableDelete?: boolean;
 }
 
@@ -373,9 +429,7 @@ export function encodePutRequest(req: PutRequest, w?: ByteWriter): Uint8Array {
     nFields: withKey ? 4 : 3,
     nOps: record.bins.length,
   });
-  writeStringField(out, FieldType.NAMESPACE, record.namespace);
-  writeStringField(out, FieldType.SET, record.set);
-  writeField(out, FieldType.DIGEST, record.digest);
+  writeLocatorFields(out, record);
   if (withKey) writeKeyField(out, record.key!);
   for (const bin of record.bins) writeBinOp(out, OpType.WRITE, bin);
   endProto(out, p, ProtoType.MESSAGE);
@@ -394,9 +448,17 @@ export interface RecordLocator {
 
 /** A single-record read. */
 export interface ReadRequest extends RecordLocator {
-  /** Bins to read. @default all */
+  /**
+   * Bins to read.
+   *
+   * @default {all}
+   */
   binNames?: readonly string[];
-  /** Total timeout in ms. @default 0 */
+  /**
+   * Total timeout in ms.
+   *
+   * @default {0}
+   */
   totalTimeoutMs?: number;
 }
 
@@ -411,14 +473,8 @@ export function encodeReadRequest(req: ReadRequest, w?: ByteWriter): Uint8Array 
   const out = start(w);
   const bins = req.binNames ?? [];
   const p = beginProto(out);
-  writeMessageHeader(out, {
+  writeReplyHeader(out, {
     info1: Info1.READ | (bins.length === 0 ? Info1.GET_ALL : 0),
-    info2: 0,
-    info3: 0,
-    info4: 0,
-    resultCode: 0,
-    generation: 0,
-    recordTtl: 0,
     transactionTtl: req.totalTimeoutMs ?? 0,
     nFields: 3,
     nOps: bins.length,
@@ -437,9 +493,17 @@ function writeLocatorFields(out: ByteWriter, loc: RecordLocator): void {
 
 /** A single-record delete. */
 export interface DeleteRequest extends RecordLocator {
-  /** Total timeout in ms. @default 0 */
+  /**
+   * Total timeout in ms.
+   *
+   * @default {0}
+   */
   totalTimeoutMs?: number;
-  /** Leave a tombstone (enterprise). @default false */
+  /**
+   * Leave a tombstone (enterprise).
+   *
+   * @default {false}
+   */
   durableDelete?: boolean;
 }
 
@@ -453,17 +517,10 @@ export interface DeleteRequest extends RecordLocator {
 export function encodeDeleteRequest(req: DeleteRequest, w?: ByteWriter): Uint8Array {
   const out = start(w);
   const p = beginProto(out);
-  writeMessageHeader(out, {
-    info1: 0,
+  writeReplyHeader(out, {
     info2: Info2.WRITE | Info2.DELETE | (req.durableDelete ? Info2.DURABLE_DELETE : 0),
-    info3: 0,
-    info4: 0,
-    resultCode: 0,
-    generation: 0,
-    recordTtl: 0,
     transactionTtl: req.totalTimeoutMs ?? 0,
     nFields: 3,
-    nOps: 0,
   });
   writeLocatorFields(out, req);
   endProto(out, p, ProtoType.MESSAGE);
@@ -542,9 +599,17 @@ export interface BatchWriteRequest {
   ttls: readonly number[];
   /** Policy (applies to every record). */
   policy?: WriteRequestPolicy;
-  /** Batch index of each record, echoed in the replies. @default 0..n-1 */
+  /**
+   * Batch index of each record, echoed in the replies.
+   *
+   * @default {0..n-1}
+   */
   indexes?: readonly number[];
-  /** Batch flags; C asrestore and the Node client send 0x0d, Go 0x05. @default 0x0d */
+  /**
+   * Batch flags; C asrestore and the Node client send 0x0d, Go 0x05.
+   *
+   * @default {0x0d}
+   */
   flags?: number;
 }
 
@@ -601,31 +666,36 @@ export function encodeBatchWriteRequest(req: BatchWriteRequest, w?: ByteWriter):
 }
 
 function writeBatchHeader(out: ByteWriter, timeoutMs: number): void {
-  writeMessageHeader(out, {
-    info1: Info1.BATCH,
-    info2: 0,
-    info3: 0,
-    info4: 0,
-    resultCode: 0,
-    generation: 0,
-    recordTtl: 0,
-    transactionTtl: timeoutMs,
-    nFields: 1,
-    nOps: 0,
-  });
+  writeReplyHeader(out, { info1: Info1.BATCH, transactionTtl: timeoutMs, nFields: 1 });
 }
 
 /** A batch read to one node. */
 export interface BatchReadRequest {
   /** Records to read. */
   keys: readonly RecordLocator[];
-  /** Bins to read. @default all */
+  /**
+   * Bins to read.
+   *
+   * @default {all}
+   */
   binNames?: readonly string[];
-  /** Batch index of each key. @default 0..n-1 */
+  /**
+   * Batch index of each key.
+   *
+   * @default {0..n-1}
+   */
   indexes?: readonly number[];
-  /** Total timeout in ms. @default 0 */
+  /**
+   * Total timeout in ms.
+   *
+   * @default {0}
+   */
   totalTimeoutMs?: number;
-  /** Batch flags. @default 0x0d */
+  /**
+   * Batch flags.
+   *
+   * @default {0x0d}
+   */
   flags?: number;
 }
 
@@ -809,8 +879,9 @@ export function decodeBatchRequest(body: Uint8Array): BatchRequest {
 // Server replies (emulator side)
 
 /**
- * Appends a bare reply message (no fields, no ops): the 22-byte answer of a write,
- * delete, read miss, the LAST marker (info3 LAST) or a partition-done marker.
+ * Appends an AS_MSG header whose unset values are 0: a bare reply message (no fields, no
+ * ops), the 22-byte answer of a write, delete, read miss, the LAST marker (info3 LAST) or a
+ * partition-done marker; or the header of a request that sets few values.
  *
  * @param w Destination.
  * @param h Header values; the rest are 0.
@@ -945,7 +1016,11 @@ export interface LoginOptions {
   password?: string;
   /** Precomputed {@linkcode hashPassword} result. */
   credential?: string;
-  /** Authentication mode. @default "INTERNAL" */
+  /**
+   * Authentication mode.
+   *
+   * @default {"INTERNAL"}
+   */
   mode?: "INTERNAL" | "EXTERNAL" | "PKI";
 }
 

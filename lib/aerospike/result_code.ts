@@ -163,7 +163,11 @@ export interface ServerErrorContext {
   node?: NodeRef;
   /** Record concerned. */
   record?: RecordRef;
-  /** Whether the command was a write (a timeout then leaves the write in doubt). @default false */
+  /**
+   * Whether the command was a write (a timeout then leaves the write in doubt).
+   *
+   * @default {false}
+   */
   write?: boolean;
 }
 

@@ -38,7 +38,14 @@ import { messageBody, replyError } from "./_reply.ts";
 export interface ScanCluster<N extends Node = Node> {
   /**
    * The node to ask for a partition in a round (replica policy applied, a replica on a
-   * preferred rack first); null if none.
+   * preferred rack first).
+   *
+   * @param namespace The namespace.
+   * @param partition The partition id.
+   * @param round The retry round (0 first), which moves `"any"` on to a replica.
+   * @param mode `"master"` always reads the master; `"any"` may read a replica.
+   * @param preferRacks Racks whose replica is asked first.
+   * @returns The node, or null if none holds the partition.
    */
   locate(
     namespace: string,
@@ -51,7 +58,11 @@ export interface ScanCluster<N extends Node = Node> {
   refresh(): Promise<void>;
   /** Wait limit for a pooled connection, ms. */
   readonly poolWaitMs: number;
-  /** Number of nodes. */
+  /**
+   * Counts the nodes.
+   *
+   * @returns The number of nodes.
+   */
   nodeCount(): number;
 }
 

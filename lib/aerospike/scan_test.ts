@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { AerobakError } from "../errors.ts";
 import { ByteWriter } from "./byte_writer.ts";
 import { encodeRecordMessage, Info3 } from "./message.ts";
-import { Node } from "./node.ts";
+import type { Node } from "./node.ts";
 import { PartitionFilter } from "./partition_filter.ts";
 import { intBin, stringBin } from "./particle.ts";
 import { resolveScanOptions, type ScanOptions } from "./policy.ts";
@@ -11,6 +11,7 @@ import type { AerospikeRecord } from "./record.ts";
 import { decodeScanRequest, encodeReply, type ScanRequest, writeReplyHeader } from "./requests.ts";
 import { type ScanCluster, scanPartitions } from "./scan.ts";
 import { fakeServer, readMessage } from "./_test_server.ts";
+import { testNode } from "./_test_node.ts";
 
 const PID = 1207;
 
@@ -46,17 +47,6 @@ function recordsFrame(records: AerospikeRecord[]): Uint8Array {
 }
 
 const LAST = encodeReply({ info3: Info3.LAST });
-
-function testNode(port: number): Node {
-  return new Node({
-    name: "N1",
-    host: { name: "127.0.0.1", port },
-    build: "8.1.2.0",
-    maxConnections: 4,
-    idleTimeoutMs: 0,
-    connector: { connectTimeoutMs: 2000, authenticate: () => Promise.resolve() },
-  });
-}
 
 function clusterOf(node: Node): ScanCluster {
   return {
@@ -95,7 +85,7 @@ Deno.test("scanPartitions() resumes after the last digest when the connection dr
     await c.write(recordsFrame(all.slice(3)));
     await c.write(LAST);
   });
-  const node = testNode(server.port);
+  const node = testNode(server.port, 4);
   const filter = PartitionFilter.id(PID);
   const got: number[] = [];
   for await (const r of scanPartitions(clusterOf(node), filter, opts())) {
@@ -129,7 +119,7 @@ Deno.test("scanPartitions() retries only partitions reported unavailable", async
       await c.write(LAST);
     }
   });
-  const node = testNode(server.port);
+  const node = testNode(server.port, 4);
   const filter = PartitionFilter.range(10, 2);
   const got: number[] = [];
   for await (const r of scanPartitions(clusterOf(node), filter, opts())) {
@@ -152,7 +142,7 @@ Deno.test("scanPartitions() fails on a malformed record, naming node and command
     await c.write(f);
     await c.write(LAST);
   });
-  const node = testNode(server.port);
+  const node = testNode(server.port, 4);
   await assert.rejects(
     async () => {
       for await (const _ of scanPartitions(clusterOf(node), PartitionFilter.id(PID), opts())) {
@@ -176,7 +166,7 @@ Deno.test("scanPartitions() reports a non-retriable server error with its result
     await scanRequest(c);
     await c.write(encodeReply({ info3: Info3.LAST, resultCode: 20 }));
   });
-  const node = testNode(server.port);
+  const node = testNode(server.port, 4);
   await assert.rejects(
     async () => {
       for await (const _ of scanPartitions(clusterOf(node), PartitionFilter.all(), opts())) {
@@ -193,7 +183,7 @@ Deno.test("scanPartitions() gives up after maxRetries when a node keeps timing o
     await scanRequest(c);
     await c.read(new Uint8Array(1)); // say nothing until the client hangs up
   });
-  const node = testNode(server.port);
+  const node = testNode(server.port, 4);
   await assert.rejects(
     async () => {
       const o = opts({ socketTimeoutMs: 50, maxRetries: 2 });
@@ -227,7 +217,7 @@ Deno.test("scanPartitions() reads only as fast as the caller pulls, and break cl
       serverSawClose = true;
     }
   });
-  const node = testNode(server.port);
+  const node = testNode(server.port, 4);
   let n = 0;
   for await (const _ of scanPartitions(clusterOf(node), PartitionFilter.id(PID), opts())) {
     if (++n === 10) {
@@ -249,7 +239,7 @@ Deno.test("scanPartitions() stops with the abort reason and closes the connectio
     await c.write(recordsFrame([record(1), record(2)]));
     await c.read(new Uint8Array(1)); // then nothing until the client hangs up
   });
-  const node = testNode(server.port);
+  const node = testNode(server.port, 4);
   const ac = new AbortController();
   const seen: number[] = [];
   await assert.rejects(async () => {

@@ -20,7 +20,11 @@ import { type Transport, TransportTimeout } from "./_transport.ts";
 export interface TlsPolicy {
   /** Whether to use TLS at all. */
   enabled: boolean;
-  /** Default TLS name for seeds that give none. @default the seed's host */
+  /**
+   * Default TLS name for seeds that give none.
+   *
+   * @default {the seed's host}
+   */
   name?: string;
   /** CA certificate(s), PEM: a file path, `b64:<base64>` or `env-b64:<VAR>`. */
   caFile?: string;
@@ -32,7 +36,11 @@ export interface TlsPolicy {
   keyFile?: string;
   /** Password of an encrypted client key. */
   keyPassword?: string;
-  /** Allowed versions, Apache syntax such as `"+TLSv1.2 +TLSv1.3"`. @default TLSv1.2 and TLSv1.3 */
+  /**
+   * Allowed versions, Apache syntax such as `"+TLSv1.2 +TLSv1.3"`.
+   *
+   * @default {TLSv1.2 and TLSv1.3}
+   */
   protocols?: string;
 }
 

@@ -1,43 +1,9 @@
 import assert from "node:assert/strict";
 import { AerobakError } from "../errors.ts";
-import { computeDigest, keyFromJs } from "./digest.ts";
-import { Node } from "./node.ts";
-import { intBin } from "./particle.ts";
-import { resolveWritePolicy } from "./policy.ts";
-import type { AerospikeRecord } from "./record.ts";
 import { decodeRecordRequest, encodeReply } from "./requests.ts";
 import { checkTtl, deleteRecord, getRecord, putRecord } from "./write.ts";
 import { fakeServer, readMessage } from "./_test_server.ts";
-
-function testNode(port: number): Node {
-  return new Node({
-    name: "N1",
-    host: { name: "127.0.0.1", port },
-    build: "8.1.2.0",
-    maxConnections: 2,
-    idleTimeoutMs: 0,
-    connector: { connectTimeoutMs: 2000, authenticate: () => Promise.resolve() },
-  });
-}
-
-function rec(i: number): AerospikeRecord {
-  const key = keyFromJs(i);
-  return {
-    namespace: "test",
-    set: "s",
-    key,
-    digest: computeDigest("s", key),
-    generation: 7,
-    voidTime: 0,
-    bins: [intBin("a", i)],
-  };
-}
-
-const policy = resolveWritePolicy({
-  generationPolicy: "expectGenGreater",
-  totalTimeoutMs: 2000,
-  socketTimeoutMs: 2000,
-});
+import { TEST_WRITE_POLICY as policy, testNode, testRecord as rec } from "./_test_node.ts";
 
 Deno.test("putRecord() sends the policy bits and returns the server's code and generation", async () => {
   let header;

@@ -54,141 +54,141 @@ export interface BackupConfig {
   namespace: string;
   /**
    * Sets to back up, one scan per set; empty = the whole namespace.
-   * @default []
+   * @default {[]}
    */
   setList: readonly string[];
   /**
    * Bins to back up; empty = all bins.
-   * @default []
+   * @default {[]}
    */
   binList: readonly string[];
   /**
    * Back up only the partitions mastered by these nodes (`host:port`, `host:tls-name:port`
    * or node names). Only with the default partition filter.
-   * @default []
+   * @default {[]}
    */
   nodeList: readonly string[];
   /**
    * Back up only the partitions mastered by the nodes of these racks. Only with the
    * default partition filter.
-   * @default []
+   * @default {[]}
    */
   rackList: readonly number[];
   /**
    * Partitions to back up. Each filter other than `all` is a task of its own, so at least
    * as many parallel readers as filters are needed.
-   * @default [{ kind: "all" }]
+   * @default {[{ kind: "all" }]}
    */
   partitionFilters: readonly PartitionFilterSpec[];
   /**
    * Run one reader per node instead of per partition range. Excludes partition filters.
-   * @default false
+   * @default {false}
    */
   parallelNodes: boolean;
   /**
    * Concurrent scans (1 … 1024).
-   * @default 1
+   * @default {1}
    */
   parallelRead: number;
   /**
    * Concurrent backup files (1 … 1024).
-   * @default 1
+   * @default {1}
    */
   parallelWrite: number;
   /**
    * Write no records, only metadata.
-   * @default false
+   * @default {false}
    */
   noRecords: boolean;
   /**
    * Write no secondary indexes.
-   * @default false
+   * @default {false}
    */
   noIndexes: boolean;
   /**
    * Write no UDFs.
-   * @default false
+   * @default {false}
    */
   noUdfs: boolean;
   /**
    * Read records without their bins (restore skips such records).
-   * @default false
+   * @default {false}
    */
   noBins: boolean;
   /**
    * Only records last updated at or after this time, in Unix nanoseconds.
-   * @default undefined
+   * @default {undefined}
    */
   modAfter?: bigint;
   /**
    * Only records last updated before this time, in Unix nanoseconds.
-   * @default undefined
+   * @default {undefined}
    */
   modBefore?: bigint;
   /**
    * Only records that never expire.
-   * @default false
+   * @default {false}
    */
   noTtlOnly: boolean;
   /**
    * Extra filter expression (base64 of the wire encoding), ANDed with the others.
-   * @default undefined
+   * @default {undefined}
    */
   filterExpression?: string;
   /**
    * Approximate cap on the records read (0 = all).
-   * @default 0
+   * @default {0}
    */
   maxRecords: number;
   /**
    * Client-side records-per-second limit (0 = none).
-   * @default 0
+   * @default {0}
    */
   recordsPerSecond: number;
   /**
    * Bandwidth limit in bytes per second (0 = none).
-   * @default 0
+   * @default {0}
    */
   bandwidth: number;
   /**
    * Start a new file once one reaches this many bytes as stored (0 = no limit).
-   * @default 0
+   * @default {0}
    */
   fileLimit: number;
   /**
    * Write blobs (bytes, HLL, lists, maps) raw rather than base64.
-   * @default false
+   * @default {false}
    */
   compact: boolean;
   /**
    * File format. Only `"ASB"` is accepted for scan backups (ASBX is the XDR backup's).
-   * @default "ASB"
+   * @default {"ASB"}
    */
   encoderType: "ASB" | "ASBX";
   /**
    * Prefix of the data file names in directory mode (`metadata_` is reserved).
-   * @default ""
+   * @default {""}
    */
   outputFilePrefix: string;
   /**
    * Name of the state file saved in the backup directory each time a file is closed
    * (needs `fileLimit` and `pageSize`). Empty = none.
-   * @default ""
+   * @default {""}
    */
   stateFile: string;
   /**
    * Resume the interrupted backup recorded in `stateFile`.
-   * @default false
+   * @default {false}
    */
   continue: boolean;
   /**
    * Records per scan page when a state file is kept (0 = no paging).
-   * @default 0
+   * @default {0}
    */
   pageSize: number;
   /**
    * How pipeline stages are connected.
-   * @default "single"
+   * @default {"single"}
    */
   pipelinesMode: PipelinesMode;
   /**
@@ -203,22 +203,22 @@ export interface BackupConfig {
   encryption: Readonly<EncryptionPolicy>;
   /**
    * Secret Agent that resolves `secrets:` references.
-   * @default undefined
+   * @default {undefined}
    */
   secretAgent?: Readonly<SecretAgentConfig>;
   /**
    * Policy of info commands.
-   * @default DEFAULT_INFO_POLICY
+   * @default {DEFAULT_INFO_POLICY}
    */
   infoPolicy: Readonly<InfoPolicy>;
   /**
    * Policy of the scans.
-   * @default DEFAULT_SCAN_POLICY
+   * @default {DEFAULT_SCAN_POLICY}
    */
   scanPolicy: Readonly<ScanPolicy>;
   /**
    * Retries of info commands.
-   * @default DEFAULT_RETRY_POLICY
+   * @default {DEFAULT_RETRY_POLICY}
    */
   infoRetryPolicy: Readonly<RetryPolicy>;
 }

@@ -12,12 +12,12 @@ import { invalidConfig } from "../_config_check.ts";
 export interface ParseLocalTimeOptions {
   /**
    * The current time, whose local date completes the `HH:MM:SS` form.
-   * @default new Date()
+   * @default {new Date()}
    */
   now?: Date;
   /**
    * Name of the option, for messages.
-   * @default "time"
+   * @default {"time"}
    */
   field?: string;
 }

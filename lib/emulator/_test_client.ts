@@ -19,6 +19,7 @@ import {
   readMessageHeader,
   readName,
 } from "../aerospike/message.ts";
+import { computeDigest, keyFromJs } from "../aerospike/digest.ts";
 import { readParticle } from "../aerospike/particle.ts";
 import { decompressMessage, PROTO_HEADER_SIZE, ProtoType } from "../aerospike/proto.ts";
 import type { AerospikeRecord, Bin } from "../aerospike/record.ts";
@@ -148,4 +149,24 @@ export class RawClient {
   close(): void {
     this.#t.close();
   }
+}
+
+/**
+ * Record `key` of set `demo` in namespace `test`, with its integer user key.
+ *
+ * @param key The user key.
+ * @param bins The bins.
+ * @param generation Its generation.
+ * @returns The record.
+ */
+export function demoRecord(key: number, bins: Bin[], generation = 0): AerospikeRecord {
+  return {
+    namespace: "test",
+    set: "demo",
+    digest: computeDigest("demo", keyFromJs(key)),
+    key: keyFromJs(key),
+    generation,
+    voidTime: 0,
+    bins,
+  };
 }

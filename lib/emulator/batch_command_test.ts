@@ -1,22 +1,13 @@
 import assert from "node:assert/strict";
-import { computeDigest, keyFromJs } from "../aerospike/digest.ts";
 import { Info3 } from "../aerospike/message.ts";
 import { intBin } from "../aerospike/particle.ts";
 import type { AerospikeRecord } from "../aerospike/record.ts";
 import { encodeBatchReadRequest, encodeBatchWriteRequest } from "../aerospike/requests.ts";
 import { startEmulator } from "./emulator.ts";
-import { RawClient } from "./_test_client.ts";
+import { demoRecord, RawClient } from "./_test_client.ts";
 
 function rec(key: number, generation = 0): AerospikeRecord {
-  return {
-    namespace: "test",
-    set: "demo",
-    digest: computeDigest("demo", keyFromJs(key)),
-    key: keyFromJs(key),
-    generation,
-    voidTime: 0,
-    bins: [intBin("v", key)],
-  };
+  return demoRecord(key, [intBin("v", key)], generation);
 }
 
 Deno.test("executeBatch() answers each row with its index and code, then a separate LAST", async () => {

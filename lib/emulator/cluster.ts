@@ -18,17 +18,31 @@ import { NamespaceStore } from "./record_store.ts";
 export interface NamespaceOptions {
   /** Namespace name (1..31 bytes). */
   name: string;
-  /** Replication factor; capped by the number of live nodes. @default the cluster's */
+  /**
+   * Replication factor; capped by the number of live nodes.
+   *
+   * @default {the cluster's}
+   */
   replicationFactor?: number;
-  /** `default-ttl` in seconds, used for writes with TTL 0. @default 0 (never expire) */
+  /**
+   * `default-ttl` in seconds, used for writes with TTL 0.
+   *
+   * @default {0} (never expire)
+   */
   defaultTtl?: number;
   /**
    * `nsup-period` in seconds. With 0 (the server's default) and `allowTtlWithoutNsup`
    * false, writes that would give a record an expiry are refused with 22 FAIL_FORBIDDEN,
-   * exactly as a real server refuses them. @default 0
+   * exactly as a real server refuses them.
+   *
+   * @default {0}
    */
   nsupPeriod?: number;
-  /** `allow-ttl-without-nsup`. @default false */
+  /**
+   * `allow-ttl-without-nsup`.
+   *
+   * @default {false}
+   */
   allowTtlWithoutNsup?: boolean;
 }
 
@@ -71,29 +85,65 @@ export interface NodeState {
 
 /** Options of {@linkcode EmulatedCluster}. */
 export interface ClusterOptions {
-  /** Number of nodes. @default 1 */
+  /**
+   * Number of nodes.
+   *
+   * @default {1}
+   */
   nodes?: number;
-  /** Namespaces (names or full options). @default ["test", "bar"] */
+  /**
+   * Namespaces (names or full options).
+   *
+   * @default {["test", "bar"]}
+   */
   namespaces?: readonly (string | NamespaceOptions)[];
-  /** Default replication factor. @default 2 (capped by the number of nodes) */
+  /**
+   * Default replication factor.
+   *
+   * @default {2} (capped by the number of nodes)
+   */
   replicationFactor?: number;
   /**
    * Rack id of each node (index = node). When given, the nodes answer `racks:` and
    * `rack-ids` as an Enterprise server; otherwise `ERROR:25:enterprise only` as CE does.
-   * @default none
+   * @default {none}
    */
   racks?: readonly number[];
-  /** Users and passwords; security is enabled when non-empty. @default none */
+  /**
+   * Users and passwords; security is enabled when non-empty.
+   *
+   * @default {none}
+   */
   users?: Readonly<Record<string, string>>;
-  /** Clock for void times, last-update times and expiry. @default systemClock */
+  /**
+   * Clock for void times, last-update times and expiry.
+   *
+   * @default {systemClock}
+   */
   clock?: EmulatorClock;
-  /** `cluster-name`. @default "aerobak-emulator" */
+  /**
+   * `cluster-name`.
+   *
+   * @default {"aerobak-emulator"}
+   */
   clusterName?: string;
-  /** Session TTL of login tokens, seconds. @default 86400 */
+  /**
+   * Session TTL of login tokens, seconds.
+   *
+   * @default {86400}
+   */
   sessionTtlSeconds?: number;
-  /** `batch-index-threads` (0 disables batch commands: answer 150). @default 4 */
+  /**
+   * `batch-index-threads` (0 disables batch commands: answer 150).
+   *
+   * @default {4}
+   */
   batchIndexThreads?: number;
-  /** How long a new secondary index takes to build (clock ms). @default 0 */
+  /**
+   * How long a new secondary index takes to build (clock ms).
+   *
+   * @default {0}
+   */
   sindexBuildMs?: number;
 }
 

@@ -38,10 +38,16 @@ import { XdrEmulation } from "./xdr.ts";
 export interface EmulatorOptions extends ClusterOptions {
   /**
    * Port of the first node; node `i` listens on `port + i`. 0 picks a free port for each
-   * node. @default 0
+   * node.
+   *
+   * @default {0}
    */
   port?: number;
-  /** Address to listen on. @default "127.0.0.1" */
+  /**
+   * Address to listen on.
+   *
+   * @default {"127.0.0.1"}
+   */
   host?: string;
 }
 
@@ -65,9 +71,17 @@ export type SeedValue = SeedElement | Bin;
 
 /** A record given as JS values. */
 export interface SeedRecord {
-  /** Namespace. @default the first configured namespace */
+  /**
+   * Namespace.
+   *
+   * @default {the first configured namespace}
+   */
   namespace?: string;
-  /** Set. @default "" */
+  /**
+   * Set.
+   *
+   * @default {""}
+   */
   set?: string;
   /** User key (integral numbers and bigints are integer keys). */
   key: number | bigint | string | Uint8Array;
@@ -77,19 +91,39 @@ export interface SeedRecord {
    * is stored as is (lists and maps as raw msgpack).
    */
   bins: Record<string, SeedValue>;
-  /** TTL in seconds from now; 0 or -1 = never expires. @default 0 */
+  /**
+   * TTL in seconds from now; 0 or -1 = never expires.
+   *
+   * @default {0}
+   */
   ttl?: number;
-  /** Generation. @default 1 */
+  /**
+   * Generation.
+   *
+   * @default {1}
+   */
   generation?: number;
-  /** Last-update time, ms since the Unix epoch. @default the emulator clock's now */
+  /**
+   * Last-update time, ms since the Unix epoch.
+   *
+   * @default {the emulator clock's now}
+   */
   lastUpdateMs?: number;
-  /** Store the user key with the record. @default true */
+  /**
+   * Store the user key with the record.
+   *
+   * @default {true}
+   */
   sendKey?: boolean;
 }
 
 /** Options of {@linkcode Emulator.put} for {@linkcode AerospikeRecord} input. */
 export interface PutOptions {
-  /** Last-update time, ms since the Unix epoch. @default the emulator clock's now */
+  /**
+   * Last-update time, ms since the Unix epoch.
+   *
+   * @default {the emulator clock's now}
+   */
   lastUpdateMs?: number;
 }
 

@@ -29,23 +29,43 @@ interface UnavailableRule {
 
 /** Options of {@linkcode Faults.dropScanConnection}. */
 export interface DropScanOptions {
-  /** Only scans served by this node (name). @default any node */
+  /**
+   * Only scans served by this node (name).
+   *
+   * @default {any node}
+   */
   node?: string;
-  /** How many scans to break. @default 1 */
+  /**
+   * How many scans to break.
+   *
+   * @default {1}
+   */
   times?: number;
 }
 
 /** Options of {@linkcode Faults.delay}. */
 export interface DelayOptions {
-  /** Only these request kinds. @default all */
+  /**
+   * Only these request kinds.
+   *
+   * @default {all}
+   */
   kinds?: RequestKind[];
-  /** Only this node (name). @default every node */
+  /**
+   * Only this node (name).
+   *
+   * @default {every node}
+   */
   node?: string;
 }
 
 /** Options of {@linkcode Faults.failWrite}. */
 export interface FailWriteOptions {
-  /** Only writes to this namespace. @default any */
+  /**
+   * Only writes to this namespace.
+   *
+   * @default {any}
+   */
   namespace?: string;
 }
 

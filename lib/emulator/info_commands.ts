@@ -440,10 +440,11 @@ function statistics(cluster: EmulatedCluster, node: NodeState): string {
     ["cluster_integrity", "true"],
     ["cluster_is_member", "true"],
     ["uptime", Math.floor((cluster.clock.now() - cluster.startMs) / 1000)],
+    // In the server's order (`statistics` in info-single-node.json).
     ["objects", objects],
+    ["tombstones", 0],
     ["client_connections", node.clientConnections],
     ["client_connections_opened", node.clientConnectionsOpened],
-    ["tombstones", 0],
     ["paxos_principal", principal.name],
     ["migrate_allowed", "true"],
     ["migrate_partitions_remaining", 0],

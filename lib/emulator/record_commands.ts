@@ -24,6 +24,7 @@ import { writeReplyHeader } from "../aerospike/requests.ts";
 import type { Bin, UserKey } from "../aerospike/record.ts";
 import { ResultCode } from "../aerospike/result_code.ts";
 import type { EmulatedCluster, NamespaceState } from "./cluster.ts";
+import { geoJsonCells } from "./_s2_cell.ts";
 import { isExpired, type StoredRecord } from "./record_store.ts";
 
 /** A record command: a decoded single-record request or one batch row. */
@@ -128,7 +129,7 @@ function readRecord(
 ): number {
   const r = liveRecord(cluster, ns, req.digest);
   if (r === undefined) return replyStatus(out, ResultCode.KEY_NOT_FOUND, 0, 0);
-  if (req.filterExpression !== undefined && !filter(req.filterExpression, r)) {
+  if (!passesFilter(req, r, filter)) {
     return replyStatus(out, ResultCode.FILTERED_OUT, r.generation, r.voidTime);
   }
   const h = req.header;
@@ -140,8 +141,14 @@ function readRecord(
     noBins: noBins || (!all && names.length === 0),
     binNames: all ? undefined : names,
     transactionTtl: out.batchIndex,
+    geoCells: geoJsonCells,
   });
   return ResultCode.OK;
+}
+
+/** Whether the command's filter expression, if it has one, lets the record through. */
+function passesFilter(req: RecordCommand, r: StoredRecord, filter: RecordFilter): boolean {
+  return req.filterExpression === undefined || filter(req.filterExpression, r);
 }
 
 function generationOk(h: MessageHeader, current: number): boolean {
@@ -162,7 +169,7 @@ function deleteRecord(
   if (!generationOk(req.header, r.generation)) {
     return replyStatus(out, ResultCode.GENERATION_ERROR, r.generation, r.voidTime);
   }
-  if (req.filterExpression !== undefined && !filter(req.filterExpression, r)) {
+  if (!passesFilter(req, r, filter)) {
     return replyStatus(out, ResultCode.FILTERED_OUT, r.generation, r.voidTime);
   }
   ns.store.remove(req.digest);
@@ -228,7 +235,7 @@ function writeRecord(
   if (r !== undefined && req.set !== "" && req.set !== r.set) {
     return replyStatus(out, ResultCode.PARAMETER_ERROR, gen, voidTime);
   }
-  if (r !== undefined && req.filterExpression !== undefined && !filter(req.filterExpression, r)) {
+  if (r !== undefined && !passesFilter(req, r, filter)) {
     return replyStatus(out, ResultCode.FILTERED_OUT, gen, voidTime);
   }
   if (r?.key !== undefined && req.key !== undefined && !sameKey(r.key, req.key)) {
@@ -291,6 +298,7 @@ function writeRecord(
       noFields: true,
       binNames: reads.map((o) => o.bin.name),
       transactionTtl: out.batchIndex,
+      geoCells: geoJsonCells,
     });
     return ResultCode.OK;
   }

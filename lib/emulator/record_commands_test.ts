@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { computeDigest, keyFromJs } from "../aerospike/digest.ts";
 import { encodeExpression, Exp } from "../aerospike/expression.ts";
 import { floatBin, intBin, stringBin } from "../aerospike/particle.ts";
 import type { AerospikeRecord, Bin } from "../aerospike/record.ts";
@@ -11,7 +10,7 @@ import {
 } from "../aerospike/requests.ts";
 import { ManualClock } from "./clock.ts";
 import { type Emulator, startEmulator } from "./emulator.ts";
-import { RawClient } from "./_test_client.ts";
+import { demoRecord, RawClient } from "./_test_client.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
 const CL_NOW = T0 / 1000 - 1262304000;
@@ -21,15 +20,7 @@ function rec(
   bins: Bin[] = [intBin("a", key), stringBin("s", "hi")],
   generation = 0,
 ): AerospikeRecord {
-  return {
-    namespace: "test",
-    set: "demo",
-    digest: computeDigest("demo", keyFromJs(key)),
-    key: keyFromJs(key),
-    generation,
-    voidTime: 0,
-    bins,
-  };
+  return demoRecord(key, bins, generation);
 }
 
 async function withClient(

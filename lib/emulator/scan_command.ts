@@ -16,6 +16,7 @@ import type { ServerConnection } from "./connection.ts";
 import { isExpired } from "./record_store.ts";
 import type { RecordFilter } from "./record_commands.ts";
 import { compileFilter } from "./expression_eval.ts";
+import { geoJsonCells } from "./_s2_cell.ts";
 import { PARTITION_COUNT } from "../aerospike/digest.ts";
 
 /** Size at which a reply proto is closed and sent (the server flushes at ~1 MiB). */
@@ -45,6 +46,11 @@ function workList(scan: ScanRequest): WorkItem[] {
     for (let pid = 0; pid < PARTITION_COUNT; pid++) items.push({ pid });
   }
   return items.sort((a, b) => a.pid - b.pid);
+}
+
+function hasAnyBin(bins: readonly { name: string }[], names: readonly string[]): boolean {
+  for (const b of bins) if (names.includes(b.name)) return true;
+  return false;
 }
 
 /**
@@ -117,8 +123,11 @@ export async function serveScan(
       if (r.voidTime !== 0 && isExpired(r, now)) continue;
       if (set !== "" && r.set !== set) continue;
       if (exp !== undefined && !filter(exp, r)) continue;
-      if (plain) encodeRecordMessage(c.w, r);
-      else encodeRecordMessage(c.w, r, { info1, noBins, binNames });
+      // With a bin selection the server leaves out records holding none of the selected
+      // bins (official-node-client.jsonl: the one-bin scan skips the record without it).
+      if (!noBins && binNames !== undefined && !hasAnyBin(r.bins, binNames)) continue;
+      if (plain) encodeRecordMessage(c.w, r, { geoCells: geoJsonCells });
+      else encodeRecordMessage(c.w, r, { info1, noBins, binNames, geoCells: geoJsonCells });
       count++;
       if (dropAfter >= 0 && count >= dropAfter) {
         c.end();

@@ -4,9 +4,10 @@
  * @module
  */
 
+import { concatBytes } from "../_test_utils.ts";
+
 /** Sample files the C asbackup 4.5.8 wrote (key: sample-key.pem). */
-export const C_SAMPLES =
-  new URL("../../testdata/c-asbackup-4.5.8/", import.meta.url).pathname;
+export const C_SAMPLES = new URL("../../testdata/c-asbackup-4.5.8/", import.meta.url).pathname;
 
 /**
  * Streams `bytes` in chunks of the given sizes (cycled), or of random sizes 1..max.
@@ -44,30 +45,35 @@ export function chunked(
  * @returns All bytes.
  */
 export async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of stream) {
-    parts.push(c);
-    n += c.length;
-  }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(await Array.fromAsync(stream));
+}
+
+/** What a finished command returned. */
+export interface CommandResult {
+  /** Exit code. */
+  code: number;
+  /** Whether it exited with 0. */
+  success: boolean;
+  /** Standard output. */
+  stdout: Uint8Array;
+  /** Standard error, as text. */
+  stderr: string;
 }
 
 /**
- * Runs a command, feeding `stdin`, and returns its output; throws on a non-zero exit.
+ * Runs a command, feeding `stdin`, and waits for it to end.
  *
  * @param cmd Program.
  * @param args Arguments.
  * @param stdin Bytes for its standard input.
- * @returns Standard output.
+ * @returns Its exit code and output.
+ * @throws {Deno.errors.NotFound} When the program is not installed.
  */
-export async function run(cmd: string, args: string[], stdin?: Uint8Array): Promise<Uint8Array> {
+export async function runCommand(
+  cmd: string,
+  args: string[],
+  stdin?: Uint8Array,
+): Promise<CommandResult> {
   const child = new Deno.Command(cmd, {
     args,
     stdin: stdin ? "piped" : "null",
@@ -80,9 +86,25 @@ export async function run(cmd: string, args: string[], stdin?: Uint8Array): Prom
     await w.close();
   }
   const out = await child.output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
+  return {
+    code: out.code,
+    success: out.success,
+    stdout: out.stdout,
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/**
+ * Runs a command, feeding `stdin`, and returns its output; throws on a non-zero exit.
+ *
+ * @param cmd Program.
+ * @param args Arguments.
+ * @param stdin Bytes for its standard input.
+ * @returns Standard output.
+ */
+export async function run(cmd: string, args: string[], stdin?: Uint8Array): Promise<Uint8Array> {
+  const out = await runCommand(cmd, args, stdin);
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${out.stderr}`);
   return out.stdout;
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { AerobakError } from "../errors.ts";
 import { C_SAMPLES, chunked, collect, run, sampleText } from "./_test_helpers.ts";
+import { concatBytes, rejectsCode } from "../_test_utils.ts";
 import {
   createCompressStage,
   createCompressStream,
@@ -24,22 +24,7 @@ function decompress(
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-async function rejectsCode(p: Promise<unknown>, code: string, mention: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof AerobakError, String(err));
-    assert.equal(err.code, code, err.message);
-    assert.match(err.message, mention);
-    return true;
-  });
+  return concatBytes(parts);
 }
 
 Deno.test("createCompressStream() output decompresses with the zstd CLI", async () => {

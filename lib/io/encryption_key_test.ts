@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { AerobakError } from "../errors.ts";
 import { SecretAgentTestServer } from "../secret_agent/test_server.ts";
 import { C_SAMPLES, hex, run } from "./_test_helpers.ts";
+import { rejectsCode, withTempDir } from "../_test_utils.ts";
 import { deriveEncryptionKey, loadEncryptionKey } from "./encryption_key.ts";
 
 const KEY_FILE = `${C_SAMPLES}sample-key.pem`;
@@ -17,22 +18,12 @@ function b64(bytes: Uint8Array | string): string {
   return btoa(String.fromCharCode(...b));
 }
 
-async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "aerobak-key-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir(fn, "aerobak-key-");
 }
 
-async function rejectsKey(p: Promise<unknown>, mention: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof AerobakError, String(err));
-    assert.equal(err.code, "ENCRYPTION_KEY");
-    assert.match(err.message, mention);
-    return true;
-  });
+function rejectsKey(p: Promise<unknown>, mention: RegExp): Promise<void> {
+  return rejectsCode(p, "ENCRYPTION_KEY", mention);
 }
 
 Deno.test("loadEncryptionKey() derives SHA-256 of the PKCS#1 DER from PKCS#1 and PKCS#8 files", async () => {

@@ -38,6 +38,8 @@ export interface FileChain {
    * chunks in flight inside the chain (and the compressor's buffer, up to a 128 KiB zstd
    * block); after {@linkcode FileChain.sync} it counts everything written so far, and after
    * `close()` it is the exact file size.
+   *
+   * @returns Bytes stored so far.
    */
   bytesWritten(): number;
   /**
@@ -251,7 +253,11 @@ export interface ReadChainOptions {
 export interface ReadChain {
   /** Plain (decrypted, decompressed) bytes. */
   readonly readable: ReadableStream<Uint8Array>;
-  /** Bytes read from storage so far (before decryption and decompression). */
+  /**
+   * Counts the bytes read from storage so far.
+   *
+   * @returns Bytes before decryption and decompression.
+   */
   bytesRead(): number;
 }
 

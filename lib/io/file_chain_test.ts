@@ -9,18 +9,14 @@ import { DirectoryReader, FileListReader } from "./local_reader.ts";
 import { DirectoryWriter, FileWriter } from "./local_writer.ts";
 import { StdinReader, StdoutWriter } from "./std_storage.ts";
 import type { StorageReader, StorageWriter } from "./storage.ts";
+import { withTempDir } from "../_test_utils.ts";
 
 const PEM = await Deno.readTextFile(`${C_SAMPLES}sample-key.pem`);
 const KEY256 = deriveEncryptionKey(PEM, { mode: "AES256" });
 const KEY128 = deriveEncryptionKey(PEM, { mode: "AES128" });
 
-async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "aerobak-chain-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir(fn, "aerobak-chain-");
 }
 
 async function writeChain(

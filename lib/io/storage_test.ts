@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { AerobakError } from "../errors.ts";
 import { collect } from "./_test_helpers.ts";
+import { rejectsCode, withTempDir } from "../_test_utils.ts";
 import { DirectoryListReader, DirectoryReader, FileListReader } from "./local_reader.ts";
 import { DirectoryWriter, FileWriter } from "./local_writer.ts";
 import { StdinReader, StdoutWriter } from "./std_storage.ts";
@@ -9,13 +9,8 @@ import type { StorageEntry, StorageReader, StorageWriter } from "./storage.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
-async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "aerobak-storage-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir(fn, "aerobak-storage-");
 }
 
 async function writeFile(storage: StorageWriter, name: string, chunks: string[]): Promise<void> {
@@ -28,15 +23,6 @@ async function list(reader: StorageReader): Promise<StorageEntry[]> {
   const out: StorageEntry[] = [];
   for await (const e of reader.list()) out.push(e);
   return out;
-}
-
-async function rejectsCode(p: Promise<unknown>, code: string, mention: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof AerobakError, String(err));
-    assert.equal(err.code, code, err.message);
-    assert.match(err.message, mention);
-    return true;
-  });
 }
 
 Deno.test("DirectoryWriter writes buffered files that DirectoryReader lists by name", async () => {

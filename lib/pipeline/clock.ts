@@ -11,7 +11,11 @@ import { AerobakError } from "../errors.ts";
 
 /** A source of monotonic time and of timed waits. */
 export interface Clock {
-  /** Monotonic time in milliseconds (any origin). */
+  /**
+   * Reads the time.
+   *
+   * @returns Monotonic time in milliseconds (any origin).
+   */
   now(): number;
   /**
    * Resolves after `ms` milliseconds, or rejects with the signal's reason when aborted.

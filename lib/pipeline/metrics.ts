@@ -18,11 +18,23 @@ export interface Metrics {
 
 /** What a {@linkcode MetricsMeter} samples. */
 export interface MetricsSource {
-  /** Total records so far. */
+  /**
+   * Counts the records.
+   *
+   * @returns Total records so far.
+   */
   records(): number;
-  /** Total bytes so far. */
+  /**
+   * Counts the bytes.
+   *
+   * @returns Total bytes so far.
+   */
   bytes(): number;
-  /** Current pipeline fill (0..1). */
+  /**
+   * Reads the pipeline fill.
+   *
+   * @returns Current fill (0..1).
+   */
   fill(): number;
 }
 

@@ -44,106 +44,106 @@ export interface RestoreConfig {
   /**
    * Map the backup's namespace to another one (records only, as backup-go). Unset =
    * restore into the namespace the backup came from.
-   * @default undefined
+   * @default {undefined}
    */
   namespace?: Readonly<RestoreNamespaceConfig>;
   /**
    * Restore only records of these sets; empty = all.
-   * @default []
+   * @default {[]}
    */
   setList: readonly string[];
   /**
    * Restore only these bins (records left without bins are skipped); empty = all.
-   * @default []
+   * @default {[]}
    */
   binList: readonly string[];
   /**
    * File format: `"ASB"` or `"ASBX"` (ASBX allows no namespace mapping, set or bin lists,
    * `no*` filters, batch-write switch or extra TTL).
-   * @default "ASB"
+   * @default {"ASB"}
    */
   encoderType: "ASB" | "ASBX";
   /**
    * Concurrent file readers (1 … 1024).
-   * @default 4
+   * @default {4}
    */
   parallel: number;
   /**
    * Client-side records-per-second limit (0 = none).
-   * @default 0
+   * @default {0}
    */
   recordsPerSecond: number;
   /**
    * Bandwidth limit in bytes per second of file data read (0 = none).
-   * @default 0
+   * @default {0}
    */
   bandwidth: number;
   /**
    * Restore no records.
-   * @default false
+   * @default {false}
    */
   noRecords: boolean;
   /**
    * Restore no secondary indexes.
-   * @default false
+   * @default {false}
    */
   noIndexes: boolean;
   /**
    * Restore no UDFs.
-   * @default false
+   * @default {false}
    */
   noUdfs: boolean;
   /**
    * Write records one at a time instead of in batches.
-   * @default false
+   * @default {false}
    */
   disableBatchWrites: boolean;
   /**
    * Records per batch write.
-   * @default 128
+   * @default {128}
    */
   batchSize: number;
   /**
    * Concurrent record writers.
-   * @default 16
+   * @default {16}
    */
   maxAsyncBatches: number;
   /**
    * Connections to open per node before writing (0 = `maxAsyncBatches + 1`).
-   * @default 0
+   * @default {0}
    */
   warmUp: number;
   /**
    * Seconds added to the TTL of records that expire.
-   * @default 0
+   * @default {0}
    */
   extraTtl: number;
   /**
    * Count and skip records the server refuses for a record-specific reason (codes 13, 19,
    * 21, 10, 22, 12, 17) instead of failing.
-   * @default false
+   * @default {false}
    */
   ignoreRecordError: boolean;
   /**
    * Only decode and check the files; no cluster is needed.
-   * @default false
+   * @default {false}
    */
   validateOnly: boolean;
   /**
    * Restore the `metadata_*` files (sindexes, UDFs) after the records.
-   * @default false
+   * @default {false}
    */
   applyMetadataLast: boolean;
   /**
    * How records are written. The defaults are the restore CLI's: merge bins (`update`),
    * write only when the file's generation is newer (`expectGenGreater`), send the key,
    * 10 s total and socket timeouts.
-   * @default DEFAULT_RESTORE_WRITE_POLICY
+   * @default {DEFAULT_RESTORE_WRITE_POLICY}
    */
   writePolicy: Readonly<WritePolicy>;
   /**
    * Retries of each record write, sindex and UDF.
-   * @default DEFAULT_RETRY_POLICY
+   * @default {DEFAULT_RETRY_POLICY}
    */
   retryPolicy: Readonly<RetryPolicy>;
   /**
@@ -158,17 +158,17 @@ export interface RestoreConfig {
   encryption: Readonly<EncryptionPolicy>;
   /**
    * Secret Agent that resolves `secrets:` references.
-   * @default undefined
+   * @default {undefined}
    */
   secretAgent?: Readonly<SecretAgentConfig>;
   /**
    * Policy of info commands.
-   * @default DEFAULT_INFO_POLICY
+   * @default {DEFAULT_INFO_POLICY}
    */
   infoPolicy: Readonly<InfoPolicy>;
   /**
    * Retries of info commands.
-   * @default DEFAULT_RETRY_POLICY
+   * @default {DEFAULT_RETRY_POLICY}
    */
   infoRetryPolicy: Readonly<RetryPolicy>;
 }

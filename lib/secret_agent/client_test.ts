@@ -1,20 +1,12 @@
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import { AerobakError } from "../errors.ts";
+import { rejectsCode } from "../_test_utils.ts";
 import { fetchSecret } from "./client.ts";
 import { SecretAgentTestServer } from "./test_server.ts";
 import { createTestCertificates, type TestCertificates } from "./test_tls.ts";
 
 const SECRETS = { vault: { pw: "s3cret", multi: "line1\nline2" } };
-
-async function rejectsCode(p: Promise<unknown>, code: string, mention: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof AerobakError, `expected AerobakError, got ${err}`);
-    assert.equal(err.code, code, err.message);
-    assert.match(err.message, mention);
-    return true;
-  });
-}
 
 Deno.test("fetchSecret() reads a secret over TCP and sends Resource and SecretKey", async () => {
   await using agent = await SecretAgentTestServer.start({ secrets: SECRETS });

@@ -31,22 +31,30 @@ export interface AsbEncoderOptions {
    * Write byte values raw (`- B! name LEN bytes`) instead of base64. In the Go style this
    * applies to BLOB, HLL, MAP and LIST bins; in the C style also to language blobs and
    * bytes keys (`+ k B!`).
-   * @default false
+   * @default {false}
    */
   compact?: boolean;
   /**
    * Whose output to match: `"go"` (backup-go: shortest float text, keys always base64) or
    * `"c"` (C asbackup: `%.17g` floats, compact applies to every byte type).
-   * @default "go"
+   * @default {"go"}
    */
   style?: "go" | "c";
 }
 
 /** Options of {@linkcode AsbEncoder.header}. */
 export interface AsbHeaderOptions {
-  /** Add the `# first-file` line. @default false */
+  /**
+   * Add the `# first-file` line.
+   *
+   * @default {false}
+   */
   firstFile?: boolean;
-  /** Version to write: `"3.2"` only for a metadata file holding expression indexes. @default "3.1" */
+  /**
+   * Version to write: `"3.2"` only for a metadata file holding expression indexes.
+   *
+   * @default {"3.1"}
+   */
   version?: "3.1" | "3.2";
 }
 

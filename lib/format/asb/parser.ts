@@ -30,11 +30,17 @@ export type AsbToken =
 
 /** Options of {@linkcode AsbParser}. */
 export interface AsbParserOptions {
-  /** File name used in error locations. @default "<input>" */
+  /**
+   * File name used in error locations.
+   *
+   * @default {"<input>"}
+   */
   file?: string;
   /**
    * Largest `LEN` accepted for a length-prefixed value (raw bytes or base64 text); a bigger
-   * one is an error before anything is buffered. @default 268435456 (256 MiB)
+   * one is an error before anything is buffered.
+   *
+   * @default {268435456} (256 MiB)
    */
   maxValueLength?: number;
 }
