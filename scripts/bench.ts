@@ -136,7 +136,7 @@ class BenchServer implements AsyncDisposable {
       args: [
         "run",
         "-A",
-        "--v8-flags=--max-old-space-size=16384",
+        "--v8-flags=--max-old-space-size=16384,--expose-gc",
         `${ROOT}scripts/bench_server.ts`,
         "--records",
         String(records),

@@ -185,6 +185,60 @@ interface NodeCounts {
   bySet: Map<string, { objects: number; bytes: number }>;
 }
 
+/** Live-record figures of one partition, valid while its records and the clock allow. */
+interface PartitionCounts {
+  /** The store's change counter of the partition when counted. */
+  version: number;
+  /** Clock (Citrusleaf seconds) when counted: an earlier clock may revive records. */
+  countedAt: number;
+  /** Earliest void time of a counted record: the figures hold until then. */
+  validUntil: number;
+  objects: number;
+  nonExpirable: number;
+  bytes: number;
+  bySet: Map<string, { objects: number; bytes: number }>;
+}
+
+// Per-partition figures of each store. A real server keeps these counters as it writes, so
+// `namespace/<ns>` and `sets` answer at once; walking every record for every node on each
+// call kept a 1M-record emulator busy for seconds and stalled the scans it served.
+const partitionCounts = new WeakMap<NamespaceState["store"], (PartitionCounts | undefined)[]>();
+
+function countPartition(ns: NamespaceState, pid: number, now: number): PartitionCounts {
+  let cache = partitionCounts.get(ns.store);
+  if (cache === undefined) partitionCounts.set(ns.store, cache = new Array(PARTITION_COUNT));
+  const version = ns.store.version(pid);
+  const hit = cache[pid];
+  if (
+    hit !== undefined && hit.version === version && hit.countedAt <= now && now < hit.validUntil
+  ) {
+    return hit;
+  }
+  const c: PartitionCounts = {
+    version,
+    countedAt: now,
+    validUntil: Infinity,
+    objects: 0,
+    nonExpirable: 0,
+    bytes: 0,
+    bySet: new Map(),
+  };
+  for (const r of ns.store.partition(pid)) {
+    if (isExpired(r, now)) continue;
+    const size = recordSize(r.bins);
+    c.objects++;
+    if (r.voidTime === 0) c.nonExpirable++;
+    else if (r.voidTime < c.validUntil) c.validUntil = r.voidTime;
+    c.bytes += size;
+    let s = c.bySet.get(r.set);
+    if (s === undefined) c.bySet.set(r.set, s = { objects: 0, bytes: 0 });
+    s.objects++;
+    s.bytes += size;
+  }
+  cache[pid] = c;
+  return c;
+}
+
 function countOnNode(cluster: EmulatedCluster, node: NodeState, ns: NamespaceState): NodeCounts {
   const now = cluster.nowSeconds();
   const c: NodeCounts = {
@@ -199,18 +253,17 @@ function countOnNode(cluster: EmulatedCluster, node: NodeState, ns: NamespaceSta
   for (let pid = 0; pid < PARTITION_COUNT; pid++) {
     const idx = cluster.replicaIndex(ns, pid, node.index);
     if (idx < 0) continue;
-    for (const r of ns.store.partition(pid)) {
-      if (isExpired(r, now)) continue;
-      const size = recordSize(r.bins);
-      c.objects++;
-      if (idx === 0) c.master++;
-      else c.prole++;
-      if (r.voidTime === 0) c.nonExpirable++;
-      c.bytes += size;
-      let s = c.bySet.get(r.set);
-      if (s === undefined) c.bySet.set(r.set, s = { objects: 0, bytes: 0 });
-      s.objects++;
-      s.bytes += size;
+    const p = countPartition(ns, pid, now);
+    c.objects += p.objects;
+    if (idx === 0) c.master += p.objects;
+    else c.prole += p.objects;
+    c.nonExpirable += p.nonExpirable;
+    c.bytes += p.bytes;
+    for (const [set, ps] of p.bySet) {
+      let s = c.bySet.get(set);
+      if (s === undefined) c.bySet.set(set, s = { objects: 0, bytes: 0 });
+      s.objects += ps.objects;
+      s.bytes += ps.bytes;
     }
   }
   return c;

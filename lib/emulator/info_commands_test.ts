@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parsePeers, parseReplicas, parseSindexList, parseUdfList } from "../aerospike/info.ts";
+import { ManualClock } from "./clock.ts";
 import { startEmulator } from "./emulator.ts";
 import { RawClient } from "./_test_client.ts";
 
@@ -161,6 +162,48 @@ Deno.test("answerInfo() counts objects per node and truncates sets", async () =>
     assert.equal(emu.count("test"), 0);
     const svc = (await c.info("get-config:context=service")).get("get-config:context=service")!;
     assert.match(svc, /batch-index-threads=4/);
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("answerInfo() namespace and set counts follow writes, deletes, truncation and expiry", async () => {
+  await using emu = await startEmulator({
+    nodes: 1,
+    namespaces: [{ name: "test", nsupPeriod: 120 }],
+    clock: new ManualClock(Date.UTC(2026, 0, 1)),
+  });
+  const c = await RawClient.connect(emu.seeds);
+  const figures = async () => {
+    const ns = (await c.info("namespace/test")).get("namespace/test")!;
+    const kv = new Map(ns.split(";").map((p) => p.split("=") as [string, string]));
+    const sets = (await c.info("sets/test/s")).get("sets/test/s")!;
+    return {
+      objects: Number(kv.get("objects")),
+      nonExpirable: Number(kv.get("non_expirable_objects")),
+      setObjects: Number(/:objects=(\d+):/.exec(sets)?.[1]),
+    };
+  };
+  try {
+    const digests = [];
+    for (let i = 0; i < 50; i++) {
+      digests.push(
+        emu.put({ namespace: "test", set: "s", key: i, bins: { i }, ttl: i < 10 ? 60 : 0 }),
+      );
+    }
+    // Asked twice: the second answer comes from the counts kept per partition.
+    assert.deepEqual(await figures(), { objects: 50, nonExpirable: 40, setObjects: 50 });
+    assert.deepEqual(await figures(), { objects: 50, nonExpirable: 40, setObjects: 50 });
+    emu.put({ namespace: "test", set: "s", key: 100, bins: { i: 100 } });
+    emu.put({ namespace: "test", set: "s", key: 0, bins: { i: 0 } }); // replaces: no TTL now
+    assert.deepEqual(await figures(), { objects: 51, nonExpirable: 42, setObjects: 51 });
+    emu.cluster.namespace("test")!.store.remove(digests[20]);
+    assert.deepEqual(await figures(), { objects: 50, nonExpirable: 41, setObjects: 50 });
+    emu.advanceClock(61_000); // the 9 records still holding a 60 s TTL expire
+    assert.deepEqual(await figures(), { objects: 41, nonExpirable: 41, setObjects: 41 });
+    const t = "truncate:namespace=test;set=s";
+    assert.equal((await c.info(t)).get(t), "ok");
+    assert.deepEqual(await figures(), { objects: 0, nonExpirable: 0, setObjects: 0 });
   } finally {
     c.close();
   }

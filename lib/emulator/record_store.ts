@@ -51,6 +51,9 @@ export class NamespaceStore {
   /** Namespace name. */
   readonly name: string;
   readonly #partitions: StoredRecord[][] = [];
+  // One change counter per partition, so derived figures (namespace statistics) can be
+  // cached per partition and recomputed only where records changed.
+  readonly #versions = new Float64Array(PARTITION_COUNT);
   readonly #sets = new Map<string, { truncateLutMs: number }>();
   readonly #listeners = new Set<ChangeListener>();
   #truncateLutMs = 0;
@@ -73,6 +76,17 @@ export class NamespaceStore {
    */
   partition(pid: number): readonly StoredRecord[] {
     return this.#partitions[pid];
+  }
+
+  /**
+   * A counter that changes whenever a record of the partition is written, removed or
+   * truncated (records themselves are never modified in place).
+   *
+   * @param pid Partition id.
+   * @returns The partition's change counter.
+   */
+  version(pid: number): number {
+    return this.#versions[pid];
   }
 
   /**
@@ -112,8 +126,10 @@ export class NamespaceStore {
    * @param record The record; the store keeps this object.
    */
   put(record: StoredRecord): void {
-    const part = this.#partitions[partitionId(record.digest)];
+    const pid = partitionId(record.digest);
+    const part = this.#partitions[pid];
     const i = this.#find(part, record.digest);
+    this.#versions[pid]++;
     if (i >= 0) part[i] = record;
     else part.splice(-i - 1, 0, record);
     this.noteSet(record.set);
@@ -128,9 +144,11 @@ export class NamespaceStore {
    * @returns The removed record, or `undefined` when there was none.
    */
   remove(digest: Uint8Array, report = true): StoredRecord | undefined {
-    const part = this.#partitions[partitionId(digest)];
+    const pid = partitionId(digest);
+    const part = this.#partitions[pid];
     const i = this.#find(part, digest);
     if (i < 0) return undefined;
+    this.#versions[pid]++;
     const [gone] = part.splice(i, 1);
     if (report) this.#emit({ kind: "delete", namespace: this.name, record: gone });
     return gone;
@@ -180,13 +198,15 @@ export class NamespaceStore {
       s.truncateLutMs = Math.max(s.truncateLutMs, lutMs);
     }
     let n = 0;
-    for (const part of this.#partitions) {
+    for (let pid = 0; pid < this.#partitions.length; pid++) {
+      const part = this.#partitions[pid];
       let w = 0;
       for (let r = 0; r < part.length; r++) {
         const rec = part[r];
         if ((set === undefined || rec.set === set) && rec.lutMs <= lutMs) n++;
         else part[w++] = rec;
       }
+      if (w !== part.length) this.#versions[pid]++;
       part.length = w;
     }
     return n;
