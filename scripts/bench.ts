@@ -282,6 +282,28 @@ function hostFlags(seeds: string): string[] {
   return ["--host", seeds.split(",")[0]];
 }
 
+/** The `deno run` arguments of one measured CLI run against the bench server. */
+function toolArgs(
+  tool: "asbackup" | "asrestore",
+  server: BenchServer,
+  namespace: string,
+  dir: string,
+  flags: string[],
+): string[] {
+  return [
+    "run",
+    "-A",
+    ...jobFlags,
+    `${ROOT}cli/${tool}.ts`,
+    ...hostFlags(server.seeds),
+    "--namespace",
+    namespace,
+    "--directory",
+    dir,
+    ...flags,
+  ];
+}
+
 async function backup(
   server: BenchServer,
   dir: string,
@@ -290,19 +312,10 @@ async function backup(
   expected: number,
   note?: string,
 ): Promise<JobFigures> {
-  const p = await timed(DENO, [
-    "run",
-    "-A",
-    ...jobFlags,
-    `${ROOT}cli/asbackup.ts`,
-    ...hostFlags(server.seeds),
-    "--namespace",
-    "test",
-    "--directory",
-    dir,
-    "--remove-files",
-    ...flags,
-  ]);
+  const p = await timed(
+    DENO,
+    toolArgs("asbackup", server, "test", dir, ["--remove-files", ...flags]),
+  );
   const records = reportNumber(p.stderr, "Records Read");
   if (records !== expected) throw new Error(`${what}: backed up ${records} of ${expected}`);
   return figures(what, p, records, await dirSize(dir), note);
@@ -316,18 +329,7 @@ async function restore(
   expected: number,
   note?: string,
 ): Promise<JobFigures> {
-  const p = await timed(DENO, [
-    "run",
-    "-A",
-    ...jobFlags,
-    `${ROOT}cli/asrestore.ts`,
-    ...hostFlags(server.seeds),
-    "--namespace",
-    "test,bar",
-    "--directory",
-    dir,
-    ...flags,
-  ]);
+  const p = await timed(DENO, toolArgs("asrestore", server, "test,bar", dir, flags));
   const inserted = reportNumber(p.stderr, "Inserted Records");
   const stored = Number(await server.command("count bar"));
   await server.command("truncate bar");

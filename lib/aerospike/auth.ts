@@ -19,7 +19,7 @@ import {
 } from "./requests.ts";
 import { ResultCode, resultCodeName } from "./result_code.ts";
 
-/** Where a node's session token is kept (a `Node`, or a placeholder while discovering). */
+/** Where a node's session token is kept (a `Node`, or a stand-in while the cluster is discovered). */
 export interface SessionHolder {
   /** Token from the last login; null before the first. */
   sessionToken: Uint8Array | null;
