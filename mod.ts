@@ -29,4 +29,5 @@ export * from "./lib/secret_agent/mod.ts";
 export * from "./lib/pipeline/mod.ts";
 export * from "./lib/backup/mod.ts";
 export * from "./lib/restore/mod.ts";
+export * from "./lib/xdr/mod.ts";
 export * from "./lib/client.ts";

@@ -12,6 +12,13 @@ import { type Estimate, estimateBackup, type EstimateOptions } from "./backup/es
 import type { StorageReader, StorageWriter } from "./io/storage.ts";
 import { resolveRestoreConfig, type RestoreConfigInput } from "./restore/config.ts";
 import { type RestoreHandle, type RestoreJobOptions, startRestore } from "./restore/restore.ts";
+import {
+  type BackupXdrHandle,
+  type BackupXdrJobOptions,
+  startBackupXdr,
+} from "./xdr/backup_xdr.ts";
+import { type BackupXdrConfigInput, resolveBackupXdrConfig } from "./xdr/config.ts";
+import { startAsbxRestore } from "./xdr/asbx_restore.ts";
 
 /** Options of {@linkcode BackupClient}. */
 export interface BackupClientOptions {
@@ -96,7 +103,31 @@ export class BackupClient {
   ): RestoreHandle {
     const resolved = resolveRestoreConfig(config);
     if (!resolved.validateOnly) this.#requireCluster("restore");
+    if (resolved.encoderType === "ASBX") {
+      return startAsbxRestore(this.#cluster, resolved, reader, options);
+    }
     return startRestore(this.#cluster, resolved, reader, options);
+  }
+
+  /**
+   * Validates the configuration and starts a backup through XDR into ASBX files: the job
+   * listens for the cluster's XDR connections, points a connector DC of every node at
+   * itself, and stores every shipped record until the rewind has caught up.
+   *
+   * @param config XDR backup settings (DC name, local address and port, rewind, …).
+   * @param writer Where the ASBX files go.
+   * @param options Cancel signal, progress, clock.
+   * @returns The running job's handle.
+   * @throws {AerobakError} `CONFIG_INVALID` at once for a bad configuration.
+   * @throws {TypeError} When the client has no cluster.
+   */
+  backupXdr(
+    config: BackupXdrConfigInput,
+    writer: StorageWriter,
+    options: BackupXdrJobOptions = {},
+  ): BackupXdrHandle {
+    const cluster = this.#requireCluster("back up through XDR");
+    return startBackupXdr(cluster, resolveBackupXdrConfig(config), writer, options);
   }
 
   /**
