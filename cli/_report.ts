@@ -223,11 +223,19 @@ export type BackupReportStats = Pick<
  * @param stats The final statistics.
  * @param log The logger (its JSON mode decides the form).
  * @param stderr Where the text report goes.
+ * @param options `xdr`: an XDR backup, whose JSON report counts `records_received` (backup-go's
+ * key) instead of `records_read`.
  */
-export function reportBackup(stats: BackupReportStats, log: Logger, stderr: TextSink): void {
+export function reportBackup(
+  stats: BackupReportStats,
+  log: Logger,
+  stderr: TextSink,
+  options: { xdr?: boolean } = {},
+): void {
   if (log.json) {
+    const { records_read, ...rest } = readAttrs(stats, stats);
     log.emit("info", "backup report", {
-      ...readAttrs(stats, stats),
+      ...(options.xdr ? { records_received: records_read, ...rest } : readAttrs(stats, stats)),
       bytes_written: stats.bytesWritten,
       files_written: stats.filesWritten,
     });

@@ -188,6 +188,15 @@ const RESTORE_GROUP: readonly FlagSpec[] = [
     "Defines when to restore metadata (secondary indexes and UDFs).\n" +
       "If set to true, metadata will be restored after all records have been processed.",
   ),
+  flag(
+    "mode",
+    undefined,
+    "string",
+    "auto",
+    "The file format to restore: asb, asbx (XDR backups) or auto.\n" +
+      "auto restores ASBX when the input holds .asbx files and no .asb files, else ASB.",
+    { valueName: "auto|asb|asbx" },
+  ),
 ];
 
 /** Every flag of `asrestore`, in `--help` order. */

@@ -36,7 +36,14 @@ export interface RestorePlan {
   config: RestoreConfigInput;
   /** Where the files are. */
   source: RestoreSource;
+  /** `--mode`: the file format, or `"auto"` to pick it from the files (see `restoreFormat`). */
+  mode: RestoreMode;
 }
+
+/** The values of `asrestore --mode`. */
+export type RestoreMode = "auto" | "asb" | "asbx";
+
+const MODES: readonly RestoreMode[] = ["auto", "asb", "asbx"];
 
 /**
  * Maps parsed `asrestore` flags to a plan.
@@ -66,6 +73,10 @@ export function restorePlanFromFlags(
   }
   if (bool(flags, "unique") && bool(flags, "replace")) {
     throw new FlagError("--unique and --replace are mutually exclusive");
+  }
+  const mode = str(flags, "mode") as RestoreMode;
+  if (!MODES.includes(mode)) {
+    throw new FlagError(`invalid value "${mode}" for --mode: expected auto, asb or asbx`);
   }
   const validate = bool(flags, "validate");
   const config: RestoreConfigInput = {
@@ -125,19 +136,39 @@ export function restorePlanFromFlags(
       paths: directoryList,
       parentDirectory: str(flags, "parent-directory"),
     };}
-  return { config, source };
+  return { config, source, mode };
 }
 
 /**
- * Creates the storage reader of a source (ASB files only: backup-go's CLI restores ASB).
+ * Picks the file format of a restore: the `--mode` given, or for `auto` ASBX when the source
+ * holds `.asbx` files and no `.asb` files (a single file: when its name ends with `.asbx`),
+ * else ASB.
+ *
+ * @param plan The plan.
+ * @returns The restore configuration's `encoderType`.
+ * @throws {AerobakError} when a directory cannot be listed.
+ */
+export async function restoreFormat(plan: RestorePlan): Promise<"ASB" | "ASBX"> {
+  if (plan.mode !== "auto") return plan.mode === "asbx" ? "ASBX" : "ASB";
+  const { source } = plan;
+  if (source.kind === "stdin") return "ASB";
+  if (source.kind === "file") return source.path.endsWith(".asbx") ? "ASBX" : "ASB";
+  const count = async (extension: string) =>
+    (await Array.fromAsync(openRestoreSource(source, { extension }).list())).length;
+  return await count(".asbx") > 0 && await count(".asb") === 0 ? "ASBX" : "ASB";
+}
+
+/**
+ * Creates the storage reader of a source.
  *
  * @param source Where the files are.
- * @param options Names to leave out of directory listings (metadata files in a first pass).
+ * @param options Names to leave out of directory listings (metadata files in a first pass),
+ * and the file name extension listed (default `.asb`; `.asbx` for ASBX).
  * @returns The reader.
  */
 export function openRestoreSource(
   source: RestoreSource,
-  options: { skipPrefixes?: readonly string[] } = {},
+  options: { skipPrefixes?: readonly string[]; extension?: string } = {},
 ): StorageReader {
   switch (source.kind) {
     case "directory":

@@ -13,6 +13,7 @@ import { Cluster } from "../lib/aerospike/cluster.ts";
 import { type BackupConfig, resolveBackupConfig } from "../lib/backup/config.ts";
 import { BackupClient } from "../lib/client.ts";
 import { BACKUP_FLAGS } from "./_backup_flags.ts";
+import { xdrMain } from "./_backup_xdr.ts";
 import { join } from "node:path";
 import {
   type BackupPlan,
@@ -36,6 +37,8 @@ const DESCRIPTION = "asbackup backs up an Aerospike namespace to ASB backup file
  * @returns The exit code: 0 on success, 1 on any error.
  */
 export async function main(args: string[], io: CliIo): Promise<number> {
+  // `asbackup xdr …`: the XDR backup subcommand (ASBX files).
+  if (args[0] === "xdr") return await xdrMain(args.slice(1), io);
   const ctx = await startCli(
     { name: "asbackup", description: DESCRIPTION, flags: BACKUP_FLAGS },
     args,

@@ -19,7 +19,7 @@ import { clientPolicyFromFlags } from "./_common_options.ts";
 import { waitWithProgress } from "./_progress.ts";
 import { reportRestore } from "./_report.ts";
 import { RESTORE_FLAGS } from "./_restore_flags.ts";
-import { openRestoreSource, restorePlanFromFlags } from "./_restore_options.ts";
+import { openRestoreSource, restoreFormat, restorePlanFromFlags } from "./_restore_options.ts";
 
 const DESCRIPTION = "asrestore restores ASB backup files into an Aerospike cluster " +
   "(compatible with backup-go's abs-restore-cli and the C asrestore).";
@@ -43,7 +43,18 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   let config;
   try {
     plan = restorePlanFromFlags(ctx.flags, ctx.secretAgent, navigator.hardwareConcurrency || 1);
-    config = resolveRestoreConfig(plan.config);
+  } catch (err) {
+    return fail(ctx, "invalid restore configuration", err);
+  }
+  let encoderType;
+  try {
+    // `--mode auto` looks at the files; a missing directory is reported by its path here.
+    encoderType = await restoreFormat(plan);
+  } catch (err) {
+    return fail(ctx, plan.config.validateOnly ? "validation failed" : "restore failed", err);
+  }
+  try {
+    config = resolveRestoreConfig({ ...plan.config, encoderType });
   } catch (err) {
     return fail(ctx, "invalid restore configuration", err);
   }
@@ -51,7 +62,9 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   let cluster: Cluster | null = null;
   let handle: RestoreHandle | undefined;
   try {
-    const reader = openRestoreSource(plan.source);
+    const reader = openRestoreSource(plan.source, {
+      extension: encoderType === "ASBX" ? ".asbx" : ".asb",
+    });
     // A missing directory or file is reported by its path before any cluster contact
     // (listing is cheap; the job lists again).
     await Array.fromAsync(reader.list());

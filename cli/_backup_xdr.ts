@@ -1,0 +1,265 @@
+/**
+ * `asbackup xdr`: backs up a namespace through XDR into ASBX files (backup-go's XDR
+ * subcommand flags, cli-flags.md §1 "XDR subcommand flags"; backup-go-design.md §11).
+ * `--stop-xdr` and `--unblock-mrt` only run the recovery actions of a crashed run.
+ *
+ * @module
+ */
+
+import { Cluster } from "../lib/aerospike/cluster.ts";
+import { BackupClient } from "../lib/client.ts";
+import type { AerobakError } from "../lib/errors.ts";
+import { stopXdrAll, unblockMrtAll } from "../lib/xdr/commands.ts";
+import { type BackupXdrConfig, resolveBackupXdrConfig } from "../lib/xdr/config.ts";
+import { type CliIo, EXIT_OK, fail, startCli } from "./_cli.ts";
+import {
+  CLIENT_FLAGS,
+  compressionFlags,
+  encryptionFlags,
+  GENERAL_FLAGS,
+  SECRET_AGENT_FLAGS,
+} from "./_common_flags.ts";
+import {
+  bool,
+  clientPolicyFromFlags,
+  compressionFromFlags,
+  encryptionFromFlags,
+  num,
+  str,
+} from "./_common_options.ts";
+import { FlagError, type FlagSpec, type ParsedFlags } from "./_flags.ts";
+import { jobFlag, transferFlags } from "./_job_flags.ts";
+import { MIB, openBackupTarget } from "./_backup_options.ts";
+import { waitWithProgress } from "./_progress.ts";
+import { reportBackup } from "./_report.ts";
+import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
+
+const DESCRIPTION = "asbackup xdr backs up an Aerospike namespace through XDR into ASBX " +
+  "backup files (compatible with backup-go's XDR backup).";
+
+const flag = jobFlag("backup");
+
+/** The XDR flags proper (backup-go's `internal/flags/backup_xdr.go`). */
+const XDR_GROUP: readonly FlagSpec[] = [
+  flag("namespace", "n", "string", "", "The namespace to be backed up. Required."),
+  flag("directory", "d", "string", "", "The directory that holds the backup files. Required."),
+  flag("remove-files", "r", "bool", false, "Remove existing backup file (-o) or files (-d)."),
+  flag(
+    "file-limit",
+    "F",
+    "uint",
+    250,
+    "Rotate backup files when their size crosses the given\nvalue (in MiB).",
+  ),
+  flag(
+    "parallel-write",
+    undefined,
+    "int",
+    0,
+    "Number of concurrent backup files writing.\n0 = the number of CPUs.",
+  ),
+  flag(
+    "dc",
+    undefined,
+    "string",
+    "dc",
+    "DC that will be created on source instance for xdr backup.",
+  ),
+  flag(
+    "forward",
+    undefined,
+    "bool",
+    false,
+    "Forward records received through XDR (sets the DC's forward config).",
+  ),
+  flag(
+    "local-address",
+    undefined,
+    "string",
+    "127.0.0.1",
+    "Local IP address that the XDR server listens on.",
+  ),
+  flag("local-port", undefined, "int", 8080, "Local port that the XDR server listens on."),
+  flag(
+    "rewind",
+    undefined,
+    "string",
+    "all",
+    "Rewind is used to ship all existing records of a namespace.\nall or a number of seconds.",
+  ),
+  flag(
+    "max-throughput",
+    undefined,
+    "int",
+    0,
+    "Number of records per second to ship using XDR (a multiple of 100).",
+  ),
+  flag("read-timeout", undefined, "int", 1000, "Timeout in milliseconds for TCP read operations."),
+  flag(
+    "write-timeout",
+    undefined,
+    "int",
+    1000,
+    "Timeout in milliseconds for TCP write operations.",
+  ),
+  flag(
+    "results-queue-size",
+    undefined,
+    "int",
+    256,
+    "Buffer for processing messages received from XDR.",
+  ),
+  flag(
+    "ack-queue-size",
+    undefined,
+    "int",
+    256,
+    "Buffer for processing acknowledge messages sent to XDR.",
+  ),
+  flag("max-connections", undefined, "int", 4096, "Maximum number of concurrent TCP connections."),
+  flag(
+    "info-poling-period",
+    undefined,
+    "int",
+    1000,
+    "How often (in milliseconds) the backup client sends info commands\nto check the XDR status.",
+  ),
+  flag(
+    "start-timeout",
+    undefined,
+    "int",
+    30000,
+    "Timeout in milliseconds for starting the XDR backup (XDR must connect in it).",
+  ),
+  flag(
+    "stop-xdr",
+    undefined,
+    "bool",
+    false,
+    "Stop XDR and remove the DC from the config, then exit (after a crashed run).",
+  ),
+  flag(
+    "unblock-mrt",
+    undefined,
+    "bool",
+    false,
+    "Unblock MRT writes on the namespace, then exit (after a crashed run).",
+  ),
+  // -T and the info retry flags, as the scan backup has them.
+  ...transferFlags("backup", "").filter((f) => f.long.startsWith("info-")),
+];
+
+/** Every flag of `asbackup xdr`, in `--help` order. */
+export const XDR_FLAGS: readonly FlagSpec[] = [
+  ...GENERAL_FLAGS,
+  ...CLIENT_FLAGS,
+  ...XDR_GROUP,
+  ...compressionFlags(false),
+  ...encryptionFlags(false),
+  ...SECRET_AGENT_FLAGS,
+];
+
+/**
+ * Maps parsed `asbackup xdr` flags to an XDR backup configuration.
+ *
+ * @param flags The parsed flags.
+ * @param secretAgent The Secret Agent, when configured.
+ * @param cpus Number of CPUs, the default of `--parallel-write`.
+ * @returns The configuration input.
+ * @throws {FlagError} for a missing namespace.
+ */
+export function backupXdrConfigFromFlags(
+  flags: ParsedFlags,
+  secretAgent: SecretAgentConfig | undefined,
+  cpus: number,
+): Partial<BackupXdrConfig> & { namespace: string } {
+  const namespace = str(flags, "namespace");
+  if (namespace === "") throw new FlagError("--namespace is required");
+  const config: Partial<BackupXdrConfig> & { namespace: string } = {
+    namespace,
+    dc: str(flags, "dc"),
+    forward: bool(flags, "forward"),
+    localAddress: str(flags, "local-address"),
+    localPort: num(flags, "local-port"),
+    rewind: str(flags, "rewind"),
+    maxThroughput: num(flags, "max-throughput"),
+    parallelWrite: num(flags, "parallel-write") === 0 ? cpus : num(flags, "parallel-write"),
+    fileLimit: num(flags, "file-limit") * MIB,
+    readTimeoutMs: num(flags, "read-timeout"),
+    writeTimeoutMs: num(flags, "write-timeout"),
+    resultQueueSize: num(flags, "results-queue-size"),
+    ackQueueSize: num(flags, "ack-queue-size"),
+    maxConnections: num(flags, "max-connections"),
+    infoPollingPeriodMs: num(flags, "info-poling-period"),
+    startTimeoutMs: num(flags, "start-timeout"),
+    compression: compressionFromFlags(flags),
+    encryption: encryptionFromFlags(flags),
+  };
+  if (secretAgent !== undefined) config.secretAgent = secretAgent;
+  return config;
+}
+
+/**
+ * Runs `asbackup xdr`.
+ *
+ * @param args Command-line arguments after `xdr`.
+ * @param io The process: output sinks, environment, signal.
+ * @returns The exit code: 0 on success, 1 on any error.
+ */
+export async function xdrMain(args: string[], io: CliIo): Promise<number> {
+  const ctx = await startCli(
+    { name: "asbackup xdr", description: DESCRIPTION, flags: XDR_FLAGS },
+    args,
+    io,
+  );
+  if (typeof ctx === "number") return ctx;
+  const recovery = bool(ctx.flags, "stop-xdr") || bool(ctx.flags, "unblock-mrt");
+  let config;
+  try {
+    config = resolveBackupXdrConfig(
+      backupXdrConfigFromFlags(ctx.flags, ctx.secretAgent, navigator.hardwareConcurrency || 1),
+    );
+    if (!recovery && str(ctx.flags, "directory") === "") {
+      throw new FlagError("--directory is required");
+    }
+  } catch (err) {
+    return fail(ctx, "invalid backup configuration", err);
+  }
+  let cluster: Cluster | undefined;
+  try {
+    const policy = await clientPolicyFromFlags(ctx.flags, ctx.sources, ctx.secretAgent);
+    cluster = await Cluster.connect(policy, { signal: io.signal });
+    if (recovery) {
+      const failures = new Map<string, AerobakError>();
+      if (bool(ctx.flags, "stop-xdr")) {
+        for (const [n, e] of await stopXdrAll(cluster, config.dc)) failures.set(n, e);
+      }
+      if (bool(ctx.flags, "unblock-mrt")) {
+        for (const [n, e] of await unblockMrtAll(cluster, config.namespace)) failures.set(n, e);
+      }
+      const first = failures.values().next();
+      if (!first.done) throw first.value;
+      ctx.log.info("xdr recovery done");
+      return EXIT_OK;
+    }
+    const writer = openBackupTarget({
+      kind: "directory",
+      path: str(ctx.flags, "directory"),
+      removeFiles: bool(ctx.flags, "remove-files"),
+      bufferSize: 4 * MIB,
+    });
+    const handle = new BackupClient(cluster).backupXdr(config, writer, { signal: io.signal });
+    const stats = await waitWithProgress(handle, {
+      count: (s) => ({ records: s.recordsRead, bytes: s.bytesWritten, total: s.estimatedRecords }),
+      stderr: io.stderr,
+      log: ctx.log,
+      now: ctx.now,
+    });
+    reportBackup(stats, ctx.log, io.stderr, { xdr: true });
+    return EXIT_OK;
+  } catch (err) {
+    return fail(ctx, "backup failed", err);
+  } finally {
+    await cluster?.close();
+  }
+}
