@@ -28,7 +28,7 @@ import {
   str,
 } from "./_common_options.ts";
 import { FlagError, type FlagSpec, type ParsedFlags } from "./_flags.ts";
-import { jobFlag, transferFlags } from "./_job_flags.ts";
+import { infoPoliciesFromFlags, jobFlag, transferFlags } from "./_job_flags.ts";
 import { MIB, openBackupTarget } from "./_backup_options.ts";
 import { waitWithProgress } from "./_progress.ts";
 import { reportBackup } from "./_report.ts";
@@ -192,6 +192,7 @@ export function backupXdrConfigFromFlags(
     maxConnections: num(flags, "max-connections"),
     infoPollingPeriodMs: num(flags, "info-poling-period"),
     startTimeoutMs: num(flags, "start-timeout"),
+    infoRetryPolicy: infoPoliciesFromFlags(flags).infoRetryPolicy,
     compression: compressionFromFlags(flags),
     encryption: encryptionFromFlags(flags),
   };
@@ -228,7 +229,9 @@ export async function xdrMain(args: string[], io: CliIo): Promise<number> {
   let cluster: Cluster | undefined;
   try {
     const policy = await clientPolicyFromFlags(ctx.flags, ctx.sources, ctx.secretAgent);
-    cluster = await Cluster.connect(policy, { signal: io.signal });
+    // -T limits every XDR info command (set-up, stats polls, clean-up).
+    const infoTimeoutMs = infoPoliciesFromFlags(ctx.flags).infoPolicy.timeoutMs;
+    cluster = await Cluster.connect({ ...policy, infoTimeoutMs }, { signal: io.signal });
     if (recovery) {
       const failures = new Map<string, AerobakError>();
       if (bool(ctx.flags, "stop-xdr")) {

@@ -120,7 +120,21 @@ Deno.test("asbackup xdr backs up through XDR; asrestore --mode asbx restores the
       "0",
     ];
     const code = await backupMain(
-      [...args, "--info-poling-period", "50", "--parallel-write", "2", "--dc", "clidc"],
+      [
+        ...args,
+        "--info-poling-period",
+        "50",
+        "--parallel-write",
+        "2",
+        "--dc",
+        "clidc",
+        "-T",
+        "5000",
+        "--info-retry-interval",
+        "20",
+        "--info-max-retries",
+        "4",
+      ],
       io,
     );
     assert.equal(code, 0, io.err.text);

@@ -194,6 +194,7 @@ async function runBackupXdr(
     maxThroughput: config.maxThroughput,
     forward: config.forward,
     pollIntervalMs: config.infoPollingPeriodMs,
+    retryPolicy: config.infoRetryPolicy,
     clock: ctx.clock,
     signal: stopControl.signal,
   });

@@ -11,6 +11,7 @@ import { resolveCompression, resolveEncryption, resolveSecretAgent } from "../_c
 import type { CompressionPolicy } from "../io/compression.ts";
 import type { EncryptionPolicy } from "../io/encryption.ts";
 import type { SecretAgentConfig } from "../secret_agent/client.ts";
+import { DEFAULT_RETRY_POLICY, resolveRetryPolicy, type RetryPolicy } from "../policy.ts";
 import { checkDcName } from "./commands.ts";
 
 /** Largest number of parallel writers. */
@@ -68,6 +69,12 @@ export interface BackupXdrConfig {
   infoPollingPeriodMs: number;
   /** The backup fails when no message arrived this long after the start, ms. @default 30000 */
   startTimeoutMs: number;
+  /**
+   * Retries of the XDR stats polls: attempts, base delay and multiplier (the time limit of
+   * each info command is the cluster's `ClientPolicy.infoTimeoutMs`).
+   * @default {{ baseTimeoutMs: 1000, multiplier: 2, maxRetries: 3 }}
+   */
+  infoRetryPolicy: Readonly<RetryPolicy>;
 }
 
 /** What {@linkcode resolveBackupXdrConfig} accepts: the namespace and any other field. */
@@ -114,6 +121,11 @@ export function resolveBackupXdrConfig(input: BackupXdrConfigInput): Readonly<Ba
     maxConnections: input.maxConnections ?? 4096,
     infoPollingPeriodMs: input.infoPollingPeriodMs ?? 1000,
     startTimeoutMs: input.startTimeoutMs ?? 30000,
+    infoRetryPolicy: resolveRetryPolicy(
+      "infoRetryPolicy",
+      input.infoRetryPolicy,
+      DEFAULT_RETRY_POLICY,
+    ),
   };
   if (secretAgent !== undefined) c.secretAgent = secretAgent;
   if (input.tls !== undefined) {

@@ -70,3 +70,26 @@ Deno.test("resolveBackupXdrConfig() applies backup-go's validation rules", () =>
     500,
   );
 });
+
+Deno.test("resolveBackupXdrConfig() resolves and checks the info retry policy", () => {
+  assert.deepEqual(resolveBackupXdrConfig({ namespace: "test" }).infoRetryPolicy, {
+    baseTimeoutMs: 1000,
+    multiplier: 2,
+    maxRetries: 3,
+  });
+  assert.deepEqual(
+    resolveBackupXdrConfig({
+      namespace: "test",
+      infoRetryPolicy: { baseTimeoutMs: 50, multiplier: 1.5, maxRetries: 7 },
+    }).infoRetryPolicy,
+    { baseTimeoutMs: 50, multiplier: 1.5, maxRetries: 7 },
+  );
+  assert.throws(
+    () =>
+      resolveBackupXdrConfig({
+        namespace: "test",
+        infoRetryPolicy: { baseTimeoutMs: -1, multiplier: 1, maxRetries: 1 },
+      }),
+    (e: unknown) => e instanceof AerobakError && e.code === "CONFIG_INVALID",
+  );
+});

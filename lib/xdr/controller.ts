@@ -8,6 +8,7 @@
  * @module
  */
 
+import { retryAttempts, retryDelayMs, type RetryPolicy } from "../policy.ts";
 import { AerobakError } from "../errors.ts";
 import { type Clock, systemClock } from "../pipeline/clock.ts";
 import { asAerobakError } from "./_error.ts";
@@ -29,6 +30,11 @@ export interface XdrControllerOptions extends XdrDcSettings {
   statsDelayMs?: number;
   /** Attempts of one stats poll before it counts as failed. @default 5 */
   statsAttempts?: number;
+  /**
+   * Retry policy of one stats poll: when given, its attempts and backoff (base ×
+   * multiplier^k ± 10 %) replace `statsAttempts` and the default 100 ms × attempt delay.
+   */
+  retryPolicy?: Readonly<RetryPolicy>;
   /** Time source. @default systemClock */
   clock?: Clock;
   /** Stops the run (the DC is still removed and MRT writes unblocked). */
@@ -68,6 +74,7 @@ export class XdrController {
   readonly #pollMs: number;
   readonly #delayMs: number;
   readonly #attempts: number;
+  readonly #retryPolicy?: Readonly<RetryPolicy>;
   readonly #clock: Clock;
   readonly #onStats?: (node: string, stats: XdrStats) => void;
   readonly #abort = new AbortController();
@@ -96,7 +103,10 @@ export class XdrController {
     };
     this.#pollMs = options.pollIntervalMs ?? 1000;
     this.#delayMs = options.statsDelayMs ?? 3000;
-    this.#attempts = Math.max(1, options.statsAttempts ?? 5);
+    this.#retryPolicy = options.retryPolicy;
+    this.#attempts = options.retryPolicy !== undefined
+      ? retryAttempts(options.retryPolicy)
+      : Math.max(1, options.statsAttempts ?? 5);
     this.#clock = options.clock ?? systemClock;
     this.#onStats = options.onStats;
     this.#external = options.signal;
@@ -249,7 +259,10 @@ export class XdrController {
           this.#warn(e);
           return null;
         }
-        await this.#clock.sleep(100 * attempt, signal);
+        const delay = this.#retryPolicy !== undefined
+          ? retryDelayMs(this.#retryPolicy, attempt - 1)
+          : 100 * attempt;
+        await this.#clock.sleep(delay, signal);
       }
     }
   }
