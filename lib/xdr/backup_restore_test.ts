@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Cluster } from "../aerospike/cluster.ts";
+import { keyFromJs } from "../aerospike/digest.ts";
 import { startEmulator } from "../emulator/emulator.ts";
 import { XdrEmulation } from "../emulator/xdr.ts";
 import { DirectoryReader } from "../io/local_reader.ts";
@@ -115,4 +116,68 @@ Deno.test("XDR backup with ZSTD and AES-256 restores through the same chain", as
   assert.equal(restored.recordsInserted, 120);
   assert.equal(target.count("test", "z"), 120);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("XDR backup while a writer puts, updates and deletes restores the source's final state", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await using source = await startEmulator({ nodes: 3 });
+    for (let i = 0; i < 300; i++) {
+      source.put({ namespace: "test", set: "w", key: i, bins: { i, v: `first ${i}` } });
+    }
+    XdrEmulation.attach(source.cluster, { window: 32 });
+    await using cluster = await Cluster.connect({ hosts: source.seeds });
+    const clock = new ManualClock();
+    const job = startBackupXdr(
+      cluster,
+      resolveBackupXdrConfig({
+        namespace: "test",
+        dc: "busy",
+        localPort: 0,
+        listenAddress: "127.0.0.1",
+        parallelWrite: 3,
+      }),
+      new DirectoryWriter(dir),
+      { clock },
+    );
+    // The writer runs while the rewind ships (new records, updates of old ones, deletes),
+    // then stops; the backup then catches up (lag 0) and must hold the final state.
+    let step = 0;
+    for (let i = 0; i < 4000 && job.status === "running"; i++) {
+      // 20 changes in each of the first 3 rounds, checked to happen while the job runs.
+      for (let k = 0; k < 20 && i < 3; k++, step++) {
+        assert.equal(job.status, "running");
+        const n = 300 + step;
+        source.put({ namespace: "test", set: "w", key: n, bins: { i: n, v: `new ${n}` } });
+        // An update bumps the generation, as a server write does (seeding does not on its own).
+        source.put({
+          namespace: "test",
+          set: "w",
+          key: step,
+          generation: 2,
+          bins: { i: step, v: `updated` },
+        });
+        assert.equal(await cluster.delete("test", "w", keyFromJs(299 - step)), 0);
+      }
+      await clock.advance(500);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await job.wait();
+    assert.equal(step, 60);
+
+    await using target = await startEmulator({ nodes: 2 });
+    await using targetCluster = await Cluster.connect({ hosts: target.seeds });
+    await startAsbxRestore(
+      targetCluster,
+      resolveRestoreConfig({ encoderType: "ASBX", parallel: 3 }),
+      new DirectoryReader(dir, { extension: ".asbx" }),
+    ).wait();
+    const state = (emu: typeof source) =>
+      emu.dump("test").map((r) =>
+        `${r.digest.join(",")} ${r.bins.map((b) => `${b.name}=${String(b.value)}`).join(" ")}`
+      );
+    assert.deepEqual(state(target), state(source));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
