@@ -21,17 +21,16 @@ import { groupAsbxFiles, parseAsbxFileName } from "../format/asbx/file_name.ts";
 import { loadEncryptionKey } from "../io/encryption_key.ts";
 import { openReadChain, type ReadChain } from "../io/file_chain.ts";
 import type { StorageEntry, StorageReader } from "../io/storage.ts";
-import { type Clock, systemClock } from "../pipeline/clock.ts";
+import type { Clock } from "../pipeline/clock.ts";
 import { fixedFanout } from "../pipeline/fanout.ts";
-import { Job } from "../pipeline/job.ts";
-import { MetricsMeter } from "../pipeline/metrics.ts";
+import { startCountedJob } from "../pipeline/_counted_job.ts";
 import { Pipe, type PipeReader, type PipeWriter, type Processor } from "../pipeline/pipe.ts";
 import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
 import { retryAttempts, retryDelayMs, type RetryPolicy } from "../policy.ts";
 import type { RestoreConfig } from "../restore/config.ts";
 import { recordRef } from "../restore/processors.ts";
 import type { RestoreHandle, RestoreJobOptions } from "../restore/restore.ts";
-import { RestoreCounters, type RestoreStats } from "../restore/stats.ts";
+import { RestoreCounters } from "../restore/stats.ts";
 import { classifyWriteResult } from "../restore/write_result.ts";
 import { decodeReplay } from "./replay.ts";
 
@@ -69,34 +68,18 @@ export function startAsbxRestore(
   options: RestoreJobOptions = {},
 ): RestoreHandle {
   const counters = new RestoreCounters();
-  const clock = options.clock ?? systemClock;
   const open = new Set<ReadChain>();
-  let pipe: Pipe<AsbxToken> | undefined;
   const openBytes = () => {
     let n = 0;
     for (const c of open) n += c.bytesRead();
     return n;
   };
-  const meter = new MetricsMeter({
-    records: () => counters.recordsRead,
-    bytes: () => counters.closedBytes + openBytes(),
-    fill: () => pipe?.fill ?? 0,
-  }, { clock });
-  return new Job<RestoreStats>(async (signal) => {
-    try {
-      pipe = await buildPipe(cluster, config, reader, { signal, clock, counters, open });
-      if (pipe !== undefined) await pipe.run();
-    } finally {
-      counters.endedAt = Date.now();
-    }
-  }, {
-    stats: () => counters.snapshot(openBytes()),
-    metrics: () => meter.sample(),
-    signal: options.signal,
-    progress: options.progress,
-    progressIntervalMs: options.progressIntervalMs,
-    clock,
-  });
+  return startCountedJob(async ({ signal, clock, onPipe }) => {
+    const pipe = await buildPipe(cluster, config, reader, { signal, clock, counters, open });
+    if (pipe === undefined) return;
+    onPipe(pipe);
+    await pipe.run();
+  }, { ...options, counters, openBytes });
 }
 
 interface RunContext {

@@ -23,10 +23,10 @@ import { AerobakError } from "../errors.ts";
 import { AsbxEncoder, type AsbxToken } from "../format/asbx/encoder.ts";
 import { loadEncryptionKey } from "../io/encryption_key.ts";
 import type { StorageWriter } from "../io/storage.ts";
-import { type Clock, systemClock } from "../pipeline/clock.ts";
+import type { Clock } from "../pipeline/clock.ts";
 import { partitionFanout } from "../pipeline/fanout.ts";
-import { Job, type JobHandle } from "../pipeline/job.ts";
-import { MetricsMeter } from "../pipeline/metrics.ts";
+import type { JobHandle } from "../pipeline/job.ts";
+import { startCountedJob } from "../pipeline/_counted_job.ts";
 import { Pipe } from "../pipeline/pipe.ts";
 import type { ProgressReporter } from "../pipeline/progress.ts";
 import { DEFAULT_RETRY_POLICY } from "../policy.ts";
@@ -91,36 +91,20 @@ export function startBackupXdr(
     );
   }
   const counters = new BackupCounters();
-  const clock = options.clock ?? systemClock;
   const sinks: AsbxFileSink[] = [];
-  let pipe: Pipe<AsbxToken> | undefined;
   const openBytes = () => sinks.reduce((n, s) => n + s.openBytes, 0);
-  const meter = new MetricsMeter({
-    records: () => counters.recordsRead,
-    bytes: () => counters.closedBytes + openBytes(),
-    fill: () => pipe?.fill ?? 0,
-  }, { clock });
-  return new Job<BackupStats>(async (signal) => {
-    try {
-      await runBackupXdr(cluster, config, storage, {
+  return startCountedJob(
+    ({ signal, clock, onPipe }) =>
+      runBackupXdr(cluster, config, storage, {
         signal,
         clock,
         counters,
         sinks,
-        onPipe: (p) => (pipe = p),
+        onPipe,
         onListening: options.onListening,
-      });
-    } finally {
-      counters.endedAt = Date.now();
-    }
-  }, {
-    stats: () => counters.snapshot(openBytes()),
-    metrics: () => meter.sample(),
-    signal: options.signal,
-    progress: options.progress,
-    progressIntervalMs: options.progressIntervalMs,
-    clock,
-  });
+      }),
+    { ...options, counters, openBytes },
+  );
 }
 
 interface RunContext {
