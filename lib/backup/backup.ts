@@ -10,7 +10,7 @@ import type { Cluster } from "../aerospike/cluster.ts";
 import { PartitionFilter } from "../aerospike/partition_filter.ts";
 import { AerobakError } from "../errors.ts";
 import { AsbEncoder, asbVersionFor } from "../format/asb/encoder.ts";
-import { loadEncryptionKey } from "../io/encryption_key.ts";
+import { loadJobEncryptionKey } from "../io/encryption_key.ts";
 import type { StorageWriter } from "../io/storage.ts";
 import { type CountedJobContext, startCountedJob } from "../pipeline/_counted_job.ts";
 import { defaultFanout, fixedFanout } from "../pipeline/fanout.ts";
@@ -168,9 +168,9 @@ async function runBackup(
     clock: ctx.clock,
   };
   const directory = storage.kind === "directory";
-  const encryptionKey = config.encryption.mode === "NONE"
-    ? undefined
-    : await loadEncryptionKey(config.encryption, { secretAgent: config.secretAgent });
+  const encryptionKey = await loadJobEncryptionKey(config.encryption, {
+    secretAgent: config.secretAgent,
+  });
 
   // State file: load it to continue, or start a new one.
   let keeper: StateKeeper | undefined;

@@ -199,3 +199,18 @@ export async function loadEncryptionKey(
   const value = await resolveSecret(ref, options.secretAgent);
   return deriveEncryptionKey(value, { mode, source: `secret ${ref}` });
 }
+
+/**
+ * Loads the key a job needs: none when the policy's mode is `"NONE"`, else as
+ * {@linkcode loadEncryptionKey} does.
+ *
+ * @param policy Mode and key source.
+ * @param options Secret Agent for `keySecret`.
+ * @returns The 16- or 32-byte key, or `undefined` without encryption.
+ */
+export function loadJobEncryptionKey(
+  policy: EncryptionPolicy,
+  options: LoadEncryptionKeyOptions = {},
+): Promise<Uint8Array | undefined> {
+  return policy.mode === "NONE" ? Promise.resolve(undefined) : loadEncryptionKey(policy, options);
+}

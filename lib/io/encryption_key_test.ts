@@ -3,7 +3,7 @@ import { AerobakError } from "../errors.ts";
 import { SecretAgentTestServer } from "../secret_agent/test_server.ts";
 import { C_SAMPLES, hex, run } from "./_test_helpers.ts";
 import { rejectsCode, withTempDir } from "../_test_utils.ts";
-import { deriveEncryptionKey, loadEncryptionKey } from "./encryption_key.ts";
+import { deriveEncryptionKey, loadEncryptionKey, loadJobEncryptionKey } from "./encryption_key.ts";
 
 const KEY_FILE = `${C_SAMPLES}sample-key.pem`;
 
@@ -238,4 +238,13 @@ Deno.test("loadEncryptionKey() refuses passphrase-protected PKCS#8 and PKCS#1 ke
       );
     }
   });
+});
+
+Deno.test("loadJobEncryptionKey() loads no key without encryption and the key with it", async () => {
+  assert.equal(await loadJobEncryptionKey({ mode: "NONE" }), undefined);
+  const keyFile = new URL("../../testdata/c-asbackup-4.5.8/sample-key.pem", import.meta.url)
+    .pathname;
+  const key = await loadJobEncryptionKey({ mode: "AES256", keyFile });
+  assert.deepEqual(key, await loadEncryptionKey({ mode: "AES256", keyFile }));
+  assert.equal(key?.length, 32);
 });

@@ -12,7 +12,7 @@ import { compareVersion } from "../aerospike/info.ts";
 import { AerobakError, type FileLocation, formatLocation } from "../errors.ts";
 import { decodeAsb } from "../format/asb/decoder.ts";
 import type { AsbToken } from "../format/asb/parser.ts";
-import { loadEncryptionKey } from "../io/encryption_key.ts";
+import { loadJobEncryptionKey } from "../io/encryption_key.ts";
 import { openReadChain, type ReadChain } from "../io/file_chain.ts";
 import type { StorageEntry, StorageReader } from "../io/storage.ts";
 import { type CountedJobContext, startCountedJob } from "../pipeline/_counted_job.ts";
@@ -89,6 +89,32 @@ interface RunContext extends CountedJobContext {
   now: () => number;
 }
 
+/**
+ * Checks what every restore needs before it reads a file: the file format this restore
+ * reads, and a cluster unless it only validates.
+ *
+ * @param cluster The cluster, or null.
+ * @param config The resolved configuration.
+ * @param format The format the calling restore reads.
+ * @throws {AerobakError} `CONFIG_INVALID` when the configuration names another format.
+ * @throws {TypeError} Without a cluster when `validateOnly` is not set.
+ */
+export function checkRestoreInput(
+  cluster: unknown,
+  config: Readonly<RestoreConfig>,
+  format: "ASB" | "ASBX",
+): void {
+  if (config.encoderType !== format) {
+    throw new AerobakError(
+      "CONFIG_INVALID",
+      `Invalid encoderType "${config.encoderType}": this restore reads ${format} files`,
+    );
+  }
+  if (!config.validateOnly && cluster === null) {
+    throw new TypeError("Cannot restore without a cluster: pass one, or set validateOnly");
+  }
+}
+
 async function runRestore(
   cluster: Cluster | null,
   config: Readonly<RestoreConfig>,
@@ -96,18 +122,10 @@ async function runRestore(
   ctx: RunContext,
 ): Promise<void> {
   const { signal, counters } = ctx;
-  if (config.encoderType !== "ASB") {
-    throw new AerobakError(
-      "CONFIG_INVALID",
-      `Invalid encoderType "${config.encoderType}": this restore reads ASB files`,
-    );
-  }
-  if (!config.validateOnly && cluster === null) {
-    throw new TypeError("Cannot restore without a cluster: pass one, or set validateOnly");
-  }
-  const encryptionKey = config.encryption.mode === "NONE"
-    ? undefined
-    : await loadEncryptionKey(config.encryption, { secretAgent: config.secretAgent });
+  checkRestoreInput(cluster, config, "ASB");
+  const encryptionKey = await loadJobEncryptionKey(config.encryption, {
+    secretAgent: config.secretAgent,
+  });
 
   // Files in name order; metadata files last when metadata is applied last.
   const entries: StorageEntry[] = [];

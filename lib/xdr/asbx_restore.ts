@@ -18,7 +18,7 @@ import { AerobakError } from "../errors.ts";
 import { decodeAsbx } from "../format/asbx/decoder.ts";
 import type { AsbxToken } from "../format/asbx/encoder.ts";
 import { groupAsbxFiles, parseAsbxFileName } from "../format/asbx/file_name.ts";
-import { loadEncryptionKey } from "../io/encryption_key.ts";
+import { loadJobEncryptionKey } from "../io/encryption_key.ts";
 import { openReadChain, type ReadChain } from "../io/file_chain.ts";
 import type { StorageEntry, StorageReader } from "../io/storage.ts";
 import type { Clock } from "../pipeline/clock.ts";
@@ -29,7 +29,11 @@ import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
 import { retryAttempts, retryDelayMs, type RetryPolicy } from "../policy.ts";
 import type { RestoreConfig } from "../restore/config.ts";
 import { recordRef } from "../restore/processors.ts";
-import type { RestoreHandle, RestoreJobOptions } from "../restore/restore.ts";
+import {
+  checkRestoreInput,
+  type RestoreHandle,
+  type RestoreJobOptions,
+} from "../restore/restore.ts";
 import { RestoreCounters } from "../restore/stats.ts";
 import { classifyWriteResult } from "../restore/write_result.ts";
 import { decodeReplay } from "./replay.ts";
@@ -95,18 +99,10 @@ async function buildPipe(
   storage: StorageReader,
   ctx: RunContext,
 ): Promise<Pipe<AsbxToken> | undefined> {
-  if (config.encoderType !== "ASBX") {
-    throw new AerobakError(
-      "CONFIG_INVALID",
-      `Invalid encoderType "${config.encoderType}": this restore reads ASBX files`,
-    );
-  }
-  if (!config.validateOnly && cluster === null) {
-    throw new TypeError("Cannot restore without a cluster: pass one, or set validateOnly");
-  }
-  const encryptionKey = config.encryption.mode === "NONE"
-    ? undefined
-    : await loadEncryptionKey(config.encryption, { secretAgent: config.secretAgent });
+  checkRestoreInput(cluster, config, "ASBX");
+  const encryptionKey = await loadJobEncryptionKey(config.encryption, {
+    secretAgent: config.secretAgent,
+  });
   const entries: StorageEntry[] = [];
   for await (const e of storage.list()) entries.push(e);
   if (entries.length === 0) return undefined;

@@ -21,7 +21,7 @@ import { namespaceRecordCount } from "../backup/record_count.ts";
 import { BackupCounters, type BackupStats } from "../backup/stats.ts";
 import { AerobakError } from "../errors.ts";
 import { AsbxEncoder, type AsbxToken } from "../format/asbx/encoder.ts";
-import { loadEncryptionKey } from "../io/encryption_key.ts";
+import { loadJobEncryptionKey } from "../io/encryption_key.ts";
 import type { StorageWriter } from "../io/storage.ts";
 import type { Clock } from "../pipeline/clock.ts";
 import { partitionFanout } from "../pipeline/fanout.ts";
@@ -123,9 +123,9 @@ async function runBackupXdr(
   ctx: RunContext,
 ): Promise<void> {
   const { signal, counters } = ctx;
-  const encryptionKey = config.encryption.mode === "NONE"
-    ? undefined
-    : await loadEncryptionKey(config.encryption, { secretAgent: config.secretAgent });
+  const encryptionKey = await loadJobEncryptionKey(config.encryption, {
+    secretAgent: config.secretAgent,
+  });
   const tls = config.tls === undefined ? undefined : {
     cert: await readPem(config.tls.certFile),
     key: await readPem(config.tls.keyFile),
