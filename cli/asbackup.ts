@@ -27,7 +27,8 @@ import { waitWithProgress } from "./_progress.ts";
 import { formatReport, reportBackup } from "./_report.ts";
 
 const DESCRIPTION = "asbackup backs up an Aerospike namespace to ASB backup files " +
-  "(compatible with backup-go's abs-backup-cli and the C asbackup).";
+  "(compatible with backup-go's abs-backup-cli and the C asbackup).\n" +
+  "`asbackup xdr [flags]` backs up through XDR into ASBX files (see `asbackup xdr --help`).";
 
 /**
  * Runs `asbackup`.

@@ -238,3 +238,14 @@ Deno.test("restoreFormat() picks ASBX only for .asbx files without .asb files", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("asbackup --help points to the xdr subcommand, whose --help lists its flags", async () => {
+  const top = fakeIo();
+  assert.equal(await backupMain(["--help"], top), 0);
+  assert.match(top.out.text, /asbackup xdr \[flags\]/);
+  const xdr = fakeIo();
+  assert.equal(await backupMain(["xdr", "--help"], xdr), 0);
+  for (const flag of ["--dc", "--local-port", "--rewind", "--stop-xdr", "--unblock-mrt"]) {
+    assert.ok(xdr.out.text.includes(flag), `xdr --help lists ${flag}`);
+  }
+});
