@@ -38,6 +38,7 @@ export function readLimits(socketTimeoutMs: number, totalTimeoutMs: number): Rea
   return {
     socketTimeoutMs,
     deadline: totalTimeoutMs > 0 ? Date.now() + totalTimeoutMs : 0,
+    totalTimeoutMs: totalTimeoutMs > 0 ? totalTimeoutMs : undefined,
   };
 }
 

@@ -27,6 +27,8 @@ export interface ReadLimits {
   socketTimeoutMs: number;
   /** Absolute deadline (`Date.now()` ms) of the whole command; 0 = none. */
   deadline: number;
+  /** The total timeout the deadline came from, in ms, for error messages. */
+  totalTimeoutMs?: number;
 }
 
 /** Reports read failures; `FrameReader` stays free of node and command naming. */
@@ -127,7 +129,7 @@ export class FrameReader {
       } catch (err) {
         if (err instanceof TransportTimeout) {
           throw timeoutMs.total
-            ? this.#ctx.fail("TOTAL_TIMEOUT", `total timeout passed while reading`, err, false)
+            ? this.#ctx.fail("TOTAL_TIMEOUT", `${totalPassed(limits)} while reading`, err, false)
             : this.#ctx.fail(
               "SOCKET_TIMEOUT",
               `no data for ${limits.socketTimeoutMs} ms while reading`,
@@ -159,7 +161,7 @@ export class FrameReader {
         this.#src.close();
         throw this.#ctx.fail(
           "TOTAL_TIMEOUT",
-          "total timeout passed before reading",
+          `${totalPassed(limits)} before reading`,
           undefined,
           false,
         );
@@ -168,4 +170,10 @@ export class FrameReader {
     }
     return { ms: limits.socketTimeoutMs, total: false };
   }
+}
+
+function totalPassed(limits: ReadLimits): string {
+  return limits.totalTimeoutMs === undefined
+    ? "total timeout passed"
+    : `total timeout of ${limits.totalTimeoutMs} ms passed`;
 }
