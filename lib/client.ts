@@ -80,8 +80,8 @@ export class BackupClient {
     const cluster = this.#requireCluster("back up");
     const resolved = resolveBackupConfig(config);
     const opts: BackupJobOptions = { ...options };
-    if (opts.readStateFile === undefined && writer.kind === "directory") {
-      opts.readStateFile = (name) => Deno.readFile(writer.describe(name));
+    if (opts.readStateFile === undefined && writer.readBack !== undefined) {
+      opts.readStateFile = (name) => writer.readBack!(name);
     }
     return startBackup(cluster, resolved, writer, opts);
   }

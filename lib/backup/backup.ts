@@ -196,7 +196,10 @@ async function runBackup(
         throw new AerobakError(
           "STATE_INVALID",
           `Cannot continue from state file ${storage.describe(config.stateFile)}: ${
-            e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message
+            e instanceof Deno.errors.NotFound ||
+              (e instanceof AerobakError && e.code === "STORAGE_NOT_FOUND")
+              ? "no such file"
+              : (e as Error).message
           }`,
           { cause: e, location: { file: config.stateFile } },
         );

@@ -227,6 +227,28 @@ export class DirectoryWriter implements StorageWriter {
   }
 
   /**
+   * Reads `dir/name` back (the state file of a backup being continued).
+   *
+   * @param name File name; must not contain a path separator.
+   * @returns Its content.
+   * @throws {AerobakError} `STORAGE_NOT_FOUND` when missing, `STORAGE_READ` otherwise.
+   */
+  async readBack(name: string): Promise<Uint8Array> {
+    const path = join(this.dir, name);
+    try {
+      return await Deno.readFile(path);
+    } catch (err) {
+      throw new AerobakError(
+        err instanceof Deno.errors.NotFound ? "STORAGE_NOT_FOUND" : "STORAGE_READ",
+        `Cannot read ${path}: ${
+          err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message
+        }`,
+        { cause: err, location: { file: path } },
+      );
+    }
+  }
+
+  /**
    * Removes `dir/name`; a missing file is not an error.
    *
    * @param name File name as given to `open`.

@@ -276,6 +276,18 @@ export class ObjectStoreWriter implements StorageWriter {
   }
 
   /**
+   * Reads the object `prefix + name` back (the state file of a backup being continued).
+   *
+   * @param name File name.
+   * @returns Its content.
+   * @throws {AerobakError} `STORAGE_NOT_FOUND` for a missing object.
+   */
+  async readBack(name: string): Promise<Uint8Array> {
+    const stream = await this.#store.read(keyOf(this.prefix, name), 0);
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  }
+
+  /**
    * Deletes the object `prefix + name`.
    *
    * @param name File name.

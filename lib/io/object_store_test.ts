@@ -86,7 +86,12 @@ Deno.test("ObjectStoreWriter refuses a non-empty prefix unless told to remove it
   const cont = new ObjectStoreWriter(store, "bk", { skipDirCheck: true });
   await cont.writeAtomic("state.json", bytes(4));
   assert.deepEqual(store.objects.get("bk/state.json"), bytes(4));
+  assert.deepEqual(await cont.readBack("state.json"), bytes(4));
   await cont.remove("state.json");
+  await assert.rejects(
+    () => cont.readBack("state.json"),
+    (e: AerobakError) => e.code === "STORAGE_NOT_FOUND",
+  );
   assert.equal(store.objects.has("bk/state.json"), false);
   await assert.rejects(() => cont.open("a/b.asb"), TypeError);
 });

@@ -30,6 +30,15 @@ export interface StorageWriter {
    */
   writeAtomic?(name: string, bytes: Uint8Array): Promise<void>;
   /**
+   * Reads back a small file written earlier with {@linkcode writeAtomic} (the backup's state
+   * file, when continuing). Only storages with `writeAtomic` have it.
+   *
+   * @param name File name (no directory part).
+   * @returns The whole content.
+   * @throws {AerobakError} `STORAGE_NOT_FOUND` or `STORAGE_READ` naming the path.
+   */
+  readBack?(name: string): Promise<Uint8Array>;
+  /**
    * Removes a file written earlier (for example a partial file of a failed run).
    *
    * @param name File name as given to `open`.
