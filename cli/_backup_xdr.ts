@@ -3,15 +3,29 @@
  * subcommand flags, cli-flags.md §1 "XDR subcommand flags"; backup-go-design.md §11).
  * `--stop-xdr` and `--unblock-mrt` only run the recovery actions of a crashed run.
  *
+ * Like backup-go's CLI (aerospike-backup-cli `internal/backup/backup.go` `Run`), the run
+ * also backs up the namespace's UDFs and secondary indexes with a no-records scan backup
+ * into the same directory (`metadata_<ns>_1.asb`), started once the XDR receiver listens,
+ * and reports the sum of both. Unlike backup-go, whose companion backup is a default config
+ * (no compression, no encryption), the metadata file gets the XDR files' compression and
+ * encryption: a restore applies one setting to every file of a directory, so backup-go's
+ * own `asrestore --mode auto` cannot restore its encrypted XDR backups.
+ *
+ * `--xdr-tls-certfile`/`--xdr-tls-keyfile`/`--xdr-tls-name` (aerobak's own; backup-go's CLI
+ * has no TLS for the receiver) make the receiver a TLS server and tell the DC its TLS name.
+ *
  * @module
  */
 
 import { Cluster } from "../lib/aerospike/cluster.ts";
+import { type BackupConfig, resolveBackupConfig } from "../lib/backup/config.ts";
+import type { BackupStats } from "../lib/backup/stats.ts";
 import { BackupClient } from "../lib/client.ts";
+import { DirectoryWriter } from "../lib/io/local_writer.ts";
 import type { AerobakError } from "../lib/errors.ts";
 import { stopXdrAll, unblockMrtAll } from "../lib/xdr/commands.ts";
 import { type BackupXdrConfig, resolveBackupXdrConfig } from "../lib/xdr/config.ts";
-import { type CliIo, EXIT_OK, fail, startCli } from "./_cli.ts";
+import { type CliContext, type CliIo, EXIT_OK, fail, startCli } from "./_cli.ts";
 import {
   CLIENT_FLAGS,
   compressionFlags,
@@ -29,9 +43,9 @@ import {
 } from "./_common_options.ts";
 import { FlagError, type FlagSpec, type ParsedFlags } from "./_flags.ts";
 import { infoPoliciesFromFlags, jobFlag, transferFlags } from "./_job_flags.ts";
-import { MIB, openBackupTarget } from "./_backup_options.ts";
+import { MIB } from "./_backup_options.ts";
 import { waitWithProgress } from "./_progress.ts";
-import { reportBackup } from "./_report.ts";
+import { reportBackup, sumStats, type TextSink } from "./_report.ts";
 import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
 
 const DESCRIPTION = "asbackup xdr backs up an Aerospike namespace through XDR into ASBX " +
@@ -147,6 +161,31 @@ const XDR_GROUP: readonly FlagSpec[] = [
   ),
   // -T and the info retry flags, as the scan backup has them.
   ...transferFlags("backup", "").filter((f) => f.long.startsWith("info-")),
+  flag(
+    "xdr-tls-certfile",
+    undefined,
+    "string",
+    "",
+    "Certificate chain (PEM file) of the XDR receiver: it then accepts TLS only.\n" +
+      "Needs --xdr-tls-keyfile and --xdr-tls-name.",
+    { valueName: "<cert-file-name>" },
+  ),
+  flag(
+    "xdr-tls-keyfile",
+    undefined,
+    "string",
+    "",
+    "Private key (PEM file) of --xdr-tls-certfile.",
+    { valueName: "<key-file-name>" },
+  ),
+  flag(
+    "xdr-tls-name",
+    undefined,
+    "string",
+    "",
+    "TLS name the source nodes connect to the receiver with: a tls context of their\n" +
+      "aerospike.conf whose CA trusts the certificate, and the name in the certificate.",
+  ),
 ];
 
 /** Every flag of `asbackup xdr`, in `--help` order. */
@@ -175,6 +214,16 @@ export function backupXdrConfigFromFlags(
 ): Partial<BackupXdrConfig> & { namespace: string } {
   const namespace = str(flags, "namespace");
   if (namespace === "") throw new FlagError("--namespace is required");
+  const certFile = str(flags, "xdr-tls-certfile");
+  const keyFile = str(flags, "xdr-tls-keyfile");
+  const tlsName = str(flags, "xdr-tls-name");
+  if ((certFile === "") !== (keyFile === "")) {
+    throw new FlagError("--xdr-tls-certfile and --xdr-tls-keyfile must be given together");
+  }
+  // Without the name the nodes are not told to use TLS and could never connect.
+  if ((certFile === "") !== (tlsName === "")) {
+    throw new FlagError("--xdr-tls-name must be given with --xdr-tls-certfile, and only then");
+  }
   const config: Partial<BackupXdrConfig> & { namespace: string } = {
     namespace,
     dc: str(flags, "dc"),
@@ -197,7 +246,31 @@ export function backupXdrConfigFromFlags(
     encryption: encryptionFromFlags(flags),
   };
   if (secretAgent !== undefined) config.secretAgent = secretAgent;
+  if (certFile !== "") config.tls = { certFile, keyFile, name: tlsName };
   return config;
+}
+
+/**
+ * The companion backup of an XDR run: the namespace's UDFs and secondary indexes, no
+ * records (backup-go's CLI: `NoRecords` and the namespace), with the XDR files' compression
+ * and encryption and the XDR run's info policies.
+ *
+ * @param xdr The resolved XDR configuration.
+ * @param flags The parsed flags (`-T` and the info retry flags).
+ * @returns The resolved scan backup configuration.
+ */
+function metadataBackupConfig(
+  xdr: Readonly<BackupXdrConfig>,
+  flags: ParsedFlags,
+): Readonly<BackupConfig> {
+  return resolveBackupConfig({
+    namespace: xdr.namespace,
+    noRecords: true,
+    compression: xdr.compression,
+    encryption: xdr.encryption,
+    ...(xdr.secretAgent ? { secretAgent: xdr.secretAgent } : {}),
+    ...infoPoliciesFromFlags(flags),
+  });
 }
 
 /**
@@ -216,10 +289,12 @@ export async function xdrMain(args: string[], io: CliIo): Promise<number> {
   if (typeof ctx === "number") return ctx;
   const recovery = bool(ctx.flags, "stop-xdr") || bool(ctx.flags, "unblock-mrt");
   let config;
+  let metadataConfig;
   try {
     config = resolveBackupXdrConfig(
       backupXdrConfigFromFlags(ctx.flags, ctx.secretAgent, navigator.hardwareConcurrency || 1),
     );
+    metadataConfig = metadataBackupConfig(config, ctx.flags);
     if (!recovery && str(ctx.flags, "directory") === "") {
       throw new FlagError("--directory is required");
     }
@@ -228,6 +303,13 @@ export async function xdrMain(args: string[], io: CliIo): Promise<number> {
   }
   let cluster: Cluster | undefined;
   try {
+    // One writer for both jobs: the directory is checked (or cleared with -r) once, before
+    // anything runs, as backup-go's CLI creates its writer first.
+    const writer = recovery ? undefined : new DirectoryWriter(str(ctx.flags, "directory"), {
+      removeFiles: bool(ctx.flags, "remove-files"),
+      bufferSize: 4 * MIB,
+    });
+    await writer?.prepare();
     const policy = await clientPolicyFromFlags(ctx.flags, ctx.sources, ctx.secretAgent);
     // -T limits every XDR info command (set-up, stats polls, clean-up).
     const infoTimeoutMs = infoPoliciesFromFlags(ctx.flags).infoPolicy.timeoutMs;
@@ -245,18 +327,13 @@ export async function xdrMain(args: string[], io: CliIo): Promise<number> {
       ctx.log.info("xdr recovery done");
       return EXIT_OK;
     }
-    const writer = openBackupTarget({
-      kind: "directory",
-      path: str(ctx.flags, "directory"),
-      removeFiles: bool(ctx.flags, "remove-files"),
-      bufferSize: 4 * MIB,
-    });
-    const handle = new BackupClient(cluster).backupXdr(config, writer, { signal: io.signal });
-    const stats = await waitWithProgress(handle, {
-      count: (s) => ({ records: s.recordsRead, bytes: s.bytesWritten, total: s.estimatedRecords }),
+    const stats = await runXdrAndMetadata(new BackupClient(cluster), {
+      xdr: config,
+      metadata: metadataConfig,
+      writer: writer!,
+      ctx,
       stderr: io.stderr,
-      log: ctx.log,
-      now: ctx.now,
+      signal: io.signal,
     });
     reportBackup(stats, ctx.log, io.stderr, { xdr: true });
     return EXIT_OK;
@@ -264,5 +341,70 @@ export async function xdrMain(args: string[], io: CliIo): Promise<number> {
     return fail(ctx, "backup failed", err);
   } finally {
     await cluster?.close();
+  }
+}
+
+interface XdrRun {
+  xdr: Readonly<BackupXdrConfig>;
+  metadata: Readonly<BackupConfig>;
+  writer: DirectoryWriter;
+  ctx: CliContext;
+  stderr: TextSink;
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs the XDR backup and, once its receiver listens (so a port or TLS file problem leaves
+ * no metadata file behind), the metadata backup; the first failure of either stops the
+ * other and is what the run fails with.
+ *
+ * @param client The client of the source cluster.
+ * @param run Both configurations, the shared directory writer, the CLI context.
+ * @returns The sum of both jobs' statistics.
+ */
+async function runXdrAndMetadata(client: BackupClient, run: XdrRun): Promise<BackupStats> {
+  const stop = new AbortController();
+  let cause: unknown;
+  const failRun = (err: unknown) => {
+    cause ??= err;
+    stop.abort(err);
+  };
+  const onAbort = () => failRun(run.signal!.reason);
+  run.signal?.addEventListener("abort", onAbort, { once: true });
+  let metadata: Promise<BackupStats> | undefined;
+  const startMetadata = () => {
+    run.ctx.log.info("backing up UDFs and secondary indexes", { namespace: run.xdr.namespace });
+    metadata = client.backup(run.metadata, run.writer, { signal: stop.signal }).wait();
+    metadata.catch(failRun);
+  };
+  try {
+    const xdr = client.backupXdr(run.xdr, run.writer, {
+      signal: stop.signal,
+      onListening: (hostPort) => {
+        run.ctx.log.info("xdr receiver listening", { address: hostPort });
+        if (!stop.signal.aborted) startMetadata();
+      },
+    });
+    let xdrStats: BackupStats;
+    try {
+      xdrStats = await waitWithProgress(xdr, {
+        count: (s) => ({
+          records: s.recordsRead,
+          bytes: s.bytesWritten,
+          total: s.estimatedRecords,
+        }),
+        stderr: run.stderr,
+        log: run.ctx.log,
+        now: run.ctx.now,
+      });
+    } catch (err) {
+      failRun(err);
+      await metadata?.catch(() => {});
+      throw cause;
+    }
+    // The receiver always listens before a successful XDR run ends.
+    return sumStats(xdrStats, await metadata!);
+  } finally {
+    run.signal?.removeEventListener("abort", onAbort);
   }
 }

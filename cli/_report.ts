@@ -178,6 +178,41 @@ export function formatReport(header: string, lines: readonly ReportLine[]): stri
 /** When a job started and how long it ran, as its statistics say. */
 export type ReportTiming = Pick<BackupStats, "startTime" | "durationMs">;
 
+/**
+ * Combines the statistics of two jobs of one run into one report (backup-go
+ * `SumBackupStats`/`SumRestoreStats`): every counter is added; the time is from the earlier
+ * start to the later end.
+ *
+ * @param first One job's statistics (fields only it has are kept).
+ * @param second The other job's statistics.
+ * @returns A new object.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sumStats } from "./_report.ts";
+ * const a = { startTime: new Date(1000), durationMs: 500, recordsRead: 3 };
+ * const b = { startTime: new Date(1200), durationMs: 800, recordsRead: 4 };
+ * assert.deepEqual(sumStats(a, b), { startTime: new Date(1000), durationMs: 1000, recordsRead: 7 });
+ * ```
+ */
+export function sumStats<S extends ReportTiming>(first: S, second: S): S {
+  const out: S = { ...first };
+  for (const key of Object.keys(second) as (keyof S)[]) {
+    const a = first[key];
+    const b = second[key];
+    if (typeof a === "number" && typeof b === "number") out[key] = (a + b) as S[keyof S];
+  }
+  const start = Math.min(first.startTime.getTime(), second.startTime.getTime());
+  const end = Math.max(
+    first.startTime.getTime() + first.durationMs,
+    second.startTime.getTime() + second.durationMs,
+  );
+  out.startTime = new Date(start);
+  out.durationMs = end - start;
+  return out;
+}
+
 /** What every report counts first: records, secondary indexes and UDFs read. */
 type ReadCounts = Pick<BackupStats, "recordsRead" | "sindexesRead" | "udfsRead">;
 

@@ -36,7 +36,7 @@ export interface RestorePlan {
   config: RestoreConfigInput;
   /** Where the files are. */
   source: RestoreSource;
-  /** `--mode`: the file format, or `"auto"` to pick it from the files (see `restoreFormat`). */
+  /** `--mode`: the file format, or `"auto"` to pick it from the files (see `restorePasses`). */
   mode: RestoreMode;
 }
 
@@ -139,23 +139,52 @@ export function restorePlanFromFlags(
   return { config, source, mode };
 }
 
+/** One restore job of an `asrestore` run: the files of one format. */
+export interface RestorePass {
+  /** The restore configuration's `encoderType` (ASB reads `.asb` files, ASBX `.asbx`). */
+  encoderType: "ASB" | "ASBX";
+  /** Restore only UDFs and secondary indexes (records are skipped). */
+  metadataOnly: boolean;
+}
+
 /**
- * Picks the file format of a restore: the `--mode` given, or for `auto` ASBX when the source
- * holds `.asbx` files and no `.asb` files (a single file: when its name ends with `.asbx`),
- * else ASB.
+ * Plans the restore jobs of a run from `--mode` and the files (sequential, in order):
+ *
+ * * `asb`: the `.asb` files.
+ * * `asbx`: the `.asbx` files, and the UDFs and secondary indexes of any `.asb` files
+ *   beside them (the `metadata_<ns>_<n>.asb` an XDR backup writes). backup-go's ASBX
+ *   restore ignores `.asb` files; an operator restoring an XDR backup wants its indexes
+ *   and UDFs back, so aerobak restores them (records of `.asb` files are not restored).
+ * * `auto` (backup-go's rule for a directory: `.asb` files restored as ASB, `.asbx` files
+ *   as ASBX): a directory or list with `.asbx` files gets an ASBX job, and an ASB job too
+ *   when it also holds `.asb` files; otherwise ASB (a C or Go scan backup, an empty
+ *   directory). A single file goes by its extension; stdin is ASB.
+ *
+ * Metadata goes first, so indexes exist while records arrive, unless
+ * `applyMetadataLast`: then the ASB job runs after the ASBX job. With `noRecords`, a
+ * directory of both formats gets the ASB job only (ASBX files hold nothing else).
  *
  * @param plan The plan.
- * @returns The restore configuration's `encoderType`.
+ * @returns The jobs to run, at least one.
  * @throws {AerobakError} when a directory cannot be listed.
  */
-export async function restoreFormat(plan: RestorePlan): Promise<"ASB" | "ASBX"> {
-  if (plan.mode !== "auto") return plan.mode === "asbx" ? "ASBX" : "ASB";
+export async function restorePasses(plan: RestorePlan): Promise<RestorePass[]> {
   const { source } = plan;
-  if (source.kind === "stdin") return "ASB";
-  if (source.kind === "file") return source.path.endsWith(".asbx") ? "ASBX" : "ASB";
+  const asb: RestorePass = { encoderType: "ASB", metadataOnly: false };
+  const asbx: RestorePass = { encoderType: "ASBX", metadataOnly: false };
+  if (plan.mode === "asb") return [asb];
+  if (source.kind === "stdin") return [plan.mode === "asbx" ? asbx : asb];
+  if (source.kind === "file") {
+    return [plan.mode === "asbx" || source.path.endsWith(".asbx") ? asbx : asb];
+  }
   const count = async (extension: string) =>
     (await Array.fromAsync(openRestoreSource(source, { extension }).list())).length;
-  return await count(".asbx") > 0 && await count(".asb") === 0 ? "ASBX" : "ASB";
+  const hasAsbx = plan.mode === "asbx" || await count(".asbx") > 0;
+  if (!hasAsbx) return [asb];
+  if (await count(".asb") === 0) return [asbx];
+  const metadata: RestorePass = { encoderType: "ASB", metadataOnly: plan.mode === "asbx" };
+  if (plan.config.noRecords) return [metadata];
+  return plan.config.applyMetadataLast ? [asbx, metadata] : [metadata, asbx];
 }
 
 /**

@@ -12,20 +12,32 @@
 
 import { Cluster } from "../lib/aerospike/cluster.ts";
 import { BackupClient } from "../lib/client.ts";
-import { resolveRestoreConfig } from "../lib/restore/config.ts";
+import { resolveRestoreConfig, type RestoreConfig } from "../lib/restore/config.ts";
 import type { RestoreHandle } from "../lib/restore/restore.ts";
+import type { RestoreStats } from "../lib/restore/stats.ts";
+import type { StorageReader } from "../lib/io/storage.ts";
 import { type CliIo, EXIT_OK, fail, startCli } from "./_cli.ts";
 import { clientPolicyFromFlags } from "./_common_options.ts";
 import { waitWithProgress } from "./_progress.ts";
-import { reportRestore } from "./_report.ts";
+import { reportRestore, sumStats } from "./_report.ts";
 import { RESTORE_FLAGS } from "./_restore_flags.ts";
-import { openRestoreSource, restoreFormat, restorePlanFromFlags } from "./_restore_options.ts";
+import { openRestoreSource, restorePasses, restorePlanFromFlags } from "./_restore_options.ts";
 
 const DESCRIPTION = "asrestore restores ASB backup files into an Aerospike cluster " +
   "(compatible with backup-go's abs-restore-cli and the C asrestore).";
 
+/** One job of the run: its resolved configuration and its files. */
+interface Job {
+  config: Readonly<RestoreConfig>;
+  reader: StorageReader;
+}
+
 /**
  * Runs `asrestore`.
+ *
+ * A run is one restore job, or two for a directory of an XDR backup (`.asbx` record files
+ * beside `metadata_*.asb` files): see `restorePasses`. The jobs run one after the other;
+ * the report sums them.
  *
  * @param args Command-line arguments (without the program name).
  * @param io The process: output sinks, environment, signal.
@@ -40,60 +52,78 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   if (typeof ctx === "number") return ctx;
   const now = ctx.now;
   let plan;
-  let config;
   try {
     plan = restorePlanFromFlags(ctx.flags, ctx.secretAgent, navigator.hardwareConcurrency || 1);
   } catch (err) {
     return fail(ctx, "invalid restore configuration", err);
   }
-  let encoderType;
+  const failed = plan.config.validateOnly ? "validation failed" : "restore failed";
+  let passes;
   try {
     // `--mode auto` looks at the files; a missing directory is reported by its path here.
-    encoderType = await restoreFormat(plan);
+    passes = await restorePasses(plan);
   } catch (err) {
-    return fail(ctx, plan.config.validateOnly ? "validation failed" : "restore failed", err);
+    return fail(ctx, failed, err);
   }
+  const jobs: Job[] = [];
   try {
-    config = resolveRestoreConfig({ ...plan.config, encoderType });
+    for (const pass of passes) {
+      const input = { ...plan.config, encoderType: pass.encoderType };
+      if (pass.metadataOnly) input.noRecords = true;
+      // Beside an ASB job, --no-indexes and --no-udfs are its business: ASBX files hold
+      // neither (alone, an ASBX restore refuses them, as backup-go's does).
+      if (pass.encoderType === "ASBX" && passes.length > 1) {
+        delete input.noIndexes;
+        delete input.noUdfs;
+      }
+      const config = resolveRestoreConfig(input);
+      const reader = openRestoreSource(plan.source, {
+        extension: pass.encoderType === "ASBX" ? ".asbx" : ".asb",
+      });
+      jobs.push({ config, reader });
+    }
   } catch (err) {
     return fail(ctx, "invalid restore configuration", err);
   }
+  const validateOnly = jobs[0].config.validateOnly;
 
   let cluster: Cluster | null = null;
+  let total: RestoreStats | undefined;
   let handle: RestoreHandle | undefined;
   try {
-    const reader = openRestoreSource(plan.source, {
-      extension: encoderType === "ASBX" ? ".asbx" : ".asb",
-    });
     // A missing directory or file is reported by its path before any cluster contact
     // (listing is cheap; the job lists again).
-    await Array.fromAsync(reader.list());
+    for (const job of jobs) await Array.fromAsync(job.reader.list());
     // Validation decodes the files only: no cluster is needed (backup-go does the same).
-    if (!config.validateOnly) {
+    if (!validateOnly) {
       const policy = await clientPolicyFromFlags(ctx.flags, ctx.sources, ctx.secretAgent);
       cluster = await Cluster.connect(policy, { signal: io.signal });
     }
     const client = new BackupClient(cluster);
-    handle = client.restore(config, reader, {
-      signal: io.signal,
-      // Void times become TTLs against the same clock the CLI reports with.
-      now: () => Math.floor(now().getTime() / 1000),
-    });
-    const stats = await waitWithProgress(handle, {
-      count: (s) => ({ records: s.recordsRead, bytes: s.bytesRead }),
-      stderr: io.stderr,
-      log: ctx.log,
-      now,
-    });
-    reportRestore(stats, stats, config.validateOnly, ctx.log, io.stderr);
+    for (const job of jobs) {
+      handle = client.restore(job.config, job.reader, {
+        signal: io.signal,
+        // Void times become TTLs against the same clock the CLI reports with.
+        now: () => Math.floor(now().getTime() / 1000),
+      });
+      const stats = await waitWithProgress(handle, {
+        count: (s) => ({ records: s.recordsRead, bytes: s.bytesRead }),
+        stderr: io.stderr,
+        log: ctx.log,
+        now,
+      });
+      total = total === undefined ? stats : sumStats(total, stats);
+      handle = undefined;
+    }
+    reportRestore(total!, total!, validateOnly, ctx.log, io.stderr);
     return EXIT_OK;
   } catch (err) {
-    // The report says how far the job got before it failed.
+    // The report says how far the run got before it failed.
     if (handle) {
-      const stats = handle.stats();
-      reportRestore(stats, stats, config.validateOnly, ctx.log, io.stderr);
+      const stats = total === undefined ? handle.stats() : sumStats(total, handle.stats());
+      reportRestore(stats, stats, validateOnly, ctx.log, io.stderr);
     }
-    return fail(ctx, config.validateOnly ? "validation failed" : "restore failed", err);
+    return fail(ctx, failed, err);
   } finally {
     await cluster?.close();
   }

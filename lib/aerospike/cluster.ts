@@ -35,6 +35,7 @@ import {
   getRecord,
   putRecord,
   type RecordTarget,
+  writePayload,
   type WriteResult,
 } from "./write.ts";
 
@@ -252,6 +253,42 @@ export class Cluster implements AsyncDisposable {
     const resolved = resolveWritePolicy(policy);
     const node = this.#route(record.namespace, partitionId(record.digest), 0);
     return await putRecord(node, record, resolved, ttl, this.#policy.poolWaitMs);
+  }
+
+  /**
+   * Sends a ready-made write message (a whole type-3 proto message, as an ASBX file
+   * stores it) to the master node of the digest's partition, byte for byte, like the Go
+   * client's `PutPayload`. The caller patches the message's info bits beforehand; the
+   * server applies what it says (write, delete, ops, TTL) and answers as for a put.
+   *
+   * @param namespace Namespace (routes the message, with the digest).
+   * @param digest The record's 20-byte digest.
+   * @param payload The message: proto header, then an AS_MSG write or delete.
+   * @param policy Timeouts (the payload carries the rest). @default {}
+   * @returns The server's result code (0 OK, 2 not found, 3 generation, 5 exists, …) and
+   *   generation.
+   * @throws {RangeError} For a digest that is not 20 bytes.
+   * @throws {AerobakError} `PAYLOAD_INVALID` for a wrong header (nothing sent),
+   *   `PARTITION_UNAVAILABLE` (retriable) when no node holds the partition, transport
+   *   errors (`inDoubt` set when the message may have been applied).
+   *
+   * @example Replay a stored XDR message
+   * ```ts ignore
+   * const { resultCode } = await cluster.putPayload("test", token.digest, token.payload);
+   * ```
+   */
+  async putPayload(
+    namespace: string,
+    digest: Uint8Array,
+    payload: Uint8Array,
+    policy: WritePolicy = {},
+  ): Promise<WriteResult> {
+    if (digest.length !== 20) {
+      throw new RangeError(`Invalid digest of ${digest.length} bytes: expected 20`);
+    }
+    const resolved = resolveWritePolicy(policy);
+    const node = this.#route(namespace, partitionId(digest), 0);
+    return await writePayload(node, payload, resolved, this.#policy.poolWaitMs);
   }
 
   /**

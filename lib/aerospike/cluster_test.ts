@@ -7,6 +7,7 @@ import { encodeExpression, Exp } from "./expression.ts";
 import { PartitionFilter } from "./partition_filter.ts";
 import { intBin, stringBin } from "./particle.ts";
 import type { AerospikeRecord } from "./record.ts";
+import { encodeDeleteRequest, encodePutRequest } from "./requests.ts";
 
 const hex = (d: Uint8Array) => Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
 
@@ -283,6 +284,52 @@ Deno.test("Cluster.put() applies the write policy and returns result codes", asy
   assert.equal(await cluster.delete("test", "demo", key), 0);
   assert.equal(await cluster.delete("test", "demo", key), 2);
   assert.equal(await cluster.get("test", "demo", rec.digest), null);
+});
+
+Deno.test("Cluster.putPayload() sends ready-made writes and deletes to the record's master", async () => {
+  await using emu = await startEmulator({ nodes: 3, namespaces: NSUP });
+  await using cluster = await Cluster.connect({ hosts: emu.seeds });
+  const recs: AerospikeRecord[] = Array.from({ length: 30 }, (_, i) => {
+    const key = keyFromJs(`p${i}`);
+    return {
+      namespace: "test",
+      set: "pp",
+      key,
+      digest: computeDigest("pp", key),
+      generation: 4,
+      voidTime: 0,
+      bins: [intBin("i", i), stringBin("s", `v${i}`)],
+    };
+  });
+  for (const r of recs) {
+    const payload = encodePutRequest({ record: r, ttl: 3600 }).slice();
+    assert.deepEqual(await cluster.putPayload("test", r.digest, payload), {
+      resultCode: 0,
+      generation: 1,
+    });
+  }
+  assert.equal(emu.count("test", "pp"), 30);
+  const got = await cluster.get("test", "pp", recs[7].digest);
+  assert.deepEqual(got!.bins, recs[7].bins);
+  assert.ok(got!.voidTime > 0, "the payload's TTL applies");
+  assert.deepEqual(emu.get("test", recs[7].digest)?.key, recs[7].key);
+  // The payload's own bits decide: a generation check in it applies, the policy adds none.
+  const gt = encodePutRequest({
+    record: { ...recs[7], generation: 1 },
+    ttl: -1,
+    policy: { generationPolicy: "expectGenGreater" },
+  }).slice();
+  assert.equal((await cluster.putPayload("test", recs[7].digest, gt)).resultCode, 3);
+  const del = encodeDeleteRequest({ namespace: "test", set: "pp", digest: recs[7].digest }).slice();
+  assert.equal((await cluster.putPayload("test", recs[7].digest, del)).resultCode, 0);
+  assert.equal(await cluster.get("test", "pp", recs[7].digest), null);
+  assert.equal((await cluster.putPayload("test", recs[7].digest, del)).resultCode, 2);
+  assert.equal(emu.count("test", "pp"), 29);
+  await assert.rejects(
+    cluster.putPayload("test", recs[0].digest, del.subarray(0, del.length - 2)),
+    (e: unknown) => e instanceof AerobakError && e.code === "PAYLOAD_INVALID",
+  );
+  await assert.rejects(cluster.putPayload("test", new Uint8Array(19), del), RangeError);
 });
 
 Deno.test("Cluster.batchWrite() writes per master node and returns a code per record", async () => {

@@ -1,5 +1,6 @@
 /**
- * Single-record commands on a node: put (with the write policy), delete and get.
+ * Single-record commands on a node: put (with the write policy), a ready-made write
+ * message sent as it is (ASBX replay), delete and get.
  *
  * A put returns the server's result code rather than throwing on it, because restore
  * counts codes such as 3 (generation: the stored record is newer) and 5 (exists) as
@@ -9,11 +10,20 @@
  * @module
  */
 
+import { AerobakError } from "../errors.ts";
 import type { ByteWriter } from "./byte_writer.ts";
 import { readLimits } from "./connection.ts";
-import { dataViewOf, forEachOp, MSG_HEADER_SIZE, readMessageHeader, readName } from "./message.ts";
+import {
+  dataViewOf,
+  forEachOp,
+  Info2,
+  MSG_HEADER_SIZE,
+  readMessageHeader,
+  readName,
+} from "./message.ts";
 import type { Node } from "./node.ts";
 import { readParticle } from "./particle.ts";
+import { PROTO_HEADER_SIZE, PROTO_VERSION, ProtoType } from "./proto.ts";
 import type { ResolvedWritePolicy } from "./policy.ts";
 import type { AerospikeRecord, Bin, UserKey } from "./record.ts";
 import { encodeDeleteRequest, encodePutRequest, encodeReadRequest } from "./requests.ts";
@@ -120,19 +130,101 @@ export async function putRecord(
   poolWaitMs: number,
 ): Promise<WriteResult> {
   checkTtl(ttl);
+  return await writeExchange(
+    node,
+    "put",
+    policy,
+    poolWaitMs,
+    (w) => encodePutRequest({ record, ttl, policy }, w),
+  );
+}
+
+/** A write's exchange: its result code and generation, transport errors marked in doubt. */
+async function writeExchange(
+  node: Node,
+  command: string,
+  policy: ResolvedWritePolicy,
+  poolWaitMs: number,
+  encode: (w: ByteWriter) => Uint8Array,
+): Promise<WriteResult> {
   try {
     const r = await exchange(
       node,
-      "put",
+      command,
       policy.socketTimeoutMs,
       policy.totalTimeoutMs,
       poolWaitMs,
-      (w) => encodePutRequest({ record, ttl, policy }, w),
+      encode,
       false,
     );
     return { resultCode: r.resultCode, generation: r.generation };
   } catch (err) {
     throw inDoubt(err);
+  }
+}
+
+/**
+ * Sends a ready-made write message to a node byte for byte, as the Go client's
+ * `PutPayload` does: an ASBX restore replays the messages XDR shipped this way, so the
+ * server sees what the source sent (ops, LUTs, generation, TTL) and decides. The header is
+ * checked first; nothing is sent when it is wrong.
+ *
+ * @param node The record's master node.
+ * @param payload One whole message: proto header (version 2, type 3, the body's length),
+ *   then an AS_MSG whose info2 has the WRITE bit (a delete has WRITE|DELETE). It is sent
+ *   as is: patch its info bits before calling.
+ * @param policy Resolved write policy; only its timeouts are used (the payload carries
+ *   everything else).
+ * @param poolWaitMs Wait limit for a pooled connection.
+ * @returns The server's result code (0 OK, 2 not found on a delete, 3 generation, 5
+ *   exists, …) and the generation it reported.
+ * @throws {AerobakError} `PAYLOAD_INVALID` (not retriable, nothing sent) when the proto or
+ *   message header is wrong; transport and protocol errors naming node and command,
+ *   `inDoubt` set when the request may have been applied.
+ *
+ * @example Replay a stored message
+ * ```ts ignore
+ * import { writePayload } from "./write.ts";
+ * const { resultCode } = await writePayload(node, payload, policy, 1000);
+ * ```
+ */
+export async function writePayload(
+  node: Node,
+  payload: Uint8Array,
+  policy: ResolvedWritePolicy,
+  poolWaitMs: number,
+): Promise<WriteResult> {
+  checkPayload(payload, node);
+  // Sent from the caller's buffer: copying it into the connection's writer buys nothing.
+  return await writeExchange(node, "write payload", policy, poolWaitMs, () => payload);
+}
+
+/** Refuses a payload that is not one whole type-3 write message of its own length. */
+function checkPayload(payload: Uint8Array, node: Node): void {
+  const n = payload.length;
+  const fail = (what: string) =>
+    new AerobakError("PAYLOAD_INVALID", `Cannot write a payload of ${n} bytes: ${what}`, {
+      node: node.ref,
+    });
+  if (n < PROTO_HEADER_SIZE + MSG_HEADER_SIZE) {
+    throw fail(
+      `expected at least ${PROTO_HEADER_SIZE + MSG_HEADER_SIZE} (proto and message headers)`,
+    );
+  }
+  if (payload[0] !== PROTO_VERSION || payload[1] !== ProtoType.MESSAGE) {
+    throw fail(`proto version ${payload[0]} type ${payload[1]}, expected version 2 type 3`);
+  }
+  // 48-bit size; above 2^32 it cannot match a Uint8Array's length anyway.
+  const size = ((payload[2] << 8) | payload[3]) * 2 ** 32 + ((payload[4] << 24) >>> 0) +
+    ((payload[5] << 16) | (payload[6] << 8) | payload[7]);
+  if (size !== n - PROTO_HEADER_SIZE) {
+    throw fail(`the proto header gives a body of ${size} bytes, the payload holds ${n - 8}`);
+  }
+  if (payload[PROTO_HEADER_SIZE] !== MSG_HEADER_SIZE) {
+    throw fail(`message header size ${payload[PROTO_HEADER_SIZE]}, expected 22`);
+  }
+  if ((payload[PROTO_HEADER_SIZE + 2] & Info2.WRITE) === 0) {
+    throw fail("info2 has no WRITE bit: not a write or delete");
   }
 }
 

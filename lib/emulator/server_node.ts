@@ -35,6 +35,7 @@ import type { RequestKind } from "./faults.ts";
 import { answerInfo } from "./info_commands.ts";
 import { executeRecordCommand, type RecordCommand, replyStatus } from "./record_commands.ts";
 import { serveScan } from "./scan_command.ts";
+import { XdrEmulation } from "./xdr.ts";
 
 /** Idle limit of a client connection (the server's proto-fd-idle-ms is off by default). */
 const IDLE_TIMEOUT_MS = 24 * 3600_000;
@@ -186,8 +187,10 @@ export class ServerNode {
       return;
     }
     let hasDigest = false;
+    let inTransaction = false;
     forEachField(view, body, MSG_HEADER_SIZE, header.nFields, (type) => {
       if (type === FieldType.DIGEST || type === FieldType.KEY) hasDigest = true;
+      else if (type === FieldType.MRT_ID) inTransaction = true;
     });
     if (!hasDigest) {
       await this.#delay("scan");
@@ -200,11 +203,24 @@ export class ServerNode {
     } catch {
       // Malformed: answered with PARAMETER_ERROR below.
     }
-    await this.#delay((header.info2 & Info2.WRITE) !== 0 ? "write" : "read");
+    const isWrite = (header.info2 & Info2.WRITE) !== 0;
+    await this.#delay(isWrite ? "write" : "read");
     c.begin();
     if (req === null) replyStatus({ w: c.w, batchIndex: 0 }, ResultCode.PARAMETER_ERROR, 0, 0);
-    else executeRecordCommand(this.#cluster, req, { w: c.w, batchIndex: 0 }, filter);
+    else if (isWrite && inTransaction && this.#mrtWritesBlocked(req.namespace)) {
+      replyStatus({ w: c.w, batchIndex: 0 }, ResultCode.MRT_BLOCKED, 0, 0);
+    } else executeRecordCommand(this.#cluster, req, { w: c.w, batchIndex: 0 }, filter);
     c.end();
     await c.flush();
+  }
+
+  /**
+   * Whether this node refuses transaction writes to a namespace (`disable-mrt-writes`,
+   * set while an XDR backup starts). Transaction writes it accepts are applied as plain
+   * writes: the MRT id (field 5) and deadline are ignored, no provisional record version
+   * or monitor record is kept, so transaction semantics are not emulated.
+   */
+  #mrtWritesBlocked(namespace: string): boolean {
+    return XdrEmulation.of(this.#cluster)?.mrtWritesDisabled(this.state.name, namespace) ?? false;
   }
 }

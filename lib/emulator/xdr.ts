@@ -27,6 +27,15 @@ export const XDR_ENTERPRISE_ONLY = "ERROR:25:enterprise only";
 
 const OK = "ok";
 
+/**
+ * A TLS context of the nodes' configuration (aerospike.conf `network { tls <name> { ca-file } }`)
+ * that a DC names with `tls-name`: what the nodes trust when they connect to the DC.
+ */
+export interface XdrTlsContext {
+  /** CA certificates (PEM) the DC's certificate must chain to. */
+  caCerts: string[];
+}
+
 /** Options of {@linkcode XdrEmulation.attach}. */
 export interface XdrEmulationOptions {
   /** Wait before reconnecting after a failed or dropped connection, ms. @default 50 */
@@ -35,6 +44,11 @@ export interface XdrEmulationOptions {
   window?: number;
   /** A connection with unacked messages and no ack for this long is dropped, ms. @default 5000 */
   ackTimeoutMs?: number;
+  /**
+   * TLS contexts by name, as the nodes' aerospike.conf defines them; a DC whose `tls-name`
+   * names one connects with TLS. @default none
+   */
+  tls?: Readonly<Record<string, XdrTlsContext>>;
 }
 
 interface DcNamespace {
@@ -48,6 +62,9 @@ interface DcNamespace {
 
 interface DcConfig {
   connector: boolean;
+  /** `tls-name`: the TLS context the DC connects with; "" = plain TCP. */
+  tlsName: string;
+  /** `host:port[:tls-name]` entries (the TLS name the peer certificate is checked against). */
   addresses: string[];
   namespaces: Map<string, DcNamespace>;
 }
@@ -123,6 +140,7 @@ export class XdrEmulation {
         retryDelayMs: options.retryDelayMs ?? 50,
         window: options.window ?? 64,
         ackTimeoutMs: options.ackTimeoutMs ?? 5000,
+        tls: options.tls ?? {},
       });
       registry.set(cluster, x);
     }
@@ -220,7 +238,9 @@ export class XdrEmulation {
     const dc = dcs.get(dcName);
     if (dc === undefined) return "ERROR::DC not found";
     return `connector=${dc.connector};node-address-port=${dc.addresses.join(",")};` +
-      `namespaces=${[...dc.namespaces].filter(([, n]) => n.added).map(([k]) => k).join(",")}`;
+      `tls-name=${dc.tlsName || "null"};namespaces=${
+        [...dc.namespaces].filter(([, n]) => n.added).map(([k]) => k).join(",")
+      }`;
   }
 
   #getStats(node: NodeState, p: Map<string, string>): string {
@@ -258,7 +278,7 @@ export class XdrEmulation {
     const dc = dcs.get(dcName);
     if (action === "create" && !p.has("namespace") && !p.has("node-address-port")) {
       if (dc !== undefined) return "ERROR::DC already exists";
-      dcs.set(dcName, { connector: false, addresses: [], namespaces: new Map() });
+      dcs.set(dcName, { connector: false, tlsName: "", addresses: [], namespaces: new Map() });
       return OK;
     }
     if (dc === undefined) return "ERROR::DC not found";
@@ -271,8 +291,18 @@ export class XdrEmulation {
       dc.connector = p.get("connector") === "true";
       return OK;
     }
+    if (p.has("tls-name")) {
+      const name = p.get("tls-name")!;
+      // Like the server: the name must be one of the configured TLS contexts ("null" clears).
+      if (name !== "null" && this.#opts.tls[name] === undefined) {
+        return `ERROR::tls-name ${name} not found`;
+      }
+      dc.tlsName = name === "null" ? "" : name;
+      return OK;
+    }
     const address = p.get("node-address-port");
     if (address !== undefined) {
+      if (parseNodeAddress(address) === undefined) return "ERROR::bad node-address-port";
       if (action === "add") {
         if (!dc.addresses.includes(address)) dc.addresses.push(address);
         this.#startShippers(node, dc);
@@ -334,10 +364,11 @@ export class XdrEmulation {
       if (entry.shipper !== undefined || !entry.added) continue;
       const ns = this.cluster.namespace(nsName)!;
       entry.shipper = new XdrShipper({ cluster: this.cluster, node, namespace: ns }, {
+        ...this.#opts,
         address: dc.addresses[0],
         rewind: entry.rewind,
         maxThroughput: entry.maxThroughput,
-        ...this.#opts,
+        tls: dc.tlsName === "" ? undefined : this.#opts.tls[dc.tlsName],
       });
       entry.shipper.start();
     }
@@ -365,9 +396,14 @@ export interface XdrShipperStats {
 }
 
 /** Options of {@linkcode XdrShipper}. */
-export interface XdrShipperOptions extends Required<XdrEmulationOptions> {
-  /** `host:port` of the connector (IPv6 in brackets). */
+export interface XdrShipperOptions extends Required<Omit<XdrEmulationOptions, "tls">> {
+  /**
+   * `host:port` of the connector (IPv6 in brackets), with `:<tls-name>` after the port when
+   * the certificate is to be checked against a name other than the host.
+   */
   address: string;
+  /** The DC's TLS context: connect with TLS, trusting its CAs. @default plain TCP */
+  tls?: XdrTlsContext;
   /** `"all"`, a number of seconds, or `"0"` for no rewind. */
   rewind: string;
   /** Records per second; 0 = unlimited. @default 0 */
@@ -389,6 +425,8 @@ interface Pending {
   set: string;
   /** Clock ms of the oldest change not shipped. */
   since: number;
+  /** Tombstone generation of the last delete (shipped with it), 0 when none seen. */
+  tombstoneGen: number;
 }
 
 /**
@@ -400,6 +438,7 @@ export class XdrShipper {
   readonly #ns: NamespaceState;
   readonly #host: string;
   readonly #port: number;
+  readonly #tlsName: string;
   readonly #opts: XdrShipperOptions;
   readonly #queue = new Map<string, Pending>();
   #inflight: Pending[] = [];
@@ -430,9 +469,15 @@ export class XdrShipper {
     this.#cluster = source.cluster;
     this.#node = source.node;
     this.#ns = source.namespace;
-    const i = opts.address.lastIndexOf(":");
-    this.#host = opts.address.slice(0, i).replace(/^\[(.*)\]$/, "$1");
-    this.#port = Number(opts.address.slice(i + 1));
+    const address = parseNodeAddress(opts.address);
+    if (address === undefined) {
+      throw new TypeError(
+        `Invalid XDR node address "${opts.address}": expected host:port[:tls-name]`,
+      );
+    }
+    this.#host = address.host;
+    this.#port = address.port;
+    this.#tlsName = address.tlsName || address.host;
     this.#opts = opts;
     this.setMaxThroughput(opts.maxThroughput ?? 0);
   }
@@ -506,13 +551,24 @@ export class XdrShipper {
 
   #onChange(c: RecordChange): void {
     if (!this.#isMaster(partitionId(c.record.digest))) return;
-    this.#enqueue(c.record.digest, c.record.set);
+    // A delete leaves a tombstone one generation above the record, as a server does.
+    const gen = c.kind === "delete"
+      ? (c.record.generation >= 0xffff ? 1 : c.record.generation + 1)
+      : 0;
+    this.#enqueue(c.record.digest, c.record.set, this.#cluster.clock.now(), gen);
   }
 
-  #enqueue(digest: Uint8Array, set: string, since = this.#cluster.clock.now()): void {
+  #enqueue(
+    digest: Uint8Array,
+    set: string,
+    since = this.#cluster.clock.now(),
+    tombstoneGen = 0,
+  ): void {
     const key = String.fromCharCode(...digest);
     // Already queued: it will be shipped in its state at send time.
-    if (!this.#queue.has(key)) this.#queue.set(key, { digest, set, since });
+    const queued = this.#queue.get(key);
+    if (queued === undefined) this.#queue.set(key, { digest, set, since, tombstoneGen });
+    else if (tombstoneGen !== 0) queued.tombstoneGen = tombstoneGen;
     this.#wake?.();
   }
 
@@ -574,8 +630,24 @@ export class XdrShipper {
 
   async #connect(): Promise<boolean> {
     try {
-      const conn = await Deno.connect({ hostname: this.#host, port: this.#port });
-      conn.setNoDelay(true);
+      const tcp = await Deno.connect({ hostname: this.#host, port: this.#port });
+      tcp.setNoDelay(true);
+      let conn: Deno.Conn = tcp;
+      if (this.#opts.tls !== undefined) {
+        // The certificate is checked against the address's TLS name, not the dialled host
+        // (as the server does with `node-address-port <host> <port> <tls-name>`).
+        const tls = await Deno.startTls(tcp, {
+          hostname: this.#tlsName,
+          caCerts: this.#opts.tls.caCerts,
+        });
+        try {
+          await tls.handshake();
+        } catch (err) {
+          tls.close();
+          throw err;
+        }
+        conn = tls;
+      }
       this.#stats.connects++;
       this.#conn = conn;
       void this.#readAcks(conn);
@@ -597,6 +669,7 @@ export class XdrShipper {
       if (r === undefined) {
         msg = encodeXdrDelete(
           { namespace: this.#ns.config.name, set: p.set, digest: p.digest },
+          { generation: p.tombstoneGen },
           this.#scratch,
         );
       } else if (isExpired(r, now)) {
@@ -654,7 +727,7 @@ export class XdrShipper {
     if (code === 0) this.#stats.success++;
     else {
       this.#stats.retries++;
-      this.#enqueue(p.digest, p.set, p.since);
+      this.#enqueue(p.digest, p.set, p.since, p.tombstoneGen);
     }
     if (this.#inflightHead === this.#inflight.length) {
       this.#inflight = [];
@@ -681,10 +754,24 @@ export class XdrShipper {
     for (let i = this.#inflightHead; i < this.#inflight.length; i++) {
       const p = this.#inflight[i];
       this.#stats.retries++;
-      this.#enqueue(p.digest, p.set, p.since);
+      this.#enqueue(p.digest, p.set, p.since, p.tombstoneGen);
     }
     this.#inflight = [];
     this.#inflightHead = 0;
     this.#wake?.();
   }
+}
+
+/**
+ * Splits a `node-address-port` value: `host:port[:tls-name]`, an IPv6 host in brackets.
+ *
+ * @param address The value.
+ * @returns Host, port and TLS name ("" when absent), or `undefined` when malformed.
+ */
+function parseNodeAddress(
+  address: string,
+): { host: string; port: number; tlsName: string } | undefined {
+  const m = /^(\[[^\]]+\]|[^:\[\]]+):(\d{1,5})(?::([^:]+))?$/.exec(address);
+  if (m === null || Number(m[2]) > 65535) return undefined;
+  return { host: m[1].replace(/^\[(.*)\]$/, "$1"), port: Number(m[2]), tlsName: m[3] ?? "" };
 }

@@ -1,6 +1,8 @@
 /**
  * ASBX restore (backup-go `Restore` with `EncoderTypeASBX`): replays the stored XDR
- * messages, each to the master node of its record's partition.
+ * messages, each to the master node of its record's partition. Each message is sent as
+ * XDR shipped it (ops, LUTs, generation, TTL), only its info bits patched for the write
+ * policy (`patchReplayPayload`), like backup-go's `PutPayload`: the server decides.
  *
  * Order matters (a record's versions are stored oldest first, a delete after its writes),
  * so the files of one writer prefix are replayed by one worker, in ascending file number,
@@ -12,8 +14,7 @@
 
 import type { Cluster } from "../aerospike/cluster.ts";
 import type { WritePolicy } from "../aerospike/policy.ts";
-import type { AerospikeRecord } from "../aerospike/record.ts";
-import { resultCodeName } from "../aerospike/result_code.ts";
+import { ResultCode, resultCodeName } from "../aerospike/result_code.ts";
 import { AerobakError } from "../errors.ts";
 import { decodeAsbx } from "../format/asbx/decoder.ts";
 import type { AsbxToken } from "../format/asbx/encoder.ts";
@@ -36,10 +37,10 @@ import {
 } from "../restore/restore.ts";
 import { RestoreCounters } from "../restore/stats.ts";
 import { classifyWriteResult } from "../restore/write_result.ts";
-import { decodeReplay } from "./replay.ts";
+import { checkReplayPayload, patchReplayPayload } from "./replay.ts";
 
 /** What the replay needs from a cluster; `Cluster` satisfies it. */
-export type AsbxRestoreCluster = Pick<Cluster, "put" | "delete">;
+export type AsbxRestoreCluster = Pick<Cluster, "putPayload">;
 
 /**
  * Starts an ASBX restore (or, with `validateOnly`, a check of every file) and returns its
@@ -202,38 +203,41 @@ class ReplayWriter implements PipeWriter<AsbxToken> {
 
   async write(token: AsbxToken): Promise<number> {
     const ctx = this.#ctx;
-    const op = decodeReplay(token);
+    const { set, isDelete } = checkReplayPayload(token);
+    // Once, before the first attempt: the token owns its payload, and retries send the
+    // same bytes.
+    patchReplayPayload(token.payload, ctx.policy);
     const attempts = retryAttempts(ctx.retry);
     for (let k = 0;; k++) {
       let code = 0;
       let error: unknown;
       try {
-        code = op.kind === "put"
-          ? (await ctx.cluster.put(op.record, ctx.policy, op.ttl)).resultCode
-          : await ctx.cluster.delete(op.record.namespace, op.record.set, op.record.digest, {
-            ...ctx.policy,
-            durableDelete: op.durable,
-          });
+        code =
+          (await ctx.cluster.putPayload(token.namespace, token.digest, token.payload, ctx.policy))
+            .resultCode;
       } catch (e) {
         if (e instanceof AerobakError && e.inDoubt) ctx.counters.errorsInDoubt++;
-        // Transport failures are retried; a delete's server refusal only when retriable.
-        if (e instanceof AerobakError && e.resultCode !== undefined && !e.retriable) {
-          throw failed(op.record, e.resultCode, e);
+        // Transport failures are retried; a malformed payload never.
+        if (e instanceof AerobakError && e.code === "PAYLOAD_INVALID") {
+          throw failed(token, set, 0, e);
         }
         error = e;
       }
       if (error === undefined) {
         // A delete of a record that is already gone (2) did what it was meant to do.
-        const outcome = op.kind === "delete"
+        // Deletes have no counter of their own in the restore stats: like backup-go,
+        // whose payload writer counts every accepted payload as inserted, they count as
+        // inserted.
+        const outcome = isDelete && code === ResultCode.KEY_NOT_FOUND
           ? "inserted"
           : classifyWriteResult(code, { ignoreRecordError: ctx.ignoreRecordError, batch: false });
-        if (outcome === "fail") throw failed(op.record, code);
+        if (outcome === "fail") throw failed(token, set, code);
         if (outcome !== "retry") {
           count(ctx.counters, outcome);
           return token.payload.length;
         }
       }
-      if (k + 1 >= attempts) throw failed(op.record, code, error);
+      if (k + 1 >= attempts) throw failed(token, set, code, error);
       ctx.counters.retries++;
       await ctx.clock.sleep(retryDelayMs(ctx.retry, k), ctx.signal);
     }
@@ -251,14 +255,15 @@ function count(c: RestoreCounters, outcome: "inserted" | "fresher" | "existed" |
   else c.recordsIgnored++;
 }
 
-function failed(record: AerospikeRecord, code: number, cause?: unknown): AerobakError {
-  const ref = recordRef(record);
+function failed(token: AsbxToken, set: string, code: number, cause?: unknown): AerobakError {
+  const { namespace, digest } = token;
+  const ref = recordRef({ namespace, set, digest, generation: 0, voidTime: 0, bins: [] });
   const what = code === 0 && cause instanceof Error
     ? cause.message
     : `server returned ${code} ${resultCodeName(code)}`;
   return new AerobakError(
     "RESTORE_WRITE_FAILED",
-    `Cannot restore record ${ref.digest} of ${record.namespace}/${record.set}: ${what}`,
+    `Cannot restore record ${ref.digest} of ${token.namespace}/${set}: ${what}`,
     { cause, record: ref, resultCode: code === 0 ? undefined : code },
   );
 }

@@ -1,8 +1,20 @@
 import assert from "node:assert/strict";
 import { ByteWriter } from "../aerospike/byte_writer.ts";
+import {
+  FieldType,
+  Info2,
+  OpType,
+  writeBinOp,
+  writeField,
+  writeMessageHeader,
+  writeStringField,
+  writeU64Field,
+} from "../aerospike/message.ts";
+import { beginProto, endProto, ProtoType } from "../aerospike/proto.ts";
 import { Cluster } from "../aerospike/cluster.ts";
 import { computeDigest, keyFromJs } from "../aerospike/digest.ts";
 import { intBin, stringBin } from "../aerospike/particle.ts";
+import { ResultCode } from "../aerospike/result_code.ts";
 import type { AerospikeRecord } from "../aerospike/record.ts";
 import { AerobakError } from "../errors.ts";
 import { EmulatedCluster } from "../emulator/cluster.ts";
@@ -75,7 +87,7 @@ Deno.test("startAsbxRestore() replays each writer's files in number order, delet
     ["0_", [token(encodeXdrWrite(a1).slice(), a1)]],
     ["1_", [token(encodeXdrWrite(b).slice(), b), token(encodeXdrWrite(c).slice(), c)]],
     ["0_", [token(encodeXdrWrite(a2).slice(), a2)]],
-    ["1_", [token(encodeXdrDelete(b).slice(), b)]],
+    ["1_", [token(encodeXdrDelete(b, { generation: 2 }).slice(), b)]],
   ]);
   const config = resolveRestoreConfig({ encoderType: "ASBX", parallel: 2 });
   const job = startAsbxRestore(cluster, config, new DirectoryReader(dir, { extension: ".asbx" }));
@@ -111,6 +123,112 @@ Deno.test("startAsbxRestore() counts fresher records under the generation policy
     reader,
   ).wait();
   assert.equal(none.recordsInserted, 1);
+  assert.equal(binsOf(emu.get("test", a.digest)), binsOf(a));
+  await Deno.remove(dir, { recursive: true });
+});
+
+/**
+ * A message as a real source ships it beyond what our own XDR emulation sends: a LUT field
+ * (14), a WRITE op carrying its LUT (`has_lut` flag, 8 bytes after the name) and an INCR op.
+ */
+function richMessage(r: AerospikeRecord, generation: number, incr: bigint): Uint8Array {
+  const w = new ByteWriter();
+  const p = beginProto(w);
+  writeMessageHeader(w, {
+    info1: 0x10,
+    info2: Info2.WRITE,
+    info3: 0,
+    info4: 0,
+    resultCode: 0,
+    generation,
+    recordTtl: -1,
+    transactionTtl: 0,
+    nFields: 4,
+    nOps: 2,
+  });
+  writeStringField(w, FieldType.NAMESPACE, r.namespace);
+  writeStringField(w, FieldType.SET, r.set);
+  writeField(w, FieldType.DIGEST, r.digest);
+  writeU64Field(w, FieldType.LUT, 1_700_000_000_000n);
+  // WRITE "v" = 1 with has_lut: size, op, particle INTEGER, flags 1, name length, name, LUT, value.
+  w.u32(4 + 1 + 8 + 8);
+  w.u8(OpType.WRITE);
+  w.u8(1);
+  w.u8(1);
+  w.u8(1);
+  w.utf8("v");
+  w.u64(1_700_000_000_000n);
+  w.i64(1n);
+  writeBinOp(w, OpType.INCR, intBin("n", incr));
+  endProto(w, p, ProtoType.MESSAGE);
+  return w.subarray().slice();
+}
+
+Deno.test("startAsbxRestore() sends each message as shipped and lets the server apply its ops", async () => {
+  const dir = await Deno.makeTempDir();
+  await using emu = await startEmulator({ nodes: 2 });
+  await using cluster = await Cluster.connect({ hosts: emu.seeds });
+  const a = rec(1, 3, "");
+  const gone = rec(2, 1, "");
+  await writeFiles(dir, [
+    ["0_", [token(richMessage(a, 3, 5n), a), token(richMessage(a, 4, 2n), a)]],
+    // A delete of a record the target never had: already done.
+    ["1_", [token(encodeXdrDelete(gone, { generation: 2 }).slice(), gone)]],
+  ]);
+  const stats = await startAsbxRestore(
+    cluster,
+    resolveRestoreConfig({ encoderType: "ASBX", parallel: 2 }),
+    new DirectoryReader(dir, { extension: ".asbx" }),
+  ).wait();
+  // Deletes have no counter of their own: like backup-go, they count as inserted.
+  assert.equal(stats.recordsInserted, 3);
+  const got = emu.get("test", a.digest)!;
+  assert.deepEqual(got.bins, [intBin("v", 1n), intBin("n", 7n)], "both INCRs applied");
+  assert.equal(got.generation, 2);
+  assert.equal(emu.get("test", gone.digest), undefined);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("startAsbxRestore() ignores, retries and fails refused writes like an ASB restore", async () => {
+  const dir = await Deno.makeTempDir();
+  await using emu = await startEmulator({ nodes: 1 });
+  await using cluster = await Cluster.connect({ hosts: emu.seeds });
+  const a = rec(1, 1, "a");
+  await writeFiles(dir, [["0_", [token(encodeXdrWrite(a).slice(), a)]]]);
+  const reader = new DirectoryReader(dir, { extension: ".asbx" });
+  const run = (ignoreRecordError: boolean) =>
+    startAsbxRestore(
+      cluster,
+      resolveRestoreConfig({
+        encoderType: "ASBX",
+        ignoreRecordError,
+        retryPolicy: { baseTimeoutMs: 1, multiplier: 1, maxRetries: 2 },
+      }),
+      reader,
+    ).wait();
+  // A record-specific refusal: ignored on request, else the restore fails naming it.
+  emu.faults.failWrite(1, ResultCode.RECORD_TOO_BIG);
+  const ignored = await run(true);
+  assert.equal(ignored.recordsIgnored, 1);
+  assert.equal(ignored.recordsInserted, 0);
+  emu.faults.failWrite(1, ResultCode.RECORD_TOO_BIG);
+  await assert.rejects(run(false), (e: unknown) => {
+    assert.ok(e instanceof AerobakError);
+    assert.equal(e.code, "RESTORE_WRITE_FAILED");
+    assert.equal(e.resultCode, ResultCode.RECORD_TOO_BIG);
+    assert.deepEqual(e.record, {
+      namespace: "test",
+      set: "s",
+      digest: btoa(String.fromCharCode(...a.digest)),
+    });
+    return true;
+  });
+  assert.equal(emu.get("test", a.digest), undefined);
+  // A passing refusal is retried with the same bytes.
+  emu.faults.failWrite(1, ResultCode.KEY_BUSY);
+  const retried = await run(false);
+  assert.equal(retried.retries, 1);
+  assert.equal(retried.recordsInserted, 1);
   assert.equal(binsOf(emu.get("test", a.digest)), binsOf(a));
   await Deno.remove(dir, { recursive: true });
 });

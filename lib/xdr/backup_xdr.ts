@@ -177,6 +177,7 @@ async function runBackupXdr(
     rewind: config.rewind,
     maxThroughput: config.maxThroughput,
     forward: config.forward,
+    tlsName: config.tls?.name ?? "",
     pollIntervalMs: config.infoPollingPeriodMs,
     retryPolicy: config.infoRetryPolicy,
     clock: ctx.clock,

@@ -45,6 +45,14 @@ export interface XdrDcSettings {
   maxThroughput: number;
   /** Also ship writes that arrived through XDR (`forward=true`). */
   forward: boolean;
+  /**
+   * TLS name of the receiver: the TLS context of the source nodes (`network { tls <name> }`
+   * in aerospike.conf, whose CA trusts the receiver's certificate) that the DC uses
+   * (`tls-name=<name>`), and the name the nodes check the certificate against
+   * (`node-address-port=<host>:<port>:<name>`). Empty: plain TCP.
+   * @default ""
+   */
+  tlsName?: string;
 }
 
 /** Progress of an XDR DC on one node (`get-stats:context=xdr`). */
@@ -78,8 +86,8 @@ export function checkDcName(dc: string): string {
 }
 
 /**
- * The create sequence for one node, in the order the server needs: DC → connector → node
- * address → [throughput] → namespace with rewind → [forward].
+ * The create sequence for one node, in the order the server needs: DC → connector →
+ * [TLS name] → node address → [throughput] → namespace with rewind → [forward].
  *
  * @param s The DC settings.
  * @returns The commands.
@@ -95,11 +103,11 @@ export function checkDcName(dc: string): string {
  */
 export function xdrCreateCommands(s: XdrDcSettings): string[] {
   const dc = `set-config:context=xdr;dc=${s.dc}`;
-  const cmds = [
-    `${dc};action=create`,
-    `${dc};connector=true`,
-    `${dc};node-address-port=${s.hostPort};action=add`,
-  ];
+  const cmds = [`${dc};action=create`, `${dc};connector=true`];
+  // The DC's TLS context must be set before the address it connects to is added.
+  if (s.tlsName) cmds.push(`${dc};tls-name=${s.tlsName}`);
+  const address = s.tlsName ? `${s.hostPort}:${s.tlsName}` : s.hostPort;
+  cmds.push(`${dc};node-address-port=${address};action=add`);
   if (s.maxThroughput > 0) {
     cmds.push(`${dc};namespace=${s.namespace};max-throughput=${s.maxThroughput}`);
   }

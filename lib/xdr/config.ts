@@ -23,6 +23,14 @@ export interface XdrTlsConfig {
   certFile: string;
   /** Private key, PEM file. */
   keyFile: string;
+  /**
+   * The TLS name the source nodes connect with: the DC's `tls-name` (a `tls` context of the
+   * nodes' aerospike.conf whose CA trusts the certificate) and the name they check the
+   * certificate against (it must be in its subject or SAN). Without it the DC is not told
+   * about TLS (as backup-go does), so nodes that are not set up otherwise connect in clear.
+   * @default ""
+   */
+  name?: string;
 }
 
 /** A resolved XDR backup configuration. */
@@ -132,7 +140,12 @@ export function resolveBackupXdrConfig(input: BackupXdrConfigInput): Readonly<Ba
     if (!input.tls.certFile || !input.tls.keyFile) {
       throw invalidConfig("tls", JSON.stringify(input.tls), "both certFile and keyFile");
     }
-    c.tls = Object.freeze({ certFile: input.tls.certFile, keyFile: input.tls.keyFile });
+    const name = input.tls.name ?? "";
+    // The name goes into info commands and after the port of `node-address-port`.
+    if (typeof name !== "string" || (name !== "" && !/^[^;:,=\s]+$/.test(name))) {
+      throw invalidConfig("tls.name", name, "a TLS name without ; : , = or spaces");
+    }
+    c.tls = Object.freeze({ certFile: input.tls.certFile, keyFile: input.tls.keyFile, name });
   }
   if (typeof c.namespace !== "string" || c.namespace === "") {
     throw invalidConfig("namespace", c.namespace, "a namespace name");

@@ -100,6 +100,7 @@ export class XdrController {
       rewind: options.rewind,
       maxThroughput: options.maxThroughput,
       forward: options.forward,
+      tlsName: options.tlsName ?? "",
     };
     this.#pollMs = options.pollIntervalMs ?? 1000;
     this.#delayMs = options.statsDelayMs ?? 3000;

@@ -212,20 +212,37 @@ export function encodeXdrWrite(
   return msg;
 }
 
+/** Options of {@linkcode encodeXdrDelete}. */
+export interface XdrDeleteOptions {
+  /**
+   * Generation to ship: the tombstone's, i.e. the deleted record's + 1. A real source
+   * ships a generation with deletes (the connector formats carry `gen` on delete
+   * messages; the + 1 is inferred), which lets a replay under `expectGenGreater` beat the
+   * versions restored before it. @default 0
+   */
+  generation?: number;
+}
+
 /**
- * Encodes a delete as an XDR connector ships it: info1 XDR, info2 WRITE|DELETE, fields
- * NAMESPACE, SET, DIGEST.
+ * Encodes a delete as an XDR connector ships it: info1 XDR, info2 WRITE|DELETE, the
+ * tombstone's generation, fields NAMESPACE, SET, DIGEST.
  *
  * @param record Namespace, set and digest of the deleted record.
+ * @param options Generation to ship.
  * @param w Writer to reuse; the result aliases it.
  * @returns The whole message, proto header included.
  */
-export function encodeXdrDelete(record: RecordLocator, w?: ByteWriter): Uint8Array {
+export function encodeXdrDelete(
+  record: RecordLocator,
+  options: XdrDeleteOptions = {},
+  w?: ByteWriter,
+): Uint8Array {
   const msg = encodeDeleteRequest(
     { namespace: record.namespace, set: record.set, digest: record.digest },
     w,
   );
   msg[INFO1_AT] |= Info1.XDR;
+  dataViewOf(msg).setUint32(GENERATION_AT, options.generation ?? 0);
   return msg;
 }
 

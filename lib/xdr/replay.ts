@@ -1,102 +1,115 @@
 /**
- * Turns a stored XDR message (an ASBX payload) back into the write or delete it stands for,
- * so a restore can replay it through the client's write path.
+ * What an ASBX restore does to a stored XDR message (an ASBX payload) before it sends the
+ * message as it is (asbx-format.md §5): a cheap check that the message is for the record
+ * the file says, and the patch of its info bits for the restore's write policy.
  *
  * @module
  */
 
 import { AerobakError } from "../errors.ts";
-import { dataViewOf, FieldType, Info2, OpType } from "../aerospike/message.ts";
-import { readUserKey } from "../aerospike/particle.ts";
-import type { AerospikeRecord } from "../aerospike/record.ts";
-import { decodeRequest } from "../aerospike/requests.ts";
+import { Info2, Info3 } from "../aerospike/message.ts";
+import type { WritePolicy } from "../aerospike/policy.ts";
+import { PROTO_HEADER_SIZE } from "../aerospike/proto.ts";
+import { writeBits } from "../aerospike/requests.ts";
 import type { AsbxToken } from "../format/asbx/encoder.ts";
+import { parseXdrMessage } from "./message.ts";
 
-/** A payload as a write: the record (generation as shipped) and the TTL to set. */
-export interface ReplayPut {
-  /** A write. */
-  kind: "put";
-  /** Namespace, set, digest, key, shipped generation and the bins of the WRITE ops. */
-  record: AerospikeRecord;
-  /** The message's record_ttl as a signed TTL (-1 never expire, -2 keep, 0 default). */
-  ttl: number;
+/** What a replay needs to know of a payload. */
+export interface ReplayInfo {
+  /** The message's set, `""` when it has none. */
+  set: string;
+  /** Whether the message is a delete (info2 DELETE). */
+  isDelete: boolean;
 }
-
-/** A payload as a delete. */
-export interface ReplayDelete {
-  /** A delete. */
-  kind: "delete";
-  /** Namespace, set and digest (`bins` empty). */
-  record: AerospikeRecord;
-  /** Whether the source asked for a durable delete. */
-  durable: boolean;
-}
-
-const utf8 = new TextDecoder();
 
 /**
- * Decodes an ASBX token's payload into the operation to replay.
+ * Checks that a token's payload is a message for the token's record: its namespace and
+ * digest fields equal the token's. Only the header and the fields are read; the ops stay
+ * opaque (the server judges them when the message is replayed).
  *
  * @param token The token (its namespace comes from the file header).
  * @param file File name, for errors.
- * @returns A put or a delete.
- * @throws {AerobakError} `ASBX_PAYLOAD` when the message is malformed, names another
- *   namespace or digest than the token, or carries ops other than bin writes.
+ * @returns The message's set and whether it is a delete.
+ * @throws {AerobakError} `ASBX_PAYLOAD` when the header or fields are malformed, or the
+ *   message names another namespace or digest than the token.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { computeDigest, keyFromJs } from "../aerospike/digest.ts";
+ * import { encodeXdrDelete, xdrPayload } from "./message.ts";
+ * import { checkReplayPayload } from "./replay.ts";
+ * const digest = computeDigest("s", keyFromJs(1));
+ * const msg = encodeXdrDelete({ namespace: "test", set: "s", digest });
+ * const token = { namespace: "test", digest, payload: xdrPayload(msg.subarray(8)) };
+ * assert.deepEqual(checkReplayPayload(token), { set: "s", isDelete: true });
+ * ```
  */
-export function decodeReplay(token: AsbxToken, file?: string): ReplayPut | ReplayDelete {
+export function checkReplayPayload(token: AsbxToken, file?: string): ReplayInfo {
   const fail = (what: string, cause?: unknown) =>
     new AerobakError(
       "ASBX_PAYLOAD",
       `Cannot replay a record${file ? ` of ${file}` : ""}: ${what}`,
-      {
-        cause,
-        location: file === undefined ? undefined : { file },
-      },
+      { cause, location: file === undefined ? undefined : { file } },
     );
+  const body = token.payload.subarray(PROTO_HEADER_SIZE);
   let msg;
   try {
-    msg = decodeRequest(token.payload.subarray(8));
+    msg = parseXdrMessage(body);
   } catch (err) {
     throw fail((err as Error).message, err);
   }
-  const { header, fields } = msg;
-  const ns = fields.get(FieldType.NAMESPACE);
-  const digest = fields.get(FieldType.DIGEST);
-  if (ns === undefined || digest === undefined) throw fail("no namespace or digest field");
-  const namespace = utf8.decode(ns);
-  if (namespace !== token.namespace) {
-    throw fail(`namespace "${namespace}" differs from the file's "${token.namespace}"`);
+  if (msg.namespace !== token.namespace) {
+    throw fail(`namespace "${msg.namespace}" differs from the file's "${token.namespace}"`);
   }
-  if (!sameBytes(digest, token.digest)) throw fail("the digest differs from the record's");
-  const set = fields.get(FieldType.SET);
-  const record: AerospikeRecord = {
-    namespace,
-    set: set === undefined ? "" : utf8.decode(set),
-    digest: token.digest,
-    generation: header.generation,
-    voidTime: 0,
-    bins: [],
-  };
-  const key = fields.get(FieldType.KEY);
-  if (key !== undefined) {
-    try {
-      record.key = readUserKey(key, dataViewOf(key), 0, key.length);
-    } catch (err) {
-      throw fail((err as Error).message, err);
-    }
+  const d = token.digest;
+  for (let i = 0; i < 20; i++) {
+    if (body[msg.digestOffset + i] !== d[i]) throw fail("the digest differs from the record's");
   }
-  if ((header.info2 & Info2.DELETE) !== 0) {
-    return { kind: "delete", record, durable: (header.info2 & Info2.DURABLE_DELETE) !== 0 };
-  }
-  for (const op of msg.ops) {
-    if (op.opType !== OpType.WRITE) throw fail(`op type ${op.opType} is not a bin write`);
-    record.bins.push(op.bin);
-  }
-  return { kind: "put", record, ttl: header.recordTtl | 0 };
+  return { set: msg.set, isDelete: (msg.info2 & Info2.DELETE) !== 0 };
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+/** The write policy fields that decide a replayed message's info bits. */
+export type ReplayPolicy = Pick<WritePolicy, "generationPolicy" | "recordExistsAction">;
+
+// Payload offsets: proto header (8), then the AS_MSG's header_sz, info1, info2, info3.
+const INFO2_AT = PROTO_HEADER_SIZE + 2;
+const INFO3_AT = PROTO_HEADER_SIZE + 3;
+// The bits a policy owns; every other bit (WRITE, DELETE, DURABLE_DELETE, …) is the source's.
+const POLICY_INFO2 = Info2.GENERATION | Info2.GENERATION_GT | Info2.CREATE_ONLY;
+const POLICY_INFO3 = Info3.UPDATE_ONLY | Info3.CREATE_OR_REPLACE | Info3.REPLACE_ONLY;
+
+/**
+ * Patches a payload's info bits in place for a write policy, as backup-go does before
+ * `PutPayload` (asbx-format.md §5.3): info2 GENERATION (0x04) and GENERATION_GT (0x08)
+ * are cleared, then set for `expectGenEqual` / `expectGenGreater`; info2 CREATE_ONLY
+ * (0x20) and info3 UPDATE_ONLY (0x08), CREATE_OR_REPLACE (0x10), REPLACE_ONLY (0x20) are
+ * cleared, then the record-exists action's bit is set (`update` none, `createOnly` info2
+ * 0x20, `replace` info3 0x10, `replaceOnly` info3 0x20, `updateOnly` info3 0x08). Every
+ * other bit, and the generation XDR shipped, stay as they are.
+ *
+ * @param payload The whole message (proto header included), at least 12 bytes.
+ * @param policy Generation policy and record-exists action.
+ *   `generationPolicy` @default "none"; `recordExistsAction` @default "update"
+ * @throws {TypeError} For an unknown generation policy or record-exists action.
+ * @throws {RangeError} For a payload too short to hold the info bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { patchReplayPayload } from "./replay.ts";
+ * const payload = new Uint8Array(30);
+ * payload[10] = 0x01; // info2 WRITE
+ * patchReplayPayload(payload, { generationPolicy: "expectGenGreater", recordExistsAction: "replace" });
+ * assert.equal(payload[10], 0x09); // WRITE | GENERATION_GT
+ * assert.equal(payload[11], 0x10); // CREATE_OR_REPLACE
+ * ```
+ */
+export function patchReplayPayload(payload: Uint8Array, policy: ReplayPolicy): void {
+  if (payload.length <= INFO3_AT) {
+    throw new RangeError(`Cannot patch a payload of ${payload.length} bytes: expected at least 12`);
+  }
+  const bits = writeBits(policy);
+  payload[INFO2_AT] = (payload[INFO2_AT] & ~POLICY_INFO2) | (bits.info2 & POLICY_INFO2);
+  payload[INFO3_AT] = (payload[INFO3_AT] & ~POLICY_INFO3) | bits.info3;
 }
