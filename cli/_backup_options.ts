@@ -12,6 +12,7 @@ import { parseAfterDigest, parsePartitionList } from "../lib/backup/partition_sp
 import { AerobakError } from "../lib/errors.ts";
 import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
 import { DirectoryWriter, FileWriter } from "../lib/io/local_writer.ts";
+import { ObjectStoreWriter } from "../lib/io/object_store.ts";
 import { StdoutWriter } from "../lib/io/std_storage.ts";
 import type { StorageWriter } from "../lib/io/storage.ts";
 import {
@@ -22,6 +23,7 @@ import {
   num,
   str,
 } from "./_common_options.ts";
+import type { CloudStorage } from "./_cloud_flags.ts";
 import { FlagError, type ParsedFlags } from "./_flags.ts";
 import { infoPoliciesFromFlags } from "./_job_flags.ts";
 
@@ -40,6 +42,16 @@ export type BackupTarget =
   }
   | { kind: "file"; path: string; removeFiles: boolean; bufferSize: number }
   | { kind: "stdout"; bufferSize: number }
+  | {
+    kind: "cloud";
+    /** The bucket or container, and its upload settings. */
+    cloud: CloudStorage;
+    /** The backup directory: a key prefix in the bucket. */
+    path: string;
+    removeFiles: boolean;
+    /** Continuing: the prefix holds the interrupted run's files. */
+    skipDirCheck?: boolean;
+  }
   | { kind: "none" };
 
 /** What `asbackup` was asked to do. */
@@ -68,6 +80,7 @@ export function backupPlanFromFlags(
   flags: ParsedFlags,
   secretAgent: SecretAgentConfig | undefined,
   now: Date = new Date(),
+  cloud?: CloudStorage,
 ): BackupPlan {
   const directory = str(flags, "directory");
   const outputFile = str(flags, "output-file");
@@ -218,8 +231,19 @@ export function backupPlanFromFlags(
 
   const removeFiles = bool(flags, "remove-files") || removeArtifacts;
   let target: BackupTarget = { kind: "none" };
-  if (outputFile === "-") target = { kind: "stdout", bufferSize: num(flags, "std-buffer") * MIB };
-  else if (outputFile !== "") {
+  if (cloud !== undefined) {
+    if (outputFile !== "") {
+      throw new FlagError(
+        `--output-file: with cloud storage, back up into --directory (a key prefix in the bucket)`,
+      );
+    }
+    if (directory !== "") {
+      target = { kind: "cloud", cloud, path: directory, removeFiles };
+      if (str(flags, "continue") !== "") target.skipDirCheck = true;
+    }
+  } else if (outputFile === "-") {
+    target = { kind: "stdout", bufferSize: num(flags, "std-buffer") * MIB };
+  } else if (outputFile !== "") {
     target = {
       kind: "file",
       path: outputFile,
@@ -261,6 +285,12 @@ export function openBackupTarget(target: BackupTarget): StorageWriter {
       return new FileWriter(target.path, { bufferSize: target.bufferSize });
     case "stdout":
       return new StdoutWriter({ bufferSize: target.bufferSize });
+    case "cloud":
+      return new ObjectStoreWriter(target.cloud.store, target.path, {
+        ...target.cloud.writerOptions,
+        removeFiles: target.removeFiles,
+        skipDirCheck: target.skipDirCheck ?? false,
+      });
     case "none":
       throw new AerobakError(
         "CONFIG_INVALID",
@@ -277,6 +307,8 @@ export function openBackupTarget(target: BackupTarget): StorageWriter {
 export async function removeArtifacts(target: BackupTarget): Promise<void> {
   if (target.kind === "directory") {
     await new DirectoryWriter(target.path, { removeFiles: true }).prepare();
+  } else if (target.kind === "cloud") {
+    await new ObjectStoreWriter(target.cloud.store, target.path, { removeFiles: true }).prepare();
   } else if (target.kind === "file") {
     await new FileWriter(target.path).remove("");
   }

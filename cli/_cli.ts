@@ -8,7 +8,7 @@
 import denoConfig from "../deno.json" with { type: "json" };
 import { AerobakError } from "../lib/errors.ts";
 import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
-import { cloudFlagsGiven } from "./_cloud_flags.ts";
+import { type CloudStorage, cloudStorageFromFlags } from "./_cloud_flags.ts";
 import { bool, choice, secretAgentFromFlags, str } from "./_common_options.ts";
 import { parseConfigFile } from "./_config_file.ts";
 import { FlagError, type FlagSpec, formatHelp, type ParsedFlags, parseFlags } from "./_flags.ts";
@@ -21,8 +21,11 @@ export interface CliIo {
   stdout: TextSink;
   /** Standard error (logs, progress, reports). */
   stderr: TextSink;
-  /** Environment variables. */
-  env: { get(name: string): string | undefined };
+  /**
+   * Environment variables (`toObject` lets cloud credentials be looked up as the providers'
+   * SDKs do; without it only flags and files give them).
+   */
+  env: { get(name: string): string | undefined; toObject?(): Record<string, string> };
   /**
    * Reads a text file (config files, `file:` passwords).
    * @default Deno.readTextFile
@@ -57,6 +60,8 @@ export interface CliContext {
   sources: PasswordSources;
   /** The clock ({@linkcode CliIo.now}, or the system's). */
   now: () => Date;
+  /** The bucket or container of the cloud flags, when one provider's flags are set. */
+  cloud: CloudStorage | undefined;
 }
 
 /** Describes a CLI for {@linkcode startCli}. */
@@ -112,20 +117,18 @@ export async function startCli(
       level: bool(flags, "verbose") ? level as LogLevel : "warn",
       now: io.now,
     });
-    const cloud = cloudFlagsGiven(flags);
-    if (cloud.length > 0) {
-      throw new FlagError(
-        `--${
-          cloud[0]
-        }: cloud storage is not supported by aerobak; use --directory, a file or stdin/stdout`,
-      );
-    }
+    const secretAgent = secretAgentFromFlags(flags);
+    const cloud = await cloudStorageFromFlags(flags, spec.name === "asrestore", {
+      env: io.env.toObject?.() ?? {},
+      readTextFile,
+    }, secretAgent);
     return {
       flags,
       log,
-      secretAgent: secretAgentFromFlags(flags),
+      secretAgent,
       sources: { env: io.env, readTextFile },
       now: io.now ?? (() => new Date()),
+      cloud,
     };
   } catch (err) {
     return failEarly(spec.name, err, io);

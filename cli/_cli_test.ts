@@ -70,10 +70,36 @@ Deno.test("startCli() takes every setting from --config and ignores other flags"
   assert.match(bad.err.text, /unknown key "backup\.nmespace"/);
 });
 
-Deno.test("startCli() refuses cloud storage flags clearly", async () => {
-  const io = fakeIo();
-  assert.equal(await startCli(SPEC, ["-n", "t", "--s3-bucket-name", "b"], io), EXIT_FAILURE);
-  assert.match(io.err.text, /^Error: --s3-bucket-name: cloud storage is not supported by aerobak/);
+Deno.test("startCli() builds the cloud store of one provider's flags and refuses two", async () => {
+  const s3 = ["--s3-bucket-name", "b", "--s3-region", "eu-west-1"];
+  const ctx = await startCli(SPEC, [
+    "-n",
+    "t",
+    ...s3,
+    "--s3-access-key-id",
+    "k",
+    "--s3-secret-access-key",
+    "s",
+  ], fakeIo());
+  assert.ok(typeof ctx !== "number");
+  assert.equal(ctx.cloud?.store.describe("d/f.asb"), "s3://b/d/f.asb");
+  const none = await startCli(SPEC, ["-n", "t"], fakeIo());
+  assert.ok(typeof none !== "number" && none.cloud === undefined);
+  const two = fakeIo();
+  assert.equal(
+    await startCli(SPEC, ["-n", "t", ...s3, "--gcp-bucket-name", "g"], two),
+    EXIT_FAILURE,
+  );
+  assert.match(
+    two.err.text,
+    /^Error: --gcp-bucket-name and --s3-bucket-name: only one cloud provider/,
+  );
+  const secret = fakeIo();
+  assert.equal(
+    await startCli(SPEC, ["-n", "t", ...s3, "--s3-secret-access-key", "secrets:aws:key"], secret),
+    EXIT_FAILURE,
+  );
+  assert.match(secret.err.text, /--s3-secret-access-key "secrets:aws:key" needs a Secret Agent/);
 });
 
 Deno.test("startCli() builds the logger and the Secret Agent from flags", async () => {

@@ -1,13 +1,25 @@
 /**
- * AWS S3, Google Cloud Storage and Azure Blob flags (cli-flags.md §1, §2). They are parsed
- * and checked so configurations written for backup-go are understood, but aerobak stores
- * backups only in local files and stdin/stdout: setting any of them is refused with a clear
- * message (see {@linkcode cloudFlagsGiven}).
+ * AWS S3, Google Cloud Storage and Azure Blob flags (cli-flags.md §1, §2), and the object
+ * store they select ({@linkcode cloudStorageFromFlags}): with one provider's flags set, the
+ * backup directory (or input files) are keys in that bucket or container.
  *
  * @module
  */
 
-import type { FlagSpec, FlagType, FlagValue, ParsedFlags } from "./_flags.ts";
+import type { ObjectSource, ObjectStore, RequestRetryPolicy } from "../lib/io/object_store.ts";
+import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
+import { azureReadRetry, azureStoreFromFlags, azureWriterOptions } from "./_cloud_azure.ts";
+import { gcsReadRetry, gcsStoreFromFlags, gcsWriterOptions } from "./_cloud_gcs.ts";
+import { s3ReadRetry, s3StoreFromFlags, s3WriterOptions } from "./_cloud_s3.ts";
+import { str } from "./_common_options.ts";
+import {
+  FlagError,
+  type FlagSpec,
+  type FlagType,
+  type FlagValue,
+  type ParsedFlags,
+} from "./_flags.ts";
+import { resolveSecretFlag } from "./_password.ts";
 
 type Row = [long: string, type: FlagType, def: FlagValue, help: string];
 
@@ -166,7 +178,7 @@ export function cloudFlags(restore: boolean): FlagSpec[] {
 }
 
 /**
- * Names the cloud flags that were set, so the CLI can refuse them.
+ * Names the cloud flags that were set.
  *
  * @param flags The parsed flags.
  * @returns The long names of the cloud flags given, in order.
@@ -174,3 +186,98 @@ export function cloudFlags(restore: boolean): FlagSpec[] {
 export function cloudFlagsGiven(flags: ParsedFlags): string[] {
   return [...flags.given].filter((f) => /^(s3|gcp|azure)-/.test(f));
 }
+
+/** The cloud storage a run uses, from one provider's flags. */
+export interface CloudStorage {
+  /** The bucket or container. */
+  store: ObjectStore;
+  /** Part size and parallel parts of uploads (`--*-chunk-size`, `--*-upload-concurrency`). */
+  writerOptions: { partSize: number; uploadConcurrency: number };
+  /** How a broken download resumes (`--*-retry-read-*`). */
+  readRetry: RequestRetryPolicy;
+  /**
+   * Brings archived files back before a restore reads them (S3 Glacier with `--s3-tier`,
+   * Azure Archive with `--azure-access-tier`), all at once as backup-go does; a no-op for
+   * other stores.
+   */
+  prepareRestore(source: ObjectSource, extension: string): Promise<void>;
+}
+
+/** What building a store from flags needs from the process. */
+export interface CloudSources {
+  /** Environment variables (credentials, regions, profiles). */
+  env: Record<string, string>;
+  /** Reads credential and key files. */
+  readTextFile: (path: string) => Promise<string>;
+}
+
+/**
+ * Builds the object store selected by the cloud flags, resolving `secrets:` references in
+ * them first.
+ *
+ * @param flags The parsed flags.
+ * @param restore Whether for asrestore.
+ * @param sources Environment and file reader.
+ * @param secretAgent The Secret Agent for `secrets:` values.
+ * @returns The storage, or `undefined` when no cloud flag is set.
+ * @throws {FlagError} When flags of two providers are set, or a provider's flags are invalid.
+ */
+export async function cloudStorageFromFlags(
+  flags: ParsedFlags,
+  restore: boolean,
+  sources: CloudSources,
+  secretAgent: SecretAgentConfig | undefined,
+): Promise<CloudStorage | undefined> {
+  const given = cloudFlagsGiven(flags);
+  if (given.length === 0) return undefined;
+  const providers = [...new Set(given.map((f) => f.slice(0, f.indexOf("-"))))];
+  if (providers.length > 1) {
+    throw new FlagError(
+      `--${given.find((f) => f.startsWith(providers[1]))} and --${
+        given.find((f) => f.startsWith(providers[0]))
+      }: only one cloud provider may be configured`,
+    );
+  }
+  const resolved: ParsedFlags = { ...flags, values: new Map(flags.values) };
+  for (const f of given) {
+    const v = flags.values.get(f);
+    if (typeof v === "string") resolved.values.set(f, await resolveSecretFlag(f, v, secretAgent));
+  }
+  const { env, readTextFile } = sources;
+  switch (providers[0]) {
+    case "s3": {
+      const store = s3StoreFromFlags(resolved, restore, env, readTextFile);
+      return {
+        store,
+        writerOptions: restore ? NO_UPLOADS : s3WriterOptions(resolved),
+        readRetry: restore ? s3ReadRetry(resolved) : {},
+        prepareRestore: async (source, extension) => {
+          await store.prepareRestore(source, extension);
+        },
+      };
+    }
+    case "gcp": {
+      return {
+        store: gcsStoreFromFlags(resolved, restore, env, readTextFile),
+        writerOptions: restore ? NO_UPLOADS : gcsWriterOptions(resolved),
+        readRetry: restore ? gcsReadRetry(resolved) : {},
+        prepareRestore: () => Promise.resolve(),
+      };
+    }
+    default: {
+      const store = azureStoreFromFlags(resolved, restore, env, readTextFile);
+      const rehydrate = restore && str(resolved, "azure-access-tier") !== "";
+      return {
+        store,
+        writerOptions: restore ? NO_UPLOADS : azureWriterOptions(resolved),
+        readRetry: restore ? azureReadRetry(resolved) : {},
+        prepareRestore: async (source, extension) => {
+          if (rehydrate) await store.rehydrate(source, { extension });
+        },
+      };
+    }
+  }
+}
+
+/** Writer options of a restore run (it uploads nothing). */
+const NO_UPLOADS = { partSize: 5 * 1024 * 1024, uploadConcurrency: 1 };

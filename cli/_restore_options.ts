@@ -10,6 +10,7 @@ import type { RestoreConfigInput } from "../lib/restore/config.ts";
 import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
 import { DirectoryListReader, DirectoryReader, FileListReader } from "../lib/io/local_reader.ts";
 import { StdinReader } from "../lib/io/std_storage.ts";
+import { type ObjectSource, ObjectStoreReader } from "../lib/io/object_store.ts";
 import type { StorageReader } from "../lib/io/storage.ts";
 import {
   bool,
@@ -19,6 +20,7 @@ import {
   num,
   str,
 } from "./_common_options.ts";
+import type { CloudStorage } from "./_cloud_flags.ts";
 import { FlagError, type ParsedFlags } from "./_flags.ts";
 import { infoPoliciesFromFlags } from "./_job_flags.ts";
 import { MIB } from "./_backup_options.ts";
@@ -28,7 +30,14 @@ export type RestoreSource =
   | { kind: "directory"; path: string }
   | { kind: "directoryList"; paths: string[]; parentDirectory: string }
   | { kind: "file"; path: string }
-  | { kind: "stdin" };
+  | { kind: "stdin" }
+  | {
+    kind: "cloud";
+    /** The bucket or container, and its read settings. */
+    cloud: CloudStorage;
+    /** The directories (key prefixes) or files (keys) in it. */
+    objects: ObjectSource;
+  };
 
 /** What `asrestore` was asked to do. */
 export interface RestorePlan {
@@ -59,6 +68,7 @@ export function restorePlanFromFlags(
   flags: ParsedFlags,
   secretAgent: SecretAgentConfig | undefined,
   cpus: number,
+  cloud?: CloudStorage,
 ): RestorePlan {
   const directory = str(flags, "directory");
   const inputFile = str(flags, "input-file");
@@ -128,7 +138,18 @@ export function restorePlanFromFlags(
   if (ns.length > 0) config.namespace = { source: ns[0], destination: ns[1] ?? ns[0] };
 
   let source: RestoreSource;
-  if (inputFile === "-") source = { kind: "stdin" };
+  if (cloud !== undefined) {
+    if (inputFile === "-") {
+      throw new FlagError("--input-file -: standard input cannot be read with cloud storage");
+    }
+    const parent = str(flags, "parent-directory");
+    const objects: ObjectSource = inputFile !== ""
+      ? { files: [inputFile] }
+      : directory !== ""
+      ? { directories: [directory] }
+      : { directories: directoryList.map((d) => (parent ? `${parent}/${d}` : d)) };
+    source = { kind: "cloud", cloud, objects };
+  } else if (inputFile === "-") source = { kind: "stdin" };
   else if (inputFile !== "") source = { kind: "file", path: inputFile };
   else if (directory !== "") source = { kind: "directory", path: directory };
   else {source = {
@@ -177,6 +198,9 @@ export async function restorePasses(plan: RestorePlan): Promise<RestorePass[]> {
   if (source.kind === "file") {
     return [plan.mode === "asbx" || source.path.endsWith(".asbx") ? asbx : asb];
   }
+  if (source.kind === "cloud" && "files" in source.objects) {
+    return [plan.mode === "asbx" || source.objects.files[0].endsWith(".asbx") ? asbx : asb];
+  }
   const count = async (extension: string) =>
     (await Array.fromAsync(openRestoreSource(source, { extension }).list())).length;
   const hasAsbx = plan.mode === "asbx" || await count(".asbx") > 0;
@@ -212,5 +236,11 @@ export function openRestoreSource(
       return new FileListReader([source.path]);
     case "stdin":
       return new StdinReader();
+    case "cloud":
+      return new ObjectStoreReader(source.cloud.store, source.objects, {
+        extension: ".asb",
+        ...options,
+        readRetry: source.cloud.readRetry,
+      });
   }
 }

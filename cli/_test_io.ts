@@ -68,7 +68,16 @@ export function fakeIo(options: FakeIoOptions = {}): FakeIo {
   const { env = {}, files, now } = options;
   const out = captureSink();
   const err = captureSink();
-  const io: FakeIo = { out, err, stdout: out, stderr: err, env: { get: (k) => env[k] } };
+  const io: FakeIo = {
+    out,
+    err,
+    stdout: out,
+    stderr: err,
+    env: {
+      get: (k) => env[k],
+      toObject: () => ({ ...env }),
+    },
+  };
   if (files !== undefined) {
     io.readTextFile = (p: string) =>
       p in files ? Promise.resolve(files[p]) : Promise.reject(new Error("No such file"));

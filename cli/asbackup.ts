@@ -50,7 +50,7 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   let plan;
   let config;
   try {
-    plan = backupPlanFromFlags(ctx.flags, ctx.secretAgent, now());
+    plan = backupPlanFromFlags(ctx.flags, ctx.secretAgent, now(), ctx.cloud);
     if (plan.mode === "removeArtifacts") {
       await removeArtifacts(plan.target);
       ctx.log.info("backup artifacts removed");
@@ -104,9 +104,13 @@ export async function main(args: string[], io: CliIo): Promise<number> {
  * the files it wrote).
  */
 async function resumeHint(plan: BackupPlan, config: BackupConfig): Promise<string | undefined> {
-  if (config.stateFile === "" || plan.target.kind !== "directory") return undefined;
+  const target = plan.target;
+  if (config.stateFile === "" || (target.kind !== "directory" && target.kind !== "cloud")) {
+    return undefined;
+  }
   try {
-    await Deno.stat(join(plan.target.path, config.stateFile));
+    if (target.kind === "directory") await Deno.stat(join(target.path, config.stateFile));
+    else await openBackupTarget(target).readBack!(config.stateFile);
   } catch {
     return undefined;
   }

@@ -53,7 +53,12 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   const now = ctx.now;
   let plan;
   try {
-    plan = restorePlanFromFlags(ctx.flags, ctx.secretAgent, navigator.hardwareConcurrency || 1);
+    plan = restorePlanFromFlags(
+      ctx.flags,
+      ctx.secretAgent,
+      navigator.hardwareConcurrency || 1,
+      ctx.cloud,
+    );
   } catch (err) {
     return fail(ctx, "invalid restore configuration", err);
   }
@@ -94,6 +99,16 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     // A missing directory or file is reported by its path before any cluster contact
     // (listing is cheap; the job lists again).
     for (const job of jobs) await Array.fromAsync(job.reader.list());
+    const source = plan.source;
+    if (source.kind === "cloud") {
+      // Archived objects (S3 Glacier, Azure Archive) are brought back first, all at once.
+      for (const job of jobs) {
+        await source.cloud.prepareRestore(
+          source.objects,
+          job.config.encoderType === "ASBX" ? ".asbx" : ".asb",
+        );
+      }
+    }
     // Validation decodes the files only: no cluster is needed (backup-go does the same).
     if (!validateOnly) {
       const policy = await clientPolicyFromFlags(ctx.flags, ctx.sources, ctx.secretAgent);

@@ -89,7 +89,7 @@ export interface ObjectStore {
 }
 
 /** When and how often a failed request is tried again. */
-export interface RetryPolicy {
+export interface RequestRetryPolicy {
   /** Attempts in all, the first included. @default {10} */
   maxAttempts?: number;
   /** Wait before the first retry, in ms. @default {1000} */
@@ -108,7 +108,7 @@ export interface RetryPolicy {
  * @param err The error.
  * @returns `true` to retry.
  */
-export function isRetriable(err: unknown): boolean {
+export function isRetriableRequestError(err: unknown): boolean {
   return err instanceof AerobakError ? err.retriable : true;
 }
 
@@ -124,7 +124,7 @@ export function isRetriable(err: unknown): boolean {
  */
 export async function withRetry<T>(
   fn: (attempt: number) => Promise<T>,
-  policy: RetryPolicy = {},
+  policy: RequestRetryPolicy = {},
   signal?: AbortSignal,
 ): Promise<T> {
   const attempts = Math.max(1, policy.maxAttempts ?? 10);
@@ -133,7 +133,7 @@ export async function withRetry<T>(
     try {
       return await fn(attempt);
     } catch (err) {
-      if (attempt >= attempts || !isRetriable(err) || signal?.aborted) throw err;
+      if (attempt >= attempts || !isRetriableRequestError(err) || signal?.aborted) throw err;
     }
     await sleep(Math.min(wait, policy.maxBackoffMs ?? 90000), signal);
     wait *= policy.multiplier ?? 2;
@@ -402,7 +402,7 @@ export interface ObjectStoreReaderOptions {
   /** Files whose names start with one of these are left out. */
   skipPrefixes?: readonly string[];
   /** How a broken download resumes (CLI `--*-retry-read-*`). */
-  readRetry?: RetryPolicy;
+  readRetry?: RequestRetryPolicy;
 }
 
 /** What an {@linkcode ObjectStoreReader} reads. */
@@ -515,11 +515,11 @@ export class ObjectStoreReader implements StorageReader {
 export function resumableRead(
   store: ObjectStore,
   key: string,
-  policy: RetryPolicy,
+  policy: RequestRetryPolicy,
 ): ReadableStream<Uint8Array> {
   let offset = 0;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  const retry: RetryPolicy = {
+  const retry: RequestRetryPolicy = {
     maxAttempts: policy.maxAttempts ?? 3,
     initialBackoffMs: policy.initialBackoffMs ?? 1000,
     multiplier: policy.multiplier ?? 2,
