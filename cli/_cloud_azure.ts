@@ -8,19 +8,11 @@
 
 import { AzureBlobStore, parseAzureAccessTier } from "../lib/io/cloud/azure.ts";
 import type { ObjectStoreWriterOptions, RequestRetryPolicy } from "../lib/io/object_store.ts";
-import { bool, num, str } from "./_common_options.ts";
+import { bool, numAtLeast, readRetryFromFlags, str } from "./_common_options.ts";
 import { FlagError, type ParsedFlags } from "./_flags.ts";
 
 /** Azure's limit on one block, in MiB. */
 const MAX_BLOCK_MIB = 4000;
-
-function atLeast(flags: ParsedFlags, name: string, min: number, what: string): number {
-  const v = num(flags, name);
-  if (!Number.isFinite(v) || v < min) {
-    throw new FlagError(`invalid value "${v}" for --${name}: ${what}`);
-  }
-  return v;
-}
 
 /** Both or neither of a credential's parts. */
 function wholeCredential(flags: ParsedFlags, names: readonly string[]): void {
@@ -75,7 +67,6 @@ export function azureStoreFromFlags(
       );
     }
   }
-  const nonNegative = "expected 0 or more";
   return new AzureBlobStore({
     endpoint,
     containerName: container,
@@ -87,19 +78,17 @@ export function azureStoreFromFlags(
     env,
     accessTier: restore ? undefined : tier,
     rehydrateTier: restore ? tier : undefined,
-    rehydratePollMs: restore
-      ? atLeast(flags, "azure-rehydrate-poll-duration", 1, "expected 1 or more")
-      : undefined,
+    rehydratePollMs: restore ? numAtLeast(flags, "azure-rehydrate-poll-duration", 1) : undefined,
     calculateChecksum: restore ? false : bool(flags, "azure-calculate-checksum"),
     // Let --azure-upload-concurrency above the default cap through instead of capping it.
     maxConcurrentParts: restore
       ? undefined
       : Math.max(16, azureWriterOptions(flags).uploadConcurrency),
-    retryMaxAttempts: atLeast(flags, "azure-retry-max-attempts", 0, nonNegative),
-    retryDelayMs: atLeast(flags, "azure-retry-delay", 0, nonNegative),
-    retryMaxDelayMs: atLeast(flags, "azure-retry-max-delay", 0, nonNegative),
-    maxConnsPerHost: atLeast(flags, "azure-max-conns-per-host", 0, nonNegative),
-    requestTimeoutMs: atLeast(flags, "azure-request-timeout", 0, nonNegative),
+    retryMaxAttempts: numAtLeast(flags, "azure-retry-max-attempts", 0),
+    retryDelayMs: numAtLeast(flags, "azure-retry-delay", 0),
+    retryMaxDelayMs: numAtLeast(flags, "azure-retry-max-delay", 0),
+    maxConnsPerHost: numAtLeast(flags, "azure-max-conns-per-host", 0),
+    requestTimeoutMs: numAtLeast(flags, "azure-request-timeout", 0),
   });
 }
 
@@ -114,7 +103,7 @@ export function azureStoreFromFlags(
 export function azureWriterOptions(
   flags: ParsedFlags,
 ): Required<Pick<ObjectStoreWriterOptions, "partSize" | "uploadConcurrency">> {
-  const mib = atLeast(flags, "azure-block-size", 0, "expected 0 or more MiB");
+  const mib = numAtLeast(flags, "azure-block-size", 0, "MiB");
   if (mib > MAX_BLOCK_MIB) {
     throw new FlagError(
       `invalid value "${mib}" for --azure-block-size: Azure blocks hold at most ${MAX_BLOCK_MIB} MiB`,
@@ -122,7 +111,7 @@ export function azureWriterOptions(
   }
   return {
     partSize: (mib === 0 ? 5 : mib) * 1024 * 1024,
-    uploadConcurrency: atLeast(flags, "azure-upload-concurrency", 1, "expected 1 or more"),
+    uploadConcurrency: numAtLeast(flags, "azure-upload-concurrency", 1),
   };
 }
 
@@ -135,12 +124,5 @@ export function azureWriterOptions(
  * @throws {FlagError} for a negative backoff or a multiplier below 1.
  */
 export function azureReadRetry(flags: ParsedFlags): RequestRetryPolicy {
-  return {
-    initialBackoffMs: atLeast(flags, "azure-retry-read-backoff", 0, "expected 0 or more"),
-    multiplier: atLeast(flags, "azure-retry-read-multiplier", 1, "expected 1 or more"),
-    maxAttempts: Math.max(
-      1,
-      atLeast(flags, "azure-retry-read-max-attempts", 0, "expected 0 or more"),
-    ),
-  };
+  return readRetryFromFlags(flags, "azure-");
 }

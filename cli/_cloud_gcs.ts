@@ -8,16 +8,10 @@
 
 import { GCS_CHUNK_ALIGNMENT, gcsEndpointBase, GcsStore } from "../lib/io/cloud/gcs.ts";
 import type { ObjectStoreWriterOptions, RequestRetryPolicy } from "../lib/io/object_store.ts";
-import { bool, num, str } from "./_common_options.ts";
+import { bool, numAtLeast, readRetryFromFlags, str } from "./_common_options.ts";
 import { FlagError, type ParsedFlags } from "./_flags.ts";
 
 /** A numeric flag that must be at least `min`; refused with the flag's name otherwise. */
-function minimum(flags: ParsedFlags, name: string, min: number): number {
-  const value = num(flags, name);
-  if (Number.isFinite(value) && value >= min) return value;
-  throw new FlagError(`invalid value "${value}" for --${name}: expected ${min} or more`);
-}
-
 /**
  * Builds the Cloud Storage store from the flags. As in backup-go, `--gcp-endpoint-override`
  * without `--gcp-key-path` sends no credentials (emulators); with a key path the requests
@@ -61,13 +55,13 @@ export function gcsStoreFromFlags(
     endpoint,
     calculateChecksum: restore ? false : bool(flags, "gcp-calculate-checksum"),
     retry: {
-      maxAttempts: minimum(flags, "gcp-retry-max-attempts", 0),
-      initialBackoffMs: minimum(flags, "gcp-retry-init-backoff", 0),
-      multiplier: minimum(flags, "gcp-retry-backoff-multiplier", 1),
-      maxBackoffMs: minimum(flags, "gcp-retry-max-backoff", 0),
+      maxAttempts: numAtLeast(flags, "gcp-retry-max-attempts", 0),
+      initialBackoffMs: numAtLeast(flags, "gcp-retry-init-backoff", 0),
+      multiplier: numAtLeast(flags, "gcp-retry-backoff-multiplier", 1),
+      maxBackoffMs: numAtLeast(flags, "gcp-retry-max-backoff", 0),
     },
-    maxConnsPerHost: minimum(flags, "gcp-max-conns-per-host", 0),
-    requestTimeoutMs: minimum(flags, "gcp-request-timeout", 0),
+    maxConnsPerHost: numAtLeast(flags, "gcp-max-conns-per-host", 0),
+    requestTimeoutMs: numAtLeast(flags, "gcp-request-timeout", 0),
     env,
     readTextFile,
   });
@@ -84,7 +78,7 @@ export function gcsStoreFromFlags(
 export function gcsWriterOptions(
   flags: ParsedFlags,
 ): Required<Pick<ObjectStoreWriterOptions, "partSize" | "uploadConcurrency">> {
-  const bytes = minimum(flags, "gcp-chunk-size", 1) * 1024 * 1024;
+  const bytes = numAtLeast(flags, "gcp-chunk-size", 1) * 1024 * 1024;
   return {
     partSize: Math.ceil(bytes / GCS_CHUNK_ALIGNMENT) * GCS_CHUNK_ALIGNMENT,
     uploadConcurrency: 1,
@@ -100,9 +94,5 @@ export function gcsWriterOptions(
  * @throws {FlagError} for a backoff below 1 ms or a multiplier below 1 (backup-go's rules).
  */
 export function gcsReadRetry(flags: ParsedFlags): RequestRetryPolicy {
-  return {
-    initialBackoffMs: minimum(flags, "gcp-retry-read-backoff", 1),
-    multiplier: minimum(flags, "gcp-retry-read-multiplier", 1),
-    maxAttempts: Math.max(1, minimum(flags, "gcp-retry-read-max-attempts", 0)),
-  };
+  return readRetryFromFlags(flags, "gcp-", 1);
 }

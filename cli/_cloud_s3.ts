@@ -16,7 +16,7 @@ import {
   type S3StoreOptions,
 } from "../lib/io/cloud/s3.ts";
 import type { RequestRetryPolicy } from "../lib/io/object_store.ts";
-import { bool, choice, num, str } from "./_common_options.ts";
+import { bool, choice, numAtLeast, readRetryFromFlags, str } from "./_common_options.ts";
 import { FlagError, type ParsedFlags } from "./_flags.ts";
 
 /** S3's smallest part (but the last), in MiB; the AWS SDK's uploader refuses less. */
@@ -29,12 +29,6 @@ const DEFAULT_UPLOAD_CONCURRENCY = 5;
 const DEFAULT_MAX_ATTEMPTS = 3;
 
 /** A numeric flag that must be at least `min`. */
-function numberAtLeast(flags: ParsedFlags, name: string, min: number): number {
-  const value = num(flags, name);
-  if (Number.isFinite(value) && value >= min) return value;
-  throw new FlagError(`invalid value "${value}" for --${name}: expected ${min} or more`);
-}
-
 /** A flag with fixed values (any case), in canonical spelling; `undefined` when empty. */
 function optionalChoice<T extends string>(
   flags: ParsedFlags,
@@ -82,18 +76,18 @@ export function s3OptionsFromFlags(
         : "--s3-access-key-id also needs --s3-secret-access-key",
     );
   }
-  const attempts = numberAtLeast(flags, "s3-retry-max-attempts", 0);
+  const attempts = numAtLeast(flags, "s3-retry-max-attempts", 0);
   const options: S3StoreOptions = {
     bucket,
     env,
     readTextFile,
-    maxConnsPerHost: numberAtLeast(flags, "s3-max-conns-per-host", 0),
-    requestTimeoutMs: numberAtLeast(flags, "s3-request-timeout", 0),
+    maxConnsPerHost: numAtLeast(flags, "s3-max-conns-per-host", 0),
+    requestTimeoutMs: numAtLeast(flags, "s3-request-timeout", 0),
     retry: {
       maxAttempts: attempts === 0 ? DEFAULT_MAX_ATTEMPTS : attempts,
       initialBackoffMs: 1000,
       multiplier: 2,
-      maxBackoffMs: numberAtLeast(flags, "s3-retry-max-backoff", 0),
+      maxBackoffMs: numAtLeast(flags, "s3-retry-max-backoff", 0),
     },
   };
   if (str(flags, "s3-region") !== "") options.region = str(flags, "s3-region");
@@ -106,7 +100,7 @@ export function s3OptionsFromFlags(
   if (restore) {
     const tier: S3RestoreTier | undefined = optionalChoice(flags, "s3-tier", S3_RESTORE_TIERS);
     if (tier !== undefined) options.restoreTier = tier;
-    options.restorePollMs = numberAtLeast(flags, "s3-restore-poll-duration", 1);
+    options.restorePollMs = numAtLeast(flags, "s3-restore-poll-duration", 1);
   } else {
     const storageClass: S3StorageClass | undefined = optionalChoice(
       flags,
@@ -155,13 +149,13 @@ export function s3StoreFromFlags(
 export function s3WriterOptions(
   flags: ParsedFlags,
 ): { partSize: number; uploadConcurrency: number } {
-  const mib = numberAtLeast(flags, "s3-chunk-size", 0);
+  const mib = numAtLeast(flags, "s3-chunk-size", 0);
   if (mib !== 0 && mib < MIN_PART_MIB) {
     throw new FlagError(
       `invalid value "${mib}" for --s3-chunk-size: S3 parts must be at least ${MIN_PART_MIB} MiB`,
     );
   }
-  const concurrency = numberAtLeast(flags, "s3-upload-concurrency", 0);
+  const concurrency = numAtLeast(flags, "s3-upload-concurrency", 0);
   return {
     partSize: (mib === 0 ? MIN_PART_MIB : mib) * 1024 * 1024,
     uploadConcurrency: concurrency === 0 ? DEFAULT_UPLOAD_CONCURRENCY : concurrency,
@@ -178,10 +172,5 @@ export function s3WriterOptions(
  * @throws {FlagError} for a negative backoff or a multiplier below 1.
  */
 export function s3ReadRetry(flags: ParsedFlags): RequestRetryPolicy {
-  const retries = numberAtLeast(flags, "s3-retry-read-max-attempts", 0);
-  return {
-    maxAttempts: Math.max(1, retries),
-    initialBackoffMs: numberAtLeast(flags, "s3-retry-read-backoff", 0),
-    multiplier: numberAtLeast(flags, "s3-retry-read-multiplier", 1),
-  };
+  return readRetryFromFlags(flags, "s3-");
 }

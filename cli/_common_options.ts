@@ -8,6 +8,7 @@
 import type { ClientPolicy } from "../lib/aerospike/policy.ts";
 import { type CompressionPolicy, ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from "../lib/io/compression.ts";
 import type { EncryptionPolicy } from "../lib/io/encryption.ts";
+import type { RequestRetryPolicy } from "../lib/io/object_store.ts";
 import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
 import { FlagError, type ParsedFlags } from "./_flags.ts";
 import { decodePassword, type PasswordSources, resolveSecretFlag } from "./_password.ts";
@@ -20,6 +21,45 @@ export function str(flags: ParsedFlags, name: string): string {
 /** Reads a numeric flag. */
 export function num(flags: ParsedFlags, name: string): number {
   return flags.values.get(name) as number;
+}
+
+/**
+ * Reads a number flag that must be at least `min`.
+ *
+ * @param flags The parsed flags.
+ * @param name Long name.
+ * @param min Smallest accepted value.
+ * @param unit Unit named in the error (`"MiB"`), if any.
+ * @returns The value.
+ * @throws {FlagError} Naming the flag and the bound.
+ */
+export function numAtLeast(flags: ParsedFlags, name: string, min: number, unit = ""): number {
+  const value = num(flags, name);
+  if (Number.isFinite(value) && value >= min) return value;
+  throw new FlagError(
+    `invalid value "${value}" for --${name}: expected ${min} or more${unit ? ` ${unit}` : ""}`,
+  );
+}
+
+/**
+ * Reads how a broken cloud download resumes: `--<prefix>retry-read-backoff`, `-multiplier`
+ * and `-max-attempts` (total attempts, at least 1, as backup-go counts them).
+ *
+ * @param flags The parsed flags.
+ * @param prefix Provider prefix such as `"s3-"`.
+ * @param minBackoffMs Smallest accepted backoff (GCS asks for 1 ms).
+ * @returns The policy.
+ */
+export function readRetryFromFlags(
+  flags: ParsedFlags,
+  prefix: string,
+  minBackoffMs = 0,
+): RequestRetryPolicy {
+  return {
+    initialBackoffMs: numAtLeast(flags, `${prefix}retry-read-backoff`, minBackoffMs),
+    multiplier: numAtLeast(flags, `${prefix}retry-read-multiplier`, 1),
+    maxAttempts: Math.max(1, numAtLeast(flags, `${prefix}retry-read-max-attempts`, 0)),
+  };
 }
 
 /** Reads a boolean flag. */
