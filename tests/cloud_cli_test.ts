@@ -184,3 +184,47 @@ Deno.test("cloud flags of two providers, or with -o or -i -, are one clear error
     assert.match(io.err.text.split("\n")[0], pattern);
   }
 });
+
+Deno.test("asbackup --state-file-dst into S3 interrupted says how to resume; --continue completes it", async () => {
+  await using s3 = await startS3TestServer({ minPartSize: 1 });
+  const cloud = [
+    "--s3-bucket-name",
+    s3.bucket,
+    "--s3-region",
+    "us-east-1",
+    "--s3-endpoint-override",
+    s3.url,
+    "--s3-access-key-id",
+    s3.accessKeyId,
+    "--s3-secret-access-key",
+    s3.secretAccessKey,
+  ];
+  await using emu = await seeded(0);
+  const blob = new Uint8Array(3000);
+  for (let i = 0; i < 1900; i++) {
+    blob.fill(i & 255);
+    emu.put({ namespace: "test", set: "", key: i, bins: { b: blob, i } });
+  }
+  const args = ["-h", emu.seeds, "-n", "test", "-d", "bk", "-F", "1", "-w", "2", ...cloud];
+  const abort = new AbortController();
+  const io = { ...cliFakeIo(), signal: abort.signal };
+  // ~8 MiB at 2 MiB/s after a free first 2 MiB: stopped once 3 files are in the bucket.
+  const first = backupMain(
+    [...args, "-N", "2", "--state-file-dst", "backup.state", "--scan-page-size", "100"],
+    io,
+  );
+  const deadline = performance.now() + 20_000;
+  const dataFiles = () => [...s3.objects.keys()].filter((k) => /^bk\/\d+_test_\d+\.asb$/.test(k));
+  while (dataFiles().length < 3 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  abort.abort(new Error("interrupted by signal"));
+  assert.equal(await first, 1);
+  assert.match(io.err.text, /resume="run again with --continue backup\.state/);
+  assert.ok(s3.objects.has("bk/backup.state"), "the state file is in the bucket");
+  await run(backupMain, [...args, "--continue", "backup.state"]);
+  assert.equal(s3.objects.has("bk/backup.state"), false, "state file removed on success");
+  const restored = cliFakeIo();
+  await run(restoreMain, ["-h", emu.seeds, "-n", "test,bar", "-d", "bk", ...cloud], restored);
+  assertSameRecords(emu, "test", "bar");
+});
