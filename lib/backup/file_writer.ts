@@ -1,22 +1,18 @@
 /**
- * Backup file writing: ASB encoding into a buffer, then compression → encryption → byte
- * count → storage, with files opened lazily, named per backup-go, and rolled over at the
- * file limit (backup-go `processor_file_writer.go`, `io/sized`, `io/lazy`).
+ * Backup file writing: ASB files named per backup-go, each with its header, written through
+ * the shared rolling file writer (compression → encryption → byte count → storage, lazy
+ * open, rollover at the file limit: backup-go `processor_file_writer.go`, `io/sized`,
+ * `io/lazy`).
  *
  * @module
  */
 
-import { ByteWriter } from "../aerospike/byte_writer.ts";
 import type { SIndexInfo } from "../aerospike/info.ts";
 import type { AerospikeRecord } from "../aerospike/record.ts";
-import { AerobakError } from "../errors.ts";
 import type { AsbEncoder, AsbUdf } from "../format/asb/encoder.ts";
 import type { CompressionPolicy } from "../io/compression.ts";
-import { type FileChain, openFileChain } from "../io/file_chain.ts";
+import { type EncodeInto, type RollingFileStart, RollingFileWriter } from "../io/rolling_file.ts";
 import type { StorageWriter } from "../io/storage.ts";
-
-/** Encoded bytes are handed to the chain in blocks of about this size. */
-const FLUSH_SIZE = 64 * 1024;
 
 /**
  * The name of a backup file (backup-go `GenerateFilename`): `prefix + ns + "_" + n + suffix + ".asb"`.
@@ -89,29 +85,19 @@ export interface AsbFileSinkOptions {
   onClose?: (name: string, bytes: number) => Promise<void> | void;
 }
 
-interface OpenFile {
-  name: string;
-  writer: WritableStreamDefaultWriter<Uint8Array>;
-  chain: FileChain;
-}
-
 /**
  * Writes ASB entities to a sequence of files: opens the first file on the first write,
- * writes a header into each file, and closes and opens the next once a file has reached
- * the file limit.
+ * writes a header into each file (`# first-file` in the run's first), and closes and opens
+ * the next once a file has reached the file limit on disk ({@linkcode RollingFileWriter}).
  */
 export class AsbFileSink {
   readonly #run: FileRun;
-  readonly #options: AsbFileSinkOptions;
-  readonly #buf = new ByteWriter(FLUSH_SIZE + 4096);
-  #file?: OpenFile;
-  #error: unknown = undefined;
-  #closed = false;
-  // Rollover bookkeeping of the open file: its exact size at the last sync, the encoded
-  // bytes handed to its chain since, and the last write (a barrier before a sync).
-  #syncedBytes = 0;
-  #handedSinceSync = 0;
-  #lastWrite: Promise<void> = Promise.resolve();
+  readonly #encoder: AsbEncoder;
+  readonly #files: RollingFileWriter;
+  // Made once: the hot path passes them to the writer without a closure per entity.
+  readonly #encodeRecord: EncodeInto<AerospikeRecord>;
+  readonly #encodeSIndex: EncodeInto<SIndexInfo>;
+  readonly #encodeUdf: EncodeInto<AsbUdf>;
 
   /**
    * Creates a sink; nothing is opened until the first write.
@@ -121,17 +107,35 @@ export class AsbFileSink {
    */
   constructor(run: FileRun, options: AsbFileSinkOptions) {
     this.#run = run;
-    this.#options = options;
+    const encoder = options.encoder;
+    this.#encoder = encoder;
+    this.#encodeRecord = (buf, record) => encoder.encodeRecord(buf, record);
+    this.#encodeSIndex = (buf, sindex) => encoder.encodeSIndex(buf, sindex);
+    this.#encodeUdf = (buf, udf) => encoder.encodeUdf(buf, udf);
+    const version = options.version ?? "3.1";
+    this.#files = new RollingFileWriter({
+      storage: run.storage,
+      compression: run.compression,
+      encryptionKey: run.encryptionKey,
+      // A single output file is never rolled over.
+      fileLimit: run.singleFileName === undefined ? options.fileLimit ?? 0 : 0,
+      nextFile: () => this.#nextFile(options.prefix, version),
+      onOpen: run.onOpen,
+      onClose: async (name, bytes) => {
+        await run.onClose?.(name, bytes);
+        await options.onClose?.(name, bytes);
+      },
+    });
   }
 
   /** Bytes on disk of the file currently open (0 when none). */
   get openBytes(): number {
-    return this.#file ? this.#file.chain.bytesWritten() : 0;
+    return this.#files.openBytes;
   }
 
   /** Name of the file currently open. */
   get openFileName(): string | undefined {
-    return this.#file?.name;
+    return this.#files.openFileName;
   }
 
   /**
@@ -142,16 +146,7 @@ export class AsbFileSink {
    *   had to be opened, closed or flushed.
    */
   writeRecord(record: AerospikeRecord): number | Promise<number> {
-    if (this.#file === undefined || this.#closed || this.#mayRoll()) {
-      return this.#prepare().then(() => this.#encode(record));
-    }
-    return this.#encode(record);
-  }
-
-  #encode(record: AerospikeRecord): number | Promise<number> {
-    const n = this.#options.encoder.encodeRecord(this.#buf, record);
-    if (this.#buf.length >= FLUSH_SIZE) return this.#flush().then(() => n);
-    return n;
+    return this.#files.write(this.#encodeRecord, record);
   }
 
   /**
@@ -161,8 +156,7 @@ export class AsbFileSink {
    * @returns The encoded size.
    */
   async writeSIndex(sindex: SIndexInfo): Promise<number> {
-    await this.#prepare();
-    return this.#options.encoder.encodeSIndex(this.#buf, sindex);
+    return await this.#files.write(this.#encodeSIndex, sindex);
   }
 
   /**
@@ -172,8 +166,7 @@ export class AsbFileSink {
    * @returns The encoded size.
    */
   async writeUdf(udf: AsbUdf): Promise<number> {
-    await this.#prepare();
-    return this.#options.encoder.encodeUdf(this.#buf, udf);
+    return await this.#files.write(this.#encodeUdf, udf);
   }
 
   /**
@@ -181,22 +174,8 @@ export class AsbFileSink {
    *
    * @returns The name of the file closed, if one was open.
    */
-  async closeFile(): Promise<string | undefined> {
-    const file = this.#file;
-    if (!file) return undefined;
-    await this.#flush();
-    this.#file = undefined;
-    try {
-      // Closing the chain's writable flushes every stage and closes the file.
-      await file.writer.close();
-    } catch (e) {
-      throw this.#wrap(e, file.name, "close");
-    }
-    if (this.#error !== undefined) throw this.#wrap(this.#error, file.name, "write");
-    const bytes = file.chain.bytesWritten();
-    await this.#run.onClose?.(file.name, bytes);
-    await this.#options.onClose?.(file.name, bytes);
-    return file.name;
+  closeFile(): Promise<string | undefined> {
+    return this.#files.closeFile();
   }
 
   /**
@@ -205,106 +184,21 @@ export class AsbFileSink {
    *
    * @throws {AerobakError} `STORAGE_WRITE` naming the file when it cannot be created.
    */
-  async openFile(): Promise<void> {
-    await this.#prepare();
+  openFile(): Promise<void> {
+    return this.#files.open();
   }
 
   /** Flushes and closes; later writes throw. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.closeFile();
+  close(): Promise<void> {
+    return this.#files.close();
   }
 
-  async #prepare(): Promise<void> {
-    if (this.#closed) {
-      throw new AerobakError("WRITER_CLOSED", "Cannot write to a closed backup file writer");
-    }
-    if (this.#mayRoll() && await this.#reachedLimit()) await this.closeFile();
-    if (!this.#file) await this.#open();
-  }
-
-  /**
-   * Whether the open file may have reached the limit: its size at the last sync plus an
-   * upper bound of what the bytes handed over since become (zstd adds at most 3 bytes per
-   * 128 KiB block; the slack covers the frame header and end and the AES counter block).
-   * Cheap, so it runs before every record; only when it says yes is the size made exact.
-   */
-  #mayRoll(): boolean {
-    const limit = this.#options.fileLimit ?? 0;
-    if (!this.#file || limit <= 0 || this.#run.singleFileName !== undefined) return false;
-    const pending = this.#handedSinceSync + this.#buf.length;
-    return this.#syncedBytes + pending + 3 * Math.ceil(pending / 131072) + 64 >= limit;
-  }
-
-  /**
-   * Hands the buffer to the chain, syncs it and tells whether the file's exact size reached
-   * the limit. A compressor holds up to a block (128 KiB) of input, so without the sync a
-   * compressed file would overshoot the limit by that much; with it, by at most one entity.
-   */
-  async #reachedLimit(): Promise<boolean> {
-    const file = this.#file!;
-    await this.#flush();
-    await this.#lastWrite;
-    if (this.#error !== undefined) throw this.#wrap(this.#error, file.name, "write");
-    try {
-      await file.chain.sync();
-    } catch (e) {
-      throw this.#wrap(e, file.name, "write");
-    }
-    this.#syncedBytes = file.chain.bytesWritten();
-    this.#handedSinceSync = 0;
-    return this.#syncedBytes >= (this.#options.fileLimit ?? 0);
-  }
-
-  async #open(): Promise<void> {
+  #nextFile(prefix: string, version: "3.1" | "3.2"): RollingFileStart {
     const run = this.#run;
     const name = run.singleFileName ??
-      backupFileName(this.#options.prefix, run.namespace, run.nextFileNumber++, run.suffix);
+      backupFileName(prefix, run.namespace, run.nextFileNumber++, run.suffix);
     const firstFile = !run.firstFileTaken;
     run.firstFileTaken = true;
-    await run.onOpen?.(name);
-    let chain;
-    try {
-      chain = await openFileChain(run.storage, name, {
-        compression: run.compression,
-        encryptionKey: run.encryptionKey,
-      });
-    } catch (e) {
-      throw this.#wrap(e, name, "open");
-    }
-    const writer = chain.writable.getWriter();
-    this.#file = { name, writer, chain };
-    this.#syncedBytes = 0;
-    this.#handedSinceSync = 0;
-    this.#lastWrite = Promise.resolve();
-    const header = this.#options.encoder.header(run.namespace, {
-      firstFile,
-      version: this.#options.version ?? "3.1",
-    });
-    this.#buf.bytes(header);
-  }
-
-  async #flush(): Promise<void> {
-    const file = this.#file;
-    if (!file || this.#buf.length === 0) return;
-    if (this.#error !== undefined) throw this.#wrap(this.#error, file.name, "write");
-    // The buffer is reused, so the chain gets its own copy of each block.
-    const chunk = this.#buf.subarray().slice();
-    this.#buf.reset();
-    await file.writer.ready;
-    this.#handedSinceSync += chunk.length;
-    this.#lastWrite = file.writer.write(chunk).catch((e) => {
-      this.#error ??= e;
-    });
-  }
-
-  #wrap(e: unknown, name: string, action: string): unknown {
-    if (e instanceof AerobakError) return e;
-    const message = e instanceof Error ? e.message : String(e);
-    return new AerobakError("STORAGE_WRITE", `Cannot ${action} backup file ${name}: ${message}`, {
-      cause: e,
-      location: { file: name },
-    });
+    return { name, header: this.#encoder.header(run.namespace, { firstFile, version }) };
   }
 }

@@ -1,22 +1,17 @@
 /**
  * Writes ASBX records to a writer's sequence of files: the first file opens on the first
- * record, each file starts with its 44-byte header, and a file is closed and the next one
- * opened once it holds the file limit on disk (same rule as ASB files). Bytes go through
- * compression → encryption → byte count → storage (`openFileChain`).
+ * record, each file starts with its 44-byte header (holding its run-wide file number), and
+ * a file is closed and the next one opened once it holds the file limit on disk: the same
+ * rule, and the same writer ({@linkcode RollingFileWriter}), as ASB files.
  *
  * @module
  */
 
-import { ByteWriter } from "../aerospike/byte_writer.ts";
-import { AerobakError } from "../errors.ts";
 import type { AsbxEncoder, AsbxToken } from "../format/asbx/encoder.ts";
 import type { CompressionPolicy } from "../io/compression.ts";
-import { type FileChain, openFileChain } from "../io/file_chain.ts";
+import { type EncodeInto, RollingFileWriter } from "../io/rolling_file.ts";
 import type { StorageWriter } from "../io/storage.ts";
 import type { PipeWriter } from "../pipeline/pipe.ts";
-
-/** Encoded bytes are handed to the chain in blocks of about this size. */
-const FLUSH_SIZE = 64 * 1024;
 
 /** What every sink of one XDR backup run shares. */
 export interface AsbxFileRun {
@@ -38,25 +33,20 @@ export interface AsbxFileRun {
 export interface AsbxFileSinkOptions {
   /** File name prefix, `"<writer>_"`. */
   prefix: string;
-  /** Roll over once a file holds this many bytes on disk; 0 = never. @default 0 */
+  /**
+   * Roll over once a file holds this many bytes on disk (after compression and
+   * encryption); 0 = never. Ignored unless the storage is a directory.
+   *
+   * @default {0}
+   */
   fileLimit?: number;
-}
-
-interface OpenFile {
-  name: string;
-  writer: WritableStreamDefaultWriter<Uint8Array>;
-  chain: FileChain;
 }
 
 /** One writer of an XDR backup. */
 export class AsbxFileSink implements PipeWriter<AsbxToken> {
-  readonly #run: AsbxFileRun;
-  readonly #prefix: string;
-  readonly #limit: number;
-  readonly #buf = new ByteWriter(FLUSH_SIZE + 4096);
-  #file?: OpenFile;
-  #error: unknown = undefined;
-  #closed = false;
+  readonly #files: RollingFileWriter;
+  // Made once: the hot path passes it to the writer without a closure per record.
+  readonly #encodeToken: EncodeInto<AsbxToken>;
 
   /**
    * Creates a sink; nothing is opened until the first record.
@@ -65,14 +55,24 @@ export class AsbxFileSink implements PipeWriter<AsbxToken> {
    * @param options Prefix and file limit.
    */
   constructor(run: AsbxFileRun, options: AsbxFileSinkOptions) {
-    this.#run = run;
-    this.#prefix = options.prefix;
-    this.#limit = run.storage.kind === "directory" ? options.fileLimit ?? 0 : 0;
+    const { encoder } = run;
+    this.#encodeToken = (buf, token) => encoder.encodeToken(buf, token);
+    this.#files = new RollingFileWriter({
+      storage: run.storage,
+      compression: run.compression,
+      encryptionKey: run.encryptionKey,
+      // Only a directory holds several files.
+      fileLimit: run.storage.kind === "directory" ? options.fileLimit ?? 0 : 0,
+      // The encoder's run-wide counter names the file and goes into its header.
+      nextFile: () => encoder.nextFile(options.prefix),
+      onOpen: run.onOpen,
+      onClose: run.onClose,
+    });
   }
 
   /** Bytes on disk of the file currently open (0 when none). */
   get openBytes(): number {
-    return this.#file ? this.#file.chain.bytesWritten() : 0;
+    return this.#files.openBytes;
   }
 
   /**
@@ -82,90 +82,11 @@ export class AsbxFileSink implements PipeWriter<AsbxToken> {
    * @returns Its encoded size; a promise only when a file had to be opened, rolled or flushed.
    */
   write(token: AsbxToken): number | Promise<number> {
-    if (this.#file === undefined || this.#closed || this.#mustRoll()) {
-      return this.#prepare().then(() => this.#encode(token));
-    }
-    return this.#encode(token);
+    return this.#files.write(this.#encodeToken, token);
   }
 
   /** Flushes and closes the open file; later writes throw. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#closeFile();
+  close(): Promise<void> {
+    return this.#files.close();
   }
-
-  #encode(token: AsbxToken): number | Promise<number> {
-    const n = this.#run.encoder.encodeToken(this.#buf, token);
-    if (this.#buf.length >= FLUSH_SIZE) return this.#flush().then(() => n);
-    return n;
-  }
-
-  #mustRoll(): boolean {
-    if (this.#file === undefined || this.#limit <= 0) return false;
-    // Without compression, bytes still buffered will land on disk as they are.
-    const pending = this.#run.compression.mode === "NONE" ? this.#buf.length : 0;
-    return this.#file.chain.bytesWritten() + pending >= this.#limit;
-  }
-
-  async #prepare(): Promise<void> {
-    if (this.#closed) {
-      throw new AerobakError("WRITER_CLOSED", "Cannot write to a closed ASBX file writer");
-    }
-    if (this.#mustRoll()) await this.#closeFile();
-    if (this.#file === undefined) await this.#open();
-  }
-
-  async #open(): Promise<void> {
-    const run = this.#run;
-    const file = run.encoder.nextFile(this.#prefix);
-    let chain: FileChain;
-    try {
-      chain = await openFileChain(run.storage, file.name, {
-        compression: run.compression,
-        encryptionKey: run.encryptionKey,
-      });
-    } catch (e) {
-      throw wrap(e, file.name, "open");
-    }
-    run.onOpen?.(file.name);
-    this.#file = { name: file.name, writer: chain.writable.getWriter(), chain };
-    this.#buf.bytes(file.header);
-  }
-
-  async #closeFile(): Promise<void> {
-    const file = this.#file;
-    if (file === undefined) return;
-    await this.#flush();
-    this.#file = undefined;
-    try {
-      await file.writer.close();
-    } catch (e) {
-      throw wrap(e, file.name, "close");
-    }
-    if (this.#error !== undefined) throw wrap(this.#error, file.name, "write");
-    this.#run.onClose?.(file.name, file.chain.bytesWritten());
-  }
-
-  async #flush(): Promise<void> {
-    const file = this.#file;
-    if (file === undefined || this.#buf.length === 0) return;
-    if (this.#error !== undefined) throw wrap(this.#error, file.name, "write");
-    // The buffer is reused, so the chain gets its own copy of each block.
-    const chunk = this.#buf.subarray().slice();
-    this.#buf.reset();
-    await file.writer.ready;
-    file.writer.write(chunk).catch((e) => {
-      this.#error ??= e;
-    });
-  }
-}
-
-function wrap(e: unknown, name: string, action: string): unknown {
-  if (e instanceof AerobakError) return e;
-  const message = e instanceof Error ? e.message : String(e);
-  return new AerobakError("STORAGE_WRITE", `Cannot ${action} backup file ${name}: ${message}`, {
-    cause: e,
-    location: { file: name },
-  });
 }
