@@ -12,7 +12,7 @@ import { parseAfterDigest, parsePartitionList } from "../lib/backup/partition_sp
 import { AerobakError } from "../lib/errors.ts";
 import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
 import { DirectoryWriter, FileWriter } from "../lib/io/local_writer.ts";
-import { ObjectStoreWriter } from "../lib/io/object_store.ts";
+import { ObjectStoreFileWriter, ObjectStoreWriter } from "../lib/io/object_store.ts";
 import { StdoutWriter } from "../lib/io/std_storage.ts";
 import type { StorageWriter } from "../lib/io/storage.ts";
 import {
@@ -51,6 +51,13 @@ export type BackupTarget =
     removeFiles: boolean;
     /** Continuing: the prefix holds the interrupted run's files. */
     skipDirCheck?: boolean;
+  }
+  | {
+    kind: "cloudFile";
+    /** The bucket or container, and its upload settings. */
+    cloud: CloudStorage;
+    /** The object's key. */
+    path: string;
   }
   | { kind: "none" };
 
@@ -232,12 +239,11 @@ export function backupPlanFromFlags(
   const removeFiles = bool(flags, "remove-files") || removeArtifacts;
   let target: BackupTarget = { kind: "none" };
   if (cloud !== undefined) {
-    if (outputFile !== "") {
-      throw new FlagError(
-        `--output-file: with cloud storage, back up into --directory (a key prefix in the bucket)`,
-      );
+    if (outputFile === "-") {
+      throw new FlagError("--output-file -: standard output cannot be used with cloud storage");
     }
-    if (directory !== "") {
+    if (outputFile !== "") target = { kind: "cloudFile", cloud, path: outputFile };
+    else if (directory !== "") {
       target = { kind: "cloud", cloud, path: directory, removeFiles };
       if (str(flags, "continue") !== "") target.skipDirCheck = true;
     }
@@ -285,6 +291,8 @@ export function openBackupTarget(target: BackupTarget): StorageWriter {
       return new FileWriter(target.path, { bufferSize: target.bufferSize });
     case "stdout":
       return new StdoutWriter({ bufferSize: target.bufferSize });
+    case "cloudFile":
+      return new ObjectStoreFileWriter(target.cloud.store, target.path, target.cloud.writerOptions);
     case "cloud":
       return new ObjectStoreWriter(target.cloud.store, target.path, {
         ...target.cloud.writerOptions,
@@ -309,8 +317,8 @@ export async function removeArtifacts(target: BackupTarget): Promise<void> {
     await new DirectoryWriter(target.path, { removeFiles: true }).prepare();
   } else if (target.kind === "cloud") {
     await new ObjectStoreWriter(target.cloud.store, target.path, { removeFiles: true }).prepare();
-  } else if (target.kind === "file") {
-    await new FileWriter(target.path).remove("");
+  } else if (target.kind === "file" || target.kind === "cloudFile") {
+    await openBackupTarget(target).remove!("");
   }
 }
 

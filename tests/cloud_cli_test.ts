@@ -168,7 +168,7 @@ Deno.test("cloud flags of two providers, or with -o or -i -, are one clear error
   for (
     const [main, args, pattern] of [
       [backupMain, ["--s3-bucket-name", "b", "--gcp-bucket-name", "g"], /only one cloud provider/],
-      [backupMain, ["--s3-bucket-name", "b", "-o", "x.asb"], /--output-file.*--directory/],
+      [backupMain, ["--s3-bucket-name", "b", "-o", "-"], /standard output/],
       [restoreMain, [
         "--azure-container-name",
         "c",
@@ -227,4 +227,34 @@ Deno.test("asbackup --state-file-dst into S3 interrupted says how to resume; --c
   const restored = cliFakeIo();
   await run(restoreMain, ["-h", emu.seeds, "-n", "test,bar", "-d", "bk", ...cloud], restored);
   assertSameRecords(emu, "test", "bar");
+});
+
+Deno.test("asbackup -o into an Azure container writes one object; asrestore -i reads it back", async () => {
+  await using azure = await startAzureTestServer();
+  const cloud = [
+    "--azure-endpoint",
+    azure.url,
+    "--azure-container-name",
+    azure.container,
+    "--azure-account-name",
+    azure.account,
+    "--azure-account-key",
+    azure.accountKey,
+  ];
+  await using emu = await seeded(120);
+  const io = () => cliFakeIo({ now: () => new Date(emu.cluster.clock.now()) });
+  await run(backupMain, ["-h", emu.seeds, "-n", "test", "-o", "single/all.asb", ...cloud], io());
+  assert.deepEqual([...azure.objects.keys()], ["single/all.asb"]);
+  await run(
+    restoreMain,
+    ["-h", emu.seeds, "-n", "test,bar", "-i", "single/all.asb", ...cloud],
+    io(),
+  );
+  assertSameRecords(emu, "test", "bar");
+  await run(
+    backupMain,
+    ["-n", "test", "-o", "single/all.asb", "--remove-artifacts", ...cloud],
+    io(),
+  );
+  assert.equal(azure.objects.size, 0);
 });

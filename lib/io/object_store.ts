@@ -207,9 +207,7 @@ export class ObjectStoreWriter implements StorageWriter {
     this.#store = store;
     this.prefix = directoryPrefix(directory);
     this.#options = { ...options };
-    const align = Math.max(1, store.partAlignment);
-    const size = Math.max(1, options.partSize ?? 5 * 1024 * 1024);
-    this.#partSize = Math.ceil(size / align) * align;
+    this.#partSize = alignedPartSize(store, options.partSize);
   }
 
   /**
@@ -259,7 +257,7 @@ export class ObjectStoreWriter implements StorageWriter {
       this.#store,
       keyOf(this.prefix, name),
       this.#partSize,
-      Math.max(1, Math.min(this.#options.uploadConcurrency ?? 1, this.#store.maxConcurrentParts)),
+      partConcurrency(this.#store, this.#options.uploadConcurrency),
     );
   }
 
@@ -305,6 +303,89 @@ export class ObjectStoreWriter implements StorageWriter {
   describe(name: string): string {
     return this.#store.describe(keyOf(this.prefix, name));
   }
+}
+
+/**
+ * Writes the whole backup into one object (CLI `-o/--output-file` with cloud storage),
+ * replacing it if it exists, as a local single-file backup does. It can be opened once.
+ */
+export class ObjectStoreFileWriter implements StorageWriter {
+  /** Always `"file"`. */
+  readonly kind = "file" as const;
+  /** The object's key. */
+  readonly key: string;
+  #store: ObjectStore;
+  #partSize: number;
+  #concurrency: number;
+  #opened = false;
+
+  /**
+   * Creates a writer; nothing is sent until `open`.
+   *
+   * @param store The provider.
+   * @param key The object's key (a leading `/` is dropped).
+   * @param options Part size and parallel parts.
+   */
+  constructor(
+    store: ObjectStore,
+    key: string,
+    options: Pick<ObjectStoreWriterOptions, "partSize" | "uploadConcurrency"> = {},
+  ) {
+    this.#store = store;
+    this.key = key.replace(/^\/+/, "");
+    this.#partSize = alignedPartSize(store, options.partSize);
+    this.#concurrency = partConcurrency(store, options.uploadConcurrency);
+  }
+
+  /**
+   * Starts the upload of the object; the object appears when the sink is closed.
+   *
+   * @param _name Ignored: a single-file backup has one name.
+   * @returns The byte sink.
+   * @throws {AerobakError} `STORAGE_REOPENED` on a second call.
+   */
+  open(_name: string): Promise<WritableStream<Uint8Array>> {
+    if (this.#opened) {
+      return Promise.reject(
+        new AerobakError(
+          "STORAGE_REOPENED",
+          `Cannot open ${this.#store.describe(this.key)} twice: single-file backups hold one file`,
+        ),
+      );
+    }
+    this.#opened = true;
+    return Promise.resolve(uploadSink(this.#store, this.key, this.#partSize, this.#concurrency));
+  }
+
+  /**
+   * Deletes the object.
+   *
+   * @param _name Ignored.
+   */
+  async remove(_name: string): Promise<void> {
+    await this.#store.remove(this.key);
+  }
+
+  /**
+   * The object's URL.
+   *
+   * @param _name Ignored.
+   * @returns For example `s3://bucket/backups/all.asb`.
+   */
+  describe(_name: string): string {
+    return this.#store.describe(this.key);
+  }
+}
+
+/** The part size asked for (5 MiB by default), rounded up to the store's alignment. */
+function alignedPartSize(store: ObjectStore, partSize = 5 * 1024 * 1024): number {
+  const align = Math.max(1, store.partAlignment);
+  return Math.ceil(Math.max(1, partSize) / align) * align;
+}
+
+/** Parts of one upload in flight: as asked (1 by default), capped by the store. */
+function partConcurrency(store: ObjectStore, asked = 1): number {
+  return Math.max(1, Math.min(asked, store.maxConcurrentParts));
 }
 
 function checkName(name: string): void {

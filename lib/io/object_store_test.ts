@@ -3,6 +3,7 @@ import { AerobakError } from "../errors.ts";
 import { MemoryObjectStore } from "./_memory_object_store.ts";
 import {
   directoryPrefix,
+  ObjectStoreFileWriter,
   ObjectStoreReader,
   ObjectStoreWriter,
   resumableRead,
@@ -183,4 +184,18 @@ Deno.test("withRetry() retries retriable errors with growing waits, not the othe
     }, { maxAttempts: 4, initialBackoffMs: 1 })
   );
   assert.equal(calls, 4);
+});
+
+Deno.test("ObjectStoreFileWriter writes one object, replacing it, and opens once", async () => {
+  const store = new MemoryObjectStore();
+  await store.put("bk/all.asb", bytes(3));
+  const w = new ObjectStoreFileWriter(store, "/bk/all.asb", { partSize: 10, uploadConcurrency: 2 });
+  assert.equal(w.kind, "file");
+  assert.equal(w.describe("ignored"), "mem://bucket/bk/all.asb");
+  await writeAll(await w.open("0_test_1.asb"), bytes(35, 5), 4);
+  assert.deepEqual(store.objects.get("bk/all.asb"), bytes(35, 5));
+  assert.deepEqual(store.uploads.get("bk/all.asb"), [10, 10, 10, 5]);
+  await assert.rejects(() => w.open("x"), (e: AerobakError) => e.code === "STORAGE_REOPENED");
+  await w.remove("x");
+  assert.equal(store.objects.has("bk/all.asb"), false);
 });

@@ -27,6 +27,17 @@ import type {
   RequestRetryPolicy,
 } from "../object_store.ts";
 import { directoryPrefix, withRetry } from "../object_store.ts";
+import { answerText, emptyStream, errorMessage, heldBody, RequestDeadline } from "./_http.ts";
+import { RequestSlots } from "./_request_slots.ts";
+import {
+  parseXml,
+  xmlAttribute,
+  xmlChild,
+  xmlChildren,
+  type XmlElement,
+  xmlErrorFields,
+  xmlText,
+} from "./xml.ts";
 
 /** Blob service REST version sent in `x-ms-version` (the first with the Cold tier). */
 export const AZURE_API_VERSION = "2021-12-02";
@@ -289,59 +300,12 @@ function crc64Header(bytes: Uint8Array): string {
   return out.toString("base64");
 }
 
-/** Limits requests in flight; `acquire` resolves to a release function. */
-class Gate {
-  #free: number;
-  #waiters: (() => void)[] = [];
-  #head = 0;
-
-  constructor(limit: number) {
-    this.#free = limit > 0 ? limit : Infinity;
-  }
-
-  async acquire(): Promise<() => void> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      if (this.#head < this.#waiters.length) {
-        const next = this.#waiters[this.#head++];
-        if (this.#head > 64 && this.#head * 2 > this.#waiters.length) {
-          this.#waiters = this.#waiters.slice(this.#head);
-          this.#head = 0;
-        }
-        next();
-      } else {
-        this.#free++;
-      }
-    };
-  }
-}
-
-/** Decodes the five XML entities and numeric references. */
-function xmlText(s: string): string {
-  return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_, e: string) => {
-    if (e[0] === "#") {
-      return String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1)));
-    }
-    return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[e] as string;
-  });
-}
-
-/** The text of the first `<tag>` element in `xml` (attributes allowed), or `undefined`. */
-function xmlTag(xml: string, tag: string): { text: string; attrs: string } | undefined {
-  const m = new RegExp(`<${tag}(\\s[^>]*)?>([\\s\\S]*?)</${tag}>`).exec(xml);
-  return m === null ? undefined : { text: xmlText(m[2]), attrs: m[1] ?? "" };
-}
-
 /** The service's error code and first message line from an error response. */
 async function serviceError(res: Response): Promise<{ code: string; message: string }> {
-  const text = res.body === null ? "" : await res.text().catch(() => "");
-  const code = xmlTag(text, "Code")?.text ?? res.headers.get("x-ms-error-code") ?? "";
-  const message = (xmlTag(text, "Message")?.text ?? "").split("\n")[0].trim();
-  return { code, message };
+  // A HEAD answer has no body: the code is in a header then.
+  const fields = xmlErrorFields(await answerText(res));
+  const code = fields.code !== "" ? fields.code : res.headers.get("x-ms-error-code") ?? "";
+  return { code, message: fields.message.split("\n")[0].trim() };
 }
 
 /** Wraps a failed `fetch` (reset, refused, timed out) as a retriable error. */
@@ -353,7 +317,7 @@ function transportError(
   timedOut: boolean,
 ): AerobakError {
   if (err instanceof AerobakError) return err;
-  const reason = timedOut ? `no complete answer within ${timeoutMs} ms` : (err as Error).message;
+  const reason = timedOut ? `no complete answer within ${timeoutMs} ms` : errorMessage(err);
   return new AerobakError(req.failCode, `Cannot ${req.verb} ${what}: ${reason}`, {
     cause: err,
     location: { file: what },
@@ -390,7 +354,7 @@ export class AzureBlobStore implements ObjectStore {
   #checksum: boolean;
   #retry: RequestRetryPolicy;
   #timeoutMs: number;
-  #gate: Gate;
+  #slots: RequestSlots;
   #now: () => number;
   #token?: { value: string; renewAt: number };
   #tokenRequest?: Promise<string>;
@@ -438,7 +402,7 @@ export class AzureBlobStore implements ObjectStore {
       maxBackoffMs: maxWait === 0 ? 60000 : maxWait < 0 ? Infinity : maxWait,
     };
     this.#timeoutMs = options.requestTimeoutMs ?? 600000;
-    this.#gate = new Gate(options.maxConnsPerHost ?? 0);
+    this.#slots = new RequestSlots(options.maxConnsPerHost ?? 0);
     this.#now = options.now ?? Date.now;
   }
 
@@ -477,25 +441,29 @@ export class AzureBlobStore implements ObjectStore {
       };
       if (prefix !== "") query.prefix = prefix;
       if (marker !== "") query.marker = marker;
-      const xml = await this.#text({
-        method: "GET",
-        query,
-        verb: "list",
-        failCode: "STORAGE_READ",
-      }, this.describe(prefix));
-      for (const m of xml.matchAll(/<Blob>([\s\S]*?)<\/Blob>/g)) {
-        const name = xmlTag(m[1], "Name");
+      const what = this.describe(prefix);
+      const page = listPage(
+        await this.#text({ method: "GET", query, verb: "list", failCode: "STORAGE_READ" }, what),
+        what,
+      );
+      for (const blob of xmlChildren(xmlChild(page, "Blobs"), "Blob")) {
+        const name = xmlChild(blob, "Name");
         if (name === undefined) continue;
-        const key = /Encoded="true"/i.test(name.attrs) ? decodeURIComponent(name.text) : name.text;
-        if (/<hdi_isfolder>\s*true\s*<\/hdi_isfolder>/i.test(m[1])) continue;
+        // Names with characters XML cannot carry come percent-encoded.
+        const encoded = /^true$/i.test(xmlAttribute(name, "Encoded") ?? "");
+        const key = encoded ? decodeURIComponent(name.text) : name.text;
+        if (/^\s*true\s*$/i.test(xmlText(xmlChild(blob, "Metadata"), "hdi_isfolder") ?? "")) {
+          continue;
+        }
+        const properties = xmlChild(blob, "Properties");
         yield {
           key,
-          size: Number(xmlTag(m[1], "Content-Length")?.text ?? 0),
-          tier: xmlTag(m[1], "AccessTier")?.text ?? "",
-          archiveStatus: xmlTag(m[1], "ArchiveStatus")?.text ?? "",
+          size: Number(xmlText(properties, "Content-Length") ?? 0),
+          tier: xmlText(properties, "AccessTier") ?? "",
+          archiveStatus: xmlText(properties, "ArchiveStatus") ?? "",
         };
       }
-      marker = xmlTag(xml, "NextMarker")?.text ?? "";
+      marker = xmlText(page, "NextMarker") ?? "";
     } while (marker !== "");
   }
 
@@ -536,14 +504,33 @@ export class AzureBlobStore implements ObjectStore {
     if (res.status === 416) {
       // The previous stream broke after its last byte: nothing is left to read.
       held.release();
-      return new ReadableStream({ start: (c) => c.close() });
+      return emptyStream();
     }
     if (offset === 0) {
       const tag = res.headers.get("etag");
       if (tag !== null) this.#etags.set(key, tag);
     }
     const expected = Number(res.headers.get("content-length") ?? NaN);
-    return countedBody(held, { expected, what, timeoutMs: this.#timeoutMs });
+    const fail = (message: string, cause?: unknown) =>
+      new AerobakError("STORAGE_READ", `Cannot read ${what}: ${message}`, {
+        cause,
+        location: { file: what },
+        retriable: true,
+      });
+    // Errors are retriable: the reader resumes a cut download from the byte reached.
+    return heldBody(res, held.release, {
+      onEnd: (received) => {
+        if (Number.isFinite(expected) && received < expected) {
+          throw fail(`download ended after ${received} of ${expected} bytes`);
+        }
+      },
+      mapError: (err, received) => {
+        const why = held.timedOut()
+          ? `the request timeout (${this.#timeoutMs} ms) ran out`
+          : errorMessage(err);
+        return fail(`download broke after ${received} bytes: ${why}`, err);
+      },
+    });
   }
 
   /**
@@ -777,31 +764,25 @@ export class AzureBlobStore implements ObjectStore {
     if (req.body !== undefined) headers.set("content-length", String(req.body.length));
     await this.#authorize(req, url, headers, what);
 
-    const releaseSlot = await this.#gate.acquire();
-    const abort = new AbortController();
-    let timedOut = false;
-    const timer = this.#timeoutMs > 0
-      ? setTimeout(() => {
-        timedOut = true;
-        abort.abort();
-      }, this.#timeoutMs)
-      : undefined;
+    const releaseSlot = await this.#slots.acquire();
+    // The time limit covers the body too: it runs until the caller releases the answer.
+    const deadline = new RequestDeadline(this.#timeoutMs);
     const release = () => {
-      clearTimeout(timer);
+      deadline.clear();
       releaseSlot();
     };
-    const held = { release, timedOut: () => timedOut };
+    const held = { release, timedOut: () => deadline.timedOut };
     let res: Response;
     try {
       res = await fetch(url, {
         method: req.method,
         headers,
         body: req.body as BodyInit | undefined,
-        signal: abort.signal,
+        signal: deadline.signal,
       });
     } catch (err) {
       release();
-      throw transportError(err, what, req, this.#timeoutMs, timedOut);
+      throw transportError(err, what, req, this.#timeoutMs, deadline.timedOut);
     }
     if (res.ok || (res.status === 416 && req.headers?.["x-ms-range"] !== undefined)) {
       return { response: res, ...held };
@@ -846,53 +827,46 @@ export class AzureBlobStore implements ObjectStore {
       client_secret: auth.clientSecret,
       scope: STORAGE_SCOPE,
     });
-    const abort = new AbortController();
-    const timer = this.#timeoutMs > 0
-      ? setTimeout(() => abort.abort(), this.#timeoutMs)
-      : undefined;
+    using deadline = new RequestDeadline(this.#timeoutMs);
     const fail = (message: string, retriable: boolean, cause?: unknown) =>
       new AerobakError(
         retriable ? "STORAGE_READ" : "STORAGE_AUTH",
         `Cannot get an Entra ID token from ${auth.tokenUrl} for ${what}: ${message}`,
         { cause, retriable, location: { file: what } },
       );
+    let res: Response;
+    let body: string;
     try {
-      let res: Response;
-      let body: string;
-      try {
-        res = await fetch(auth.tokenUrl, {
-          method: "POST",
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-          body: form.toString(),
-          signal: abort.signal,
-        });
-        body = await res.text();
-      } catch (err) {
-        throw fail(abort.signal.aborted ? "timed out" : (err as Error).message, true, err);
-      }
-      let json: Record<string, unknown> = {};
-      try {
-        json = JSON.parse(body);
-      } catch {
-        // An HTML error page: the status says enough.
-      }
-      if (!res.ok || typeof json.access_token !== "string") {
-        const detail = [json.error, String(json.error_description ?? "").split("\n")[0]]
-          .filter((s) => typeof s === "string" && s !== "").join(": ");
-        throw fail(
-          `HTTP ${res.status}${detail === "" ? "" : ` ${detail}`}`,
-          RETRY_STATUSES.has(res.status),
-        );
-      }
-      const lifetime = Number(json.expires_in ?? 3600) * 1000;
-      this.#token = {
-        value: json.access_token,
-        renewAt: this.#now() + Math.max(lifetime - TOKEN_REFRESH_MARGIN_MS, lifetime / 2),
-      };
-      return json.access_token;
-    } finally {
-      clearTimeout(timer);
+      res = await fetch(auth.tokenUrl, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: form.toString(),
+        signal: deadline.signal,
+      });
+      body = await res.text();
+    } catch (err) {
+      throw fail(deadline.timedOut ? "timed out" : errorMessage(err), true, err);
     }
+    let json: Record<string, unknown> = {};
+    try {
+      json = JSON.parse(body);
+    } catch {
+      // An HTML error page: the status says enough.
+    }
+    if (!res.ok || typeof json.access_token !== "string") {
+      const detail = [json.error, String(json.error_description ?? "").split("\n")[0]]
+        .filter((s) => typeof s === "string" && s !== "").join(": ");
+      throw fail(
+        `HTTP ${res.status}${detail === "" ? "" : ` ${detail}`}`,
+        RETRY_STATUSES.has(res.status),
+      );
+    }
+    const lifetime = Number(json.expires_in ?? 3600) * 1000;
+    this.#token = {
+      value: json.access_token,
+      renewAt: this.#now() + Math.max(lifetime - TOKEN_REFRESH_MARGIN_MS, lifetime / 2),
+    };
+    return json.access_token;
   }
 }
 
@@ -934,6 +908,23 @@ function authOf(o: AzureBlobStoreOptions): Auth {
   return { kind: "none" };
 }
 
+/** Parses a List Blobs answer; one that is not XML fails (retriably: it may be cut short). */
+function listPage(text: string, what: string): XmlElement {
+  try {
+    return parseXml(text);
+  } catch (err) {
+    throw new AerobakError(
+      "STORAGE_READ",
+      `Cannot list ${what}: unreadable answer: ${errorMessage(err)}`,
+      {
+        cause: err,
+        location: { file: what },
+        retriable: true,
+      },
+    );
+  }
+}
+
 /** Percent-encodes a blob name segment by segment, keeping the `/` separators. */
 function encodeKey(key: string): string {
   return key.split("/").map(encodeURIComponent).join("/");
@@ -962,51 +953,5 @@ function httpError(
   return new AerobakError(code, `Cannot ${req.verb} ${what}: ${detail}${extra}`, {
     location: { file: what },
     retriable: RETRY_STATUSES.has(status),
-  });
-}
-
-/**
- * The body of a download, which releases its connection when done and errors (retriably)
- * when fewer bytes came than `Content-Length` promised.
- */
-function countedBody(
-  held: Held,
-  { expected, what, timeoutMs }: { expected: number; what: string; timeoutMs: number },
-): ReadableStream<Uint8Array> {
-  const reader = held.response.body!.getReader();
-  let got = 0;
-  const fail = (message: string, cause?: unknown) =>
-    new AerobakError("STORAGE_READ", `Cannot read ${what}: ${message}`, {
-      cause,
-      location: { file: what },
-      retriable: true,
-    });
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (err) {
-        held.release();
-        const why = held.timedOut()
-          ? `the request timeout (${timeoutMs} ms) ran out`
-          : (err as Error).message;
-        throw fail(`download broke after ${got} bytes: ${why}`, err);
-      }
-      if (chunk.done) {
-        held.release();
-        if (Number.isFinite(expected) && got < expected) {
-          throw fail(`download ended after ${got} of ${expected} bytes`);
-        }
-        controller.close();
-        return;
-      }
-      got += chunk.value.length;
-      controller.enqueue(chunk.value);
-    },
-    async cancel(reason) {
-      held.release();
-      await reader.cancel(reason).catch(() => {});
-    },
   });
 }

@@ -186,6 +186,39 @@ Deno.test("AzureBlobStore puts, lists (one level, page by page), reads and remov
   );
 });
 
+Deno.test('AzureBlobStore lists names Azure sends percent-encoded (Encoded="true")', async () => {
+  await using server = await startAzureTestServer();
+  const store = sharedKeyStore(server);
+  const odd = "bk/a\u0001b &\uFFFF.asb";
+  server.putBlob(odd, bytes(4));
+  server.putBlob("bk/\u0002dir/x.asb", bytes(1));
+  await store.put("bk/plain.asb", bytes(2));
+  assert.deepEqual(await keys(store, "bk/"), [`${odd}:4`, "bk/plain.asb:2"]);
+  assert.deepEqual(await collect(await store.read(odd, 1)), bytes(4).subarray(1));
+});
+
+Deno.test("AzureBlobStore refuses a List Blobs answer that is not XML", async () => {
+  const answers = ["<EnumerationResults><Blobs><Blob>", "<html><body>Gateway</html>"];
+  let next = 0;
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(answers[next++ % answers.length], { status: 200 }),
+  );
+  const store = new AzureBlobStore({
+    endpoint: `http://127.0.0.1:${server.addr.port}/acct`,
+    containerName: "c",
+  });
+  for (const _ of answers) {
+    await assert.rejects(
+      keys(store, "bk/"),
+      (e: AerobakError) =>
+        e.code === "STORAGE_READ" && e.retriable &&
+        /^Cannot list http:\/\/127\.0\.0\.1:\d+\/acct\/c\/bk\/: unreadable answer: Cannot parse XML/
+          .test(e.message),
+    );
+  }
+});
+
 Deno.test("AzureBlobStore uploads blocks in parallel and commits them in order with the tier", async () => {
   await using server = await startAzureTestServer({ latencyMs: 20 });
   const store = sharedKeyStore(server, { accessTier: "cool", calculateChecksum: true });

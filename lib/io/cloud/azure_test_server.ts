@@ -10,7 +10,9 @@
  */
 
 import { createHmac, randomUUID } from "node:crypto";
+import { concatBytes } from "../../_test_utils.ts";
 import { azureCrc64 } from "./azure.ts";
+import { escapeXml } from "./xml.ts";
 
 /** Azurite's well-known account and key (public, for local development only). */
 const AZURITE_ACCOUNT = "devstoreaccount1";
@@ -168,11 +170,18 @@ function errorResponse(status: number, code: string, message: string, extra = ""
   });
 }
 
-function escapeXml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(
-    /"/g,
-    "&quot;",
-  );
+/**
+ * A `<Name>` element as Azure writes it: percent-encoded with `Encoded="true"` when the name
+ * holds characters XML 1.0 cannot carry (control characters, U+FFFE, U+FFFF).
+ */
+function nameXml(name: string): string {
+  for (const ch of name) {
+    const c = ch.codePointAt(0)!;
+    if ((c < 0x20 && c !== 0x9 && c !== 0xa && c !== 0xd) || c === 0xfffe || c === 0xffff) {
+      return `<Name Encoded="true">${encodeURIComponent(name)}</Name>`;
+    }
+  }
+  return `<Name>${escapeXml(name)}</Name>`;
 }
 
 /**
@@ -460,13 +469,13 @@ export function startAzureTestServer(
       }</Prefix><Delimiter>${escapeXml(delimiter)}</Delimiter><Blobs>`;
     for (const e of page) {
       if (e.dir) {
-        xml += `<BlobPrefix><Name>${escapeXml(e.name)}</Name></BlobPrefix>`;
+        xml += `<BlobPrefix>${nameXml(e.name)}</BlobPrefix>`;
         continue;
       }
       const b = objects.get(e.name)!;
-      xml += `<Blob><Name>${
-        escapeXml(e.name)
-      }</Name><Properties><Content-Length>${b.bytes.length}</Content-Length><Content-Type>${b.contentType}</Content-Type><Etag>${b.etag}</Etag><BlobType>BlockBlob</BlobType><AccessTier>${b.tier}</AccessTier>${
+      xml += `<Blob>${
+        nameXml(e.name)
+      }<Properties><Content-Length>${b.bytes.length}</Content-Length><Content-Type>${b.contentType}</Content-Type><Etag>${b.etag}</Etag><BlobType>BlockBlob</BlobType><AccessTier>${b.tier}</AccessTier>${
         b.archiveStatus ? `<ArchiveStatus>${b.archiveStatus}</ArchiveStatus>` : ""
       }</Properties>`;
       if (withMeta) {
@@ -702,13 +711,11 @@ export function startAzureTestServer(
       }
       const bad = checkTier(tier);
       if (bad) return bad;
-      const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      let off = 0;
-      for (const p of parts) {
-        all.set(p, off);
-        off += p.length;
-      }
-      const created = newBlob(all, tier ?? "Hot", req.headers.get("x-ms-blob-content-type") ?? "");
+      const created = newBlob(
+        concatBytes(parts),
+        tier ?? "Hot",
+        req.headers.get("x-ms-blob-content-type") ?? "",
+      );
       created.blocks = ids;
       objects.set(blobName, created);
       uncommitted.delete(blobName);

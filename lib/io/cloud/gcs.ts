@@ -21,6 +21,8 @@ import {
   type RequestRetryPolicy,
   withRetry,
 } from "../object_store.ts";
+import { answerText, emptyStream, errorMessage, heldBody, stripQuery } from "./_http.ts";
+import { RequestSlots } from "./_request_slots.ts";
 import { GcsCredentials } from "./gcs_auth.ts";
 import { crc32c, crc32cBase64 } from "./gcs_crc32c.ts";
 
@@ -265,12 +267,14 @@ export class GcsStore implements ObjectStore {
       if (res.status === 416) {
         release();
         await res.body?.cancel();
-        return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+        return emptyStream();
       }
       const gen = res.headers.get("x-goog-generation");
       if (offset === 0 && gen !== null) this.#generations.set(key, gen);
       // A server that ignores Range sends the whole object: skip what was read already.
-      return bodyStream(res, release, res.status === 200 ? offset : 0);
+      // A broken download errors the stream as it is: the resumable reader retries it from
+      // where it stopped.
+      return heldBody(res, release, { skip: res.status === 200 ? offset : 0 });
     }, this.#t.retry);
   }
 
@@ -551,7 +555,7 @@ class Transport {
   readonly retry: RequestRetryPolicy;
   #credentials?: GcsCredentials;
   #timeoutMs: number;
-  #slots?: Slots;
+  #slots: RequestSlots;
 
   constructor(
     credentials: GcsCredentials | undefined,
@@ -562,7 +566,7 @@ class Transport {
     this.#credentials = credentials;
     this.retry = retry;
     this.#timeoutMs = timeoutMs;
-    this.#slots = maxConns > 0 ? new Slots(maxConns) : undefined;
+    this.#slots = new RequestSlots(maxConns);
   }
 
   /** Sends with retries and returns the parsed JSON answer (`{}` for an empty body). */
@@ -586,7 +590,7 @@ class Transport {
     if (this.#credentials !== undefined) {
       for (const [k, v] of Object.entries(await this.#credentials.headers())) headers.set(k, v);
     }
-    const release = this.#slots === undefined ? noop : await this.#slots.acquire();
+    const release = await this.#slots.acquire();
     try {
       let res: Response;
       try {
@@ -602,7 +606,7 @@ class Transport {
         throw requestFailed(call, err, this.#timeoutMs);
       }
       if (call.ok(res.status)) return { res, release };
-      const text = await res.text().catch(() => "");
+      const text = await answerText(res);
       if (res.status === 401) this.#credentials?.invalidate();
       throw statusError(call, res, text);
     } catch (err) {
@@ -611,44 +615,6 @@ class Transport {
     }
   }
 }
-
-/** A counting semaphore for `maxConnsPerHost`. */
-class Slots {
-  #free: number;
-  #waiting: Array<() => void> = [];
-  #head = 0;
-
-  constructor(n: number) {
-    this.#free = n;
-  }
-
-  /** Waits for a slot; the returned function gives it back (once). */
-  async acquire(): Promise<() => void> {
-    if (this.#free > 0) {
-      this.#free--;
-    } else {
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      if (this.#head < this.#waiting.length) {
-        const next = this.#waiting[this.#head];
-        this.#waiting[this.#head++] = noop;
-        if (this.#head === this.#waiting.length) {
-          this.#waiting = [];
-          this.#head = 0;
-        }
-        next();
-      } else {
-        this.#free++;
-      }
-    };
-  }
-}
-
-function noop(): void {}
 
 /**
  * The base URL of an endpoint: http(s) only, without a trailing `/`, `/storage/v1` or
@@ -672,49 +638,6 @@ export function gcsEndpointBase(endpoint: string): string {
   }
   const path = url.pathname.replace(/\/+$/, "").replace(/\/storage\/v1(\/b)?$/, "");
   return `${url.origin}${path}`;
-}
-
-/** The body of an answer as a stream that frees the connection slot when it ends. */
-function bodyStream(
-  res: Response,
-  release: () => void,
-  skip: number,
-): ReadableStream<Uint8Array> {
-  if (res.body === null) {
-    release();
-    return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-  }
-  const reader = res.body.getReader();
-  let toSkip = skip;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) {
-            release();
-            controller.close();
-            return;
-          }
-          if (toSkip >= value.length) {
-            toSkip -= value.length;
-            continue;
-          }
-          controller.enqueue(toSkip > 0 ? value.subarray(toSkip) : value);
-          toSkip = 0;
-          return;
-        }
-      } catch (err) {
-        // Left as it is: the resumable reader retries a broken download from where it stopped.
-        release();
-        throw err;
-      }
-    },
-    async cancel(reason) {
-      release();
-      await reader.cancel(reason).catch(() => {});
-    },
-  });
 }
 
 async function readJson(call: Call, res: Response): Promise<unknown> {
@@ -743,7 +666,7 @@ function persistedBytes(call: Call, range: string | null): number {
 /** A failed fetch (network error or time limit): worth another attempt. */
 function requestFailed(call: Call, err: unknown, timeoutMs: number): AerobakError {
   const timedOut = (err as Error | null)?.name === "TimeoutError";
-  const why = timedOut ? `no answer within ${timeoutMs} ms` : (err as Error).message;
+  const why = timedOut ? `no answer within ${timeoutMs} ms` : errorMessage(err);
   return new AerobakError(
     call.failCode,
     `Cannot ${call.action} ${call.target}: ${why} (${call.method} ${stripQuery(call.url)})`,
@@ -799,10 +722,4 @@ function gcsErrorText(text: string): string {
 function clip(text: string): string {
   const t = text.trim().replace(/\s+/g, " ");
   return t.length > 200 ? `${t.slice(0, 200)}…` : t;
-}
-
-/** Query strings are left out of messages: a session URI's `upload_id` is a capability. */
-function stripQuery(url: string): string {
-  const q = url.indexOf("?");
-  return q < 0 ? url : url.slice(0, q);
 }

@@ -16,6 +16,7 @@ import { Buffer } from "node:buffer";
 import { createPrivateKey, type KeyObject, sign } from "node:crypto";
 import { AerobakError } from "../../errors.ts";
 import { type RequestRetryPolicy, withRetry } from "../object_store.ts";
+import { errorMessage, stripQuery } from "./_http.ts";
 
 /** The OAuth scope the store asks for: read, create and delete objects, nothing more. */
 export const GCS_READ_WRITE_SCOPE = "https://www.googleapis.com/auth/devstorage.read_write";
@@ -261,7 +262,7 @@ export class GcsCredentials {
       text = await this.#readTextFile(path);
     } catch (err) {
       if (optional && isNotFound(err)) return undefined;
-      throw authError(`Cannot read the Google credentials in ${origin}: ${errText(err)}`, err);
+      throw authError(`Cannot read the Google credentials in ${origin}: ${errorMessage(err)}`, err);
     }
     return parseCredentials(text, origin);
   }
@@ -311,14 +312,14 @@ export class GcsCredentials {
       if (source.kind === "metadata") {
         throw authError(
           `Cannot find Google credentials: ${source.origin}, and the GCE metadata server at ${source.host} did not answer (${
-            errText(err)
+            errorMessage(err)
           }); pass --gcp-key-path or set GOOGLE_APPLICATION_CREDENTIALS`,
           err,
         );
       }
       throw authError(
         `Cannot get a Google access token from ${url} for ${describeSource(source)}: ${
-          errText(err)
+          errorMessage(err)
         }`,
         err,
         true,
@@ -472,13 +473,4 @@ function authError(message: string, cause?: unknown, retriable = false): Aerobak
 function isNotFound(err: unknown): boolean {
   return err instanceof Deno.errors.NotFound ||
     (err as { code?: string } | null)?.code === "ENOENT";
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function stripQuery(url: string): string {
-  const q = url.indexOf("?");
-  return q < 0 ? url : url.slice(0, q);
 }

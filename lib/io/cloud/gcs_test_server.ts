@@ -15,6 +15,7 @@
 
 import { Buffer } from "node:buffer";
 import { type KeyObject, randomBytes, verify } from "node:crypto";
+import { concatBytes } from "../../_test_utils.ts";
 import { crc32c, crc32cBase64 } from "./gcs_crc32c.ts";
 
 const CHUNK = 256 * 1024;
@@ -385,14 +386,8 @@ export function startGcsTestServer(options: GcsTestServerOptions = {}): Promise<
   }
 
   function finishSession(id: string, session: Session, hash: string | null): Response {
-    const all = new Uint8Array(session.size);
-    let off = 0;
-    for (const d of session.data) {
-      all.set(d, off);
-      off += d.length;
-    }
     sessions.delete(id);
-    return finish(session.name, all, hash);
+    return finish(session.name, concatBytes(session.data), hash);
   }
 
   async function storage(req: Request, url: URL): Promise<Response> {

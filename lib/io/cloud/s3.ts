@@ -22,9 +22,18 @@ import {
   type RequestRetryPolicy,
   withRetry,
 } from "../object_store.ts";
+import { answerText, emptyStream, errorMessage, heldBody, RequestDeadline } from "./_http.ts";
+import { RequestSlots } from "./_request_slots.ts";
 import { resolveAwsConfig, type ResolvedAwsConfig } from "./s3_credentials.ts";
 import { awsUriEncode, EMPTY_SHA256, sha256Hex, signRequest } from "./s3_signer.ts";
-import { escapeXml, parseXml, xmlChildren, type XmlElement, xmlText } from "./s3_xml.ts";
+import {
+  escapeXml,
+  parseXml,
+  xmlChildren,
+  type XmlElement,
+  xmlErrorFields,
+  xmlText,
+} from "./xml.ts";
 
 /** The storage classes S3 accepts in `x-amz-storage-class`. */
 export const S3_STORAGE_CLASSES = [
@@ -271,7 +280,7 @@ export class S3Store implements ObjectStore {
   readonly bucket: string;
   #options: Readonly<S3StoreOptions>;
   #config?: Promise<ResolvedAwsConfig>;
-  #slots: Semaphore;
+  #slots: RequestSlots;
   #retry: RequestRetryPolicy;
   /** ETag of each object being read, so a resumed read fails if the object changed. */
   #etags = new Map<string, string>();
@@ -292,7 +301,7 @@ export class S3Store implements ObjectStore {
     this.#options = Object.freeze({ ...options });
     this.bucket = options.bucket;
     const conns = Math.max(0, options.maxConnsPerHost ?? 0);
-    this.#slots = new Semaphore(conns);
+    this.#slots = new RequestSlots(conns);
     this.maxConcurrentParts = conns > 0 ? conns : S3_MAX_PARTS;
     this.#retry = {
       maxAttempts: 10,
@@ -416,63 +425,18 @@ export class S3Store implements ObjectStore {
     }
     // A server that ignores Range sends the whole object: drop what was already read.
     const skip = open.res.status === 200 ? offset : 0;
-    return this.#guardBody(open, key, offset, skip);
-  }
-
-  /** The body as a stream that frees the slot and timer when it ends, errors or is cancelled. */
-  #guardBody(
-    open: OpenResponse,
-    key: string,
-    offset: number,
-    skip: number,
-  ): ReadableStream<Uint8Array> {
-    const body = open.res.body;
-    if (body === null) {
-      open.done();
-      return emptyStream();
-    }
-    const reader = body.getReader();
-    let pos = offset - skip;
-    let toSkip = skip;
-    return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        try {
-          for (;;) {
-            const r = await reader.read();
-            if (r.done) {
-              open.done();
-              this.#etags.delete(key);
-              controller.close();
-              return;
-            }
-            let chunk = r.value;
-            if (toSkip > 0) {
-              const n = Math.min(toSkip, chunk.length);
-              chunk = chunk.subarray(n);
-              toSkip -= n;
-              pos += n;
-            }
-            if (chunk.length === 0) continue;
-            pos += chunk.length;
-            controller.enqueue(chunk);
-            return;
-          }
-        } catch (err) {
-          open.done();
-          controller.error(
-            new AerobakError(
-              "STORAGE_READ",
-              `Cannot read ${this.describe(key)} at byte ${pos}: ${failureText(err, open.url)}`,
-              { cause: err, retriable: true, location: { file: this.describe(key) } },
-            ),
-          );
-        }
-      },
-      cancel: async (reason) => {
-        open.done();
-        await reader.cancel(reason).catch(() => {});
-      },
-    }, { highWaterMark: 0 });
+    return heldBody(open.res, open.done, {
+      skip,
+      onEnd: () => this.#etags.delete(key),
+      mapError: (err, received) =>
+        new AerobakError(
+          "STORAGE_READ",
+          `Cannot read ${this.describe(key)} at byte ${offset - skip + received}: ${
+            failureText(err, open.url)
+          }`,
+          { cause: err, retriable: true, location: { file: this.describe(key) } },
+        ),
+    });
   }
 
   /**
@@ -827,22 +791,13 @@ export class S3Store implements ObjectStore {
       call.key,
       call.query,
     );
-    await this.#slots.acquire();
-    const timeoutMs = this.#options.requestTimeoutMs ?? 600000;
-    const ctl = new AbortController();
-    const timer = timeoutMs > 0
-      ? setTimeout(() => ctl.abort(new RequestTimeout(timeoutMs)), timeoutMs)
-      : undefined;
+    const releaseSlot = await this.#slots.acquire();
     const outer = this.#signal;
-    const onAbort = () => ctl.abort(outer?.reason);
-    outer?.addEventListener("abort", onAbort, { once: true });
-    let freed = false;
+    const deadline = new RequestDeadline(this.#options.requestTimeoutMs ?? 600000, outer);
+    // Both parts are idempotent, so `done` may run on every path that ends the request.
     const done = () => {
-      if (freed) return;
-      freed = true;
-      clearTimeout(timer);
-      outer?.removeEventListener("abort", onAbort);
-      this.#slots.release();
+      deadline.clear();
+      releaseSlot();
     };
     let res: Response;
     try {
@@ -862,7 +817,7 @@ export class S3Store implements ObjectStore {
         method: call.method,
         headers: signed.headers,
         body: call.body as Uint8Array<ArrayBuffer> | undefined,
-        signal: ctl.signal,
+        signal: deadline.signal,
         redirect: "manual",
       });
     } catch (err) {
@@ -874,30 +829,15 @@ export class S3Store implements ObjectStore {
       });
     }
     if (call.ok.includes(res.status)) return { res, url, done };
-    let text = "";
-    try {
-      text = await res.text();
-    } catch {
-      // The status alone says what failed.
-    } finally {
-      done();
-    }
+    const text = await answerText(res);
+    done();
     throw this.#httpError(call, url, res, text);
   }
 
   #httpError(call: S3Call, url: URL, res: Response, text: string): S3Error {
-    let code = "";
-    let message = "";
-    if (text.includes("<Error")) {
-      try {
-        const root = parseXml(text);
-        code = xmlText(root, "Code") ?? "";
-        message = xmlText(root, "Message") ?? "";
-      } catch {
-        // Not S3's XML (a proxy's page): the status names the failure.
-      }
-    }
-    if (code === "") code = STATUS_NAMES[res.status] ?? `HTTP${res.status}`;
+    const { code: s3Code, message } = xmlErrorFields(text);
+    // Not S3's XML (a proxy's page): the status names the failure.
+    const code = s3Code !== "" ? s3Code : STATUS_NAMES[res.status] ?? `HTTP${res.status}`;
     const region = res.headers.get("x-amz-bucket-region");
     const hint = region !== null && region !== "" ? ` (the bucket is in region ${region})` : "";
     const retriable = res.status >= 500 || res.status === 429 || RETRIABLE_CODES.has(code);
@@ -917,19 +857,9 @@ export class S3Store implements ObjectStore {
   }
 }
 
-/** The reason a request's timer aborts it with. */
-class RequestTimeout extends Error {
-  readonly ms: number;
-  constructor(ms: number) {
-    super(`no complete answer within ${ms} ms`);
-    this.name = "TimeoutError";
-    this.ms = ms;
-  }
-}
-
 /** What went wrong with a request that got no (complete) answer, and its URL. */
 function failureText(err: unknown, url: URL): string {
-  return `${err instanceof Error ? err.message : String(err)} (${url})`;
+  return `${errorMessage(err)} (${url})`;
 }
 
 function archiveState(head: S3ObjectHead): "available" | "archived" | "restoring" {
@@ -940,10 +870,6 @@ function archiveState(head: S3ObjectHead): "available" | "archived" | "restoring
     return "archived";
   }
   return "available";
-}
-
-function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream({ start: (c) => c.close() });
 }
 
 /** Runs `fn` on every item, at most `limit` at once; the first failure rejects. */
@@ -958,40 +884,3 @@ async function forEachLimited<T>(
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
-
-/** Counts requests in flight; a limit of 0 means none. */
-class Semaphore {
-  #limit: number;
-  #used = 0;
-  #waiting: (() => void)[] = [];
-  #head = 0;
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  acquire(): Promise<void> {
-    if (this.#limit === 0 || this.#used < this.#limit) {
-      this.#used++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-
-  release(): void {
-    if (this.#head < this.#waiting.length) {
-      // The slot passes straight to the next waiter.
-      const wake = this.#waiting[this.#head];
-      this.#waiting[this.#head++] = noop;
-      if (this.#head > 64 && this.#head * 2 > this.#waiting.length) {
-        this.#waiting = this.#waiting.slice(this.#head);
-        this.#head = 0;
-      }
-      wake();
-      return;
-    }
-    this.#used--;
-  }
-}
-
-function noop(): void {}

@@ -17,9 +17,10 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
+import { concatBytes } from "../../_test_utils.ts";
 import { S3_STORAGE_CLASSES } from "./s3.ts";
 import { canonicalRequest, sha256Hex, sigV4Signature } from "./s3_signer.ts";
-import { escapeXml, parseXml, xmlChildren, xmlText } from "./s3_xml.ts";
+import { escapeXml, parseXml, xmlChildren, xmlText } from "./xml.ts";
 
 /** Options of {@linkcode startS3TestServer}. */
 export interface S3TestServerOptions {
@@ -526,13 +527,7 @@ export function startS3TestServer(options: S3TestServerOptions = {}): Promise<S3
           "Please try again.</Message></Error>",
       );
     }
-    const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let off = 0;
-    for (const c of chunks) {
-      all.set(c, off);
-      off += c.length;
-    }
-    objects.set(key, all);
+    objects.set(key, concatBytes(chunks));
     completed.set(key, chunks.map((c) => c.length));
     uploads.delete(uploadId);
     const etag = createHash("md5").update(Buffer.concat(chunks.map(md5))).digest("hex");

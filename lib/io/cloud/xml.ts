@@ -1,15 +1,18 @@
 /**
- * A small, tolerant XML reader for the documents S3 answers with (ListObjectsV2 pages,
- * errors, upload ids): elements, text, entities and CDATA; declarations, comments,
- * processing instructions and attributes are skipped, namespace prefixes dropped.
+ * A small, tolerant XML reader for the documents S3 and Azure Blob Storage answer with
+ * (list pages, errors, upload ids): elements, attributes, text, entities and CDATA;
+ * declarations, comments and processing instructions are skipped, element namespace prefixes
+ * dropped.
  *
  * @module
  */
 
-/** One element: its local name, child elements and the text directly inside it. */
+/** One element: its local name, attributes, child elements and the text directly inside it. */
 export interface XmlElement {
   /** Local name (prefix dropped). */
   name: string;
+  /** Attribute values (entities decoded) by name as written; read them with {@linkcode xmlAttribute}. */
+  attributes: Record<string, string>;
   /** Child elements in document order. */
   children: XmlElement[];
   /** Text content directly inside the element (entities decoded). */
@@ -27,6 +30,9 @@ const ENTITIES: Record<string, string> = {
 const ESCAPES: Record<string, string> = Object.fromEntries(
   Object.entries(ENTITIES).map(([name, ch]) => [ch, `&${name};`]),
 );
+
+/** `name="value"` or `name='value'` in a start tag. */
+const ATTRIBUTE = /([^\s=]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
 
 function decodeEntities(text: string): string {
   if (!text.includes("&")) return text;
@@ -51,7 +57,7 @@ function localName(qname: string): string {
  *
  * @example
  * ```ts
- * import { parseXml, xmlText } from "./s3_xml.ts";
+ * import { parseXml, xmlText } from "./xml.ts";
  * const root = parseXml("<Error><Code>NoSuchKey</Code></Error>");
  * console.assert(xmlText(root, "Code") === "NoSuchKey");
  * ```
@@ -97,7 +103,12 @@ export function parseXml(text: string): XmlElement {
       const selfClosing = text[gt - 1] === "/";
       const body = text.slice(lt + 1, selfClosing ? gt - 1 : gt);
       const nameEnd = body.search(/[\s/]|$/);
-      const el: XmlElement = { name: localName(body.slice(0, nameEnd)), children: [], text: "" };
+      const el: XmlElement = {
+        name: localName(body.slice(0, nameEnd)),
+        attributes: parseAttributes(body, nameEnd),
+        children: [],
+        text: "",
+      };
       if (stack.length > 0) stack[stack.length - 1].children.push(el);
       else if (root === undefined) root = el;
       else throw new SyntaxError(`Cannot parse XML at offset ${lt}: a second root element`);
@@ -110,6 +121,16 @@ export function parseXml(text: string): XmlElement {
   }
   if (root === undefined) throw new SyntaxError("Cannot parse XML: no root element");
   return root;
+}
+
+/** The attributes of a start tag's `body` (between `<` and `>`) after its name. */
+function parseAttributes(body: string, from: number): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  if (from >= body.length) return attributes;
+  for (const m of body.slice(from).matchAll(ATTRIBUTE)) {
+    attributes[m[1]] = decodeEntities(m[2] ?? m[3]);
+  }
+  return attributes;
 }
 
 function skipPast(text: string, marker: string, from: number): number {
@@ -137,34 +158,72 @@ function tagEnd(text: string, lt: number): number {
 /**
  * The first child element with a name.
  *
- * @param el The parent.
+ * @param el The parent; `undefined` (a missing parent) has no children.
  * @param name Local name.
  * @returns The child, if any.
  */
-export function xmlChild(el: XmlElement, name: string): XmlElement | undefined {
-  return el.children.find((c) => c.name === name);
+export function xmlChild(el: XmlElement | undefined, name: string): XmlElement | undefined {
+  return el?.children.find((c) => c.name === name);
 }
 
 /**
  * The child elements with a name.
  *
- * @param el The parent.
+ * @param el The parent; `undefined` (a missing parent) has no children.
  * @param name Local name.
  * @returns The children, in order.
  */
-export function xmlChildren(el: XmlElement, name: string): XmlElement[] {
-  return el.children.filter((c) => c.name === name);
+export function xmlChildren(el: XmlElement | undefined, name: string): XmlElement[] {
+  return el === undefined ? [] : el.children.filter((c) => c.name === name);
 }
 
 /**
  * The text of the first child element with a name.
  *
- * @param el The parent.
+ * @param el The parent; `undefined` (a missing parent) has no children.
  * @param name Local name.
  * @returns Its text, or `undefined` without such a child.
  */
-export function xmlText(el: XmlElement, name: string): string | undefined {
+export function xmlText(el: XmlElement | undefined, name: string): string | undefined {
   return xmlChild(el, name)?.text;
+}
+
+/**
+ * The value of an attribute.
+ *
+ * @param el The element.
+ * @param name Attribute name as written (`Encoded`, `xmlns:s3`).
+ * @returns Its value (entities decoded), or `undefined` without such an attribute.
+ */
+export function xmlAttribute(el: XmlElement, name: string): string | undefined {
+  return Object.hasOwn(el.attributes, name) ? el.attributes[name] : undefined;
+}
+
+/**
+ * The code and message of an `<Error>` answer, the error document of S3 and Azure Blob
+ * Storage (`<Error><Code>NoSuchKey</Code><Message>…</Message></Error>`).
+ *
+ * @example
+ * ```ts
+ * import { xmlErrorFields } from "./xml.ts";
+ * const fields = xmlErrorFields("<Error><Code>BlobNotFound</Code><Message>Gone</Message></Error>");
+ * console.assert(fields.code === "BlobNotFound" && fields.message === "Gone");
+ * ```
+ *
+ * @param text The answer's body.
+ * @returns The root's `Code` and `Message` texts; `""` for a missing one, and for both when
+ *   the body is no such XML (a proxy's page, an empty body).
+ */
+export function xmlErrorFields(text: string): { code: string; message: string } {
+  if (text.includes("<Error")) {
+    try {
+      const root = parseXml(text);
+      return { code: xmlText(root, "Code") ?? "", message: xmlText(root, "Message") ?? "" };
+    } catch {
+      // Not well-formed: the caller names the failure by its status.
+    }
+  }
+  return { code: "", message: "" };
 }
 
 /**
