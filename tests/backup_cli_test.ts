@@ -606,7 +606,10 @@ Deno.test("asbackup exits 1 with one clear line for bad flags and conflicts", as
     [["-n", "test", "-d", "/tmp/x", "-b", "2020-01-01", "-a", "2021-01-01"], /modified/i],
     [["-n", "test", "-d", "/tmp/x", "--bogus"], /bogus/],
     [["-n", "test", "-d", "/tmp/x", "--rack-list", "x"], /rack/],
-    [["-n", "test", "-d", "/tmp/x", "--s3-bucket-name", "b"], /cloud storage is not supported/],
+    [
+      ["-n", "test", "-d", "/tmp/x", "--s3-bucket-name", "b", "--azure-container-name", "c"],
+      /only one cloud provider/,
+    ],
     [["-n", "test", "-d", "/tmp/x", "--auth", "PKI"], /PKI needs TLS/],
     [["-n", "test", "-d", "/tmp/x", "--auth", "BASIC"], /auth/],
     [
