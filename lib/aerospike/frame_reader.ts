@@ -45,7 +45,10 @@ export interface FrameErrorContext {
   fail(code: string, message: string, cause?: unknown, retriable?: boolean): AerobakError;
 }
 
-const INITIAL_SIZE = 64 * 1024;
+// Enough for info and write replies (a batch write's reply is ~80 bytes a record); scan
+// connections grow to their ~1 MiB frames on the first one. A restore keeps
+// max-async-batches + 1 connections per node, so this is paid ~100 times.
+const INITIAL_SIZE = 16 * 1024;
 // Keep a grown buffer only up to this size; a rare huge frame must not pin its memory.
 const KEEP_SIZE = 4 * 1024 * 1024;
 

@@ -53,8 +53,8 @@ function frame(type: number, body: Uint8Array): Uint8Array {
 const limits = { socketTimeoutMs: 1000, deadline: 0 };
 
 function bodies(n: number): Uint8Array[] {
-  // Sizes around the 64 KiB initial buffer so frames straddle and exceed it.
-  const sizes = [0, 1, 7, 100, 65536 - 8, 65536, 200_000, 3];
+  // Sizes around the 16 KiB initial buffer (and 64 KiB) so frames straddle and exceed it.
+  const sizes = [0, 1, 7, 100, 16384 - 8, 16384, 65536, 200_000, 3];
   return Array.from({ length: n }, (_, i) => {
     const b = new Uint8Array(sizes[i % sizes.length]);
     for (let j = 0; j < b.length; j++) b[j] = (i * 31 + j) & 0xff;

@@ -22,6 +22,22 @@ import type { LeakyBucket } from "./rate_limiter.ts";
  */
 export type PipeReader<T> = (signal: AbortSignal) => AsyncIterable<T>;
 
+/**
+ * An async iterator that can also hand out an item that is ready now, without a promise.
+ * A reader whose iterator has `nextReady` (e.g. a decoder with input still buffered) spares
+ * the pipe a promise, an iterator result and a microtask per item; the pipe awaits `next()`
+ * only when `nextReady` has nothing.
+ */
+export interface ReadyIterator<T> extends AsyncIterator<T> {
+  /**
+   * The next item if it can be had without waiting.
+   *
+   * @returns The item, or `undefined` when the caller must await `next()` (items are never
+   *   `undefined`).
+   */
+  nextReady(): T | undefined;
+}
+
 /** One step of the processor chain, shared by all readers. */
 export interface Processor<T> {
   /**
@@ -182,14 +198,21 @@ export class Pipe<T> {
     let iterator: AsyncIterator<T> | undefined;
     try {
       iterator = reader(signal)[Symbol.asyncIterator]();
+      const ready = (iterator as Partial<ReadyIterator<T>>).nextReady?.bind(iterator);
       items: for (;;) {
         if (signal.aborted) return;
-        const r = await iterator.next();
-        if (r.done) {
-          iterator = undefined;
-          return;
+        let item: T;
+        const now = ready?.();
+        if (now !== undefined) {
+          item = now;
+        } else {
+          const r = await iterator.next();
+          if (r.done) {
+            iterator = undefined;
+            return;
+          }
+          item = r.value;
         }
-        let item: T | null = r.value;
         for (let p = 0; p < processors.length; p++) {
           let out = processors[p].process(item);
           if (out instanceof Promise) out = await out;

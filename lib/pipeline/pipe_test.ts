@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AerobakError } from "../errors.ts";
-import { Pipe, type PipeReader, type PipeWriter } from "./pipe.ts";
+import { Pipe, type PipeReader, type PipeWriter, type ReadyIterator } from "./pipe.ts";
 import { roundRobinFanout } from "./fanout.ts";
 
 function rangeReader(from: number, to: number): PipeReader<number> {
@@ -132,4 +132,53 @@ Deno.test("Pipe.fill reports channel occupancy while writers lag", async () => {
   await run;
   fills.push(pipe.fill);
   assert.deepEqual(fills, [1, 0]);
+});
+
+/** Items in blocks: `next()` starts a block (one await), `nextReady()` hands out the rest. */
+function blockReader(blocks: number[][], calls: { next: number; returned: number }) {
+  let i = 0;
+  let pending: number[] = [];
+  const it: ReadyIterator<number> & AsyncIterable<number> = {
+    next() {
+      calls.next++;
+      if (i === blocks.length) return Promise.resolve({ done: true, value: undefined });
+      pending = blocks[i++].slice();
+      return Promise.resolve({ done: false, value: pending.shift()! });
+    },
+    nextReady() {
+      const v = pending.shift();
+      if (v === 99) throw new AerobakError("BAD_ITEM", "Item 99 is bad");
+      return v;
+    },
+    return() {
+      calls.returned++;
+      return Promise.resolve({ done: true, value: undefined });
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  return () => it;
+}
+
+Deno.test("Pipe.run() takes ready items from nextReady() and awaits next() only for the rest", async () => {
+  const calls = { next: 0, returned: 0 };
+  const w = new ArrayWriter();
+  const blocks = [[0, 1, 2, 3], [4], [5, 6, 7, 8, 9]];
+  await new Pipe({ readers: [blockReader(blocks, calls)], writers: [w] }, { channelSize: 2 })
+    .run();
+  assert.deepEqual(w.items, [...Array(10).keys()]);
+  assert.equal(calls.next, 4); // one per block, and the one that ends
+  assert.equal(calls.returned, 0);
+});
+
+Deno.test("Pipe.run() fails and returns the reader when nextReady() throws", async () => {
+  const calls = { next: 0, returned: 0 };
+  const w = new ArrayWriter();
+  await assert.rejects(
+    new Pipe({ readers: [blockReader([[0, 1, 99, 2]], calls)], writers: [w] }).run(),
+    { code: "BAD_ITEM" },
+  );
+  assert.equal(calls.returned, 1);
+  assert.equal(w.closed, 1);
 });

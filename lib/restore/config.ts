@@ -104,7 +104,7 @@ export interface RestoreConfig {
    */
   batchSize: number;
   /**
-   * Concurrent record writers.
+   * Batch write calls in flight at once.
    * @default {16}
    */
   maxAsyncBatches: number;

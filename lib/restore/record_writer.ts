@@ -145,50 +145,106 @@ export class SingleRecordWriter implements PipeWriter<AsbToken> {
   }
 }
 
-/** Buffers records and writes them `batchSize` at a time. */
+/**
+ * Buffers records and writes them `batchSize` at a time, with up to `maxAsyncBatches` batch
+ * calls in flight at once (backup-go's `max-async-batches`).
+ *
+ * One writer fills one batch at a time and sends it while a slot is free, so it holds at
+ * most `maxAsyncBatches × batchSize` records (the batches in flight and the one being
+ * filled). A writer per slot, fed in turn, would also hold a part-filled batch in every
+ * writer and a channel of records before each: three times as many decoded records at the
+ * defaults, which outlive young-generation collections and cost memory and GC time.
+ */
 export class BatchRecordWriter implements PipeWriter<AsbToken> {
   readonly #ctx: RecordWriterContext;
   readonly #batchSize: number;
+  readonly #maxInFlight: number;
   #records: AerospikeRecord[] = [];
   #ttls: number[] = [];
+  #inFlight = 0;
+  /** Wakes the one call (`write` or `close`) waiting for a batch to finish. */
+  #wake: (() => void) | undefined;
+  #failed = false;
+  #error: unknown;
 
   /**
    * Creates a writer.
    *
    * @param ctx Shared settings.
    * @param batchSize Records per batch call.
+   * @param maxAsyncBatches Batch calls in flight at once. @default 1
    */
-  constructor(ctx: RecordWriterContext, batchSize: number) {
+  constructor(ctx: RecordWriterContext, batchSize: number, maxAsyncBatches = 1) {
     this.#ctx = ctx;
     this.#batchSize = batchSize;
+    this.#maxInFlight = Math.max(1, maxAsyncBatches);
   }
 
   /**
-   * Buffers a record; writes the batch once full.
+   * Buffers a record; sends the batch once full.
    *
    * @param token A record, sindex or UDF.
-   * @returns 0, or a promise while a batch is written.
+   * @returns 0, or a promise while every batch slot is busy.
+   * @throws {AerobakError} `RESTORE_WRITE_FAILED` once a batch sent earlier has failed.
    */
   write(token: AsbToken): number | Promise<number> {
+    if (this.#failed) throw this.#error;
     if (token.kind !== "record") return this.#ctx.metadata(token).then(() => 0);
     const ctx = this.#ctx;
-    this.#records.push(token.record);
-    this.#ttls.push(restoreTtl(token.record, ctx.extraTtl, ctx.nowSeconds()));
-    if (this.#records.length >= this.#batchSize) return this.#flush().then(() => 0);
+    const r = token.record;
+    this.#records.push(r);
+    // The clock is read only for records that expire (most never do).
+    this.#ttls.push(r.voidTime === 0 ? -1 : restoreTtl(r, ctx.extraTtl, ctx.nowSeconds()));
+    if (this.#records.length < this.#batchSize) return 0;
+    this.#send();
+    return this.#inFlight < this.#maxInFlight ? 0 : this.#slot();
+  }
+
+  /**
+   * Sends the records still buffered (unless a batch failed) and waits for every batch.
+   *
+   * @throws {AerobakError} `RESTORE_WRITE_FAILED` when a batch failed.
+   */
+  async close(): Promise<void> {
+    if (!this.#failed && this.#records.length > 0) this.#send();
+    while (this.#inFlight > 0) await this.#settled();
+    if (this.#failed) throw this.#error;
+  }
+
+  /** Starts writing the buffered batch. */
+  #send(): void {
+    const records = this.#records;
+    const ttls = this.#ttls;
+    this.#records = [];
+    this.#ttls = [];
+    this.#inFlight++;
+    this.#write(records, ttls).catch((e) => {
+      if (!this.#failed) {
+        this.#failed = true;
+        this.#error = e;
+      }
+    }).finally(() => {
+      this.#inFlight--;
+      const wake = this.#wake;
+      this.#wake = undefined;
+      wake?.();
+    });
+  }
+
+  /** Resolves once any batch in flight has finished. */
+  #settled(): Promise<void> {
+    return new Promise((resolve) => this.#wake = resolve);
+  }
+
+  /** Waits for a free batch slot. */
+  async #slot(): Promise<number> {
+    while (this.#inFlight >= this.#maxInFlight) await this.#settled();
+    if (this.#failed) throw this.#error;
     return 0;
   }
 
-  /** Writes the records still buffered. */
-  close(): Promise<void> {
-    return this.#flush();
-  }
-
-  async #flush(): Promise<void> {
-    let records = this.#records;
-    let ttls = this.#ttls;
-    if (records.length === 0) return;
-    this.#records = [];
-    this.#ttls = [];
+  /** Writes one batch, retrying the records whose result is retriable. */
+  async #write(records: AerospikeRecord[], ttls: number[]): Promise<void> {
     const ctx = this.#ctx;
     const attempts = retryAttempts(ctx.retry);
     for (let k = 0;; k++) {

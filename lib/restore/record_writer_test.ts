@@ -119,3 +119,67 @@ Deno.test("SingleRecordWriter fails at once on a record-specific code unless ign
   assert.equal(counters.recordsFailed, 1);
   assert.equal(counters.retries, 0);
 });
+
+/** A cluster whose batch writes wait until the test answers them, in any order. */
+function gatedCluster() {
+  const pending: { digests: number[]; answer: (codes: number[] | Error) => void }[] = [];
+  const cluster = {
+    batchWrite: (records: readonly AerospikeRecord[]) =>
+      new Promise<Int32Array>((resolve, reject) => {
+        pending.push({
+          digests: records.map((r) => r.digest[0]),
+          answer: (codes) =>
+            codes instanceof Error ? reject(codes) : resolve(Int32Array.from(codes)),
+        });
+      }),
+  } as unknown as Cluster;
+  return { cluster, pending };
+}
+
+async function ticks(n = 10): Promise<void> {
+  for (let i = 0; i < n; i++) await Promise.resolve();
+}
+
+Deno.test("BatchRecordWriter keeps up to maxAsyncBatches batches in flight", async () => {
+  const clock = new ManualClock();
+  const counters = new RestoreCounters();
+  const { cluster, pending } = gatedCluster();
+  const w = new BatchRecordWriter(context(cluster, clock, counters), 2, 2);
+  for (let i = 0; i < 3; i++) assert.equal(w.write(token(i)), 0);
+  // The second batch takes the last slot: the writer waits until one is free.
+  let waited = false;
+  const full = (w.write(token(3)) as Promise<number>).then(() => (waited = true));
+  await ticks();
+  assert.deepEqual(pending.map((p) => p.digests), [[0, 1], [2, 3]]);
+  assert.equal(waited, false);
+  pending[1].answer([0, 0]);
+  await full;
+  assert.equal(w.write(token(4)), 0);
+  const closed = w.close();
+  await ticks();
+  assert.deepEqual(pending.map((p) => p.digests), [[0, 1], [2, 3], [4]]);
+  pending[0].answer([0, 0]);
+  pending[2].answer([0]);
+  await closed;
+  assert.equal(counters.recordsInserted, 5);
+});
+
+Deno.test("BatchRecordWriter fails the next write and close once a batch in flight failed", async () => {
+  const clock = new ManualClock();
+  const counters = new RestoreCounters();
+  const { cluster, pending } = gatedCluster();
+  const ctx = context(cluster, clock, counters);
+  const w = new BatchRecordWriter({ ...ctx, retry: { ...ctx.retry, maxRetries: 1 } }, 1, 4);
+  assert.equal(w.write(token(1)), 0);
+  assert.equal(w.write(token(2)), 0);
+  pending[0].answer([9]);
+  await ticks();
+  assert.throws(() => w.write(token(3)), { code: "RESTORE_WRITE_FAILED", resultCode: 9 });
+  const closed = assert.rejects(w.close(), { code: "RESTORE_WRITE_FAILED", resultCode: 9 });
+  pending[1].answer([0]);
+  await closed;
+  // Nothing more was sent after the failure; the batch in flight was waited for.
+  assert.equal(pending.length, 2);
+  assert.equal(counters.recordsFailed, 1);
+  assert.equal(counters.recordsInserted, 1);
+});

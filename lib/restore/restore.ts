@@ -10,14 +10,14 @@
 import type { Cluster } from "../aerospike/cluster.ts";
 import { compareVersion } from "../aerospike/info.ts";
 import { AerobakError, type FileLocation, formatLocation } from "../errors.ts";
-import { decodeAsb } from "../format/asb/decoder.ts";
+import { type AsbDecoder, decodeAsb } from "../format/asb/decoder.ts";
 import type { AsbToken } from "../format/asb/parser.ts";
 import { loadJobEncryptionKey } from "../io/encryption_key.ts";
 import { openReadChain, type ReadChain } from "../io/file_chain.ts";
 import type { StorageEntry, StorageReader } from "../io/storage.ts";
 import { type CountedJobContext, startCountedJob } from "../pipeline/_counted_job.ts";
 import type { JobHandle, JobRunOptions } from "../pipeline/job.ts";
-import { Pipe, type PipeReader, type PipeWriter } from "../pipeline/pipe.ts";
+import { Pipe, type PipeReader, type PipeWriter, type ReadyIterator } from "../pipeline/pipe.ts";
 import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
 import { type InfoCommandOptions, lowestBuild } from "../backup/_info.ts";
 import { METADATA_PREFIX } from "../backup/config.ts";
@@ -115,6 +115,25 @@ export function checkRestoreInput(
   }
 }
 
+/**
+ * A file reader with the pipe's fast path: `ready` hands out tokens its decoder already
+ * holds, the generator does the rest (opening files, reading, finishing).
+ */
+function withReadyTokens(
+  tokens: AsyncGenerator<AsbToken>,
+  ready: () => AsbToken | undefined,
+): ReadyIterator<AsbToken> & AsyncIterable<AsbToken> {
+  return {
+    next: () => tokens.next(),
+    return: (value?: unknown) => tokens.return(value),
+    throw: (err?: unknown) => tokens.throw(err),
+    nextReady: ready,
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
 async function runRestore(
   cluster: Cluster | null,
   config: Readonly<RestoreConfig>,
@@ -139,9 +158,25 @@ async function runRestore(
     ? new LeakyBucket(config.bandwidth, { clock: ctx.clock, signal })
     : undefined;
   const readerCount = Math.max(1, Math.min(config.parallel, entries.length));
+  const checkNamespace = (token: AsbToken, decoder: AsbDecoder, file: string) => {
+    if (
+      token.kind === "record" && config.namespace &&
+      token.record.namespace !== config.namespace.source
+    ) {
+      // Checked here, not only in the processors, to name the file and line.
+      throw namespaceMismatch(token.record.namespace, config.namespace.source, {
+        file,
+        line: decoder.line - 1,
+      });
+    }
+  };
   const readers: PipeReader<AsbToken>[] = [];
   for (let i = 0; i < readerCount; i++) {
-    readers.push(async function* (): AsyncGenerator<AsbToken> {
+    // The file being decoded, while the generator waits at its `yield`: the pipe takes the
+    // tokens already buffered straight from its decoder (not with a bandwidth limit, which
+    // counts bytes between tokens).
+    let current: { decoder: AsbDecoder; file: string } | undefined;
+    const tokens = async function* (): AsyncGenerator<AsbToken> {
       while (next < entries.length) {
         const entry = entries[next++];
         const chain = openReadChain(await storage.open(entry), {
@@ -153,18 +188,10 @@ async function runRestore(
         ctx.open.add(chain);
         const decoder = decodeAsb(chain.readable, { file: entry.path });
         let offset = 0;
+        if (!bandwidth) current = { decoder, file: entry.path };
         try {
           for await (const token of decoder) {
-            if (
-              token.kind === "record" && config.namespace &&
-              token.record.namespace !== config.namespace.source
-            ) {
-              // Checked here, not only in the processors, to name the file and line.
-              throw namespaceMismatch(token.record.namespace, config.namespace.source, {
-                file: entry.path,
-                line: decoder.line - 1,
-              });
-            }
+            checkNamespace(token, decoder, entry.path);
             if (bandwidth) {
               const wait = bandwidth.wait(decoder.offset - offset);
               offset = decoder.offset;
@@ -173,11 +200,20 @@ async function runRestore(
             yield token;
           }
         } finally {
+          current = undefined;
           ctx.open.delete(chain);
           counters.closedBytes += chain.bytesRead();
         }
       }
-    });
+    };
+    readers.push(() =>
+      withReadyTokens(tokens(), () => {
+        const c = current;
+        const token = c?.decoder.nextReady();
+        if (token !== undefined) checkNamespace(token, c!.decoder, c!.file);
+        return token;
+      })
+    );
   }
   if (readers.length === 0) return;
 
@@ -237,15 +273,11 @@ async function runRestore(
     },
   };
   const useBatch = !config.disableBatchWrites && compareVersion(version, [6, 0, 0]) >= 0;
-  const writers: PipeWriter<AsbToken>[] = [];
-  const writerCount = useBatch ? config.maxAsyncBatches : config.parallel;
-  for (let i = 0; i < writerCount; i++) {
-    writers.push(
-      useBatch
-        ? new BatchRecordWriter(writerCtx, config.batchSize)
-        : new SingleRecordWriter(writerCtx),
-    );
-  }
+  // Batch writes: one writer keeps up to maxAsyncBatches batches in flight (see
+  // BatchRecordWriter for why not one writer per batch slot). Single puts: one writer each.
+  const writers: PipeWriter<AsbToken>[] = useBatch
+    ? [new BatchRecordWriter(writerCtx, config.batchSize, config.maxAsyncBatches)]
+    : Array.from({ length: config.parallel }, () => new SingleRecordWriter(writerCtx));
   const processors = restoreProcessors(counters, {
     noRecords: config.noRecords,
     noIndexes: config.noIndexes,

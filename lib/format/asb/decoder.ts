@@ -96,6 +96,30 @@ export class AsbDecoder implements AsyncIterableIterator<AsbToken> {
   }
 
   /**
+   * The next token if the bytes read so far hold it, without a promise (the pipe's fast
+   * path: most tokens come out of a chunk already read).
+   *
+   * @returns The token, or `undefined` when {@linkcode next} must read on (or the end).
+   * @throws {AerobakError} code `"ASB_SYNTAX"` with a location for malformed input.
+   */
+  nextReady(): AsbToken | undefined {
+    const pending = this.#pending;
+    if (pending !== undefined) {
+      if (pending.done) return undefined;
+      this.#pending = undefined;
+      return pending.value;
+    }
+    if (this.#finished) return undefined;
+    try {
+      return this.#parser.next();
+    } catch (e) {
+      // Cancel the stream as next() does; the caller sees the syntax error.
+      void this.#abort(e);
+      throw e;
+    }
+  }
+
+  /**
    * Stops decoding and cancels the stream.
    *
    * @returns A finished iterator result.
