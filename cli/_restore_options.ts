@@ -147,7 +147,11 @@ export function restorePlanFromFlags(
       ? { files: [inputFile] }
       : directory !== ""
       ? { directories: [directory] }
-      : { directories: directoryList.map((d) => (parent ? `${parent}/${d}` : d)) };
+      : {
+        directories: directoryList.map((
+          d,
+        ) => (parent ? `${parent.replace(/\/+$/, "")}/${d.replace(/^\/+/, "")}` : d)),
+      };
     source = { kind: "cloud", cloud, objects };
   } else if (inputFile === "-") source = { kind: "stdin" };
   else if (inputFile !== "") source = { kind: "file", path: inputFile };

@@ -4,6 +4,7 @@ import { RESTORE_FLAGS } from "./_restore_flags.ts";
 import { FlagError, parseFlags } from "./_flags.ts";
 import { MIB } from "./_backup_options.ts";
 import { resolveRestoreConfig } from "../lib/restore/config.ts";
+import { MemoryObjectStore } from "../lib/io/_memory_object_store.ts";
 
 function plan(...args: string[]) {
   return restorePlanFromFlags(parseFlags(RESTORE_FLAGS, args), undefined, 6);
@@ -129,4 +130,27 @@ Deno.test("openRestoreSource() builds the storage readers", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("restorePlanFromFlags() with cloud storage reads prefixes and keys of the bucket", async () => {
+  const store = new MemoryObjectStore();
+  await store.put("root/a/x_test_1.asb", new TextEncoder().encode("Version 3.1\n"));
+  const cloud = {
+    store,
+    writerOptions: { partSize: MIB, uploadConcurrency: 1 },
+    readRetry: {},
+    prepareRestore: () => Promise.resolve(),
+  };
+  const cloudPlan = (...args: string[]) =>
+    restorePlanFromFlags(parseFlags(RESTORE_FLAGS, args), undefined, 6, cloud);
+  const list = cloudPlan("--directory-list", "a,/b", "--parent-directory", "root/").source;
+  assert.ok(list.kind === "cloud");
+  assert.deepEqual(list.objects, { directories: ["root/a", "root/b"] });
+  const names = [];
+  for await (const e of openRestoreSource(list).list()) names.push(e.path);
+  assert.deepEqual(names, ["mem://bucket/root/a/x_test_1.asb"]);
+  const file = cloudPlan("-i", "root/a/x_test_1.asb").source;
+  assert.ok(file.kind === "cloud");
+  assert.deepEqual(file.objects, { files: ["root/a/x_test_1.asb"] });
+  assert.throws(() => cloudPlan("-i", "-"), flagError(/standard input/));
 });
