@@ -12,6 +12,7 @@ import { fakeIo as cliFakeIo } from "../cli/_test_io.ts";
 import { startAzureTestServer } from "../lib/io/cloud/azure_test_server.ts";
 import { startGcsTestServer } from "../lib/io/cloud/gcs_test_server.ts";
 import { startS3TestServer } from "../lib/io/cloud/s3_test_server.ts";
+import { SecretAgentTestServer } from "../lib/secret_agent/test_server.ts";
 import { addMetadata, seeded } from "./_backup_e2e.ts";
 import { assertSameRecords, jsonReport } from "./_restore_helpers.ts";
 
@@ -257,4 +258,35 @@ Deno.test("asbackup -o into an Azure container writes one object; asrestore -i r
     io(),
   );
   assert.equal(azure.objects.size, 0);
+});
+
+Deno.test("cloud credentials given as secrets: references come from the Secret Agent", async () => {
+  await using s3 = await startS3TestServer({ minPartSize: 1 });
+  await using agent = await SecretAgentTestServer.start({
+    secrets: { aws: { id: s3.accessKeyId, key: s3.secretAccessKey } },
+  });
+  await using emu = await seeded(40);
+  await run(backupMain, [
+    "-h",
+    emu.seeds,
+    "-n",
+    "test",
+    "-d",
+    "sa",
+    "--s3-bucket-name",
+    s3.bucket,
+    "--s3-region",
+    "us-east-1",
+    "--s3-endpoint-override",
+    s3.url,
+    "--s3-access-key-id",
+    "secrets:aws:id",
+    "--s3-secret-access-key",
+    "secrets:aws:key",
+    "--sa-address",
+    agent.address,
+    "--sa-port",
+    String(agent.port),
+  ]);
+  assert.ok([...s3.objects.keys()].some((k) => /^sa\/\d+_test_\d+\.asb$/.test(k)));
 });
