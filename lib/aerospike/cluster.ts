@@ -9,7 +9,7 @@
 import { AerobakError } from "../errors.ts";
 import type { AerospikeRecord, UserKey } from "./record.ts";
 import { Authenticator } from "./auth.ts";
-import { batchWrite } from "./batch.ts";
+import { BatchRows, batchWriteRows } from "./batch.ts";
 import { Connection, readLimits } from "./connection.ts";
 import { computeDigest, partitionId } from "./digest.ts";
 import { formatAddress, type Host } from "./host.ts";
@@ -299,6 +299,7 @@ export class Cluster implements AsyncDisposable {
    * @param policy Exists action, generation policy, send key, timeouts.
    * @returns One result code per record; negative client codes for records no node
    *   answered (-11 no node, -18 network error, -20 batch failed).
+   * @throws {RangeError} For mismatched lengths, an invalid TTL, digest or policy.
    */
   async batchWrite(
     records: readonly AerospikeRecord[],
@@ -308,11 +309,32 @@ export class Cluster implements AsyncDisposable {
     if (ttls.length !== records.length) {
       throw new RangeError(`Invalid batch: ${records.length} records but ${ttls.length} TTLs`);
     }
-    const resolved = resolveWritePolicy(policy);
-    const results = new Int32Array(records.length);
+    const rows = new BatchRows(policy, records.length);
+    for (let i = 0; i < records.length; i++) rows.add(records[i], ttls[i]);
+    return await this.batchWriteRows(rows);
+  }
+
+  /**
+   * Writes encoded rows in one batch request per master node (under `rows.policy`). A
+   * retry sends the rows still to write again, from the same bytes (see
+   * {@linkcode BatchRows.retain}).
+   *
+   * @param rows The rows.
+   * @returns One result code per row; negative client codes for rows no node answered
+   *   (-11 no node, -18 network error, -20 batch failed).
+   *
+   * @example Write rows, retry the failed ones once
+   * ```ts ignore
+   * const codes = await cluster.batchWriteRows(rows);
+   * rows.retain(Array.from(codes, (c) => c < 0));
+   * if (rows.length > 0) await cluster.batchWriteRows(rows);
+   * ```
+   */
+  async batchWriteRows(rows: BatchRows): Promise<Int32Array> {
+    const results = new Int32Array(rows.length);
     const byNode = new Map<Node, number[]>();
-    for (let i = 0; i < records.length; i++) {
-      const node = this.#map.get(records[i].namespace, partitionId(records[i].digest), 0);
+    for (let i = 0; i < rows.length; i++) {
+      const node = this.#map.get(rows.namespace(i), rows.partition(i), 0);
       if (node === null) {
         results[i] = ResultCode.SERVER_NOT_AVAILABLE;
         continue;
@@ -323,7 +345,7 @@ export class Cluster implements AsyncDisposable {
     }
     await Promise.all(
       [...byNode].map(([node, indexes]) =>
-        batchWrite(node, records, ttls, indexes, resolved, results, this.#policy.poolWaitMs)
+        batchWriteRows(node, rows, indexes, results, this.#policy.poolWaitMs)
       ),
     );
     return results;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startEmulator } from "../emulator/mod.ts";
 import { AerobakError } from "../errors.ts";
+import { BatchRows } from "./batch.ts";
 import { Cluster } from "./cluster.ts";
 import { computeDigest, keyFromJs, partitionId } from "./digest.ts";
 import { encodeExpression, Exp } from "./expression.ts";
@@ -354,6 +355,44 @@ Deno.test("Cluster.batchWrite() writes per master node and returns a code per re
   const again = await cluster.batchWrite(records, ttls, { recordExistsAction: "createOnly" });
   assert.deepEqual([...again], new Array(200).fill(5));
   await assert.rejects(cluster.batchWrite(records, [1], {}), RangeError);
+});
+
+Deno.test("Cluster.batchWriteRows() routes rows of two namespaces and re-sends the failed ones", async () => {
+  await using emu = await startEmulator({
+    nodes: 3,
+    namespaces: [{ name: "test" }, { name: "bar" }],
+  });
+  await using cluster = await Cluster.connect({ hosts: emu.seeds });
+  const records: AerospikeRecord[] = Array.from({ length: 60 }, (_, i) => {
+    const key = keyFromJs(i);
+    return {
+      namespace: i % 3 === 0 ? "bar" : "test",
+      set: "rows",
+      key,
+      digest: computeDigest("rows", key),
+      generation: 1,
+      voidTime: 0,
+      bins: [intBin("i", i)],
+    };
+  });
+  const rows = new BatchRows({}, 8);
+  for (const r of records) rows.add(r, 0);
+  // Writes to the partitions of every 4th record fail with 11 (retriable).
+  const unavailable = records.filter((_, i) => i % 4 === 1);
+  for (const r of unavailable) emu.faults.makeUnavailable(r.namespace, [partitionId(r.digest)]);
+  const first = await cluster.batchWriteRows(rows);
+  const failed = new Set(unavailable.map((r) => r.digest));
+  assert.deepEqual([...first], records.map((r) => (failed.has(r.digest) ? 11 : 0)));
+  assert.equal(emu.count("test") + emu.count("bar"), 60 - failed.size);
+  emu.faults.clear();
+  rows.retain(Array.from(first, (c) => c !== 0));
+  assert.equal(rows.length, failed.size);
+  const again = await cluster.batchWriteRows(rows);
+  assert.deepEqual([...again], new Array(failed.size).fill(0));
+  assert.equal(emu.count("test"), 40);
+  assert.equal(emu.count("bar"), 20);
+  const back = await cluster.get("test", "rows", keyFromJs(1));
+  assert.equal(back?.bins[0].value, 1n);
 });
 
 Deno.test("Cluster.batchWrite() reports a disabled batch service for every record", async () => {

@@ -162,15 +162,43 @@ function invalid(message: string, offset: number): AerobakError {
 }
 
 /**
+ * A header with every value 0, to pass to {@linkcode readMessageHeader} as the object it
+ * fills (one per reply loop instead of one per message).
+ *
+ * @returns A new zeroed header.
+ */
+export function createMessageHeader(): MessageHeader {
+  return {
+    info1: 0,
+    info2: 0,
+    info3: 0,
+    info4: 0,
+    resultCode: 0,
+    generation: 0,
+    recordTtl: 0,
+    transactionTtl: 0,
+    nFields: 0,
+    nOps: 0,
+  };
+}
+
+/**
  * Reads an AS_MSG header.
  *
  * @param view View over the buffer.
  * @param offset Start of the AS_MSG (its header_sz byte).
- * @returns The header; fields start at `offset + 22`.
+ * @param into Caller-owned header to fill and return (see
+ *   {@linkcode createMessageHeader}), so a loop over many messages allocates nothing;
+ *   its values are overwritten by the next read. @default a new header
+ * @returns The header (`into` when given); fields start at `offset + 22`.
  * @throws {AerobakError} `MESSAGE_INVALID` when fewer than 22 bytes remain or header_sz
  * is smaller than 22.
  */
-export function readMessageHeader(view: DataView, offset: number): MessageHeader {
+export function readMessageHeader(
+  view: DataView,
+  offset: number,
+  into: MessageHeader = createMessageHeader(),
+): MessageHeader {
   if (offset + MSG_HEADER_SIZE > view.byteLength) {
     throw invalid(
       `Truncated message header: ${view.byteLength - offset} bytes, expected 22`,
@@ -181,18 +209,17 @@ export function readMessageHeader(view: DataView, offset: number): MessageHeader
   if (headerSize < MSG_HEADER_SIZE) {
     throw invalid(`Invalid message header size ${headerSize}, expected 22`, offset);
   }
-  return {
-    info1: view.getUint8(offset + 1),
-    info2: view.getUint8(offset + 2),
-    info3: view.getUint8(offset + 3),
-    info4: view.getUint8(offset + 4),
-    resultCode: view.getUint8(offset + 5),
-    generation: view.getUint32(offset + 6),
-    recordTtl: view.getUint32(offset + 10),
-    transactionTtl: view.getUint32(offset + 14),
-    nFields: view.getUint16(offset + 18),
-    nOps: view.getUint16(offset + 20),
-  };
+  into.info1 = view.getUint8(offset + 1);
+  into.info2 = view.getUint8(offset + 2);
+  into.info3 = view.getUint8(offset + 3);
+  into.info4 = view.getUint8(offset + 4);
+  into.resultCode = view.getUint8(offset + 5);
+  into.generation = view.getUint32(offset + 6);
+  into.recordTtl = view.getUint32(offset + 10);
+  into.transactionTtl = view.getUint32(offset + 14);
+  into.nFields = view.getUint16(offset + 18);
+  into.nOps = view.getUint16(offset + 20);
+  return into;
 }
 
 /**
@@ -320,6 +347,23 @@ export interface OpView {
 }
 
 /**
+ * An op view with every value 0, to pass to {@linkcode forEachOp} as the object it fills.
+ *
+ * @returns A new zeroed op view.
+ */
+export function createOpView(): OpView {
+  return {
+    opType: 0,
+    particleType: 0,
+    flags: 0,
+    nameOffset: 0,
+    nameLength: 0,
+    valueOffset: 0,
+    valueLength: 0,
+  };
+}
+
+/**
  * Walks `n` ops. The same {@linkcode OpView} object is passed to every call: copy what
  * you keep.
  *
@@ -328,6 +372,8 @@ export interface OpView {
  * @param offset Start of the first op.
  * @param n Number of ops.
  * @param cb Called with each op.
+ * @param op Caller-owned view to fill (see {@linkcode createOpView}), so a loop over many
+ *   messages allocates nothing. @default a new view per call
  * @returns Offset after the last op.
  * @throws {AerobakError} `MESSAGE_INVALID` when an op overruns the buffer.
  */
@@ -337,16 +383,8 @@ export function forEachOp(
   offset: number,
   n: number,
   cb: (op: OpView) => void,
+  op: OpView = createOpView(),
 ): number {
-  const op: OpView = {
-    opType: 0,
-    particleType: 0,
-    flags: 0,
-    nameOffset: 0,
-    nameLength: 0,
-    valueOffset: 0,
-    valueLength: 0,
-  };
   for (let i = 0; i < n; i++) {
     if (offset + 8 > buf.length) throw invalid(`Truncated op ${i} of ${n}`, offset);
     const size = view.getUint32(offset);

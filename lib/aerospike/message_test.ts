@@ -3,6 +3,8 @@ import { AerobakError } from "../errors.ts";
 import { ByteWriter } from "./byte_writer.ts";
 import { bytesToHex, capturedRecordMessages, loadCapture } from "./_captures.ts";
 import {
+  createMessageHeader,
+  createOpView,
   dataViewOf,
   decodeRecordMessage,
   encodeRecordMessage,
@@ -95,6 +97,30 @@ Deno.test("readMessageHeader() reads the LAST marker", () => {
   const w = new ByteWriter();
   writeMessageHeader(w, h);
   assert.deepEqual(w.subarray(), m.subarray(8));
+});
+
+Deno.test("readMessageHeader() and forEachOp() fill caller-owned scratch objects", () => {
+  const w = new ByteWriter();
+  writeMessageHeader(w, { ...createMessageHeader(), resultCode: 5, transactionTtl: 3, nOps: 2 });
+  writeBinOp(w, 2, intBin("a", 1n));
+  writeBinOp(w, 2, stringBin("bc", "x"));
+  writeMessageHeader(w, { ...createMessageHeader(), info3: Info3.LAST });
+  const b = w.subarray().slice();
+  const view = dataViewOf(b);
+  const h = createMessageHeader();
+  assert.equal(readMessageHeader(view, 0, h), h);
+  assert.deepEqual(h, readMessageHeader(view, 0));
+  assert.equal(h.transactionTtl, 3);
+  const op = createOpView();
+  const seen: string[] = [];
+  const end = forEachOp(view, b, MSG_HEADER_SIZE, h.nOps, (o) => {
+    assert.equal(o, op);
+    seen.push(`${o.nameLength}:${o.valueLength}`);
+  }, op);
+  assert.deepEqual(seen, ["1:8", "2:1"]);
+  // Every value is overwritten by the next read.
+  readMessageHeader(view, end, h);
+  assert.deepEqual(h, { ...createMessageHeader(), info3: Info3.LAST });
 });
 
 Deno.test("writeBinOp() encodes the put of the spec example", () => {

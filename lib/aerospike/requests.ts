@@ -613,9 +613,107 @@ export interface BatchWriteRequest {
   flags?: number;
 }
 
+/** What every row of a batch write shares: its policy's header bits, and the key choice. */
+export interface BatchWriteRowBits extends WriteBits {
+  /** Whether rows of records with a user key carry it (KEY field). */
+  sendKey: boolean;
+}
+
 /**
- * Encodes a batch write: one BATCH_INDEX field, one row per record
+ * The shared part of every row of a batch write under a policy, computed once per batch.
+ *
+ * @param policy The policy.
+ * @returns Header bits and the key choice.
+ * @throws {TypeError} For an unknown action or generation policy.
+ */
+export function batchWriteRowBits(policy: WriteRequestPolicy = {}): BatchWriteRowBits {
+  return { ...writeBits(policy), sendKey: policy.sendKey ?? true };
+}
+
+/**
+ * Appends one batch-write row, self-contained (never REPEAT, so rows can be regrouped
+ * into other requests as they are):
  * `idx | digest | 0x0e | info1 info2 info3 | gen | ttl | nFields | nOps | NAMESPACE, SET, [KEY] | WRITE ops`.
+ * The index is the row's first 4 bytes, so a row copied into another request can be
+ * renumbered in place.
+ *
+ * @param out Destination.
+ * @param index Batch index, echoed in the row's reply.
+ * @param record The record (its digest is used as is).
+ * @param ttl TTL (same semantics as {@linkcode PutRequest.ttl}).
+ * @param bits From {@linkcode batchWriteRowBits}.
+ * @throws {RangeError} For a digest that is not 20 bytes or a bin name over 15 bytes.
+ */
+export function writeBatchWriteRow(
+  out: ByteWriter,
+  index: number,
+  record: AerospikeRecord,
+  ttl: number,
+  bits: BatchWriteRowBits,
+): void {
+  if (record.digest.length !== 20) {
+    throw new RangeError(`Cannot write a digest of ${record.digest.length} bytes`);
+  }
+  const withKey = bits.sendKey && record.key !== undefined;
+  out.u32(index);
+  out.bytes(record.digest);
+  out.u8(BatchRowType.INFO | BatchRowType.GEN | BatchRowType.TTL);
+  out.u8(0);
+  out.u8(bits.info2 | Info2.RESPOND_ALL_OPS);
+  out.u8(bits.info3);
+  out.u16(bits.useGeneration ? record.generation & 0xffff : 0);
+  out.u32(ttl);
+  out.u16(withKey ? 3 : 2);
+  out.u16(record.bins.length);
+  writeStringField(out, FieldType.NAMESPACE, record.namespace);
+  writeStringField(out, FieldType.SET, record.set);
+  if (withKey) writeKeyField(out, record.key!);
+  for (const bin of record.bins) writeBinOp(out, OpType.WRITE, bin);
+}
+
+/**
+ * Resets `out` and appends the start of a batch request (proto header, AS_MSG header
+ * with info1 BATCH, the BATCH_INDEX field's row count and flags); the caller appends
+ * `count` rows and ends with {@linkcode endBatchRequest}.
+ *
+ * @param out Destination (reset first).
+ * @param count Number of rows that follow.
+ * @param timeoutMs Total timeout in ms (transaction_ttl).
+ * @param flags Batch flags ({@linkcode BatchFlags}).
+ */
+export function beginBatchRequest(
+  out: ByteWriter,
+  count: number,
+  timeoutMs: number,
+  flags: number,
+): void {
+  out.reset();
+  beginProto(out);
+  writeReplyHeader(out, { info1: Info1.BATCH, transactionTtl: timeoutMs, nFields: 1 });
+  out.reserve(4);
+  out.u8(FieldType.BATCH_INDEX);
+  out.u32(count);
+  out.u8(flags);
+}
+
+/** Offset of the BATCH_INDEX field's size in a request begun by {@linkcode beginBatchRequest}. */
+const BATCH_FIELD_AT = PROTO_HEADER_SIZE + MSG_HEADER_SIZE;
+
+/**
+ * Fills in the sizes of a batch request begun by {@linkcode beginBatchRequest}.
+ *
+ * @param out The writer holding the whole request.
+ * @returns The whole message (a view of `out`).
+ */
+export function endBatchRequest(out: ByteWriter): Uint8Array {
+  out.setU32At(BATCH_FIELD_AT, out.length - BATCH_FIELD_AT - 4);
+  endProto(out, 0, ProtoType.MESSAGE);
+  return out.subarray();
+}
+
+/**
+ * Encodes a batch write: one BATCH_INDEX field, one {@linkcode writeBatchWriteRow} row per
+ * record.
  *
  * @param req The batch.
  * @param w Writer to reuse.
@@ -630,43 +728,13 @@ export function encodeBatchWriteRequest(req: BatchWriteRequest, w?: ByteWriter):
     );
   }
   const policy = req.policy ?? {};
-  const bits = writeBits(policy);
-  const sendKey = policy.sendKey ?? true;
-  const out = start(w);
-  const p = beginProto(out);
-  writeBatchHeader(out, policy.totalTimeoutMs ?? 0);
-  const f = out.reserve(4);
-  out.u8(FieldType.BATCH_INDEX);
-  out.u32(records.length);
-  out.u8(req.flags ?? 0x0d);
+  const bits = batchWriteRowBits(policy);
+  const out = w ?? new ByteWriter(512);
+  beginBatchRequest(out, records.length, policy.totalTimeoutMs ?? 0, req.flags ?? 0x0d);
   for (let i = 0; i < records.length; i++) {
-    const r = records[i];
-    const withKey = sendKey && r.key !== undefined;
-    out.u32(req.indexes ? req.indexes[i] : i);
-    if (r.digest.length !== 20) {
-      throw new RangeError(`Cannot write a digest of ${r.digest.length} bytes`);
-    }
-    out.bytes(r.digest);
-    out.u8(BatchRowType.INFO | BatchRowType.GEN | BatchRowType.TTL);
-    out.u8(0);
-    out.u8(bits.info2 | Info2.RESPOND_ALL_OPS);
-    out.u8(bits.info3);
-    out.u16(bits.useGeneration ? r.generation & 0xffff : 0);
-    out.u32(ttls[i]);
-    out.u16(withKey ? 3 : 2);
-    out.u16(r.bins.length);
-    writeStringField(out, FieldType.NAMESPACE, r.namespace);
-    writeStringField(out, FieldType.SET, r.set);
-    if (withKey) writeKeyField(out, r.key!);
-    for (const bin of r.bins) writeBinOp(out, OpType.WRITE, bin);
+    writeBatchWriteRow(out, req.indexes ? req.indexes[i] : i, records[i], ttls[i], bits);
   }
-  out.setU32At(f, out.length - f - 4);
-  endProto(out, p, ProtoType.MESSAGE);
-  return out.subarray();
-}
-
-function writeBatchHeader(out: ByteWriter, timeoutMs: number): void {
-  writeReplyHeader(out, { info1: Info1.BATCH, transactionTtl: timeoutMs, nFields: 1 });
+  return endBatchRequest(out);
 }
 
 /** A batch read to one node. */
@@ -709,13 +777,8 @@ export interface BatchReadRequest {
  */
 export function encodeBatchReadRequest(req: BatchReadRequest, w?: ByteWriter): Uint8Array {
   const bins = req.binNames ?? [];
-  const out = start(w);
-  const p = beginProto(out);
-  writeBatchHeader(out, req.totalTimeoutMs ?? 0);
-  const f = out.reserve(4);
-  out.u8(FieldType.BATCH_INDEX);
-  out.u32(req.keys.length);
-  out.u8(req.flags ?? 0x0d);
+  const out = w ?? new ByteWriter(512);
+  beginBatchRequest(out, req.keys.length, req.totalTimeoutMs ?? 0, req.flags ?? 0x0d);
   let prev: RecordLocator | undefined;
   for (let i = 0; i < req.keys.length; i++) {
     const k = req.keys[i];
@@ -737,9 +800,7 @@ export function encodeBatchReadRequest(req: BatchReadRequest, w?: ByteWriter): U
     writeStringField(out, FieldType.SET, k.set);
     for (const name of bins) writeReadOp(out, name);
   }
-  out.setU32At(f, out.length - f - 4);
-  endProto(out, p, ProtoType.MESSAGE);
-  return out.subarray();
+  return endBatchRequest(out);
 }
 
 /** One row of a decoded batch request. */

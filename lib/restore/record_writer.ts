@@ -7,6 +7,7 @@
  * @module
  */
 
+import { BatchRows } from "../aerospike/batch.ts";
 import type { Cluster } from "../aerospike/cluster.ts";
 import type { WritePolicy } from "../aerospike/policy.ts";
 import type { AerospikeRecord } from "../aerospike/record.ts";
@@ -146,21 +147,25 @@ export class SingleRecordWriter implements PipeWriter<AsbToken> {
 }
 
 /**
- * Buffers records and writes them `batchSize` at a time, with up to `maxAsyncBatches` batch
- * calls in flight at once (backup-go's `max-async-batches`).
+ * Encodes records as batch rows and writes them `batchSize` at a time, with up to
+ * `maxAsyncBatches` batch calls in flight at once (backup-go's `max-async-batches`).
  *
- * One writer fills one batch at a time and sends it while a slot is free, so it holds at
- * most `maxAsyncBatches × batchSize` records (the batches in flight and the one being
- * filled). A writer per slot, fed in turn, would also hold a part-filled batch in every
- * writer and a channel of records before each: three times as many decoded records at the
- * defaults, which outlive young-generation collections and cost memory and GC time.
+ * Each record is encoded into its batch's {@linkcode BatchRows} as soon as it arrives
+ * and dropped: what waits for an answer is `maxAsyncBatches × batchSize` encoded rows
+ * (the batches in flight and the one being filled), not decoded records, which would
+ * outlive young-generation collections and cost memory and GC time. Retries send the
+ * failed rows again from the same bytes. The row buffers of finished batches are reused.
+ * One writer fills one batch at a time: a writer per slot, fed in turn, would hold a
+ * part-filled batch in every writer and a channel of records before each.
  */
 export class BatchRecordWriter implements PipeWriter<AsbToken> {
   readonly #ctx: RecordWriterContext;
   readonly #batchSize: number;
   readonly #maxInFlight: number;
-  #records: AerospikeRecord[] = [];
-  #ttls: number[] = [];
+  /** The batch being filled. */
+  #rows: BatchRows | undefined;
+  /** Row buffers of finished batches, for the next ones. */
+  readonly #free: BatchRows[] = [];
   #inFlight = 0;
   /** Wakes the one call (`write` or `close`) waiting for a batch to finish. */
   #wake: (() => void) | undefined;
@@ -176,26 +181,33 @@ export class BatchRecordWriter implements PipeWriter<AsbToken> {
    */
   constructor(ctx: RecordWriterContext, batchSize: number, maxAsyncBatches = 1) {
     this.#ctx = ctx;
-    this.#batchSize = batchSize;
+    this.#batchSize = Math.max(1, batchSize);
     this.#maxInFlight = Math.max(1, maxAsyncBatches);
   }
 
   /**
-   * Buffers a record; sends the batch once full.
+   * Encodes a record into the batch being filled; sends the batch once full.
    *
    * @param token A record, sindex or UDF.
    * @returns 0, or a promise while every batch slot is busy.
-   * @throws {AerobakError} `RESTORE_WRITE_FAILED` once a batch sent earlier has failed.
+   * @throws {AerobakError} `RESTORE_WRITE_FAILED` once a batch sent earlier has failed, or
+   *   for a record that cannot be encoded (TTL out of range, bin name over 15 bytes).
    */
   write(token: AsbToken): number | Promise<number> {
     if (this.#failed) throw this.#error;
     if (token.kind !== "record") return this.#ctx.metadata(token).then(() => 0);
     const ctx = this.#ctx;
     const r = token.record;
-    this.#records.push(r);
+    const rows = this.#rows ??= this.#free.pop() ?? new BatchRows(ctx.policy, this.#batchSize);
     // The clock is read only for records that expire (most never do).
-    this.#ttls.push(r.voidTime === 0 ? -1 : restoreTtl(r, ctx.extraTtl, ctx.nowSeconds()));
-    if (this.#records.length < this.#batchSize) return 0;
+    const ttl = r.voidTime === 0 ? -1 : restoreTtl(r, ctx.extraTtl, ctx.nowSeconds());
+    try {
+      rows.add(r, ttl);
+    } catch (e) {
+      ctx.counters.recordsFailed++;
+      throw writeFailed(r, 0, e);
+    }
+    if (rows.length < this.#batchSize) return 0;
     this.#send();
     return this.#inFlight < this.#maxInFlight ? 0 : this.#slot();
   }
@@ -206,24 +218,24 @@ export class BatchRecordWriter implements PipeWriter<AsbToken> {
    * @throws {AerobakError} `RESTORE_WRITE_FAILED` when a batch failed.
    */
   async close(): Promise<void> {
-    if (!this.#failed && this.#records.length > 0) this.#send();
+    if (!this.#failed && this.#rows !== undefined && this.#rows.length > 0) this.#send();
     while (this.#inFlight > 0) await this.#settled();
     if (this.#failed) throw this.#error;
   }
 
-  /** Starts writing the buffered batch. */
+  /** Starts writing the batch being filled. */
   #send(): void {
-    const records = this.#records;
-    const ttls = this.#ttls;
-    this.#records = [];
-    this.#ttls = [];
+    const rows = this.#rows!;
+    this.#rows = undefined;
     this.#inFlight++;
-    this.#write(records, ttls).catch((e) => {
+    this.#write(rows).catch((e) => {
       if (!this.#failed) {
         this.#failed = true;
         this.#error = e;
       }
     }).finally(() => {
+      rows.clear();
+      this.#free.push(rows);
       this.#inFlight--;
       const wake = this.#wake;
       this.#wake = undefined;
@@ -243,44 +255,55 @@ export class BatchRecordWriter implements PipeWriter<AsbToken> {
     return 0;
   }
 
-  /** Writes one batch, retrying the records whose result is retriable. */
-  async #write(records: AerospikeRecord[], ttls: number[]): Promise<void> {
+  /** Writes one batch, retrying the rows whose result is retriable. */
+  async #write(rows: BatchRows): Promise<void> {
     const ctx = this.#ctx;
     const attempts = retryAttempts(ctx.retry);
+    const classify = { ignoreRecordError: ctx.ignoreRecordError, batch: true };
     for (let k = 0;; k++) {
       let codes: Int32Array | undefined;
       let error: unknown;
       try {
-        codes = await ctx.cluster.batchWrite(records, ttls, ctx.policy);
+        codes = await ctx.cluster.batchWriteRows(rows);
       } catch (e) {
         transportFailure(e, ctx.counters);
         error = e;
       }
-      const again: AerospikeRecord[] = [];
-      const againTtls: number[] = [];
+      // Allocated only when some row needs another attempt.
+      let again: boolean[] | undefined;
+      let first = -1;
       let lastCode = 0;
-      for (let i = 0; i < records.length; i++) {
+      for (let i = 0; i < rows.length; i++) {
         const code = codes ? codes[i] : -1;
-        const outcome = codes
-          ? classifyWriteResult(code, { ignoreRecordError: ctx.ignoreRecordError, batch: true })
-          : "retry";
+        const outcome = codes ? classifyWriteResult(code, classify) : "retry";
         if (outcome === "retry" || outcome === "fail") {
-          again.push(records[i]);
-          againTtls.push(ttls[i]);
+          again ??= new Array(rows.length).fill(false);
+          again[i] = true;
+          if (first < 0) first = i;
           lastCode = code;
         } else {
           count(ctx.counters, outcome);
         }
       }
-      if (again.length === 0) return;
+      if (again === undefined) return;
       if (k + 1 >= attempts) {
-        ctx.counters.recordsFailed += again.length;
-        throw writeFailed(again[0], codes ? lastCode : 0, error);
+        let failed = 0;
+        for (const a of again) if (a) failed++;
+        ctx.counters.recordsFailed += failed;
+        // Only what the message names: the record itself is long gone.
+        const row: AerospikeRecord = {
+          namespace: rows.namespace(first),
+          set: rows.set(first),
+          digest: rows.digest(first),
+          generation: 0,
+          voidTime: 0,
+          bins: [],
+        };
+        throw writeFailed(row, codes ? lastCode : 0, error);
       }
       ctx.counters.retries++;
       await (ctx.clock ?? systemClock).sleep(retryDelayMs(ctx.retry, k), ctx.signal);
-      records = again;
-      ttls = againTtls;
+      rows.retain(again);
     }
   }
 }

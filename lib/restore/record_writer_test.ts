@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { BatchRows } from "../aerospike/batch.ts";
 import type { Cluster } from "../aerospike/cluster.ts";
 import type { AerospikeRecord } from "../aerospike/record.ts";
 import { AerobakError } from "../errors.ts";
@@ -25,19 +26,28 @@ function token(i: number): AsbToken {
   return { kind: "record", record };
 }
 
+/** The first digest byte (the record number) of each row. */
+function firstBytes(rows: BatchRows): number[] {
+  return Array.from({ length: rows.length }, (_, i) => rows.digest(i)[0]);
+}
+
 /** A cluster whose writes answer from a script: one code list per call. */
 function scriptedCluster(script: (number[] | Error)[]) {
   const calls: number[][] = [];
-  const next = (records: readonly AerospikeRecord[]) => {
-    calls.push(records.map((r) => r.digest[0]));
-    const step = script.shift() ?? records.map(() => 0);
+  const next = (digests: number[]) => {
+    calls.push(digests);
+    const step = script.shift() ?? digests.map(() => 0);
     if (step instanceof Error) throw step;
     return step;
   };
   const cluster = {
-    put: (r: AerospikeRecord) => Promise.resolve({ resultCode: next([r])[0], generation: 1 }),
-    batchWrite: (records: readonly AerospikeRecord[]) =>
-      Promise.resolve().then(() => Int32Array.from(next(records))),
+    put: (r: AerospikeRecord) =>
+      Promise.resolve({ resultCode: next([r.digest[0]])[0], generation: 1 }),
+    batchWriteRows: (rows: BatchRows) => {
+      // Read at once: the writer reuses the rows once the batch is done.
+      const digests = firstBytes(rows);
+      return Promise.resolve().then(() => Int32Array.from(next(digests)));
+    },
   } as unknown as Cluster;
   return { cluster, calls };
 }
@@ -124,10 +134,10 @@ Deno.test("SingleRecordWriter fails at once on a record-specific code unless ign
 function gatedCluster() {
   const pending: { digests: number[]; answer: (codes: number[] | Error) => void }[] = [];
   const cluster = {
-    batchWrite: (records: readonly AerospikeRecord[]) =>
+    batchWriteRows: (rows: BatchRows) =>
       new Promise<Int32Array>((resolve, reject) => {
         pending.push({
-          digests: records.map((r) => r.digest[0]),
+          digests: firstBytes(rows),
           answer: (codes) =>
             codes instanceof Error ? reject(codes) : resolve(Int32Array.from(codes)),
         });
@@ -182,4 +192,67 @@ Deno.test("BatchRecordWriter fails the next write and close once a batch in flig
   assert.equal(pending.length, 2);
   assert.equal(counters.recordsFailed, 1);
   assert.equal(counters.recordsInserted, 1);
+});
+
+Deno.test("BatchRecordWriter names the row that failed after its retries", async () => {
+  const clock = new ManualClock();
+  const counters = new RestoreCounters();
+  const { cluster, calls } = scriptedCluster([[0, 9, 0], [9], [9]]);
+  const w = new BatchRecordWriter(context(cluster, clock, counters), 3);
+  assert.equal(w.write(token(0)), 0);
+  assert.equal(w.write(token(1)), 0);
+  const p = w.write(token(2)) as Promise<number>;
+  await settle(clock, p);
+  const digest = (token(1) as { record: AerospikeRecord }).record.digest;
+  await assert.rejects(w.close(), (e: unknown) => {
+    assert.ok(e instanceof AerobakError);
+    assert.equal(e.code, "RESTORE_WRITE_FAILED");
+    assert.equal(e.resultCode, 9);
+    assert.deepEqual(e.record, {
+      namespace: "test",
+      set: "",
+      digest: btoa(String.fromCharCode(...digest)),
+    });
+    return true;
+  });
+  assert.deepEqual(calls, [[0, 1, 2], [1], [1]]);
+  assert.equal(counters.recordsInserted, 2);
+  assert.equal(counters.recordsFailed, 1);
+});
+
+Deno.test("BatchRecordWriter refuses a record it cannot encode and sends the others", async () => {
+  const clock = new ManualClock();
+  const counters = new RestoreCounters();
+  const { cluster, calls } = scriptedCluster([]);
+  const w = new BatchRecordWriter(context(cluster, clock, counters), 4);
+  assert.equal(w.write(token(1)), 0);
+  const bad = token(2) as { kind: "record"; record: AerospikeRecord };
+  bad.record.bins = [{ name: "a-bin-name-of-16", type: 1, value: 1n }];
+  assert.throws(() => w.write(bad), { code: "RESTORE_WRITE_FAILED" });
+  assert.equal(counters.recordsFailed, 1);
+  await w.close();
+  assert.deepEqual(calls, [[1]]);
+  assert.equal(counters.recordsInserted, 1);
+});
+
+Deno.test("BatchRecordWriter reuses the row buffers of finished batches", async () => {
+  const clock = new ManualClock();
+  const counters = new RestoreCounters();
+  const seen: BatchRows[] = [];
+  const cluster = {
+    batchWriteRows: (rows: BatchRows) => {
+      seen.push(rows);
+      return Promise.resolve(new Int32Array(rows.length));
+    },
+  } as unknown as Cluster;
+  const w = new BatchRecordWriter(context(cluster, clock, counters), 2, 2);
+  for (let i = 0; i < 8; i++) {
+    const r = w.write(token(i));
+    if (r !== 0) await r;
+    await ticks();
+  }
+  await w.close();
+  assert.equal(seen.length, 4);
+  assert.equal(new Set(seen).size, 1);
+  assert.equal(counters.recordsInserted, 8);
 });
