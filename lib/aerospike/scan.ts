@@ -17,6 +17,7 @@ import type { ByteWriter } from "./byte_writer.ts";
 import { type Connection, type ReadLimits, readLimits } from "./connection.ts";
 import { partitionId } from "./digest.ts";
 import {
+  createMessageHeader,
   dataViewOf,
   decodeRecordMessage,
   forEachField,
@@ -236,6 +237,8 @@ export async function* scanPartitions(
       readyHead = 0;
       for (const s of streams) arm(s);
       let active = streams.length;
+      // One header object for every message: each is fully used before the next is read.
+      const header = createMessageHeader();
       while (active > 0) {
         if (readyHead === ready.length) {
           await new Promise<void>((resolve) => {
@@ -259,7 +262,7 @@ export async function* scanPartitions(
         while (s.off < body.length) {
           let h;
           try {
-            h = readMessageHeader(view, s.off);
+            h = readMessageHeader(view, s.off, header);
           } catch (err) {
             throw replyError(s.conn!, err);
           }
