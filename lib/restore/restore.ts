@@ -62,11 +62,7 @@ export function startRestore(
 ): RestoreHandle {
   const counters = new RestoreCounters();
   const open = new Set<ReadChain>();
-  const openBytes = () => {
-    let n = 0;
-    for (const c of open) n += c.bytesRead();
-    return n;
-  };
+  const openBytes = () => bytesReadFrom(open);
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   return startCountedJob(
     (job) => runRestore(cluster, config, reader, { ...job, counters, open, now }),
@@ -87,6 +83,18 @@ interface RunContext extends CountedJobContext {
   counters: RestoreCounters;
   open: Set<ReadChain>;
   now: () => number;
+}
+
+/**
+ * Bytes read so far from the files still open, for the job's byte count between files.
+ *
+ * @param open The open read chains.
+ * @returns Their bytes read, together.
+ */
+export function bytesReadFrom(open: ReadonlySet<ReadChain>): number {
+  let n = 0;
+  for (const c of open) n += c.bytesRead();
+  return n;
 }
 
 /**

@@ -31,6 +31,7 @@ import { retryAttempts, retryDelayMs, type RetryPolicy } from "../policy.ts";
 import type { RestoreConfig } from "../restore/config.ts";
 import { recordRef } from "../restore/processors.ts";
 import {
+  bytesReadFrom,
   checkRestoreInput,
   type RestoreHandle,
   type RestoreJobOptions,
@@ -74,11 +75,7 @@ export function startAsbxRestore(
 ): RestoreHandle {
   const counters = new RestoreCounters();
   const open = new Set<ReadChain>();
-  const openBytes = () => {
-    let n = 0;
-    for (const c of open) n += c.bytesRead();
-    return n;
-  };
+  const openBytes = () => bytesReadFrom(open);
   return startCountedJob(async ({ signal, clock, onPipe }) => {
     const pipe = await buildPipe(cluster, config, reader, { signal, clock, counters, open });
     if (pipe === undefined) return;
