@@ -13,6 +13,8 @@
  * - `asrestore` (the real CLI) at its default settings, from each of the four backups;
  * - the official Node client writing the same records with batch writes (batches of 128,
  *   32 in flight, as `asrestore`'s defaults);
+ * - `asbackup xdr` receiving the whole namespace through XDR (rewind), and
+ *   `asrestore --mode asbx` replaying it into the emptied namespace;
  * - the per-area benches (ASB codec, io stages, emulator scan, client scan decode), after
  *   the server is stopped.
  *
@@ -27,7 +29,7 @@
  * ```
  *
  * Flags: `--records N` (default 1,000,000), `--nodes N` (default 3), `--skip a,b` with any
- * of `backup`, `codecs`, `restore`, `node`, `areas`; `--json path` (default `.tmp/bench.json`);
+ * of `backup`, `codecs`, `restore`, `node`, `xdr`, `areas`; `--json path` (default `.tmp/bench.json`);
  * `--job-v8-flags FLAGS` runs the measured `asbackup`/`asrestore` jobs with
  * `--v8-flags=FLAGS` (e.g. `--max-semi-space-size=4`, which bounds their peak RSS).
  *
@@ -339,6 +341,51 @@ async function restore(
   return figures(what, p, inserted, await dirSize(dir), note);
 }
 
+/**
+ * `asbackup xdr` of the whole namespace (the emulator rewinds it and ships every record),
+ * then `asrestore --mode asbx` of those files into the emptied namespace.
+ */
+async function xdrJobs(server: BenchServer, dir: string, expected: number): Promise<JobFigures[]> {
+  const host = hostFlags(server.seeds);
+  const b = await timed(DENO, [
+    "run",
+    "-A",
+    ...jobFlags,
+    `${ROOT}cli/asbackup.ts`,
+    "xdr",
+    ...host,
+    "--namespace",
+    "test",
+    "--directory",
+    dir,
+    "--local-port",
+    "0",
+    "--info-poling-period",
+    "100",
+  ]);
+  const received = reportNumber(b.stderr, "Records Read");
+  if (received < expected) throw new Error(`asbackup xdr: received ${received} of ${expected}`);
+  const rows = [figures("asbackup xdr (rewind)", b, received, await dirSize(dir))];
+  await server.command("truncate test");
+  const r = await timed(DENO, [
+    "run",
+    "-A",
+    ...jobFlags,
+    `${ROOT}cli/asrestore.ts`,
+    ...host,
+    "--directory",
+    dir,
+    "--mode",
+    "asbx",
+  ]);
+  const stored = Number(await server.command("count test"));
+  if (stored !== expected) {
+    throw new Error(`asrestore --mode asbx: stored ${stored} of ${expected}`);
+  }
+  rows.push(figures("asrestore --mode asbx", r, received, await dirSize(dir)));
+  return rows;
+}
+
 /** The official Node client's jobs (run with `node -e` inside tests/conformance). */
 const NODE_SCRIPT = `
 const Aerospike = require("aerospike");
@@ -486,7 +533,13 @@ async function main(): Promise<void> {
   if (o.jobV8Flags) jobFlags = [`--v8-flags=${o.jobV8Flags}`];
   const n = o.records;
   const work = await Deno.makeTempDir({ prefix: "aerobak-bench-" });
-  const jobs: Record<string, JobFigures[]> = { backup: [], codecs: [], restore: [], node: [] };
+  const jobs: Record<string, JobFigures[]> = {
+    backup: [],
+    codecs: [],
+    restore: [],
+    node: [],
+    xdr: [],
+  };
   let areas: Record<string, unknown> = {};
   const started = new Date();
   try {
@@ -562,6 +615,10 @@ async function main(): Promise<void> {
           ),
         );
       }
+      if (!o.skip.has("xdr")) {
+        console.error("XDR backup (asbackup xdr, 1 connection per node) and ASBX restore:");
+        jobs.xdr = await xdrJobs(server, `${work}/xdr`, n);
+      }
     }
     if (!o.skip.has("areas")) areas = await areaBenches(n);
   } finally {
@@ -572,6 +629,7 @@ async function main(): Promise<void> {
   printTable("Official Node client (node 20 process)", jobs.node);
   printTable("Backup by file codec (parallel 1)", jobs.codecs);
   printTable("Restore by file codec (default settings)", jobs.restore);
+  printTable("XDR backup into ASBX and its restore", jobs.xdr);
   // Wall throughput is the slower of server and job; with CPU % well under 100 the server
   // (one emulator process) is the limit, so the cost is also given per CPU second of the job.
   const cost = (rows: JobFigures[], per: "wall" | "cpu") => {

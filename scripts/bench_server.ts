@@ -19,6 +19,7 @@
 import { floatBin, intBin } from "../lib/aerospike/particle.ts";
 import { startEmulator } from "../lib/emulator/emulator.ts";
 import { answerInfo } from "../lib/emulator/info_commands.ts";
+import { XdrEmulation } from "../lib/emulator/xdr.ts";
 
 /** Options of {@linkcode seedBenchRecords}. */
 export interface SeedOptions {
@@ -105,6 +106,8 @@ if (import.meta.main) {
     nodes,
     namespaces: namespaces.map((name) => ({ name })),
   });
+  // A source cluster for `asbackup xdr` as well (idle until a DC is created).
+  XdrEmulation.attach(emu.cluster);
   const t0 = performance.now();
   seedBenchRecords((r) => emu.put(r as Parameters<typeof emu.put>[0]), records);
   console.error(
