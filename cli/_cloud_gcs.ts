@@ -11,7 +11,6 @@ import type { ObjectStoreWriterOptions, RequestRetryPolicy } from "../lib/io/obj
 import { bool, numAtLeast, readRetryFromFlags, str } from "./_common_options.ts";
 import { FlagError, type ParsedFlags } from "./_flags.ts";
 
-/** A numeric flag that must be at least `min`; refused with the flag's name otherwise. */
 /**
  * Builds the Cloud Storage store from the flags. As in backup-go, `--gcp-endpoint-override`
  * without `--gcp-key-path` sends no credentials (emulators); with a key path the requests

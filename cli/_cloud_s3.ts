@@ -28,7 +28,6 @@ const DEFAULT_UPLOAD_CONCURRENCY = 5;
 /** The AWS SDK's attempts when `--s3-retry-max-attempts` is 0. */
 const DEFAULT_MAX_ATTEMPTS = 3;
 
-/** A numeric flag that must be at least `min`. */
 /** A flag with fixed values (any case), in canonical spelling; `undefined` when empty. */
 function optionalChoice<T extends string>(
   flags: ParsedFlags,
