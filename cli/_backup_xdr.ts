@@ -374,7 +374,10 @@ async function runXdrAndMetadata(client: BackupClient, run: XdrRun): Promise<Bac
   let metadata: Promise<BackupStats> | undefined;
   const startMetadata = () => {
     run.ctx.log.info("backing up UDFs and secondary indexes", { namespace: run.xdr.namespace });
-    metadata = client.backup(run.metadata, run.writer, { signal: stop.signal }).wait();
+    metadata = client.backup(run.metadata, run.writer, {
+      signal: stop.signal,
+      emptyBackupFile: false,
+    }).wait();
     metadata.catch(failRun);
   };
   try {

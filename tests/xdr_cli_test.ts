@@ -481,3 +481,18 @@ Deno.test("asbackup --help points to the xdr subcommand, whose --help lists its 
     assert.ok(xdr.out.text.includes(flag), `xdr --help lists ${flag}`);
   }
 });
+
+Deno.test("asbackup xdr of a namespace without UDFs or sindexes writes only ASBX files", async () => {
+  await using tmp = await tempDir();
+  await using source = await startEmulator({ nodes: 1 });
+  for (let i = 0; i < 30; i++) source.put({ namespace: "test", key: i, bins: { i } });
+  XdrEmulation.attach(source.cluster);
+  const io = fakeIo();
+  assert.equal(await backupMain(xdrArgs(source, tmp.path), io), 0, io.err.text);
+  const names = await fileNames(tmp.path);
+  assert.ok(names.length > 0 && names.every((n) => n.endsWith(".asbx")), names.join());
+  await using target = await startEmulator({ nodes: 1 });
+  const r = await restore(target, ["-d", tmp.path]);
+  assert.equal(r.records_read, 30);
+  assert.deepEqual(digests(target), digests(source));
+});

@@ -50,6 +50,14 @@ export interface BackupJobOptions extends JobRunOptions<BackupStats> {
    * reader of the backup directory.
    */
   readStateFile?: (name: string) => Promise<Uint8Array>;
+  /**
+   * Leave one valid, header-only file when nothing at all was backed up (as the C tool
+   * does), so a restore of the empty backup finds a backup. Off for a metadata-only
+   * companion of another backup (the XDR backup's UDFs and indexes), which must not leave
+   * an empty data file beside the real one.
+   * @default {true}
+   */
+  emptyBackupFile?: boolean;
 }
 
 /** One data writer: its sink plus the cursor of the last page it wrote records from. */
@@ -137,6 +145,7 @@ export function startBackup(
         counters,
         sinks,
         readStateFile: options.readStateFile,
+        emptyBackupFile: options.emptyBackupFile ?? true,
       }),
     { ...options, counters, openBytes: () => sinks.reduce((sum, s) => sum + s.openBytes, 0) },
   );
@@ -146,6 +155,7 @@ interface RunContext extends CountedJobContext {
   counters: BackupCounters;
   sinks: AsbFileSink[];
   readStateFile?: (name: string) => Promise<Uint8Array>;
+  emptyBackupFile: boolean;
 }
 
 async function runBackup(
@@ -380,7 +390,7 @@ async function runBackup(
   }
   // Like the C tool, a backup that found nothing still leaves one valid, header-only file,
   // so the restore of an empty namespace restores nothing instead of finding no backup.
-  if (!resumed && counters.filesWritten === 0) {
+  if (!resumed && counters.filesWritten === 0 && ctx.emptyBackupFile) {
     const empty = new AsbFileSink(run, {
       prefix: config.outputFilePrefix !== "" ? config.outputFilePrefix : "0_",
       encoder: new AsbEncoder({ compact: config.compact }),
