@@ -104,7 +104,9 @@ export interface RestoreConfig {
    */
   batchSize: number;
   /**
-   * Batch write calls in flight at once.
+   * Batch write calls in flight at once. An ASBX restore has no batches: there it is the
+   * messages each worker keeps in flight (a record's messages still go one at a time, in
+   * file order).
    * @default {16}
    */
   maxAsyncBatches: number;

@@ -7,7 +7,8 @@
  * Order matters (a record's versions are stored oldest first, a delete after its writes),
  * so the files of one writer prefix are replayed by one worker, in ascending file number,
  * records in file order. Prefixes map to workers as in backup-go: prefix `p` goes to worker
- * `p`, prefixes beyond the last worker all go to the last one.
+ * `p`, prefixes beyond the last worker all go to the last one. Each worker keeps up to
+ * `maxAsyncBatches` messages in flight, a record's messages one at a time in file order.
  *
  * @module
  */
@@ -142,6 +143,7 @@ async function buildPipe(
       counters: ctx.counters,
       clock: ctx.clock,
       signal: ctx.signal,
+      window: config.maxAsyncBatches,
     })
   );
   const bandwidth = config.bandwidth > 0 && !config.validateOnly
@@ -188,22 +190,121 @@ interface ReplayContext {
   counters: RestoreCounters;
   clock: Clock;
   signal: AbortSignal;
+  /** Messages in flight at once (the restore's `maxAsyncBatches`). */
+  window: number;
 }
 
-/** Replays tokens one at a time, in order, retrying retriable failures. */
+/**
+ * Replays one worker's tokens with up to `window` messages in flight, retrying retriable
+ * failures.
+ *
+ * A write is latency-bound (one round trip each), so waiting for each before sending the
+ * next leaves the link and the server idle. Order matters only within a record: a message
+ * waits while another of its digest is in flight (retries included), so a record's
+ * versions and its delete land in file order; messages of other records overlap. The pipe
+ * hands tokens over one at a time, so at most one message waits here, and in flight are
+ * at most `window` owned payloads.
+ *
+ * Records are told apart by a 30-bit hash of their digest: a small integer key costs no
+ * allocation, and two records whose hashes collide only wait for each other, which keeps
+ * the order.
+ */
 class ReplayWriter implements PipeWriter<AsbxToken> {
   readonly #ctx: ReplayContext;
+  /** Digest hashes of the messages in flight. */
+  readonly #inFlight = new Set<number>();
+  /** Wakes the one call (`write` or `close`) waiting for a message to finish. */
+  #wake: (() => void) | undefined;
+  #failed = false;
+  #error: unknown;
+  /** Whether `write` has thrown `#error` (the pipe holds it then). */
+  #reported = false;
 
   constructor(ctx: ReplayContext) {
     this.#ctx = ctx;
   }
 
-  async write(token: AsbxToken): Promise<number> {
-    const ctx = this.#ctx;
-    const { set, isDelete } = checkReplayPayload(token);
+  /**
+   * Starts replaying a token once its record has no message in flight and the window has
+   * room.
+   *
+   * @param token The stored message.
+   * @returns The payload size, or a promise of it while the token waits.
+   * @throws {AerobakError} The first failure of a message sent earlier, `ASBX_PAYLOAD` for a
+   *   message that is not the token's record's.
+   */
+  write(token: AsbxToken): number | Promise<number> {
+    if (this.#failed) return this.#throw();
+    const key = digestKey(token.digest);
+    if (this.#inFlight.size < this.#ctx.window && !this.#inFlight.has(key)) {
+      this.#start(token, key);
+      return token.payload.length;
+    }
+    return this.#waitThenStart(token, key);
+  }
+
+  /**
+   * Waits for every message in flight.
+   *
+   * @throws {AerobakError} `RESTORE_WRITE_FAILED` for a failure `write` has not reported
+   *   (a cancelled job reports its cancel reason instead).
+   */
+  async close(): Promise<void> {
+    while (this.#inFlight.size > 0) await this.#settled();
+    if (this.#failed && !this.#reported && !this.#ctx.signal.aborted) this.#throw();
+  }
+
+  async #waitThenStart(token: AsbxToken, key: number): Promise<number> {
+    while (this.#inFlight.size >= this.#ctx.window || this.#inFlight.has(key)) {
+      await this.#settled();
+    }
+    if (this.#failed) this.#throw();
+    // Cancelled while waiting: send nothing more (the pipe reports the reason).
+    this.#ctx.signal.throwIfAborted();
+    this.#start(token, key);
+    return token.payload.length;
+  }
+
+  #throw(): never {
+    this.#reported = true;
+    throw this.#error;
+  }
+
+  /** Resolves once any message in flight has finished. */
+  #settled(): Promise<void> {
+    return new Promise((resolve) => this.#wake = resolve);
+  }
+
+  /** Checks and patches a token, then sends it without waiting for the answer. */
+  #start(token: AsbxToken, key: number): void {
+    const info = checkReplayPayload(token);
     // Once, before the first attempt: the token owns its payload, and retries send the
     // same bytes.
-    patchReplayPayload(token.payload, ctx.policy);
+    patchReplayPayload(token.payload, this.#ctx.policy);
+    this.#inFlight.add(key);
+    // Never rejects: a failure is kept for the next `write` or `close`.
+    this.#run(token, info.set, info.isDelete, key);
+  }
+
+  async #run(token: AsbxToken, set: string, isDelete: boolean, key: number): Promise<void> {
+    try {
+      await this.#replay(token, set, isDelete);
+    } catch (e) {
+      if (!this.#failed) {
+        this.#failed = true;
+        this.#error = e;
+      }
+    } finally {
+      this.#inFlight.delete(key);
+      const wake = this.#wake;
+      this.#wake = undefined;
+      wake?.();
+    }
+  }
+
+  /** Sends one message until it is applied, refused for good, or out of attempts. */
+  async #replay(token: AsbxToken, set: string, isDelete: boolean): Promise<void> {
+    const ctx = this.#ctx;
     const attempts = retryAttempts(ctx.retry);
     for (let k = 0;; k++) {
       let code = 0;
@@ -231,7 +332,7 @@ class ReplayWriter implements PipeWriter<AsbxToken> {
         if (outcome === "fail") throw failed(token, set, code);
         if (outcome !== "retry") {
           count(ctx.counters, outcome);
-          return token.payload.length;
+          return;
         }
       }
       if (k + 1 >= attempts) throw failed(token, set, code, error);
@@ -239,10 +340,13 @@ class ReplayWriter implements PipeWriter<AsbxToken> {
       await ctx.clock.sleep(retryDelayMs(ctx.retry, k), ctx.signal);
     }
   }
+}
 
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
+/** A 30-bit hash of a digest: a small integer, so a key that needs no allocation. */
+function digestKey(digest: Uint8Array): number {
+  let h = 0;
+  for (let i = 0; i < digest.length; i++) h = (Math.imul(h, 31) + digest[i]) | 0;
+  return h & 0x3fffffff;
 }
 
 function count(c: RestoreCounters, outcome: "inserted" | "fresher" | "existed" | "ignored"): void {

@@ -21,6 +21,7 @@ import { EmulatedCluster } from "../emulator/cluster.ts";
 import { startEmulator } from "../emulator/emulator.ts";
 import { XdrEmulation } from "../emulator/xdr.ts";
 import { AsbxEncoder } from "../format/asbx/encoder.ts";
+import { rng } from "../format/asb/_test_util.ts";
 import { DirectoryReader } from "../io/local_reader.ts";
 import { DirectoryWriter } from "../io/local_writer.ts";
 import { ManualClock } from "../pipeline/clock.ts";
@@ -305,5 +306,144 @@ Deno.test("an XDR backup restores into an empty cluster record for record", asyn
     const r = rec(i, 1, `value ${i}`);
     assert.equal(binsOf(emu.get("test", r.digest)), binsOf(r));
   }
+  await Deno.remove(dir, { recursive: true });
+});
+
+const hex = (d: Uint8Array) => [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
+/** The generation a message carries (AS_MSG header bytes 6..9, after the proto header). */
+const generationOf = (payload: Uint8Array) =>
+  new DataView(payload.buffer, payload.byteOffset).getUint32(8 + 6);
+
+/**
+ * A cluster whose writes answer after random delays (so they finish out of order), applying
+ * each message when it answers. `answer` decides a message's result code per attempt.
+ */
+class SlowCluster {
+  /** Generations applied, per digest, in the order applied. */
+  readonly applied = new Map<string, number[]>();
+  readonly inFlight = new Set<string>();
+  maxInFlight = 0;
+  sent = 0;
+  readonly #random = rng(7);
+  readonly #attempts = new Map<string, number>();
+  constructor(readonly answer: (generation: number, attempt: number) => number = () => 0) {}
+
+  async putPayload(_ns: string, digest: Uint8Array, payload: Uint8Array) {
+    const d = hex(digest);
+    const generation = generationOf(payload);
+    assert.ok(!this.inFlight.has(d), `two messages of ${d} in flight at once`);
+    this.inFlight.add(d);
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight.size);
+    this.sent++;
+    try {
+      await new Promise((r) => setTimeout(r, Math.floor(this.#random() * 4)));
+      const id = `${d}/${generation}`;
+      const attempt = this.#attempts.get(id) ?? 0;
+      this.#attempts.set(id, attempt + 1);
+      const resultCode = this.answer(generation, attempt);
+      if (resultCode === 0) {
+        const list = this.applied.get(d) ?? [];
+        list.push(generation);
+        this.applied.set(d, list);
+      }
+      return { resultCode, generation };
+    } finally {
+      this.inFlight.delete(d);
+    }
+  }
+}
+
+/**
+ * One writer's file of `records` records × `versions` versions each (generations
+ * 1 … versions, a delete last), shuffled across records but each record's versions in order.
+ */
+async function interleavedFile(dir: string, records: number, versions: number) {
+  const random = rng(11);
+  const next = new Array(records).fill(1);
+  const tokens: ReturnType<typeof token>[] = [];
+  const expected = new Map<string, number[]>();
+  for (let left = records * versions; left > 0; left--) {
+    let i = Math.floor(random() * records);
+    while (next[i] > versions) i = (i + 1) % records;
+    const g = next[i]++;
+    const r = rec(i, g, `v${g}`);
+    const msg = g === versions ? encodeXdrDelete(r, { generation: g }) : encodeXdrWrite(r);
+    tokens.push(token(msg.slice(), r));
+    const list = expected.get(hex(r.digest)) ?? [];
+    list.push(g);
+    expected.set(hex(r.digest), list);
+  }
+  await writeFiles(dir, [["0_", tokens]]);
+  return expected;
+}
+
+Deno.test("startAsbxRestore() overlaps writes yet applies each record's messages in file order", async () => {
+  const dir = await Deno.makeTempDir();
+  const expected = await interleavedFile(dir, 24, 6);
+  // Every third version is refused once as busy: its retry must still hold back the record's
+  // later messages.
+  const cluster = new SlowCluster((g, attempt) =>
+    g % 3 === 0 && attempt === 0 ? ResultCode.KEY_BUSY : 0
+  );
+  const config = resolveRestoreConfig({
+    encoderType: "ASBX",
+    maxAsyncBatches: 8,
+    retryPolicy: { baseTimeoutMs: 1, multiplier: 1, maxRetries: 2 },
+  });
+  const stats = await startAsbxRestore(
+    cluster,
+    config,
+    new DirectoryReader(dir, { extension: ".asbx" }),
+  ).wait();
+  assert.equal(stats.recordsRead, 24 * 6);
+  assert.equal(stats.recordsInserted, 24 * 6);
+  assert.equal(stats.retries, 24 * 2);
+  assert.deepEqual(cluster.applied, expected);
+  assert.ok(cluster.maxInFlight > 1, `at most ${cluster.maxInFlight} write in flight`);
+  assert.ok(cluster.maxInFlight <= 8, `${cluster.maxInFlight} writes in flight, window 8`);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("startAsbxRestore() stops at the first failed write after the writes in flight end", async () => {
+  const dir = await Deno.makeTempDir();
+  await interleavedFile(dir, 400, 5);
+  // The 30th message sent (a generation-2 write) is refused for good; the rest are slow.
+  let calls = 0;
+  const cluster = new SlowCluster((g) => ++calls >= 30 && g === 2 ? ResultCode.RECORD_TOO_BIG : 0);
+  const job = startAsbxRestore(
+    cluster,
+    resolveRestoreConfig({ encoderType: "ASBX", maxAsyncBatches: 16 }),
+    new DirectoryReader(dir, { extension: ".asbx" }),
+  );
+  await assert.rejects(job.wait(), (e: unknown) => {
+    // The error itself, not joined with copies of it.
+    assert.ok(e instanceof AerobakError, String(e));
+    assert.equal(e.code, "RESTORE_WRITE_FAILED");
+    assert.equal(e.resultCode, ResultCode.RECORD_TOO_BIG);
+    return true;
+  });
+  assert.equal(job.status, "failed");
+  assert.equal(job.errors.length, 1, "the failure is reported once");
+  assert.equal(cluster.inFlight.size, 0, "writes still in flight after the job ended");
+  // Nothing new is sent once the failure is seen: what was in flight, and at most one more.
+  assert.ok(cluster.sent < 30 + 16 + 2, `${cluster.sent} messages sent`);
+  assert.ok(job.stats().recordsInserted < cluster.sent);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("startAsbxRestore() cancelled with writes in flight ends after they do", async () => {
+  const dir = await Deno.makeTempDir();
+  await interleavedFile(dir, 400, 5);
+  const cluster = new SlowCluster();
+  const job = startAsbxRestore(
+    cluster,
+    resolveRestoreConfig({ encoderType: "ASBX", maxAsyncBatches: 16 }),
+    new DirectoryReader(dir, { extension: ".asbx" }),
+  );
+  while (cluster.sent < 40) await new Promise((r) => setTimeout(r, 1));
+  await job.cancel();
+  await assert.rejects(job.wait(), (e: unknown) => (e as AerobakError).code === "CANCELLED");
+  assert.equal(cluster.inFlight.size, 0, "writes still in flight after the job ended");
+  assert.ok(cluster.sent < 2000);
   await Deno.remove(dir, { recursive: true });
 });
