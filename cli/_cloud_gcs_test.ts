@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { AerobakError } from "../lib/errors.ts";
-import { startGcsTestServer } from "../lib/io/cloud/gcs_test_server.ts";
+import { serviceAccountKeyFile, startGcsTestServer } from "../lib/io/cloud/gcs_test_server.ts";
 import { ObjectStoreReader, ObjectStoreWriter } from "../lib/io/object_store.ts";
 import { gcsReadRetry, gcsStoreFromFlags, gcsWriterOptions } from "./_cloud_gcs.ts";
 import { cloudFlags } from "./_cloud_flags.ts";
@@ -129,12 +129,7 @@ Deno.test("gcsWriterOptions() and gcsReadRetry() read the chunk size and read re
 
 Deno.test("gcsStoreFromFlags() backs up and restores through a fake that checks the key's JWT", async () => {
   await using gcs = await startGcsTestServer({ publicKey: KEYS.publicKey });
-  const keyJson = JSON.stringify({
-    type: "service_account",
-    private_key: KEYS.privateKey.export({ type: "pkcs8", format: "pem" }),
-    client_email: "backup@test-project.iam.gserviceaccount.com",
-    token_uri: gcs.tokenUri,
-  });
+  const keyJson = serviceAccountKeyFile(gcs.tokenUri, KEYS.privateKey);
   const readTextFile = (path: string) =>
     path === "/secrets/sa.json" ? Promise.resolve(keyJson) : noFiles(path);
   const common = [

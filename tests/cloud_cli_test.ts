@@ -10,7 +10,7 @@ import { main as backupMain } from "../cli/asbackup.ts";
 import { main as restoreMain } from "../cli/asrestore.ts";
 import { fakeIo as cliFakeIo } from "../cli/_test_io.ts";
 import { startAzureTestServer } from "../lib/io/cloud/azure_test_server.ts";
-import { startGcsTestServer } from "../lib/io/cloud/gcs_test_server.ts";
+import { serviceAccountKeyFile, startGcsTestServer } from "../lib/io/cloud/gcs_test_server.ts";
 import { startS3TestServer } from "../lib/io/cloud/s3_test_server.ts";
 import { SecretAgentTestServer } from "../lib/secret_agent/test_server.ts";
 import { addMetadata, seeded } from "./_backup_e2e.ts";
@@ -26,6 +26,43 @@ async function run(
   const code = await main(args, io);
   assert.equal(code, 0, io.err.text);
   return io;
+}
+
+type S3Fake = Awaited<ReturnType<typeof startS3TestServer>>;
+type AzureFake = Awaited<ReturnType<typeof startAzureTestServer>>;
+
+/** Flags that reach a fake S3 bucket, with its keys unless others are given. */
+function s3Flags(
+  s3: S3Fake,
+  region = "us-east-1",
+  keys: [string, string] = [s3.accessKeyId, s3.secretAccessKey],
+): string[] {
+  return [
+    "--s3-bucket-name",
+    s3.bucket,
+    "--s3-region",
+    region,
+    "--s3-endpoint-override",
+    s3.url,
+    "--s3-access-key-id",
+    keys[0],
+    "--s3-secret-access-key",
+    keys[1],
+  ];
+}
+
+/** Flags that reach a fake Azure container with its shared key. */
+function azureFlags(azure: AzureFake): string[] {
+  return [
+    "--azure-endpoint",
+    azure.url,
+    "--azure-container-name",
+    azure.container,
+    "--azure-account-name",
+    azure.account,
+    "--azure-account-key",
+    azure.accountKey,
+  ];
 }
 
 async function backupThenRestore(
@@ -65,18 +102,7 @@ async function backupThenRestore(
 
 Deno.test("asbackup/asrestore --s3-* back up into and restore from an S3 bucket prefix", async () => {
   await using s3 = await startS3TestServer({ region: "eu-west-1", minPartSize: 1 });
-  const cloud = [
-    "--s3-bucket-name",
-    s3.bucket,
-    "--s3-region",
-    "eu-west-1",
-    "--s3-endpoint-override",
-    s3.url,
-    "--s3-access-key-id",
-    s3.accessKeyId,
-    "--s3-secret-access-key",
-    s3.secretAccessKey,
-  ];
+  const cloud = s3Flags(s3, "eu-west-1");
   await backupThenRestore(cloud, {}, () => {
     const keys = [...s3.objects.keys()];
     assert.ok(keys.length >= 2 && keys.every((k) => k.startsWith("backups/today/")), `${keys}`);
@@ -120,12 +146,7 @@ Deno.test("asbackup/asrestore --s3-* back up into and restore from an S3 bucket 
 Deno.test("asbackup/asrestore --gcp-* back up into and restore from a GCS bucket with a service-account key", async () => {
   const keys = generateKeyPairSync("rsa", { modulusLength: 2048 });
   await using gcs = await startGcsTestServer({ publicKey: keys.publicKey });
-  const keyJson = JSON.stringify({
-    type: "service_account",
-    private_key: keys.privateKey.export({ type: "pkcs8", format: "pem" }),
-    client_email: "backup@test-project.iam.gserviceaccount.com",
-    token_uri: gcs.tokenUri,
-  });
+  const keyJson = serviceAccountKeyFile(gcs.tokenUri, keys.privateKey);
   const cloud = [
     "--gcp-bucket-name",
     "test-bucket",
@@ -149,16 +170,7 @@ Deno.test("asbackup/asrestore --gcp-* back up into and restore from a GCS bucket
 
 Deno.test("asbackup/asrestore --azure-* back up into and restore from an Azure container", async () => {
   await using azure = await startAzureTestServer();
-  const cloud = [
-    "--azure-endpoint",
-    azure.url,
-    "--azure-container-name",
-    azure.container,
-    "--azure-account-name",
-    azure.account,
-    "--azure-account-key",
-    azure.accountKey,
-  ];
+  const cloud = azureFlags(azure);
   await backupThenRestore(cloud, {}, () => {
     const names = [...azure.objects.keys()];
     assert.ok(names.length >= 2 && names.every((k) => k.startsWith("backups/today/")), `${names}`);
@@ -188,18 +200,7 @@ Deno.test("cloud flags of two providers, or with -o or -i -, are one clear error
 
 Deno.test("asbackup --state-file-dst into S3 interrupted says how to resume; --continue completes it", async () => {
   await using s3 = await startS3TestServer({ minPartSize: 1 });
-  const cloud = [
-    "--s3-bucket-name",
-    s3.bucket,
-    "--s3-region",
-    "us-east-1",
-    "--s3-endpoint-override",
-    s3.url,
-    "--s3-access-key-id",
-    s3.accessKeyId,
-    "--s3-secret-access-key",
-    s3.secretAccessKey,
-  ];
+  const cloud = s3Flags(s3);
   await using emu = await seeded(0);
   const blob = new Uint8Array(3000);
   for (let i = 0; i < 1900; i++) {
@@ -232,16 +233,7 @@ Deno.test("asbackup --state-file-dst into S3 interrupted says how to resume; --c
 
 Deno.test("asbackup -o into an Azure container writes one object; asrestore -i reads it back", async () => {
   await using azure = await startAzureTestServer();
-  const cloud = [
-    "--azure-endpoint",
-    azure.url,
-    "--azure-container-name",
-    azure.container,
-    "--azure-account-name",
-    azure.account,
-    "--azure-account-key",
-    azure.accountKey,
-  ];
+  const cloud = azureFlags(azure);
   await using emu = await seeded(120);
   const io = () => cliFakeIo({ now: () => new Date(emu.cluster.clock.now()) });
   await run(backupMain, ["-h", emu.seeds, "-n", "test", "-o", "single/all.asb", ...cloud], io());
@@ -273,16 +265,7 @@ Deno.test("cloud credentials given as secrets: references come from the Secret A
     "test",
     "-d",
     "sa",
-    "--s3-bucket-name",
-    s3.bucket,
-    "--s3-region",
-    "us-east-1",
-    "--s3-endpoint-override",
-    s3.url,
-    "--s3-access-key-id",
-    "secrets:aws:id",
-    "--s3-secret-access-key",
-    "secrets:aws:key",
+    ...s3Flags(s3, "us-east-1", ["secrets:aws:id", "secrets:aws:key"]),
     "--sa-address",
     agent.address,
     "--sa-port",

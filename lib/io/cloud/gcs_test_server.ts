@@ -18,6 +18,28 @@ import { type KeyObject, randomBytes, verify } from "node:crypto";
 import { concatBytes } from "../../_test_utils.ts";
 import { crc32c, crc32cBase64 } from "./gcs_crc32c.ts";
 
+/**
+ * A service-account key file (JSON) whose JWTs a fake server started with the key's public
+ * half accepts.
+ *
+ * @param tokenUri The fake's token endpoint.
+ * @param privateKey The private key of the pair.
+ * @param clientEmail The service account. @default "backup@test-project.iam.gserviceaccount.com"
+ * @returns The file's text.
+ */
+export function serviceAccountKeyFile(
+  tokenUri: string,
+  privateKey: KeyObject,
+  clientEmail = "backup@test-project.iam.gserviceaccount.com",
+): string {
+  return JSON.stringify({
+    type: "service_account",
+    private_key: privateKey.export({ type: "pkcs8", format: "pem" }),
+    client_email: clientEmail,
+    token_uri: tokenUri,
+  });
+}
+
 const CHUNK = 256 * 1024;
 
 /** Options of {@linkcode startGcsTestServer}. */
