@@ -4,6 +4,7 @@
  * and on an XDR backup made with the library alone.
  */
 
+import { runTestBackupXdr } from "../lib/xdr/_test_util.ts";
 import assert from "node:assert/strict";
 import { main as backupMain } from "../cli/asbackup.ts";
 import { main as restoreMain } from "../cli/asrestore.ts";
@@ -14,11 +15,7 @@ import { jsonReport } from "./_restore_helpers.ts";
 import { Cluster } from "../lib/aerospike/cluster.ts";
 import { type Emulator, startEmulator } from "../lib/emulator/emulator.ts";
 import { XdrEmulation, type XdrEmulationOptions } from "../lib/emulator/xdr.ts";
-import { DirectoryWriter } from "../lib/io/local_writer.ts";
-import { ManualClock } from "../lib/pipeline/clock.ts";
 import { createTestCertificates, type TestCertificates } from "../lib/secret_agent/test_tls.ts";
-import { startBackupXdr } from "../lib/xdr/backup_xdr.ts";
-import { resolveBackupXdrConfig } from "../lib/xdr/config.ts";
 
 const RECORDS = 150;
 const KEY_FILE = new URL("../lib/aerospike/testdata/tls/server.key", import.meta.url).pathname;
@@ -31,24 +28,12 @@ async function xdrBackup(dir: string): Promise<Emulator> {
   }
   XdrEmulation.attach(source.cluster);
   await using cluster = await Cluster.connect({ hosts: source.seeds });
-  const clock = new ManualClock();
-  const job = startBackupXdr(
-    cluster,
-    resolveBackupXdrConfig({
-      namespace: "test",
-      dc: "clitest",
-      localPort: 0,
-      listenAddress: "127.0.0.1",
-      parallelWrite: 1,
-    }),
-    new DirectoryWriter(dir),
-    { clock },
-  );
-  for (let i = 0; i < 4000 && job.status === "running"; i++) {
-    await clock.advance(500);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  assert.equal((await job.wait()).recordsRead, RECORDS);
+  const stats = await runTestBackupXdr(cluster, dir, {
+    namespace: "test",
+    dc: "clitest",
+    parallelWrite: 1,
+  });
+  assert.equal(stats.recordsRead, RECORDS);
   return source;
 }
 

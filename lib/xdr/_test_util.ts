@@ -7,7 +7,12 @@
 import type { EmulatedCluster } from "../emulator/cluster.ts";
 import { answerInfo } from "../emulator/info_commands.ts";
 import { handleXdrInfo } from "../emulator/xdr.ts";
+import type { BackupStats } from "../backup/stats.ts";
+import { DirectoryWriter } from "../io/local_writer.ts";
+import { ManualClock } from "../pipeline/clock.ts";
+import { type BackupXdrHandle, startBackupXdr } from "./backup_xdr.ts";
 import type { XdrInfoClient } from "./commands.ts";
+import { type BackupXdrConfigInput, resolveBackupXdrConfig } from "./config.ts";
 
 /** Info straight into the emulator's dispatch (no sockets), recording every command. */
 export class DirectInfo implements XdrInfoClient {
@@ -39,4 +44,35 @@ export class DirectInfo implements XdrInfoClient {
   commands(prefix: string): { node: string; command: string }[] {
     return this.sent.filter((s) => s.command.startsWith(prefix));
   }
+}
+
+/**
+ * Starts an XDR backup into `dir` (receiver on a free loopback port) on a manual clock and
+ * advances the clock until the job ends (the info polls and the start/idle timers run on it).
+ *
+ * @param cluster Where the info commands go.
+ * @param dir Backup directory.
+ * @param config Namespace, DC, writers and anything else of the configuration.
+ * @param eachRound Runs before each clock step (a writer changing records while it ships).
+ * @returns The job's final stats.
+ */
+export async function runTestBackupXdr(
+  cluster: XdrInfoClient,
+  dir: string,
+  config: Omit<BackupXdrConfigInput, "localPort" | "listenAddress">,
+  eachRound?: (round: number, job: BackupXdrHandle) => Promise<void>,
+): Promise<BackupStats> {
+  const clock = new ManualClock();
+  const job = startBackupXdr(
+    cluster,
+    resolveBackupXdrConfig({ ...config, localPort: 0, listenAddress: "127.0.0.1" }),
+    new DirectoryWriter(dir),
+    { clock },
+  );
+  for (let i = 0; i < 4000 && job.status === "running"; i++) {
+    await eachRound?.(i, job);
+    await clock.advance(500);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return await job.wait();
 }

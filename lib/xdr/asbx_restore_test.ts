@@ -23,13 +23,9 @@ import { XdrEmulation } from "../emulator/xdr.ts";
 import { AsbxEncoder } from "../format/asbx/encoder.ts";
 import { rng } from "../format/asb/_test_util.ts";
 import { DirectoryReader } from "../io/local_reader.ts";
-import { DirectoryWriter } from "../io/local_writer.ts";
-import { ManualClock } from "../pipeline/clock.ts";
 import { resolveRestoreConfig } from "../restore/config.ts";
-import { DirectInfo } from "./_test_util.ts";
+import { DirectInfo, runTestBackupXdr } from "./_test_util.ts";
 import { startAsbxRestore } from "./asbx_restore.ts";
-import { startBackupXdr } from "./backup_xdr.ts";
-import { resolveBackupXdrConfig } from "./config.ts";
 import { encodeXdrDelete, encodeXdrWrite, xdrPayload } from "./message.ts";
 
 function rec(i: number, generation: number, value: string): AerospikeRecord {
@@ -273,24 +269,12 @@ Deno.test("an XDR backup restores into an empty cluster record for record", asyn
     ns.store.put({ ...r, lutMs: 0 });
   }
   const xdr = XdrEmulation.attach(source, { window: 32 });
-  const clock = new ManualClock();
-  const backup = startBackupXdr(
-    new DirectInfo(source),
-    resolveBackupXdrConfig({
-      namespace: "test",
-      dc: "bk",
-      localPort: 0,
-      listenAddress: "127.0.0.1",
-      parallelWrite: 4,
-    }),
-    new DirectoryWriter(dir),
-    { clock },
-  );
-  for (let i = 0; i < 4000 && backup.status === "running"; i++) {
-    await clock.advance(500);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  assert.equal((await backup.wait()).recordsRead, 400);
+  const backup = await runTestBackupXdr(new DirectInfo(source), dir, {
+    namespace: "test",
+    dc: "bk",
+    parallelWrite: 4,
+  });
+  assert.equal(backup.recordsRead, 400);
   await xdr.close();
 
   await using emu = await startEmulator({ nodes: 2 });

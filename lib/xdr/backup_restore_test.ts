@@ -1,16 +1,13 @@
+import { runTestBackupXdr } from "./_test_util.ts";
 import assert from "node:assert/strict";
 import { Cluster } from "../aerospike/cluster.ts";
 import { keyFromJs } from "../aerospike/digest.ts";
 import { startEmulator } from "../emulator/emulator.ts";
 import { XdrEmulation } from "../emulator/xdr.ts";
 import { DirectoryReader } from "../io/local_reader.ts";
-import { DirectoryWriter } from "../io/local_writer.ts";
-import { ManualClock } from "../pipeline/clock.ts";
 import { resolveRestoreConfig } from "../restore/config.ts";
 import { startAsbxRestore } from "./asbx_restore.ts";
-import { startBackupXdr } from "./backup_xdr.ts";
 import { stopXdrAll, unblockMrtAll } from "./commands.ts";
-import { resolveBackupXdrConfig } from "./config.ts";
 
 Deno.test("XDR backup over the wire: Cluster → emulator XDR → ASBX files → restore", async () => {
   const dir = await Deno.makeTempDir();
@@ -20,24 +17,11 @@ Deno.test("XDR backup over the wire: Cluster → emulator XDR → ASBX files →
   }
   XdrEmulation.attach(source.cluster, { window: 32 });
   await using cluster = await Cluster.connect({ hosts: source.seeds });
-  const clock = new ManualClock();
-  const job = startBackupXdr(
-    cluster,
-    resolveBackupXdrConfig({
-      namespace: "test",
-      dc: "aerobak",
-      localPort: 0,
-      listenAddress: "127.0.0.1",
-      parallelWrite: 2,
-    }),
-    new DirectoryWriter(dir),
-    { clock },
-  );
-  for (let i = 0; i < 4000 && job.status === "running"; i++) {
-    await clock.advance(500);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  const stats = await job.wait();
+  const stats = await runTestBackupXdr(cluster, dir, {
+    namespace: "test",
+    dc: "aerobak",
+    parallelWrite: 2,
+  });
   assert.equal(stats.recordsRead, 300);
   assert.equal(stats.estimatedRecords, 300);
   // Nothing left behind on the source.
@@ -74,26 +58,14 @@ Deno.test("XDR backup with ZSTD and AES-256 restores through the same chain", as
   }
   XdrEmulation.attach(source.cluster);
   await using cluster = await Cluster.connect({ hosts: source.seeds });
-  const clock = new ManualClock();
-  const job = startBackupXdr(
-    cluster,
-    resolveBackupXdrConfig({
-      namespace: "test",
-      dc: "enc",
-      localPort: 0,
-      listenAddress: "127.0.0.1",
-      parallelWrite: 1,
-      compression,
-      encryption,
-    }),
-    new DirectoryWriter(dir),
-    { clock },
-  );
-  for (let i = 0; i < 4000 && job.status === "running"; i++) {
-    await clock.advance(500);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  assert.equal((await job.wait()).recordsRead, 120);
+  const stats = await runTestBackupXdr(cluster, dir, {
+    namespace: "test",
+    dc: "enc",
+    parallelWrite: 1,
+    compression,
+    encryption,
+  });
+  assert.equal(stats.recordsRead, 120);
   // Stored bytes are neither a plain ASBX header nor readable without the key.
   for await (const e of Deno.readDir(dir)) {
     const head = (await Deno.readFile(`${dir}/${e.name}`)).subarray(0, 16);
@@ -127,42 +99,31 @@ Deno.test("XDR backup while a writer puts, updates and deletes restores the sour
     }
     XdrEmulation.attach(source.cluster, { window: 32 });
     await using cluster = await Cluster.connect({ hosts: source.seeds });
-    const clock = new ManualClock();
-    const job = startBackupXdr(
-      cluster,
-      resolveBackupXdrConfig({
-        namespace: "test",
-        dc: "busy",
-        localPort: 0,
-        listenAddress: "127.0.0.1",
-        parallelWrite: 3,
-      }),
-      new DirectoryWriter(dir),
-      { clock },
-    );
     // The writer runs while the rewind ships (new records, updates of old ones, deletes),
     // then stops; the backup then catches up (lag 0) and must hold the final state.
     let step = 0;
-    for (let i = 0; i < 4000 && job.status === "running"; i++) {
-      // 20 changes in each of the first 3 rounds, checked to happen while the job runs.
-      for (let k = 0; k < 20 && i < 3; k++, step++) {
-        assert.equal(job.status, "running");
-        const n = 300 + step;
-        source.put({ namespace: "test", set: "w", key: n, bins: { i: n, v: `new ${n}` } });
-        // An update bumps the generation, as a server write does (seeding does not on its own).
-        source.put({
-          namespace: "test",
-          set: "w",
-          key: step,
-          generation: 2,
-          bins: { i: step, v: `updated` },
-        });
-        assert.equal(await cluster.delete("test", "w", keyFromJs(299 - step)), 0);
-      }
-      await clock.advance(500);
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    await job.wait();
+    await runTestBackupXdr(
+      cluster,
+      dir,
+      { namespace: "test", dc: "busy", parallelWrite: 3 },
+      async (round, job) => {
+        // 20 changes in each of the first 3 rounds, checked to happen while the job runs.
+        for (let k = 0; k < 20 && round < 3; k++, step++) {
+          assert.equal(job.status, "running");
+          const n = 300 + step;
+          source.put({ namespace: "test", set: "w", key: n, bins: { i: n, v: `new ${n}` } });
+          // An update bumps the generation, as a server write does (seeding does not on its own).
+          source.put({
+            namespace: "test",
+            set: "w",
+            key: step,
+            generation: 2,
+            bins: { i: step, v: `updated` },
+          });
+          assert.equal(await cluster.delete("test", "w", keyFromJs(299 - step)), 0);
+        }
+      },
+    );
     assert.equal(step, 60);
 
     await using target = await startEmulator({ nodes: 2 });
