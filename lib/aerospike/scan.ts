@@ -13,6 +13,7 @@
  */
 
 import { AerobakError } from "../errors.ts";
+import { systemClock } from "../pipeline/clock.ts";
 import type { ByteWriter } from "./byte_writer.ts";
 import { type Connection, type ReadLimits, readLimits } from "./connection.ts";
 import { partitionId } from "./digest.ts";
@@ -134,21 +135,6 @@ class NodeScan {
     if (this.conn !== null) this.np.node.pool.discard(this.conn);
     this.conn = null;
   }
-}
-
-function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**
@@ -325,7 +311,7 @@ export async function* scanPartitions(
       const outcome = tracker.endRound();
       if (outcome === "done" || outcome === "page-full") return;
       if (outcome === "retry") {
-        await delay(opts.retryDelayMs * tracker.round, signal);
+        await systemClock.sleep(opts.retryDelayMs * tracker.round, signal);
         try {
           await cluster.refresh();
         } catch {

@@ -13,6 +13,7 @@
  */
 
 import { AerobakError } from "../errors.ts";
+import { systemClock } from "../pipeline/clock.ts";
 import type { StorageEntry, StorageReader, StorageWriter } from "./storage.ts";
 
 /** One object under a prefix. */
@@ -118,7 +119,7 @@ export function isRetriableRequestError(err: unknown): boolean {
  *
  * @param fn The operation; gets the attempt number from 1.
  * @param policy Attempts and backoff.
- * @param signal Stops the waits.
+ * @param signal Cancels the job: a wait between attempts ends with its reason.
  * @returns What `fn` returned.
  * @throws The last error.
  */
@@ -135,21 +136,9 @@ export async function withRetry<T>(
     } catch (err) {
       if (attempt >= attempts || !isRetriableRequestError(err) || signal?.aborted) throw err;
     }
-    await sleep(Math.min(wait, policy.maxBackoffMs ?? 90000), signal);
+    await systemClock.sleep(Math.min(wait, policy.maxBackoffMs ?? 90000), signal);
     wait *= policy.multiplier ?? 2;
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Options of {@linkcode ObjectStoreWriter}. */
