@@ -17,7 +17,7 @@
  */
 
 import { createHmac, randomBytes } from "node:crypto";
-import { setTimeout as delay } from "node:timers/promises";
+import { systemClock } from "../../pipeline/clock.ts";
 import { AerobakError } from "../../errors.ts";
 import type {
   MultipartUpload,
@@ -704,7 +704,7 @@ export class AzureBlobStore implements ObjectStore {
   async #pollReadable(key: string, signal?: AbortSignal): Promise<void> {
     while (true) {
       try {
-        await delay(this.#pollMs, undefined, { signal });
+        await systemClock.sleep(this.#pollMs, signal);
       } catch (err) {
         throw new AerobakError(
           "STORAGE_READ",

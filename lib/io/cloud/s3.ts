@@ -11,7 +11,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { setTimeout as delay } from "node:timers/promises";
+import { systemClock } from "../../pipeline/clock.ts";
 import { AerobakError } from "../../errors.ts";
 import {
   directoryPrefix,
@@ -639,7 +639,7 @@ export class S3Store implements ObjectStore {
     let waiting = pending;
     while (waiting.length > 0) {
       try {
-        await delay(this.#options.restorePollMs ?? 60000, undefined, { signal: this.#signal });
+        await systemClock.sleep(this.#options.restorePollMs ?? 60000, this.#signal);
       } catch (err) {
         throw new AerobakError(
           "STORAGE_READ",
