@@ -7,6 +7,8 @@
 import type { EmulatedCluster } from "../emulator/cluster.ts";
 import { answerInfo } from "../emulator/info_commands.ts";
 import { handleXdrInfo } from "../emulator/xdr.ts";
+import { computeDigest, keyFromJs } from "../aerospike/digest.ts";
+import { intBin, stringBin } from "../aerospike/particle.ts";
 import type { BackupStats } from "../backup/stats.ts";
 import { DirectoryWriter } from "../io/local_writer.ts";
 import { ManualClock } from "../pipeline/clock.ts";
@@ -75,4 +77,29 @@ export async function runTestBackupXdr(
     await new Promise((r) => setTimeout(r, 2));
   }
   return await job.wait();
+}
+
+/**
+ * Puts `n` records (keys 0..n-1, set `s`, bin `i`, and a string bin `pad` when given) into
+ * namespace `test` of an in-process cluster, last updated at time 0.
+ *
+ * @param cluster The source cluster.
+ * @param n Records.
+ * @param pad Value of the `pad` bin, none when omitted.
+ */
+export function seedXdrSource(cluster: EmulatedCluster, n: number, pad?: string): void {
+  const ns = cluster.namespace("test")!;
+  for (let i = 0; i < n; i++) {
+    const key = keyFromJs(i);
+    ns.store.put({
+      namespace: "test",
+      set: "s",
+      digest: computeDigest("s", key),
+      key,
+      generation: 1,
+      voidTime: 0,
+      lutMs: 0,
+      bins: pad === undefined ? [intBin("i", i)] : [intBin("i", i), stringBin("pad", pad)],
+    });
+  }
 }

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { computeDigest, keyFromJs, partitionId } from "../aerospike/digest.ts";
-import { intBin, stringBin } from "../aerospike/particle.ts";
+import { partitionId } from "../aerospike/digest.ts";
 import { AerobakError } from "../errors.ts";
 import { EmulatedCluster } from "../emulator/cluster.ts";
 import { XdrEmulation } from "../emulator/xdr.ts";
@@ -8,26 +7,9 @@ import { decodeAsbx } from "../format/asbx/decoder.ts";
 import { parseAsbxFileName } from "../format/asbx/file_name.ts";
 import { DirectoryWriter } from "../io/local_writer.ts";
 import { ManualClock } from "../pipeline/clock.ts";
-import { DirectInfo } from "./_test_util.ts";
+import { DirectInfo, seedXdrSource } from "./_test_util.ts";
 import { startBackupXdr } from "./backup_xdr.ts";
 import { resolveBackupXdrConfig } from "./config.ts";
-
-function seed(cluster: EmulatedCluster, n: number): void {
-  const ns = cluster.namespace("test")!;
-  for (let i = 0; i < n; i++) {
-    const key = keyFromJs(i);
-    ns.store.put({
-      namespace: "test",
-      set: "s",
-      digest: computeDigest("s", key),
-      key,
-      generation: 1,
-      voidTime: 0,
-      lutMs: 0,
-      bins: [intBin("i", i), stringBin("pad", "x".repeat(50))],
-    });
-  }
-}
 
 /** Advances the manual clock in steps, letting sockets run, until `done()`. */
 async function drive(clock: ManualClock, done: () => boolean, stepMs = 500): Promise<void> {
@@ -41,7 +23,7 @@ async function drive(clock: ManualClock, done: () => boolean, stepMs = 500): Pro
 Deno.test("startBackupXdr() writes every shipped record into ASBX files split by partition", async () => {
   const dir = await Deno.makeTempDir();
   const cluster = new EmulatedCluster({ nodes: 2 });
-  seed(cluster, 1500);
+  seedXdrSource(cluster, 1500, "x".repeat(50));
   const xdr = XdrEmulation.attach(cluster, { window: 16 });
   const client = new DirectInfo(cluster);
   const clock = new ManualClock();
@@ -113,7 +95,7 @@ Deno.test("startBackupXdr() finishes an empty namespace without files", async ()
 Deno.test("startBackupXdr() fails with XDR_START_TIMEOUT when nothing arrives, and removes the DC", async () => {
   const dir = await Deno.makeTempDir();
   const cluster = new EmulatedCluster({ nodes: 2 });
-  seed(cluster, 50);
+  seedXdrSource(cluster, 50, "x".repeat(50));
   const xdr = XdrEmulation.attach(cluster, { retryDelayMs: 5 });
   const clock = new ManualClock();
   // A misconfigured localAddress: the nodes dial 127.0.0.2, the receiver listens on 127.0.0.1.
@@ -145,7 +127,7 @@ Deno.test("startBackupXdr() fails with XDR_START_TIMEOUT when nothing arrives, a
 Deno.test("startBackupXdr() can be cancelled and removes the DC", async () => {
   const dir = await Deno.makeTempDir();
   const cluster = new EmulatedCluster({ nodes: 1 });
-  seed(cluster, 20);
+  seedXdrSource(cluster, 20, "x".repeat(50));
   const xdr = XdrEmulation.attach(cluster);
   const clock = new ManualClock();
   const config = resolveBackupXdrConfig({

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
-import { computeDigest, keyFromJs } from "../aerospike/digest.ts";
-import { intBin } from "../aerospike/particle.ts";
 import { AerobakError } from "../errors.ts";
 import { EmulatedCluster } from "../emulator/cluster.ts";
 import { XdrEmulation } from "../emulator/xdr.ts";
-import { DirectInfo } from "./_test_util.ts";
+import { DirectInfo, seedXdrSource } from "./_test_util.ts";
 import { ManualClock } from "../pipeline/clock.ts";
 import { XdrController } from "./controller.ts";
 import { XdrReceiver } from "./receiver.ts";
@@ -17,23 +15,6 @@ const SETTINGS = {
   forward: false,
 };
 
-function seed(cluster: EmulatedCluster, n: number): void {
-  const ns = cluster.namespace("test")!;
-  for (let i = 0; i < n; i++) {
-    const key = keyFromJs(i);
-    ns.store.put({
-      namespace: "test",
-      set: "s",
-      digest: computeDigest("s", key),
-      key,
-      generation: 1,
-      voidTime: 0,
-      lutMs: 0,
-      bins: [intBin("i", i)],
-    });
-  }
-}
-
 /** Advances the manual clock in steps, letting sockets run between steps, until done. */
 async function drive(clock: ManualClock, done: () => boolean, stepMs = 1000): Promise<void> {
   for (let i = 0; i < 2000 && !done(); i++) {
@@ -45,7 +26,7 @@ async function drive(clock: ManualClock, done: () => boolean, stepMs = 1000): Pr
 
 Deno.test("XdrController rewinds, blocks MRT after every node recovered, drains, cleans up", async () => {
   const cluster = new EmulatedCluster({ nodes: 3 });
-  seed(cluster, 2000);
+  seedXdrSource(cluster, 2000);
   const xdr = XdrEmulation.attach(cluster, { window: 8 });
   await using rx = XdrReceiver.listen({ hostname: "127.0.0.1", port: 0, queueSize: 4 });
   const client = new DirectInfo(cluster);
@@ -117,7 +98,7 @@ Deno.test("XdrController removes the DC everywhere when a node refuses the creat
 
 Deno.test("XdrController stops on cancel, removes the DC and unblocks MRT writes", async () => {
   const cluster = new EmulatedCluster({ nodes: 2 });
-  seed(cluster, 100);
+  seedXdrSource(cluster, 100);
   const xdr = XdrEmulation.attach(cluster, { retryDelayMs: 5 });
   const client = new DirectInfo(cluster);
   const clock = new ManualClock();
