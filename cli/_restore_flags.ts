@@ -162,22 +162,25 @@ const RESTORE_GROUP: readonly FlagSpec[] = [
     "retry-base-interval",
     undefined,
     "int",
-    1000,
+    150,
     "Set the initial delay between retry attempts in milliseconds.",
   ),
   flag(
     "retry-multiplier",
     undefined,
     "float",
-    1,
+    2,
     "retry-multiplier is used to increase the delay between subsequent retry attempts.",
   ),
   flag(
     "retry-max-attempts",
     undefined,
     "uint",
-    0,
-    "Set the maximum number of retry attempts for a failed write (0 = one attempt).",
+    6,
+    "Set the maximum number of attempts of a failed write (0 = one attempt).\n" +
+      "The defaults wait 150, 300, 600, 1200 and 2400 ms between 6 attempts, riding out a\n" +
+      "node's death as the C asrestore does; a write that got no answer goes to the\n" +
+      "partition's next replica.",
   ),
   flag("validate", undefined, "bool", false, "Validate backup files without restoring."),
   flag(

@@ -80,6 +80,24 @@ export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
 });
 
 /**
+ * The default retry policy of restore writes, patient enough to ride out a node's death
+ * as the C asrestore does (which retries 5 times, backing off from 150 ms): 6 attempts,
+ * waiting 150, 300, 600, 1200 and 2400 ms between them. A cluster drops a dead node after
+ * its heartbeat timeout (1.5 s by default) and holds the writes meanwhile.
+ *
+ * @example Use the default
+ * ```ts
+ * import { DEFAULT_WRITE_RETRY_POLICY, retryAttempts } from "./policy.ts";
+ * console.log(retryAttempts(DEFAULT_WRITE_RETRY_POLICY)); // 6
+ * ```
+ */
+export const DEFAULT_WRITE_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
+  baseTimeoutMs: 150,
+  multiplier: 2,
+  maxRetries: 6,
+});
+
+/**
  * The default info policy: a 10 s deadline, as the CLIs' `--info-timeout` default.
  */
 export const DEFAULT_INFO_POLICY: Readonly<InfoPolicy> = Object.freeze({ timeoutMs: 10000 });

@@ -136,3 +136,52 @@ export function* capturedRecordMessages(
     }
   }
 }
+
+/** One line of a node-failure capture excerpt (`testdata/captures/nodekill/`). */
+export interface TimedCaptureEntry {
+  /** Seconds since the capture started. */
+  t: number;
+  /** Connection number, when the line is about one. */
+  conn?: number;
+  /** The server side of the connection, `host:port`. */
+  node?: string;
+  /** An event (kill, restart, connection opened/closed/reset/refused), for event lines. */
+  event?: string;
+  /** Direction, for message lines. */
+  dir?: "c2s" | "s2c";
+  /** Proto type, for message lines. */
+  type?: number;
+  /** Whole message length. */
+  len?: number;
+  /** The whole message, when the excerpt kept it. */
+  bytes?: Uint8Array;
+  /** Info body text (type 1). */
+  text?: string;
+  /** What the excerpt kept of a large message instead of its bytes. */
+  summary?: {
+    messages?: number;
+    records?: number;
+    partitions?: number;
+    firstPid?: number;
+    lastPid?: number;
+    last?: number;
+    resultCodes?: Record<string, number>;
+    batchRows?: number;
+    transactionTtl?: number;
+  };
+}
+
+/**
+ * Loads a node-failure capture excerpt: the events, info messages and small messages
+ * whole, large messages as a summary (see the README there).
+ *
+ * @param name File name, e.g. `"c-asrestore-nodekill.excerpt.jsonl"`.
+ * @returns The lines in order.
+ */
+export function loadTimedCapture(name: string): TimedCaptureEntry[] {
+  const text = Deno.readTextFileSync(new URL(`nodekill/${name}`, DIR));
+  return text.split("\n").filter((l) => l.trim() !== "").map((l) => {
+    const { hex, ...rest } = JSON.parse(l);
+    return hex === undefined ? rest : { ...rest, bytes: hexToBytes(hex) };
+  });
+}

@@ -81,6 +81,8 @@ export class BatchRows {
   /** Row `i` is `[#starts[i], #starts[i + 1])` of the arena. */
   #starts: Int32Array;
   #partitions: Uint16Array;
+  /** Per row: attempts that failed without an answer (they move it to the next replica). */
+  #failures: Uint8Array;
   #namespaces: string[] = [];
   #sets: string[] = [];
   #count = 0;
@@ -101,6 +103,7 @@ export class BatchRows {
     this.#arena = new ByteWriter(this.#initialBytes);
     this.#starts = new Int32Array(n + 1);
     this.#partitions = new Uint16Array(n);
+    this.#failures = new Uint8Array(n);
   }
 
   /** Number of rows. */
@@ -135,6 +138,7 @@ export class BatchRows {
     }
     this.#starts[i + 1] = this.#arena.length;
     this.#partitions[i] = partitionId(record.digest);
+    this.#failures[i] = 0;
     this.#namespaces[i] = record.namespace;
     this.#sets[i] = record.set;
     this.#count = i + 1;
@@ -175,6 +179,28 @@ export class BatchRows {
   }
 
   /**
+   * How many attempts of a row failed without an answer from the server (no node, network
+   * error, timeout): each sends it to the partition's next replica.
+   *
+   * @param i Row index.
+   * @returns The count.
+   */
+  failures(i: number): number {
+    this.#check(i);
+    return this.#failures[i];
+  }
+
+  /**
+   * Counts an attempt of a row that failed without an answer.
+   *
+   * @param i Row index.
+   */
+  noteFailure(i: number): void {
+    this.#check(i);
+    if (this.#failures[i] < 255) this.#failures[i]++;
+  }
+
+  /**
    * The digest of a row.
    *
    * @param i Row index.
@@ -204,6 +230,7 @@ export class BatchRows {
       this.#arena.bytes(old.subarray(from, to));
       this.#arena.setU32At(starts[n], n);
       this.#partitions[n] = this.#partitions[i];
+      this.#failures[n] = this.#failures[i];
       this.#namespaces[n] = this.#namespaces[i];
       this.#sets[n] = this.#sets[i];
       n++;
@@ -256,6 +283,9 @@ export class BatchRows {
     const partitions = new Uint16Array(n);
     partitions.set(this.#partitions);
     this.#partitions = partitions;
+    const failures = new Uint8Array(n);
+    failures.set(this.#failures);
+    this.#failures = failures;
   }
 
   /** Drops the bytes after `length` (a row that failed half-way). */

@@ -39,6 +39,13 @@ import {
   type WriteResult,
 } from "./write.ts";
 
+/** Whether an error means the node could not be reached or cut the connection. */
+function isNetworkFailure(err: unknown): boolean {
+  return err instanceof AerobakError &&
+    (err.code === "NETWORK_ERROR" || err.code === "CONNECTION_CLOSED" ||
+      err.code === "CONNECT_FAILED" || err.code === "CONNECT_TIMEOUT");
+}
+
 /** Consecutive failed tends after which a node is dropped from the cluster. */
 const NODE_FAILURE_LIMIT = 2;
 
@@ -246,13 +253,23 @@ export class Cluster implements AsyncDisposable {
    *   generation policy).
    * @param policy Exists action, generation policy, send key, timeouts.
    * @param ttl TTL in seconds; 0 namespace default, -1 never expire, -2 keep the current.
+   * @param attempt Attempts of this write that failed without an answer so far: each moves
+   *   it on to the partition's next replica, which forwards it to the master (or holds it
+   *   until the cluster has re-formed around a dead one), as the clients' SEQUENCE policy
+   *   does. @default 0
    * @returns The server's result code (0 OK, 3 generation, 5 exists, …) and generation.
-   * @throws {AerobakError} Transport errors (`inDoubt` set when the request may have been applied).
+   * @throws {AerobakError} Transport errors (`inDoubt` set when the request may have been
+   *   applied); `PARTITION_UNAVAILABLE` (retriable) when no node holds the partition now.
    */
-  async put(record: AerospikeRecord, policy: WritePolicy, ttl: number): Promise<WriteResult> {
+  async put(
+    record: AerospikeRecord,
+    policy: WritePolicy,
+    ttl: number,
+    attempt = 0,
+  ): Promise<WriteResult> {
     const resolved = resolveWritePolicy(policy);
-    const node = this.#route(record.namespace, partitionId(record.digest), 0);
-    return await putRecord(node, record, resolved, ttl, this.#policy.poolWaitMs);
+    const node = this.#writeNode(record.namespace, partitionId(record.digest), attempt);
+    return await this.#watch(node, putRecord(node, record, resolved, ttl, this.#policy.poolWaitMs));
   }
 
   /**
@@ -265,6 +282,8 @@ export class Cluster implements AsyncDisposable {
    * @param digest The record's 20-byte digest.
    * @param payload The message: proto header, then an AS_MSG write or delete.
    * @param policy Timeouts (the payload carries the rest). @default {}
+   * @param attempt Attempts that failed without an answer so far (see {@linkcode put}).
+   *   @default 0
    * @returns The server's result code (0 OK, 2 not found, 3 generation, 5 exists, …) and
    *   generation.
    * @throws {RangeError} For a digest that is not 20 bytes.
@@ -282,13 +301,14 @@ export class Cluster implements AsyncDisposable {
     digest: Uint8Array,
     payload: Uint8Array,
     policy: WritePolicy = {},
+    attempt = 0,
   ): Promise<WriteResult> {
     if (digest.length !== 20) {
       throw new RangeError(`Invalid digest of ${digest.length} bytes: expected 20`);
     }
     const resolved = resolveWritePolicy(policy);
-    const node = this.#route(namespace, partitionId(digest), 0);
-    return await writePayload(node, payload, resolved, this.#policy.poolWaitMs);
+    const node = this.#writeNode(namespace, partitionId(digest), attempt);
+    return await this.#watch(node, writePayload(node, payload, resolved, this.#policy.poolWaitMs));
   }
 
   /**
@@ -315,9 +335,11 @@ export class Cluster implements AsyncDisposable {
   }
 
   /**
-   * Writes encoded rows in one batch request per master node (under `rows.policy`). A
-   * retry sends the rows still to write again, from the same bytes (see
-   * {@linkcode BatchRows.retain}).
+   * Writes encoded rows in one batch request per node (under `rows.policy`): each row goes
+   * to its partition's master, or, once it failed without an answer, to the next replica
+   * ({@linkcode BatchRows.failures}; see {@linkcode put}). A retry sends the rows still to
+   * write again, from the same bytes (see {@linkcode BatchRows.retain}). A node that fails
+   * at the network level has its idle connections dropped and the map refreshed.
    *
    * @param rows The rows.
    * @returns One result code per row; negative client codes for rows no node answered
@@ -334,7 +356,7 @@ export class Cluster implements AsyncDisposable {
     const results = new Int32Array(rows.length);
     const byNode = new Map<Node, number[]>();
     for (let i = 0; i < rows.length; i++) {
-      const node = this.#map.get(rows.namespace(i), rows.partition(i), 0);
+      const node = this.#locate(rows.namespace(i), rows.partition(i), rows.failures(i), "any");
       if (node === null) {
         results[i] = ResultCode.SERVER_NOT_AVAILABLE;
         continue;
@@ -344,10 +366,15 @@ export class Cluster implements AsyncDisposable {
       list.push(i);
     }
     await Promise.all(
-      [...byNode].map(([node, indexes]) =>
-        batchWriteRows(node, rows, indexes, results, this.#policy.poolWaitMs)
-      ),
+      [...byNode].map(async ([node, indexes]) => {
+        await batchWriteRows(node, rows, indexes, results, this.#policy.poolWaitMs);
+        const lost = indexes.some((i) =>
+          results[i] === ResultCode.NETWORK_ERROR || results[i] === ResultCode.SERVER_NOT_AVAILABLE
+        );
+        if (lost) this.#nodeUnreachable(node);
+      }),
     );
+    for (let i = 0; i < rows.length; i++) if (results[i] < 0) rows.noteFailure(i);
     return results;
   }
 
@@ -446,37 +473,79 @@ export class Cluster implements AsyncDisposable {
 
   #scanView(): ScanCluster<Node> {
     return {
-      locate: (ns, pid, round, mode, racks) => this.#locate(ns, pid, round, mode, racks),
+      locate: (ns, pid, failures, mode, racks, nodes) =>
+        this.#locate(ns, pid, failures, mode, racks, nodes),
       refresh: () => this.refresh(),
       poolWaitMs: this.#policy.poolWaitMs,
-      nodeCount: () => this.#nodes.size,
     };
   }
 
   #locate(
     ns: string,
     pid: number,
-    round: number,
+    failures: number,
     mode: "master" | "any",
     preferRacks?: readonly number[],
+    allowed?: ReadonlySet<string>,
   ): Node | null {
-    const master = this.#map.get(ns, pid, 0);
     const n = this.#map.replicaCount(ns);
+    const ok = (node: Node | null): node is Node =>
+      node !== null && (allowed === undefined || allowed.has(node.name));
     // A healthy replica on the first preferred rack that has one (the Go client's
-    // PREFER_RACK), looking one replica further on each retry round.
+    // PREFER_RACK), looking one replica further with each failure.
     for (const wanted of preferRacks ?? []) {
       for (let i = 0; i < n; i++) {
-        const node = this.#map.get(ns, pid, (round - 1 + i) % n);
-        if (node !== null && node.failures === 0 && node.rack?.[ns] === wanted) return node;
+        const node = this.#map.get(ns, pid, (failures + i) % n);
+        if (ok(node) && node.failures === 0 && node.rack?.[ns] === wanted) return node;
       }
     }
-    if (mode === "master") return master;
-    // "any": the master first, then the next replica on each retry round.
+    const master = this.#map.get(ns, pid, 0);
+    if (mode === "master" && allowed === undefined) return master;
+    // The master first, then the next replica with each failure (the clients' SEQUENCE);
+    // a master that failed its tend is passed over for a healthy replica.
+    const start = mode === "master" ? 0 : failures;
     for (let i = 0; i < n; i++) {
-      const node = this.#map.get(ns, pid, (round - 1 + i) % n);
-      if (node !== null && node.failures === 0) return node;
+      const node = this.#map.get(ns, pid, (start + i) % n);
+      if (ok(node) && node.failures === 0) return node;
+      if (mode === "master" && i === 0 && ok(node) && failures === 0) return node;
     }
-    return master;
+    for (let i = 0; i < n; i++) {
+      const node = this.#map.get(ns, pid, (start + i) % n);
+      if (ok(node)) return node;
+    }
+    return null;
+  }
+
+  /** The node a write goes to after `attempt` unanswered attempts (see {@linkcode put}). */
+  #writeNode(ns: string, pid: number, attempt: number): Node {
+    const node = this.#locate(ns, pid, attempt, "any");
+    if (node === null) {
+      throw new AerobakError(
+        "PARTITION_UNAVAILABLE",
+        `No node holds partition ${pid} of namespace "${ns}"`,
+        { retriable: true, resultCode: ResultCode.PARTITION_UNAVAILABLE },
+      );
+    }
+    return node;
+  }
+
+  /** Runs a single command; a network failure drops the node's idle connections. */
+  async #watch<T>(node: Node, command: Promise<T>): Promise<T> {
+    try {
+      return await command;
+    } catch (err) {
+      if (isNetworkFailure(err)) this.#nodeUnreachable(node);
+      throw err;
+    }
+  }
+
+  /**
+   * A node failed at the network level: its other idle connections most likely died with
+   * it (never hand them out), and the map may be about to change (tend now).
+   */
+  #nodeUnreachable(node: Node): void {
+    node.pool.closeIdle();
+    if (!this.#closed) this.#tendOnce().catch(() => {});
   }
 
   #route(ns: string, pid: number, replica: number): Node {

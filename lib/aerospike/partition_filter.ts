@@ -98,6 +98,7 @@ export class PartitionFilter {
   readonly digest?: Uint8Array;
   /** One status per covered partition, in scan order. */
   readonly partitions: readonly PartitionStatus[];
+  #byId?: (PartitionStatus | undefined)[];
 
   private constructor(
     begin: number,
@@ -194,6 +195,20 @@ export class PartitionFilter {
   static byDigest(digest: Uint8Array): PartitionFilter {
     checkDigest(digest);
     return PartitionFilter.id(partitionId(digest));
+  }
+
+  /**
+   * The status of one partition.
+   *
+   * @param id Partition id.
+   * @returns Its status, or undefined when the filter does not cover it.
+   */
+  statusOf(id: number): PartitionStatus | undefined {
+    if (this.#byId === undefined) {
+      this.#byId = new Array(PARTITION_COUNT);
+      for (const p of this.partitions) this.#byId[p.id] = p;
+    }
+    return this.#byId[id];
   }
 
   /** Whether every partition has been scanned to its end. */

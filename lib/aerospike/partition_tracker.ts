@@ -1,20 +1,23 @@
 /**
- * Drives a partition scan in rounds: assigns each unfinished partition of a
- * {@linkcode PartitionFilter} to a node, counts what each node returned, and decides
- * after each round whether the scan is done, the page is full, or unfinished partitions
- * must be tried again (after their last digest).
+ * Bookkeeping of a partition scan: which partitions wait for a node, which node each one
+ * is being read from, how far each got (its last digest), how often each failed, and the
+ * page budget of a paged scan.
  *
- * Pure bookkeeping, no I/O: `scan.ts` runs the rounds.
+ * Partitions are assigned to nodes in groups ({@linkcode NodePartitions}, one request per
+ * node), at the start and again whenever a node's request failed, so the partitions of a
+ * dead node are retried while the other nodes' requests go on. Each partition may fail
+ * `maxRetries` times before the scan gives up. Pure bookkeeping, no I/O: `scan.ts` runs the
+ * requests.
  *
  * @module
  */
 
 import { AerobakError } from "../errors.ts";
-import { PARTITION_COUNT } from "./digest.ts";
-import { PartitionFilter, type PartitionStatus } from "./partition_filter.ts";
+import { DIGEST_SIZE, PARTITION_COUNT } from "./digest.ts";
+import type { PartitionFilter, PartitionStatus } from "./partition_filter.ts";
 import { ResultCode } from "./result_code.ts";
 
-/** The partitions one node is asked for in one round. */
+/** The partitions one node is asked for in one request. */
 export interface NodePartitions<N> {
   /** The node. */
   readonly node: N;
@@ -22,42 +25,51 @@ export interface NodePartitions<N> {
   readonly full: PartitionStatus[];
   /** Partitions to resume after their digest (DIGEST_ARRAY). */
   readonly partial: PartitionStatus[];
-  /** Most records this node may return this round (MAX_RECORDS); 0 = no limit. */
+  /** The digest each of {@linkcode partial} resumes after, in the same order. */
+  readonly resume: Uint8Array[];
+  /** Most records this node may return (MAX_RECORDS); 0 = no limit. */
   recordMax: number;
-  /** Records delivered from this node this round. */
+  /** Records delivered from this node. */
   recordCount: number;
-  /** Partitions the node reported unavailable this round. */
-  unavailable: number;
 }
 
-/** What to do after a round. */
-export type RoundOutcome = "done" | "page-full" | "retry" | "continue";
+/** What the scan does once no request is running. */
+export type ScanOutcome = "done" | "page-full" | "more";
 
 /** Options of {@linkcode PartitionTracker}. */
 export interface TrackerOptions {
   /** Most records per scan call; 0 = no limit. */
   maxRecords: number;
-  /** Rounds of retries after failures. */
+  /** Failures a partition may have before the scan gives up. */
   maxRetries: number;
 }
 
-/** Chooses the node for a partition in a round; null when none is known. */
-export type Locate<N> = (partition: number, round: number) => N | null;
+/**
+ * Chooses the node to read a partition from.
+ *
+ * @param partition The partition id.
+ * @param failures How often reading it failed so far (0 on the first try).
+ * @returns The node, or null when no suitable node holds it now.
+ */
+export type Locate<N> = (partition: number, failures: number) => N | null;
 
 /** Tracks the partitions of one scan call. */
 export class PartitionTracker<N> {
-  #filter: PartitionFilter;
-  #opts: TrackerOptions;
-  #byId: (PartitionStatus | undefined)[] = new Array(PARTITION_COUNT);
-  #round = 0;
-  #failedRounds = 0;
+  readonly #filter: PartitionFilter;
+  readonly #opts: TrackerOptions;
+  readonly #byId: (PartitionStatus | undefined)[] = new Array(PARTITION_COUNT);
+  /** Where each partition resumes: the last digest this scan received of it. */
+  readonly #resume: (Uint8Array | undefined)[] = new Array(PARTITION_COUNT);
+  readonly #failures = new Uint16Array(PARTITION_COUNT);
+  readonly #active = new Set<NodePartitions<N>>();
   #records = 0;
-  #roundFailed = false;
+  #waiting = 0;
+  /** Whether a waiting partition failed (its retry waits a pause) rather than paged out. */
+  #failed = false;
   #lastError: unknown = null;
-  #nodes: NodePartitions<N>[] = [];
 
   /**
-   * Creates a tracker over a partition filter.
+   * Creates a tracker over a partition filter: every partition not done waits.
    *
    * @param filter The filter whose statuses are updated in place.
    * @param opts Page size and retry limit.
@@ -67,8 +79,10 @@ export class PartitionTracker<N> {
     this.#opts = opts;
     for (const p of filter.partitions) {
       this.#byId[p.id] = p;
+      if (p.digest !== undefined) this.#resume[p.id] = p.digest.slice();
       // A new call scans everything not yet done (retry flags may be stale after a crash).
-      if (!p.done) p.retry = true;
+      p.retry = !p.done;
+      if (p.retry) this.#waiting++;
     }
   }
 
@@ -77,9 +91,28 @@ export class PartitionTracker<N> {
     return this.#records;
   }
 
-  /** Round number, 1 for the first. */
-  get round(): number {
-    return this.#round;
+  /** Partitions waiting for a node. */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /** Whether some waiting partition failed, so its retry should wait a pause first. */
+  get retryPending(): boolean {
+    return this.#failed && this.#waiting > 0;
+  }
+
+  /** Requests under way. */
+  get active(): number {
+    return this.#active.size;
+  }
+
+  /** The most failures of any waiting partition (for the retry pause). */
+  get failures(): number {
+    let most = 0;
+    for (const p of this.#filter.partitions) {
+      if (p.retry && !p.done && this.#failures[p.id] > most) most = this.#failures[p.id];
+    }
+    return most;
   }
 
   /**
@@ -93,142 +126,178 @@ export class PartitionTracker<N> {
   }
 
   /**
-   * Starts a round: groups the partitions that need scanning by node and shares the
-   * remaining page budget among the nodes.
+   * Groups the waiting partitions by node, sharing what is left of the page budget among
+   * the nodes. A partition no node holds now counts as failed and keeps waiting.
    *
    * @param locate Picks the node for each partition.
-   * @returns One entry per node to ask (may be empty when no node is known for any
-   *   pending partition; {@linkcode endRound} then asks for a retry).
+   * @returns One entry per node to ask (empty when none could be placed or no budget is
+   *   left); they are under way until {@linkcode nodeDone} or {@linkcode nodeFailed}.
+   * @throws {AerobakError} `MAX_RETRIES_EXCEEDED` when a partition has failed more than
+   *   `maxRetries` times.
    */
-  startRound(locate: Locate<N>): NodePartitions<N>[] {
-    this.#round++;
-    this.#roundFailed = false;
+  assign(locate: Locate<N>): NodePartitions<N>[] {
+    this.#checkRetries();
+    this.#failed = false;
+    let budget = Infinity;
+    if (this.#opts.maxRecords > 0) {
+      budget = this.#opts.maxRecords - this.#records;
+      for (const np of this.#active) budget -= Math.max(0, np.recordMax - np.recordCount);
+      if (budget <= 0) return [];
+    }
     const byNode = new Map<N, NodePartitions<N>>();
     for (const p of this.#filter.partitions) {
       if (p.done || !p.retry) continue;
-      const node = locate(p.id, this.#round);
+      const node = locate(p.id, this.#failures[p.id]);
       if (node === null) {
-        // No node holds it right now (node gone, migration): try again next round.
-        this.#roundFailed = true;
+        // No node holds it right now (node gone, cluster re-forming): try again later.
+        this.#fail(p);
         continue;
       }
       let np = byNode.get(node);
       if (np === undefined) {
-        np = { node, full: [], partial: [], recordMax: 0, recordCount: 0, unavailable: 0 };
+        np = { node, full: [], partial: [], resume: [], recordMax: 0, recordCount: 0 };
         byNode.set(node, np);
       }
-      (p.digest === undefined ? np.full : np.partial).push(p);
+      const resume = this.#resume[p.id];
+      if (resume === undefined) np.full.push(p);
+      else {
+        np.partial.push(p);
+        np.resume.push(resume);
+      }
     }
     let list = [...byNode.values()];
-    if (this.#opts.maxRecords > 0) {
-      const budget = this.#opts.maxRecords - this.#records;
+    if (budget !== Infinity) {
       if (budget < list.length) list = list.slice(0, budget);
       const share = Math.floor(budget / Math.max(1, list.length));
       const extra = budget - share * list.length;
       list.forEach((np, i) => np.recordMax = share + (i < extra ? 1 : 0));
     }
     for (const np of list) {
-      for (const p of np.full) p.retry = false;
-      for (const p of np.partial) p.retry = false;
+      for (const p of np.full) this.#take(p);
+      for (const p of np.partial) this.#take(p);
+      this.#active.add(np);
     }
-    this.#nodes = list;
     return list;
   }
 
   /**
    * Notes a record delivered to the caller: the partition resumes after its digest.
    *
-   * @param np The node it came from.
+   * @param np The request it came from.
    * @param partition Its partition id.
-   * @param digest Its digest.
+   * @param digest Its digest (copied; may be a view of a reply buffer).
+   * @param cursor Also move the filter's cursor now (false when the caller moves it as it
+   *   hands the record on). @default true
    */
-  recordDelivered(np: NodePartitions<N>, partition: number, digest: Uint8Array): void {
+  recordDelivered(
+    np: NodePartitions<N>,
+    partition: number,
+    digest: Uint8Array,
+    cursor = true,
+  ): void {
     np.recordCount++;
     this.#records++;
     const p = this.#byId[partition];
-    if (p !== undefined) PartitionFilter.setDigest(p, digest);
+    if (p === undefined) return;
+    const resume = this.#resume[partition] ??= new Uint8Array(DIGEST_SIZE);
+    resume.set(digest);
+    if (cursor) {
+      if (p.digest === undefined) p.digest = resume.slice();
+      else p.digest.set(digest);
+    }
   }
 
   /**
    * Notes a partition the node could not scan (PARTITION_DONE marker with an error).
    *
-   * @param np The node.
+   * @param np The request.
    * @param partition Partition id.
    */
   partitionUnavailable(np: NodePartitions<N>, partition: number): void {
     const p = this.#byId[partition];
-    if (p === undefined || p.done) return;
-    p.retry = true;
-    np.unavailable++;
-    this.#roundFailed = true;
+    if (p === undefined || p.done || p.retry || !this.#active.has(np)) return;
+    this.#fail(p);
   }
 
   /**
-   * Notes the normal end of a node's reply: its partitions are done, except those
-   * reported unavailable and, when the node returned a full page share, those that may
-   * hold more records.
+   * Notes the normal end of a request: its partitions are done, except those reported
+   * unavailable and, when the node returned its whole page share, those that may hold
+   * more records (they wait, without counting as failed).
    *
-   * @param np The node.
+   * @param np The request.
    */
   nodeDone(np: NodePartitions<N>): void {
+    if (!this.#active.delete(np)) return;
     const pageFull = np.recordMax > 0 && np.recordCount >= np.recordMax;
     for (const list of [np.full, np.partial]) {
       for (const p of list) {
         if (p.retry || p.done) continue;
-        if (pageFull) p.retry = true;
-        else p.done = true;
+        if (pageFull) {
+          p.retry = true;
+          this.#waiting++;
+        } else p.done = true;
       }
     }
   }
 
   /**
-   * Notes that a node's request failed part way: its unfinished partitions are retried
-   * after their last digests.
+   * Notes that a request failed part way: its unfinished partitions wait for a retry
+   * after their last digests, each counting one failure.
    *
-   * @param np The node.
+   * @param np The request.
    * @param error Why (kept as the cause if retries run out).
    */
   nodeFailed(np: NodePartitions<N>, error: unknown): void {
+    if (!this.#active.delete(np)) return;
     for (const list of [np.full, np.partial]) {
-      for (const p of list) if (!p.done) p.retry = true;
+      for (const p of list) if (!p.done && !p.retry) this.#fail(p);
     }
-    this.#roundFailed = true;
     this.#lastError = error;
   }
 
   /**
-   * Ends a round.
+   * What to do once no request is under way.
    *
-   * @returns `"done"` (every partition finished), `"page-full"` (maxRecords reached),
-   *   `"retry"` (failures: try again after a pause) or `"continue"` (page budget left and
-   *   partitions that stopped at their node's page share).
-   * @throws {AerobakError} `MAX_RETRIES_EXCEEDED` (result code -16) when failures persist
-   *   beyond maxRetries rounds.
+   * @returns `"done"` (every partition finished), `"page-full"` (maxRecords reached) or
+   *   `"more"` (partitions wait: assign them, after a pause when {@linkcode retryPending}).
    */
-  endRound(): RoundOutcome {
+  outcome(): ScanOutcome {
     if (this.#filter.done) return "done";
     if (this.#opts.maxRecords > 0 && this.#records >= this.#opts.maxRecords) return "page-full";
-    if (!this.#roundFailed) return "continue";
-    this.#failedRounds++;
-    if (this.#failedRounds > this.#opts.maxRetries) {
-      const pending = this.#filter.partitions.filter((p) => !p.done);
-      // Name a few: the operator needs to know which partitions to look at.
-      const ids = pending.slice(0, 8).map((p) => p.id).join(", ") +
-        (pending.length > 8 ? ", ..." : "");
-      const cause = this.#lastError;
-      const why = cause instanceof Error ? `: last error: ${cause.message}` : "";
-      throw new AerobakError(
-        "MAX_RETRIES_EXCEEDED",
-        `Scan gave up after ${this.#opts.maxRetries} retries with ${pending.length} ` +
-          `partitions unfinished (${ids})${why}`,
-        { cause, retriable: true, resultCode: ResultCode.MAX_RETRIES_EXCEEDED },
-      );
-    }
-    return "retry";
+    return "more";
   }
 
-  /** Nodes of the current round. */
-  get nodes(): readonly NodePartitions<N>[] {
-    return this.#nodes;
+  #take(p: PartitionStatus): void {
+    p.retry = false;
+    this.#waiting--;
+  }
+
+  #fail(p: PartitionStatus): void {
+    if (!p.retry) {
+      p.retry = true;
+      this.#waiting++;
+    }
+    if (this.#failures[p.id] < 0xffff) this.#failures[p.id]++;
+    this.#failed = true;
+  }
+
+  #checkRetries(): void {
+    const limit = this.#opts.maxRetries;
+    const over = this.#filter.partitions.filter((p) =>
+      !p.done && p.retry && this.#failures[p.id] > limit
+    );
+    if (over.length === 0) return;
+    const pending = this.#filter.partitions.filter((p) => !p.done);
+    // Name a few: the operator needs to know which partitions to look at.
+    const ids = pending.slice(0, 8).map((p) => p.id).join(", ") +
+      (pending.length > 8 ? ", ..." : "");
+    const cause = this.#lastError;
+    const why = cause instanceof Error ? `: last error: ${cause.message}` : "";
+    throw new AerobakError(
+      "MAX_RETRIES_EXCEEDED",
+      `Scan gave up after ${limit} retries with ${pending.length} ` +
+        `partitions unfinished (${ids})${why}`,
+      { cause, retriable: true, resultCode: ResultCode.MAX_RETRIES_EXCEEDED },
+    );
   }
 }

@@ -286,6 +286,13 @@ export interface ScanOptions {
    * @default {[]}
    */
   preferRacks?: readonly number[];
+  /**
+   * Read only from these nodes (names): a partition none of them holds waits, and fails
+   * once its retries run out (node-list backups).
+   *
+   * @default {[]} (any node)
+   */
+  nodes?: readonly string[];
   /** Stops the scan. */
   signal?: AbortSignal;
 }
@@ -354,6 +361,7 @@ export function resolveScanOptions(opts: ScanOptions): ResolvedScanOptions {
     retryDelayMs: num("retryDelayMs", opts.retryDelayMs, 100),
     replica,
     preferRacks: Object.freeze([...(opts.preferRacks ?? [])]),
+    nodes: Object.freeze([...(opts.nodes ?? [])]),
     signal: opts.signal,
   });
 }

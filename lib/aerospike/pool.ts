@@ -168,6 +168,19 @@ export class ConnectionPool implements AsyncDisposable {
     return opened;
   }
 
+  /**
+   * Closes every idle connection: after one connection to the node failed at the network
+   * level (reset, end of stream, refused), the others were most likely cut the same way,
+   * and handing them out would fail one command after another.
+   */
+  closeIdle(): void {
+    const closed = this.#idle.length;
+    for (const conn of this.#idle) conn.close();
+    this.#total -= closed;
+    this.#idle.length = 0;
+    for (let i = 0; i < closed; i++) this.#wakeOne(null);
+  }
+
   /** Closes idle connections unused for longer than the idle timeout. */
   trim(): void {
     if (this.#opts.idleTimeoutMs <= 0) return;

@@ -53,7 +53,6 @@ function clusterOf(node: Node): ScanCluster {
     locate: () => node,
     refresh: () => Promise.resolve(),
     poolWaitMs: 2000,
-    nodeCount: () => 1,
   };
 }
 

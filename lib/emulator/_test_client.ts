@@ -35,6 +35,8 @@ export interface ReplyMessage {
   opNames: string[];
   /** Bins of a message without record fields (read replies). */
   bins: Bin[];
+  /** Which proto of the reply it came in (0 = the first). */
+  proto: number;
 }
 
 /** A raw connection to one emulated node. */
@@ -107,13 +109,13 @@ export class RawClient {
    */
   async messages(untilLast = true): Promise<ReplyMessage[]> {
     const out: ReplyMessage[] = [];
-    while (true) {
+    for (let proto = 0;; proto++) {
       const { body } = await this.frame();
       const view = dataViewOf(body);
       let off = 0;
       while (off < body.length) {
         const header = readMessageHeader(view, off);
-        const m: ReplyMessage = { header, opNames: [], bins: [] };
+        const m: ReplyMessage = { header, opNames: [], bins: [], proto };
         if (header.nFields >= 2) {
           const d = decodeRecordMessage(body, off + MSG_HEADER_SIZE, header);
           m.record = d.record;

@@ -7,12 +7,14 @@
  * @module
  */
 
-import { Info3 } from "../aerospike/message.ts";
+import { partitionId } from "../aerospike/digest.ts";
+import { Info2, Info3 } from "../aerospike/message.ts";
 import { decodeBatchRequest, writeReplyHeader } from "../aerospike/requests.ts";
 import { ResultCode } from "../aerospike/result_code.ts";
 import type { ServerConnection } from "./connection.ts";
 import { executeRecordCommand, type RecordFilter } from "./record_commands.ts";
 import { SCAN_FLUSH_BYTES } from "./scan_command.ts";
+import { awaitWritable, type WriteTarget } from "./write_hold.ts";
 
 /**
  * Serves one batch request on a connection.
@@ -34,6 +36,16 @@ export async function executeBatch(
     return await wholeBatchError(c, ResultCode.PARAMETER_ERROR);
   }
   if (cluster.batchIndexThreads === 0) return await wholeBatchError(c, ResultCode.BATCH_DISABLED);
+  const writes: WriteTarget[] = [];
+  for (const row of batch.rows) {
+    const ns = (row.info2 & Info2.WRITE) !== 0 ? cluster.namespace(row.namespace) : undefined;
+    if (ns !== undefined) writes.push({ ns, pid: partitionId(row.digest) });
+  }
+  // The whole batch waits while one of its writes must (the survivors answered held
+  // batches whole in the captures).
+  const hold = await awaitWritable(c, writes, batch.header.transactionTtl);
+  if (hold === "closed") return;
+  if (hold === "timeout") return await wholeBatchError(c, ResultCode.TIMEOUT);
   c.begin();
   for (const row of batch.rows) {
     executeRecordCommand(

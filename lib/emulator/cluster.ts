@@ -13,6 +13,7 @@ import { ClusterMetadata } from "./cluster_metadata.ts";
 import { Faults } from "./faults.ts";
 import { computeLayout, type PartitionLayout, replicaIndexOf } from "./partition_layout.ts";
 import { NamespaceStore } from "./record_store.ts";
+import { ScanTasks } from "./scan_tasks.ts";
 
 /** Configuration of one namespace. */
 export interface NamespaceOptions {
@@ -71,8 +72,15 @@ export interface NodeState {
   host: string;
   /** Listening port (0 until bound). */
   port: number;
-  /** Whether the node is up. */
+  /** Whether the node's process is up (listening and answering). */
   alive: boolean;
+  /**
+   * Whether the node is in the cluster: a node that died stays in until the heartbeat
+   * timeout drops it; a restarted one joins a little after it starts.
+   */
+  member: boolean;
+  /** Task ids of the node's running and recently finished scans. */
+  scanTasks: ScanTasks;
   /** `partition-generation`: changes whenever this node's ownership changes. */
   partitionGeneration: number;
   /** `rebalance-generation`. */
@@ -145,6 +153,24 @@ export interface ClusterOptions {
    * @default {0}
    */
   sindexBuildMs?: number;
+  /**
+   * Heartbeat of the nodes (the server's `heartbeat.interval` in ms and `heartbeat.timeout`
+   * in intervals): a node that dies (see `Emulator.killNode`) stays in the cluster, listed
+   * by its peers and owning its partitions, for `intervalMs × timeout`; a restarted node
+   * joins after one interval. The cluster then re-forms `clusterFormationMs` later.
+   * The default is the 3-node cluster of the node-failure captures (150 ms × 10).
+   *
+   * @default {{ intervalMs: 150, timeout: 10 }}
+   */
+  heartbeat?: { intervalMs?: number; timeout?: number };
+  /**
+   * Time from the heartbeat noticing a departure or arrival to the new partition map, in
+   * real ms. With the default heartbeat this puts the new map ~1.95 s after a kill, as
+   * the captures show (writes held by the survivors were answered 1.94–2.0 s after it).
+   *
+   * @default {450}
+   */
+  clusterFormationMs?: number;
 }
 
 /** The whole emulated cluster state. */
@@ -181,6 +207,19 @@ export class EmulatedCluster {
   clusterGeneration = 1;
   /** Clock time the cluster started. */
   readonly startMs: number;
+  /**
+   * What tests may wait for instead of sleeping: `scan-abandoned` (detail: node name) when
+   * a node gives up on a scan whose client stopped reading.
+   */
+  readonly events: EventTarget = new EventTarget();
+  /** Real ms from a node's death to its removal from the cluster. */
+  readonly departureMs: number;
+  /** Real ms from a node's restart to its joining the cluster. */
+  readonly joinMs: number;
+  /** Membership changes on their way (departures and joins), by node index. */
+  readonly #pending = new Map<number, ReturnType<typeof setTimeout>>();
+  #viewWaiters: (() => void)[] = [];
+  #settledWaiters: (() => void)[] = [];
 
   /**
    * Builds the cluster state (no sockets yet).
@@ -204,6 +243,19 @@ export class EmulatedCluster {
     this.batchIndexThreads = opts.batchIndexThreads ?? 4;
     this.sindexBuildMs = opts.sindexBuildMs ?? 0;
     this.racksEnabled = opts.racks !== undefined;
+    const beat = opts.heartbeat ?? {};
+    const interval = beat.intervalMs ?? 150;
+    const timeout = beat.timeout ?? 10;
+    const formation = opts.clusterFormationMs ?? 450;
+    for (
+      const [what, v] of [["interval", interval], ["timeout", timeout], ["formation", formation]]
+    ) {
+      if (!(typeof v === "number" && v >= 0)) {
+        throw new RangeError(`Invalid heartbeat ${what} ${v}: must be a number >= 0`);
+      }
+    }
+    this.departureMs = interval * (timeout as number) + formation;
+    this.joinMs = interval + formation;
     for (let i = 0; i < n; i++) {
       this.nodes.push({
         index: i,
@@ -213,6 +265,8 @@ export class EmulatedCluster {
         host: "127.0.0.1",
         port: 0,
         alive: true,
+        member: true,
+        scanTasks: new ScanTasks(),
         partitionGeneration: 0,
         rebalanceGeneration: 1,
         clientConnections: 0,
@@ -254,9 +308,135 @@ export class EmulatedCluster {
     return citrusleafSeconds(this.clock.now());
   }
 
-  /** The live nodes. */
+  /** The nodes whose process is up. */
   get liveNodes(): NodeState[] {
     return this.nodes.filter((n) => n.alive);
+  }
+
+  /** The nodes in the cluster (a dead node until the heartbeat drops it). */
+  get members(): NodeState[] {
+    return this.nodes.filter((n) => n.member);
+  }
+
+  /**
+   * The cluster as one node sees it: the members, or only itself while it has not joined.
+   *
+   * @param node The node.
+   * @returns The nodes it lists.
+   */
+  viewOf(node: NodeState): NodeState[] {
+    return node.member ? this.members : [node];
+  }
+
+  /**
+   * Whether writes to a partition wait: one of its replicas is on a node that died and is
+   * still in the cluster (the server waits for the replica write or the proxy until the
+   * cluster re-forms), or the node asked has not joined the cluster yet.
+   *
+   * @param ns Namespace.
+   * @param pid Partition id.
+   * @param node The node asked.
+   * @returns True while the write must wait for {@linkcode nextViewChange}.
+   */
+  holdsWrite(ns: NamespaceState, pid: number, node: NodeState): boolean {
+    if (!node.member) return true;
+    const rf = ns.layout.replicationFactor;
+    for (let i = 0; i < rf; i++) {
+      if (!this.nodes[ns.layout.owners[pid * rf + i]].alive) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Resolves at the next change of the cluster (a rebalance).
+   *
+   * @returns A promise.
+   */
+  nextViewChange(): Promise<void> {
+    return new Promise((resolve) => this.#viewWaiters.push(resolve));
+  }
+
+  /**
+   * Resolves once no departure or join is on its way.
+   *
+   * @returns A promise.
+   */
+  settled(): Promise<void> {
+    if (this.#pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#settledWaiters.push(resolve));
+  }
+
+  /**
+   * Notes that a node's process died (its sockets are closed by the caller): it stays in
+   * the cluster until the heartbeat timeout passes, then leaves and the cluster re-forms.
+   *
+   * @param node The node.
+   */
+  nodeDied(node: NodeState): void {
+    node.alive = false;
+    if (node.member) this.#schedule(node, this.departureMs, false);
+    else this.#cancel(node);
+  }
+
+  /**
+   * Notes that a node's process started again: it joins the cluster after one heartbeat
+   * interval and the cluster formation time (at once back in when it never left).
+   *
+   * @param node The node.
+   */
+  nodeRestarted(node: NodeState): void {
+    node.alive = true;
+    this.#schedule(node, this.joinMs, true);
+  }
+
+  /**
+   * Takes a node out of the cluster or puts it in, and re-forms the cluster now.
+   *
+   * @param node The node.
+   * @param member Whether it is in the cluster.
+   */
+  setMember(node: NodeState, member: boolean): void {
+    this.#cancel(node);
+    node.member = member;
+    this.rebalance();
+  }
+
+  /** Cancels pending membership changes and wakes every waiter (shutdown). */
+  close(): void {
+    for (const node of this.nodes) this.#cancel(node);
+    this.#wakeViewWaiters();
+  }
+
+  #schedule(node: NodeState, ms: number, member: boolean): void {
+    this.#cancel(node);
+    const timer = setTimeout(() => {
+      this.#pending.delete(node.index);
+      node.member = member;
+      this.rebalance();
+      this.#wakeSettled();
+    }, ms);
+    this.#pending.set(node.index, timer);
+  }
+
+  #cancel(node: NodeState): void {
+    const timer = this.#pending.get(node.index);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#pending.delete(node.index);
+    this.#wakeSettled();
+  }
+
+  #wakeSettled(): void {
+    if (this.#pending.size > 0) return;
+    const waiters = this.#settledWaiters;
+    this.#settledWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  #wakeViewWaiters(): void {
+    const waiters = this.#viewWaiters;
+    this.#viewWaiters = [];
+    for (const w of waiters) w();
   }
 
   /**
@@ -295,9 +475,10 @@ export class EmulatedCluster {
   }
 
   /**
-   * Recomputes partition ownership after a node went down or came up: partitions move,
-   * the generations of the nodes whose ownership changed step up, and the peers
-   * generation and cluster key change. Records stay (as if migrations finished at once).
+   * Recomputes partition ownership after a node left or joined the cluster: partitions
+   * move, the generations of the nodes whose ownership changed step up, the peers
+   * generation and cluster key change, and held writes go on. Records stay (as if
+   * migrations finished at once).
    */
   rebalance(): void {
     const changed = new Set<number>();
@@ -324,6 +505,7 @@ export class EmulatedCluster {
     this.peersGeneration++;
     this.clusterGeneration++;
     this.clusterKey = newClusterKey();
+    this.#wakeViewWaiters();
   }
 }
 

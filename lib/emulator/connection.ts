@@ -9,11 +9,14 @@
 
 import { ByteWriter } from "../aerospike/byte_writer.ts";
 import { beginProto, compressMessage, endProto, ProtoType } from "../aerospike/proto.ts";
-import type { Transport } from "../aerospike/_transport.ts";
+import { type Transport, TransportTimeout } from "../aerospike/_transport.ts";
 import type { EmulatedCluster, NodeState } from "./cluster.ts";
 
 /** Longest time a reply write may block on a client that does not read, in ms. */
 const WRITE_TIMEOUT_MS = 600_000;
+
+/** A reply write that blocked for longer than its limit: the connection is closed. */
+export class SendTimeout extends Error {}
 
 /** Server side of one client connection. */
 export class ServerConnection {
@@ -32,6 +35,7 @@ export class ServerConnection {
   readonly #transport: Transport;
   readonly #starts: number[] = [];
   #open = -1;
+  readonly #closed = Promise.withResolvers<void>();
 
   /**
    * Wraps a transport.
@@ -109,8 +113,33 @@ export class ServerConnection {
     await this.#transport.write(bytes, WRITE_TIMEOUT_MS);
   }
 
+  /**
+   * Sends one whole proto built elsewhere (a scan thread's buffer), compressed when the
+   * request asked for it. Like the server's blocking send, a client that reads nothing
+   * for `timeoutMs` gets its connection closed.
+   *
+   * @param proto The proto, header included.
+   * @param timeoutMs Longest block on a client that does not read (0 = the default).
+   * @throws {SendTimeout} When the limit passed (the connection is closed).
+   */
+  async sendProto(proto: Uint8Array, timeoutMs: number): Promise<void> {
+    const bytes = this.compress ? compressMessage(proto) : proto;
+    try {
+      await this.#transport.write(bytes, timeoutMs > 0 ? timeoutMs : WRITE_TIMEOUT_MS);
+    } catch (err) {
+      this.close();
+      throw err instanceof TransportTimeout ? new SendTimeout("client stopped reading") : err;
+    }
+  }
+
+  /** Resolves when the connection is closed by {@linkcode close}. */
+  get whenClosed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
   /** Closes the socket. */
   close(): void {
     this.#transport.close();
+    this.#closed.resolve();
   }
 }

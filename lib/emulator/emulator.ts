@@ -193,6 +193,8 @@ function packElement(w: ByteWriter, v: SeedElement): void {
 export class Emulator implements AsyncDisposable {
   readonly #cluster: EmulatedCluster;
   readonly #nodes: ServerNode[];
+  /** Nodes killed and not restarted since (their restart rejoins the cluster later). */
+  readonly #killed = new Set<number>();
   #closed = false;
 
   /**
@@ -377,20 +379,43 @@ export class Emulator implements AsyncDisposable {
   }
 
   /**
-   * Stops a node: its socket closes, its partitions move to the other nodes and their
-   * partition generations change.
+   * Stops a node gracefully: its sockets close and it leaves the cluster at once (its
+   * partitions move to the other nodes and their partition generations change).
    *
    * @param node Node name or index.
    */
   async stopNode(node: string | number): Promise<void> {
     const n = this.#node(node);
-    if (!n.state.alive) return;
+    if (!n.state.alive && !n.state.member) return;
+    this.#killed.delete(n.state.index);
     await n.stop();
-    this.#cluster.rebalance();
+    this.#cluster.setMember(n.state, false);
   }
 
   /**
-   * Restarts a stopped node on its previous port; partitions move back.
+   * Kills a node as SIGKILL does: its sockets deliver what the kernel already holds and
+   * then end (FIN, or RST when the client writes to them), new connections are refused,
+   * and requests in progress get no answer. The other nodes keep listing it and keep
+   * their partition map until the heartbeat timeout passes; then the cluster re-forms
+   * without it (see `ClusterOptions.heartbeat`; {@linkcode settled} waits for that).
+   * Meanwhile the survivors hold writes to its partitions.
+   *
+   * @param node Node name or index.
+   * @returns Once its sockets are closed.
+   */
+  async killNode(node: string | number): Promise<void> {
+    const n = this.#node(node);
+    if (!n.state.alive) return;
+    this.#killed.add(n.state.index);
+    this.#cluster.nodeDied(n.state);
+    await n.stop();
+  }
+
+  /**
+   * Restarts a stopped or killed node on its previous port. A stopped node is back in the
+   * cluster at once; a killed one answers at once but joins the cluster one heartbeat
+   * interval and the formation time later (until then it owns no partitions and holds
+   * writes), as a restarted server does.
    *
    * @param node Node name or index.
    */
@@ -398,7 +423,18 @@ export class Emulator implements AsyncDisposable {
     const n = this.#node(node);
     if (n.state.alive) return;
     n.start(n.state.port);
-    this.#cluster.rebalance();
+    if (this.#killed.delete(n.state.index)) this.#cluster.nodeRestarted(n.state);
+    else this.#cluster.setMember(n.state, true);
+  }
+
+  /**
+   * Resolves once the cluster has no departure or join on its way (every killed node has
+   * been dropped, every restarted one has joined).
+   *
+   * @returns A promise.
+   */
+  settled(): Promise<void> {
+    return this.#cluster.settled();
   }
 
   /**
@@ -418,6 +454,7 @@ export class Emulator implements AsyncDisposable {
     this.#closed = true;
     // XDR hook (lib/emulator/xdr.ts, helper X): stop the shippers of attached XDR.
     await XdrEmulation.of(this.#cluster)?.close();
+    this.#cluster.close();
     await Promise.all(this.#nodes.map((n) => n.stop()));
   }
 

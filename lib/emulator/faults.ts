@@ -69,9 +69,20 @@ export interface FailWriteOptions {
   namespace?: string;
 }
 
+/** What {@linkcode Faults.atProgress} counts. */
+export type ProgressKind = "scan" | "write";
+
+interface ProgressRule {
+  kind: ProgressKind;
+  at: number;
+  action: () => void;
+}
+
 /** The fault switchboard of one emulated cluster. */
 export class Faults {
   readonly #drops: DropRule[] = [];
+  readonly #progress: ProgressRule[] = [];
+  readonly #counts: Record<ProgressKind, number> = { scan: 0, write: 0 };
   readonly #delays: DelayRule[] = [];
   readonly #unavailable: UnavailableRule[] = [];
   readonly #failWrites = new Map<number, { code: number; namespace?: string }>();
@@ -128,9 +139,46 @@ export class Faults {
     this.#unavailable.push({ namespace, pids: new Set(pids), untilMs: performance.now() + forMs });
   }
 
+  /**
+   * Runs an action once the cluster has served `count` more records of a kind: scanned
+   * records sent (`"scan"`) or writes applied, single or batch rows (`"write"`). Tests use
+   * it to kill a node at a chosen point of a job instead of guessing the moment with a
+   * timer.
+   *
+   * @param kind What to count.
+   * @param count How many more, from now (at least 1).
+   * @param action Called once, synchronously, from inside the request that reached it.
+   *
+   * @example Kill a node a third of the way through a scan of 3000 records
+   * ```ts ignore
+   * emu.faults.atProgress("scan", 1000, () => void emu.killNode(1));
+   * ```
+   */
+  atProgress(kind: ProgressKind, count: number, action: () => void): void {
+    if (!(count >= 1)) throw new RangeError(`Invalid count ${count}: must be >= 1`);
+    this.#progress.push({ kind, at: this.#counts[kind] + count, action });
+  }
+
+  /**
+   * Counts records served; runs the {@linkcode atProgress} actions that are due.
+   *
+   * @param kind What was served.
+   */
+  served(kind: ProgressKind): void {
+    const n = ++this.#counts[kind];
+    if (this.#progress.length === 0) return;
+    for (let i = 0; i < this.#progress.length; i++) {
+      const rule = this.#progress[i];
+      if (rule.kind !== kind || rule.at > n) continue;
+      this.#progress.splice(i--, 1);
+      rule.action();
+    }
+  }
+
   /** Removes every fault. */
   clear(): void {
     this.#drops.length = 0;
+    this.#progress.length = 0;
     this.#delays.length = 0;
     this.#unavailable.length = 0;
     this.#failWrites.clear();

@@ -77,7 +77,7 @@ export function answerInfo(cluster: EmulatedCluster, node: NodeState, command: s
       return "";
     case "services":
     case "services-alumni":
-      return cluster.liveNodes.filter((n) => n !== node).map(address).join(";");
+      return cluster.viewOf(node).filter((n) => n !== node).map(address).join(";");
     case "replicas":
       return replicas(cluster, node, params === "max=1" ? 1 : Infinity, true);
     case "replicas-all":
@@ -157,7 +157,7 @@ function address(node: NodeState): string {
 }
 
 function peers(cluster: EmulatedCluster, self: NodeState): string {
-  const list = cluster.liveNodes.filter((n) => n !== self).map((n) =>
+  const list = cluster.viewOf(self).filter((n) => n !== self).map((n) =>
     `[${n.name},,[${n.port === 3000 ? n.host : address(n)}]]`
   );
   return `${cluster.peersGeneration},3000,[${list.join(",")}]`;
@@ -299,7 +299,7 @@ function answerPath(cluster: EmulatedCluster, node: NodeState, head: string, res
     if (ns === undefined) return "type=unknown";
     const c = countOnNode(cluster, node, ns);
     const pairs: [string, string | number][] = [
-      ["ns_cluster_size", cluster.liveNodes.length],
+      ["ns_cluster_size", cluster.viewOf(node).length],
       ["effective_replication_factor", ns.layout.replicationFactor],
       ["objects", c.objects],
       ["tombstones", 0],
@@ -470,7 +470,7 @@ function udfPut(cluster: EmulatedCluster, p: Map<string, string>): string {
 function racks(cluster: EmulatedCluster): string {
   return [...cluster.namespaces.keys()].map((ns) => {
     const byRack = new Map<number, string[]>();
-    for (const n of cluster.liveNodes) {
+    for (const n of cluster.members) {
       let list = byRack.get(n.rackId);
       if (list === undefined) byRack.set(n.rackId, list = []);
       list.push(n.name);
@@ -484,9 +484,10 @@ function racks(cluster: EmulatedCluster): string {
 function statistics(cluster: EmulatedCluster, node: NodeState): string {
   let objects = 0;
   for (const ns of cluster.namespaces.values()) objects += countOnNode(cluster, node, ns).objects;
-  const principal = cluster.liveNodes.reduce((a, b) => (a.name > b.name ? a : b));
+  const view = cluster.viewOf(node);
+  const principal = view.reduce((a, b) => (a.name > b.name ? a : b));
   const pairs: [string, string | number][] = [
-    ["cluster_size", cluster.liveNodes.length],
+    ["cluster_size", view.length],
     ["cluster_key", cluster.clusterKey],
     ["cluster_generation", cluster.clusterGeneration],
     ["cluster_principal", principal.name],
@@ -554,7 +555,7 @@ function truncate(cluster: EmulatedCluster, p: Map<string, string>, withSet: boo
 
 function clusterStable(cluster: EmulatedCluster, p: Map<string, string>): string {
   const size = p.get("size");
-  if (size !== undefined && Number(size) !== cluster.liveNodes.length) {
+  if (size !== undefined && Number(size) !== cluster.members.length) {
     return "ERROR::cluster not specified size";
   }
   const ns = p.get("namespace");

@@ -21,4 +21,5 @@ export * from "./emulator.ts";
 export * from "./faults.ts";
 export type { PartitionLayout } from "./partition_layout.ts";
 export * from "./record_store.ts";
+export * from "./scan_tasks.ts";
 export * from "./xdr.ts";

@@ -1,7 +1,7 @@
 /**
  * Which node holds which partition, as a real cluster decides it.
  *
- * Each partition gets a succession list: the live nodes ordered by a hash of (node name,
+ * Each partition gets a succession list: the cluster's nodes ordered by a hash of (node name,
  * partition id), as Aerospike orders them, so ownership spreads evenly and moves as little
  * as possible when a node leaves or joins. The first `replicationFactor` nodes of the list
  * hold the partition: index 0 is the master, 1 the first replica (prole), and so on. With
@@ -19,13 +19,13 @@ export interface LayoutNode {
   name: string;
   /** Rack id (0 = none). */
   rackId: number;
-  /** Whether the node is up. */
-  alive: boolean;
+  /** Whether the node is in the cluster (a dead node stays in until the heartbeat drops it). */
+  member: boolean;
 }
 
 /** The owners of every partition of one namespace. */
 export interface PartitionLayout {
-  /** Effective replication factor (never above the number of live nodes). */
+  /** Effective replication factor (never above the number of nodes in the cluster). */
   readonly replicationFactor: number;
   /** `owners[pid * replicationFactor + i]` = index of replica `i`'s node (0 = master). */
   readonly owners: Int32Array;
@@ -34,23 +34,23 @@ export interface PartitionLayout {
 /**
  * Computes the owners of every partition.
  *
- * @param nodes All nodes of the cluster (dead ones are skipped).
+ * @param nodes All nodes of the cluster (those not in the cluster are skipped).
  * @param replicationFactor Configured replication factor (1 or more).
- * @returns The layout; with no live node, replication factor 0 and no owners.
+ * @returns The layout; with no node in the cluster, replication factor 0 and no owners.
  */
 export function computeLayout(
   nodes: readonly LayoutNode[],
   replicationFactor: number,
 ): PartitionLayout {
-  const live: number[] = [];
-  for (let i = 0; i < nodes.length; i++) if (nodes[i].alive) live.push(i);
-  const rf = Math.min(replicationFactor, live.length);
+  const members: number[] = [];
+  for (let i = 0; i < nodes.length; i++) if (nodes[i].member) members.push(i);
+  const rf = Math.min(replicationFactor, members.length);
   const owners = new Int32Array(PARTITION_COUNT * rf);
-  const seeds = live.map((i) => fnv1a(nodes[i].name));
-  const order = live.slice();
+  const seeds = members.map((i) => fnv1a(nodes[i].name));
+  const order = members.slice();
   const keys = new Float64Array(nodes.length);
   for (let pid = 0; pid < PARTITION_COUNT; pid++) {
-    for (let k = 0; k < live.length; k++) keys[live[k]] = mix(seeds[k], pid);
+    for (let k = 0; k < members.length; k++) keys[members[k]] = mix(seeds[k], pid);
     order.sort((a, b) => keys[a] - keys[b] || a - b);
     pickOwners(nodes, order, rf, owners, pid * rf);
   }

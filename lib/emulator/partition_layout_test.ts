@@ -7,7 +7,7 @@ import {
 } from "./partition_layout.ts";
 
 const nodes = (n: number, racks?: number[]): LayoutNode[] =>
-  Array.from({ length: n }, (_, i) => ({ name: `N${i}`, rackId: racks?.[i] ?? 0, alive: true }));
+  Array.from({ length: n }, (_, i) => ({ name: `N${i}`, rackId: racks?.[i] ?? 0, member: true }));
 
 Deno.test("computeLayout() gives every partition distinct owners, spread evenly", () => {
   const layout = computeLayout(nodes(3), 2);
@@ -31,7 +31,7 @@ Deno.test("computeLayout() gives every partition distinct owners, spread evenly"
 Deno.test("computeLayout() caps the replication factor and moves only a dead node's partitions", () => {
   const all = nodes(3);
   const before = computeLayout(all, 1);
-  all[1].alive = false;
+  all[1].member = false;
   const after = computeLayout(all, 1);
   for (let pid = 0; pid < 4096; pid++) {
     if (before.owners[pid] !== 1) assert.equal(after.owners[pid], before.owners[pid]);

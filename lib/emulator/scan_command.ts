@@ -1,26 +1,40 @@
 /**
  * Partition scans as a node serves them: the requested partitions (PID_ARRAY) and resume
- * points (DIGEST_ARRAY) in partition order, records in digest order, set / filter
+ * points (DIGEST_ARRAY), records in digest order within each partition, set / filter
  * expression / bin selection / no-bins, MAX_RECORDS pagination, the records-per-second
- * throttle, PARTITION_DONE markers (result 11) for partitions this node cannot serve, and
- * replies packed into ~1 MiB protos followed by a separate LAST message.
+ * throttle, PARTITION_DONE markers (result 11) for partitions this node cannot serve, task
+ * ids that must be new to the node, and replies framed as a real node frames them.
+ *
+ * Framing, from the server (`as/src/query/query_job.c`, `query.c`) and the node-failure
+ * captures: a job runs on up to four threads (`single-query-threads`; one when it is
+ * throttled), each taking the next partition and filling its own buffer, which it sends
+ * as one proto once it holds over 1 MiB and when it runs out of partitions. So a
+ * connection carries protos of varying size whose partitions interleave, each partition's
+ * records in order within one thread's protos, then a separate LAST message. A throttled
+ * job sleeps between records without sending. A client that reads nothing for the scan's
+ * socket timeout has its connection closed, as the server's blocking send gives up.
  *
  * @module
  */
 
+import { ByteWriter } from "../aerospike/byte_writer.ts";
 import { partitionId } from "../aerospike/digest.ts";
 import { encodeRecordMessage, Info1, Info3, type MessageHeader } from "../aerospike/message.ts";
+import { beginProto, endProto, ProtoType } from "../aerospike/proto.ts";
 import { decodeScanRequest, type ScanRequest, writeReplyHeader } from "../aerospike/requests.ts";
 import { ResultCode } from "../aerospike/result_code.ts";
-import type { ServerConnection } from "./connection.ts";
-import { isExpired } from "./record_store.ts";
+import { SendTimeout, type ServerConnection } from "./connection.ts";
+import { isExpired, type StoredRecord } from "./record_store.ts";
 import type { RecordFilter } from "./record_commands.ts";
 import { compileFilter } from "./expression_eval.ts";
 import { geoJsonCells } from "./_s2_cell.ts";
 import { PARTITION_COUNT } from "../aerospike/digest.ts";
 
-/** Size at which a reply proto is closed and sent (the server flushes at ~1 MiB). */
+/** Size past which a scan thread sends its buffer (the server's `QUERY_CHUNK_LIMIT`). */
 export const SCAN_FLUSH_BYTES = 1 << 20;
+
+/** Threads of an unthrottled job (the server's `single-query-threads` default). */
+export const SCAN_THREADS = 4;
 
 /** Finest pause of the records-per-second throttle, in ms. */
 const THROTTLE_STEP_MS = 5;
@@ -30,9 +44,29 @@ interface WorkItem {
   after?: Uint8Array;
 }
 
-async function replyLast(c: ServerConnection, resultCode: number): Promise<void> {
+/** One server thread of a scan job: its reply buffer, one proto being filled. */
+class ScanThread {
+  readonly w = new ByteWriter(64 * 1024);
+  #start = beginProto(this.w);
+
+  /** Bytes of messages in the open proto. */
+  get size(): number {
+    return this.w.length - this.#start - 8;
+  }
+
+  /** Closes the proto and returns it; the next one starts empty. */
+  take(): Uint8Array {
+    endProto(this.w, this.#start, ProtoType.MESSAGE);
+    const proto = this.w.subarray().slice();
+    this.w.reset();
+    this.#start = beginProto(this.w);
+    return proto;
+  }
+}
+
+async function replyOnly(c: ServerConnection, h: Partial<MessageHeader>): Promise<void> {
   c.begin();
-  writeReplyHeader(c.w, { info3: Info3.LAST, resultCode });
+  writeReplyHeader(c.w, h);
   c.end();
   await c.flush();
 }
@@ -71,22 +105,44 @@ export async function serveScan(
   try {
     scan = decodeScanRequest(body).scan;
   } catch {
-    return await replyLast(c, ResultCode.PARAMETER_ERROR);
+    return await replyOnly(c, { info3: Info3.LAST, resultCode: ResultCode.PARAMETER_ERROR });
   }
   if ((header.info3 & Info3.PARTITION_DONE) === 0) {
     // Servers 6+ serve only partition scans, which need the partition-done bit.
-    return await replyLast(c, ResultCode.UNSUPPORTED_FEATURE);
+    return await replyOnly(c, { info3: Info3.LAST, resultCode: ResultCode.UNSUPPORTED_FEATURE });
   }
   const cluster = c.cluster;
   const ns = cluster.namespace(scan.namespace);
-  if (ns === undefined) return await replyLast(c, ResultCode.INVALID_NAMESPACE);
+  if (ns === undefined) {
+    return await replyOnly(c, { info3: Info3.LAST, resultCode: ResultCode.INVALID_NAMESPACE });
+  }
   if (scan.filterExpression !== undefined) {
     try {
       compileFilter(scan.filterExpression);
     } catch {
-      return await replyLast(c, ResultCode.PARAMETER_ERROR);
+      return await replyOnly(c, { info3: Info3.LAST, resultCode: ResultCode.PARAMETER_ERROR });
     }
   }
+  const node = c.node;
+  const tasks = node.scanTasks;
+  if (!tasks.start(scan.taskId)) {
+    // The job never starts: a bare answer, without the LAST bit, as the capture shows.
+    return await replyOnly(c, { resultCode: ResultCode.PARAMETER_ERROR });
+  }
+  try {
+    await runScan(c, scan, filter);
+  } catch (err) {
+    if (!(err instanceof SendTimeout)) throw err;
+    // The server's log says "error sending … Connection timed out" and abandons the job.
+    c.cluster.events.dispatchEvent(new CustomEvent("scan-abandoned", { detail: node.name }));
+  } finally {
+    tasks.finish(scan.taskId);
+  }
+}
+
+async function runScan(c: ServerConnection, scan: ScanRequest, filter: RecordFilter) {
+  const cluster = c.cluster;
+  const ns = cluster.namespace(scan.namespace)!;
   const store = ns.store;
   const node = c.node;
   const set = scan.set ?? "";
@@ -95,28 +151,41 @@ export async function serveScan(
   const exp = scan.filterExpression;
   const max = Number(scan.maxRecords ?? 0);
   const rps = scan.recordsPerSecond ?? 0;
+  const sendTimeout = scan.socketTimeoutMs ?? 0;
   const dropAfter = cluster.faults.takeScanDrop(node.name);
   const plain = !noBins && binNames === undefined;
   const info1 = noBins ? Info1.GET_NOBINDATA : 0;
+  const items = workList(scan);
+  const threads = Array.from(
+    { length: Math.max(1, Math.min(rps > 0 ? 1 : SCAN_THREADS, items.length)) },
+    () => new ScanThread(),
+  );
   const started = performance.now();
   let count = 0;
-  // Read the clock once per reply proto, not per record.
+  // Read the clock once per partition, not per record.
   let now = cluster.nowSeconds();
 
-  c.begin();
-  outer: for (const item of workList(scan)) {
+  /** Sends what every thread holds (the job ends, or a fault cuts it short). */
+  const sendAll = async () => {
+    for (const t of threads) if (t.size > 0) await c.sendProto(t.take(), sendTimeout);
+  };
+
+  outer: for (let k = 0; k < items.length; k++) {
+    const item = items[k];
+    const t = threads[k % threads.length];
     if (
       cluster.faults.isUnavailable(ns.config.name, item.pid) ||
       cluster.replicaIndex(ns, item.pid, node.index) < 0 || !node.alive
     ) {
-      writeReplyHeader(c.w, {
+      writeReplyHeader(t.w, {
         info3: Info3.PARTITION_DONE,
         resultCode: ResultCode.PARTITION_UNAVAILABLE,
         generation: item.pid,
       });
       continue;
     }
-    let part = store.partition(item.pid);
+    now = cluster.nowSeconds();
+    let part: readonly StoredRecord[] = store.partition(item.pid);
     let i = item.after === undefined ? 0 : store.indexAfter(item.pid, item.after);
     while (i < part.length) {
       const r = part[i++];
@@ -126,27 +195,32 @@ export async function serveScan(
       // With a bin selection the server leaves out records holding none of the selected
       // bins (official-node-client.jsonl: the one-bin scan skips the record without it).
       if (!noBins && binNames !== undefined && !hasAnyBin(r.bins, binNames)) continue;
-      if (plain) encodeRecordMessage(c.w, r, { geoCells: geoJsonCells });
-      else encodeRecordMessage(c.w, r, { info1, noBins, binNames, geoCells: geoJsonCells });
+      if (plain) encodeRecordMessage(t.w, r, { geoCells: geoJsonCells });
+      else encodeRecordMessage(t.w, r, { info1, noBins, binNames, geoCells: geoJsonCells });
       count++;
+      cluster.faults.served("scan");
       if (dropAfter >= 0 && count >= dropAfter) {
-        c.end();
-        await c.flush();
+        await sendAll();
         c.close();
         return;
       }
       if (max > 0 && count >= max) break outer;
-      let pause = 0;
-      if (rps > 0) pause = (count * 1000) / rps - (performance.now() - started);
-      if (c.openSize >= SCAN_FLUSH_BYTES || pause >= THROTTLE_STEP_MS) {
-        const last = r.digest;
-        c.end();
-        await c.flush();
-        if (pause >= THROTTLE_STEP_MS) await new Promise((res) => setTimeout(res, pause));
+      let yielded = false;
+      if (t.size > SCAN_FLUSH_BYTES) {
+        await c.sendProto(t.take(), sendTimeout);
+        yielded = true;
+      }
+      if (rps > 0) {
+        const pause = (count * 1000) / rps - (performance.now() - started);
+        if (pause >= THROTTLE_STEP_MS) {
+          await new Promise((res) => setTimeout(res, pause));
+          yielded = true;
+        }
+      }
+      if (yielded) {
         if (c.closed || !node.alive) return;
-        now = cluster.nowSeconds();
-        c.begin();
-        // The partition may have changed while we waited: continue after the last digest.
+        // The partition may have changed meanwhile: continue after the last digest.
+        const last = r.digest;
         part = store.partition(item.pid);
         i = store.indexAfter(item.pid, last);
       }
@@ -156,9 +230,6 @@ export async function serveScan(
     c.close();
     return;
   }
-  c.end();
-  c.begin();
-  writeReplyHeader(c.w, { info3: Info3.LAST });
-  c.end();
-  await c.flush();
+  await sendAll();
+  await replyOnly(c, { info3: Info3.LAST });
 }

@@ -10,12 +10,17 @@ import { RawClient, type ReplyMessage } from "./_test_client.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
 const ALL = Array.from({ length: 4096 }, (_, i) => i);
+let taskIds = 100n;
+/** A task id the node has not seen: it refuses one it runs or ran lately. */
+const nextTaskId = () => ++taskIds;
 
 async function scan(emu: Emulator, req: Partial<ScanRequest>, node = 0): Promise<ReplyMessage[]> {
   const h = emu.hosts[node];
   const c = await RawClient.connect(`${h.host}:${h.port}`);
   try {
-    await c.send(encodeScanRequest({ namespace: "test", taskId: 7n, partitions: ALL, ...req }));
+    await c.send(
+      encodeScanRequest({ namespace: "test", taskId: nextTaskId(), partitions: ALL, ...req }),
+    );
     return await c.messages();
   } finally {
     c.close();
@@ -34,30 +39,78 @@ function seed(emu: Emulator, n: number): void {
   }
 }
 
-Deno.test("serveScan() returns every record once in digest order per partition, then LAST", async () => {
+Deno.test("serveScan() returns every record once, in digest order within each partition, then LAST", async () => {
   await using emu = await startEmulator({ nodes: 1, clock: new ManualClock(T0 + 10_000_000) });
   seed(emu, 500);
   const msgs = await scan(emu, {});
   const last = msgs.at(-1)!;
   assert.equal(last.header.info3 & Info3.LAST, Info3.LAST);
   assert.equal(last.header.resultCode, 0);
+  assert.equal(last.proto, msgs.at(-2)!.proto + 1, "LAST comes in a proto of its own");
   const records = msgs.filter((m) => m.record).map((m) => m.record!);
   assert.equal(records.length, 500);
-  for (let i = 1; i < records.length; i++) {
-    const a = records[i - 1].digest;
-    const b = records[i].digest;
-    const pa = partitionId(a);
-    const pb = partitionId(b);
-    assert.ok(pa < pb || (pa === pb && compareDigests(a, b) < 0));
+  const lastOf = new Map<number, Uint8Array>();
+  for (const r of records) {
+    const pid = partitionId(r.digest);
+    const before = lastOf.get(pid);
+    assert.ok(before === undefined || compareDigests(before, r.digest) < 0);
+    lastOf.set(pid, r.digest);
   }
   assert.deepEqual(
-    records.map((r) => r.digest),
-    emu.dump("test").map((r) => r.digest).sort((a, b) =>
-      partitionId(a) - partitionId(b) || compareDigests(a, b)
-    ),
+    records.map((r) => r.digest).sort(compareDigests),
+    emu.dump("test").map((r) => r.digest),
   );
   assert.equal(records[0].bins.length, 3);
   assert.ok(records[0].key !== undefined);
+});
+
+Deno.test("serveScan() frames replies like a real node: four threads, 1 MiB protos, partitions interleaved", async () => {
+  await using emu = await startEmulator({ nodes: 1, clock: new ManualClock(T0 + 10_000_000) });
+  const blob = new Uint8Array(1000).fill(7);
+  for (let i = 0; i < 6000; i++) emu.put({ namespace: "test", key: i, bins: { b: blob } });
+  const h = emu.hosts[0];
+  const c = await RawClient.connect(`${h.host}:${h.port}`);
+  const sizes: number[] = [];
+  const firstPid: number[] = [];
+  try {
+    await c.send(encodeScanRequest({ namespace: "test", taskId: nextTaskId(), partitions: ALL }));
+    const msgs = await c.messages();
+    for (const m of msgs) {
+      sizes[m.proto] = (sizes[m.proto] ?? 0) + 1;
+      if (m.record && firstPid[m.proto] === undefined) {
+        firstPid[m.proto] = partitionId(m.record.digest);
+      }
+    }
+  } finally {
+    c.close();
+  }
+  // ~6 MiB of records: each thread sends protos just over 1 MiB, then its rest.
+  const protos = sizes.length - 1;
+  assert.ok(protos >= 6 && protos <= 10, `protos: ${protos}`);
+  assert.ok(sizes.slice(0, -1).every((n) => n <= 1050), `records per proto: ${sizes}`);
+  const starts = firstPid.filter((p) => p !== undefined);
+  assert.notDeepEqual(starts, [...starts].sort((a, b) => a - b), "threads' protos interleave");
+});
+
+Deno.test("serveScan() refuses a task id the node runs or ran lately, with a bare result 4", async () => {
+  await using emu = await startEmulator({ nodes: 1 });
+  seed(emu, 10);
+  const id = nextTaskId();
+  assert.equal((await scan(emu, { taskId: id })).filter((m) => m.record).length, 10);
+  const c = await RawClient.connect(emu.seeds);
+  let again;
+  try {
+    await c.send(encodeScanRequest({ namespace: "test", taskId: id, partitions: ALL }));
+    again = await c.messages(false);
+  } finally {
+    c.close();
+  }
+  assert.equal(again.length, 1);
+  assert.equal(again[0].header.resultCode, 4);
+  assert.equal(again[0].header.info3 & Info3.LAST, 0, "no LAST bit, as the server answers");
+  // After 100 other scans the node has forgotten it.
+  for (let i = 0; i < 100; i++) await scan(emu, { partitions: [0] });
+  assert.equal((await scan(emu, { taskId: id })).filter((m) => m.record).length, 10);
 });
 
 Deno.test("serveScan() applies set, bins, no-bins, max records and filter expressions", async () => {
@@ -132,7 +185,7 @@ Deno.test("serveScan() drops the connection after K records when a fault says so
   emu.faults.dropScanConnection(10);
   const c = await RawClient.connect(emu.seeds);
   try {
-    await c.send(encodeScanRequest({ namespace: "test", taskId: 1n, partitions: ALL }));
+    await c.send(encodeScanRequest({ namespace: "test", taskId: nextTaskId(), partitions: ALL }));
     await assert.rejects(
       () => c.messages(),
       (e: Error & { code?: string }) => e.code === "CONNECTION_CLOSED",
@@ -152,7 +205,7 @@ Deno.test("serveScan() throttles to records-per-second and compresses when asked
   assert.ok(performance.now() - t >= 200, "60 records at 200/s take at least 0.2 s");
   const c = await RawClient.connect(emu.seeds);
   try {
-    const req = encodeScanRequest({ namespace: "test", taskId: 1n, partitions: ALL });
+    const req = encodeScanRequest({ namespace: "test", taskId: nextTaskId(), partitions: ALL });
     req[9] |= 0x80; // info1 COMPRESS_RESPONSE
     await c.send(req);
     const msgs = await c.messages();

@@ -30,6 +30,9 @@ import { handleAdmin } from "./admin_command.ts";
 import { executeBatch } from "./batch_command.ts";
 import type { EmulatedCluster, NodeState } from "./cluster.ts";
 import { ServerConnection } from "./connection.ts";
+import { awaitWritable } from "./write_hold.ts";
+import { ScanTasks } from "./scan_tasks.ts";
+import { partitionId } from "../aerospike/digest.ts";
 import { recordFilter } from "./expression_eval.ts";
 import type { RequestKind } from "./faults.ts";
 import { answerInfo } from "./info_commands.ts";
@@ -60,7 +63,7 @@ export class ServerNode {
   }
 
   /**
-   * Starts listening.
+   * Starts listening (membership is the cluster's business: see `EmulatedCluster`).
    *
    * @param port Port, 0 = any free port (the same port again on restart when it was 0).
    */
@@ -69,10 +72,15 @@ export class ServerNode {
     this.#listener = listener;
     this.state.port = (listener.addr as Deno.NetAddr).port;
     this.state.alive = true;
+    // A new process: no scan jobs running or remembered.
+    this.state.scanTasks = new ScanTasks();
     this.#loop = this.#accept(listener);
   }
 
-  /** Stops listening and closes every connection. */
+  /**
+   * Stops listening and closes every connection: the kernel still delivers what it holds
+   * of each socket's replies, then ends it.
+   */
   async stop(): Promise<void> {
     this.state.alive = false;
     const l = this.#listener;
@@ -205,6 +213,22 @@ export class ServerNode {
     }
     const isWrite = (header.info2 & Info2.WRITE) !== 0;
     await this.#delay(isWrite ? "write" : "read");
+    const ns = req === null ? undefined : this.#cluster.namespace(req.namespace);
+    if (isWrite && req !== null && ns !== undefined) {
+      const hold = await awaitWritable(
+        c,
+        [{ ns, pid: partitionId(req.digest) }],
+        header.transactionTtl,
+      );
+      if (hold === "closed") return;
+      if (hold === "timeout") {
+        c.begin();
+        replyStatus({ w: c.w, batchIndex: 0 }, ResultCode.TIMEOUT, 0, 0);
+        c.end();
+        await c.flush();
+        return;
+      }
+    }
     c.begin();
     if (req === null) replyStatus({ w: c.w, batchIndex: 0 }, ResultCode.PARAMETER_ERROR, 0, 0);
     else if (isWrite && inTransaction && this.#mrtWritesBlocked(req.namespace)) {

@@ -21,6 +21,7 @@ import type { CompressionPolicy } from "../io/compression.ts";
 import type { EncryptionPolicy } from "../io/encryption.ts";
 import {
   DEFAULT_RETRY_POLICY,
+  DEFAULT_WRITE_RETRY_POLICY,
   type InfoPolicy,
   resolveInfoPolicy,
   resolveRetryPolicy,
@@ -144,8 +145,9 @@ export interface RestoreConfig {
    */
   writePolicy: Readonly<WritePolicy>;
   /**
-   * Retries of each record write, sindex and UDF.
-   * @default {DEFAULT_RETRY_POLICY}
+   * Retries of each record write, sindex and UDF (writes that got no answer move on to the
+   * partition's next replica).
+   * @default {DEFAULT_WRITE_RETRY_POLICY}
    */
   retryPolicy: Readonly<RetryPolicy>;
   /**
@@ -241,7 +243,7 @@ export function resolveRestoreConfig(input: RestoreConfigInput = {}): Readonly<R
     validateOnly: input.validateOnly ?? false,
     applyMetadataLast: input.applyMetadataLast ?? false,
     writePolicy: resolveWritePolicy(input.writePolicy),
-    retryPolicy: resolveRetryPolicy("retryPolicy", input.retryPolicy, DEFAULT_RETRY_POLICY),
+    retryPolicy: resolveRetryPolicy("retryPolicy", input.retryPolicy, DEFAULT_WRITE_RETRY_POLICY),
     compression: resolveCompression(input.compression),
     encryption: resolveEncryption(input.encryption, secretAgent),
     infoPolicy: resolveInfoPolicy(input.infoPolicy),

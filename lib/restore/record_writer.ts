@@ -11,7 +11,7 @@ import { BatchRows } from "../aerospike/batch.ts";
 import type { Cluster } from "../aerospike/cluster.ts";
 import type { WritePolicy } from "../aerospike/policy.ts";
 import type { AerospikeRecord } from "../aerospike/record.ts";
-import { resultCodeName } from "../aerospike/result_code.ts";
+import { ResultCode, resultCodeName } from "../aerospike/result_code.ts";
 import { AerobakError } from "../errors.ts";
 import type { AsbToken } from "../format/asb/parser.ts";
 import { type Clock, systemClock } from "../pipeline/clock.ts";
@@ -108,14 +108,17 @@ export class SingleRecordWriter implements PipeWriter<AsbToken> {
     const record = token.record;
     const ttl = restoreTtl(record, ctx.extraTtl, ctx.nowSeconds());
     const attempts = retryAttempts(ctx.retry);
+    // Attempts that got no answer: each sends the record to the next replica.
+    let unanswered = 0;
     for (let k = 0;; k++) {
       let code = 0;
       let error: unknown;
       try {
-        code = (await ctx.cluster.put(record, ctx.policy, ttl)).resultCode;
+        code = (await ctx.cluster.put(record, ctx.policy, ttl, unanswered)).resultCode;
       } catch (e) {
         transportFailure(e, ctx.counters);
         error = e;
+        unanswered++;
       }
       if (error === undefined) {
         const outcome = classifyWriteResult(code, {
@@ -275,6 +278,8 @@ export class BatchRecordWriter implements PipeWriter<AsbToken> {
       let lastCode = 0;
       for (let i = 0; i < rows.length; i++) {
         const code = codes ? codes[i] : -1;
+        // Sent, then no answer: the server may have applied it.
+        if (code === ResultCode.NETWORK_ERROR) ctx.counters.errorsInDoubt++;
         const outcome = codes ? classifyWriteResult(code, classify) : "retry";
         if (outcome === "retry" || outcome === "fail") {
           again ??= new Array(rows.length).fill(false);

@@ -306,14 +306,21 @@ class ReplayWriter implements PipeWriter<AsbxToken> {
   async #replay(token: AsbxToken, set: string, isDelete: boolean): Promise<void> {
     const ctx = this.#ctx;
     const attempts = retryAttempts(ctx.retry);
+    // Attempts that got no answer: each sends the message to the next replica.
+    let unanswered = 0;
     for (let k = 0;; k++) {
       let code = 0;
       let error: unknown;
       try {
-        code =
-          (await ctx.cluster.putPayload(token.namespace, token.digest, token.payload, ctx.policy))
-            .resultCode;
+        code = (await ctx.cluster.putPayload(
+          token.namespace,
+          token.digest,
+          token.payload,
+          ctx.policy,
+          unanswered,
+        )).resultCode;
       } catch (e) {
+        unanswered++;
         if (e instanceof AerobakError && e.inDoubt) ctx.counters.errorsInDoubt++;
         // Transport failures are retried; a malformed payload never.
         if (e instanceof AerobakError && e.code === "PAYLOAD_INVALID") {
