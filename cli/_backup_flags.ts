@@ -50,7 +50,8 @@ const BACKUP_GROUP: readonly FlagSpec[] = [
     "L",
     "int",
     0,
-    "Limit total returned records per second (rps).\nDo not apply rps limit if records-per-second is zero.",
+    "Limit total returned records per second (rps).\nDo not apply rps limit if records-per-second is zero.\n" +
+      "The nodes throttle their scans (each scan's share is sent with it, as the C tool does).",
   ),
   flag(
     "max-retries",

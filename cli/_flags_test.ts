@@ -131,7 +131,8 @@ Deno.test("the flag tables have unique names and shorthands, and the spec's defa
   assert.equal(r.get("total-timeout"), 10000);
   assert.equal(r.get("batch-size"), 128);
   assert.equal(r.get("max-async-batches"), 32);
-  assert.equal(r.get("retry-max-attempts"), 0);
+  // Restore retries like the C asrestore (issue: node failures), not backup-go's one attempt.
+  assert.equal(r.get("retry-max-attempts"), 6);
   // Shorthands that differ between the tools and mean different things.
   const short = (specs: readonly FlagSpec[], s: string) => specs.find((f) => f.short === s)?.long;
   assert.equal(short(BACKUP_FLAGS, "w"), "parallel");

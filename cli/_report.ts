@@ -302,7 +302,7 @@ export type RestoreReportStats =
     | "errorsInDoubt"
     | "bytesRead"
   >
-  & Partial<Pick<RestoreStats, "recordsFailed">>;
+  & Partial<Pick<RestoreStats, "recordsFailed" | "retries">>;
 
 /**
  * Writes the final restore (or validation) report: text to stderr, or one JSON log line.
@@ -332,6 +332,8 @@ export function reportRestore(
         existed_records: stats.recordsExisted,
         inserted_records: stats.recordsInserted,
         in_doubt_errors: stats.errorsInDoubt,
+        // Not a backup-go key: writes tried again (the C asrestore reports them too).
+        retries: stats.retries ?? 0,
       });
       // Not a backup-go key: shown only when a restore failed on records.
       if (stats.recordsFailed) attrs.failed_records = stats.recordsFailed;
@@ -351,6 +353,7 @@ export function reportRestore(
       null,
       ["Inserted Records", stats.recordsInserted],
       ["In Doubt Errors", stats.errorsInDoubt],
+      ["Retries", stats.retries ?? 0],
     );
     if (stats.recordsFailed) lines.push(["Failed Records", stats.recordsFailed]);
   }

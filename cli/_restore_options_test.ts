@@ -29,7 +29,7 @@ Deno.test("restorePlanFromFlags() maps the restore CLI's defaults", () => {
     totalTimeoutMs: 10000,
     socketTimeoutMs: 10000,
   });
-  assert.deepEqual(c.retryPolicy, { baseTimeoutMs: 1000, multiplier: 1, maxRetries: 0 });
+  assert.deepEqual(c.retryPolicy, { baseTimeoutMs: 150, multiplier: 2, maxRetries: 6 });
   assert.equal(resolveRestoreConfig(c).parallel, 6);
 });
 

@@ -717,6 +717,7 @@ Deno.test("asrestore --log-json prints one report line with every backup-go stat
       "level",
       "msg",
       "records_read",
+      "retries", // ours beside backup-go's: the C asrestore reports retries too
       "s_index_read",
       "skipped_records",
       "start_time",

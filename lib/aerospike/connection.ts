@@ -35,6 +35,10 @@ export interface ConnectOptions {
  * @returns Limits with an absolute deadline.
  */
 export function readLimits(socketTimeoutMs: number, totalTimeoutMs: number): ReadLimits {
+  // A total timeout no longer than the socket timeout is the bound that passes first, so
+  // it alone governs: two limits of the same length would race, and which one the error
+  // named would depend on scheduling.
+  if (totalTimeoutMs > 0 && totalTimeoutMs <= socketTimeoutMs) socketTimeoutMs = totalTimeoutMs + 1;
   return {
     socketTimeoutMs,
     deadline: totalTimeoutMs > 0 ? Date.now() + totalTimeoutMs : 0,

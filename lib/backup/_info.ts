@@ -37,10 +37,38 @@ export interface InfoCommandOptions {
  * @throws {AerobakError} `INFO_ERROR` with the server's code as `resultCode` once attempts
  *   are exhausted, or the transport error.
  */
-export async function infoCommand(
+export function infoCommand(
   cluster: Cluster,
   command: string,
   options: InfoCommandOptions,
+): Promise<string> {
+  return infoAttempts(cluster, command, options, false);
+}
+
+/**
+ * Sends one info command and returns its raw answer, error answers included: only
+ * transport errors are retried per the retry policy (for commands whose error answers
+ * the caller acts on, such as `sindex-create`).
+ *
+ * @param cluster The cluster.
+ * @param command The command, sent verbatim.
+ * @param options Node, timeout, retry policy.
+ * @returns The raw value (check it with `infoError`).
+ * @throws {AerobakError} The transport error once attempts are exhausted.
+ */
+export function infoAnswer(
+  cluster: Cluster,
+  command: string,
+  options: InfoCommandOptions,
+): Promise<string> {
+  return infoAttempts(cluster, command, options, true);
+}
+
+async function infoAttempts(
+  cluster: Cluster,
+  command: string,
+  options: InfoCommandOptions,
+  raw: boolean,
 ): Promise<string> {
   const attempts = retryAttempts(options.retry);
   const clock = options.clock ?? systemClock;
@@ -54,7 +82,7 @@ export async function infoCommand(
       });
       const value = answer.get(command) ?? "";
       const err = infoError(value);
-      if (err === null) return value;
+      if (err === null || raw) return value;
       last = new AerobakError(
         "INFO_ERROR",
         `Info command "${shorten(command)}" failed${

@@ -16,7 +16,7 @@ import { type CountedJobContext, startCountedJob } from "../pipeline/_counted_jo
 import { defaultFanout, fixedFanout } from "../pipeline/fanout.ts";
 import type { JobHandle, JobRunOptions } from "../pipeline/job.ts";
 import { Pipe, type PipeReader, type PipeWriter, type Processor } from "../pipeline/pipe.ts";
-import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
+import { LeakyBucket } from "../pipeline/rate_limiter.ts";
 import { type InfoCommandOptions, lowestBuild, requireNamespace } from "./_info.ts";
 import { type BackupConfig, METADATA_PREFIX } from "./config.ts";
 import { AsbFileSink, type FileRun } from "./file_writer.ts";
@@ -255,8 +255,8 @@ async function runBackup(
   if (!directory) run.singleFileName = "";
 
   // Readers: from the saved cursors, from node/rack lists, or from the partition filters.
-  const scan = scanOptionsOf(config);
-  const readerPlans = await planReaders(cluster, config, info, resumed);
+  const { plans: readerPlans, nodes } = await planReaders(cluster, config, info, resumed);
+  const scan = scanOptionsOf(config, readerPlans.length, nodes);
   const state: BackupState = resumed ?? {
     version: 1,
     namespace: config.namespace,
@@ -323,7 +323,10 @@ async function runBackup(
     }
 
     if (!config.noRecords) {
-      // The estimate is informational: a failure to count must not fail the backup.
+      // The estimate is informational: a failure to count must not fail the backup, and
+      // once the records are read it is moot (a dead node's info retries must not hold the
+      // job's end).
+      const stopEstimate = new AbortController();
       const counting = estimateRecordCount(cluster, {
         namespace: config.namespace,
         partitions: readerPlans.reduce((n, p) => n + p.partitions, 0),
@@ -332,7 +335,7 @@ async function runBackup(
           config.modAfter !== undefined || config.modBefore !== undefined || config.noTtlOnly,
         scan,
         sets: config.setList,
-      }, info).then((n) => {
+      }, { ...info, signal: AbortSignal.any([signal, stopEstimate.signal]) }).then((n) => {
         counters.estimatedRecords = n;
       }, () => {});
 
@@ -349,11 +352,6 @@ async function runBackup(
         })
       );
       const processors: Processor<BackupItem>[] = [recordCounter(counters)];
-      if (config.recordsPerSecond > 0) {
-        processors.push(
-          rpsLimiter(new TokenBucket(config.recordsPerSecond, { clock: ctx.clock, signal })),
-        );
-      }
       const pipe = new Pipe<BackupItem>({ readers, processors, writers: dataWriters }, {
         fanout: keeper || config.pipelinesMode === "parallel"
           ? fixedFanout()
@@ -366,6 +364,7 @@ async function runBackup(
       ctx.onPipe(pipe);
       closedWriters = true; // the pipe closes its writers on every path
       await pipe.run();
+      stopEstimate.abort();
       await counting;
     }
   } catch (e) {
@@ -414,14 +413,26 @@ interface ReaderPlan {
   samplePartition: number;
 }
 
+/** The readers of a backup, and the only nodes they may read from (node and rack lists). */
+interface ReaderPlans {
+  plans: ReaderPlan[];
+  nodes?: string[];
+}
+
 async function planReaders(
   cluster: Cluster,
   config: Readonly<BackupConfig>,
   info: InfoCommandOptions,
   resumed: BackupState | undefined,
-): Promise<ReaderPlan[]> {
+): Promise<ReaderPlans> {
+  const listed = config.nodeList.length > 0 || config.rackList.length > 0;
+  const nodes = !listed
+    ? undefined
+    : config.nodeList.length > 0
+    ? await nodesFromList(cluster, config.nodeList, info)
+    : await nodesFromRacks(cluster, config.namespace, config.rackList, info);
   if (resumed) {
-    return resumed.readers.map((c) => {
+    const plans = resumed.readers.map((c) => {
       const f = PartitionFilter.fromJSON(c.filter);
       return {
         makeFilter: () => {
@@ -433,24 +444,24 @@ async function planReaders(
         samplePartition: f.partitions[0].id,
       };
     });
+    return { plans, nodes };
   }
-  if (config.nodeList.length > 0 || config.rackList.length > 0) {
-    const nodes = config.nodeList.length > 0
-      ? await nodesFromList(cluster, config.nodeList, info)
-      : await nodesFromRacks(cluster, config.namespace, config.rackList, info);
-    return masterPartitionLists(cluster, config.namespace, nodes, config.parallelRead).map(
+  if (nodes !== undefined) {
+    const plans = masterPartitionLists(cluster, config.namespace, nodes, config.parallelRead).map(
       (ids) => ({
         makeFilter: () => PartitionFilter.ids(ids),
         partitions: ids.length,
         samplePartition: ids[0],
       }),
     );
+    return { plans, nodes };
   }
-  return splitPartitionFilters(config.partitionFilters, config.parallelRead).map((r) => ({
+  const plans = splitPartitionFilters(config.partitionFilters, config.parallelRead).map((r) => ({
     makeFilter: () => filterForRange(r),
     partitions: r.count,
     samplePartition: r.begin,
   }));
+  return { plans };
 }
 
 function recordCounter(counters: BackupCounters): Processor<BackupItem> {
@@ -458,16 +469,6 @@ function recordCounter(counters: BackupCounters): Processor<BackupItem> {
     process(item) {
       if (!(item instanceof PageMark)) counters.recordsRead++;
       return item;
-    },
-  };
-}
-
-function rpsLimiter(bucket: TokenBucket): Processor<BackupItem> {
-  return {
-    process(item) {
-      if (item instanceof PageMark) return item;
-      const wait = bucket.take();
-      return wait ? wait.then(() => item) : item;
     },
   };
 }
@@ -481,7 +482,17 @@ async function removeFile(storage: StorageWriter, name: string): Promise<void> {
   if (storage.remove) await storage.remove(name);
 }
 
-function scanOptionsOf(config: Readonly<BackupConfig>): SharedScanOptions {
+/**
+ * The scan settings every reader shares. `recordsPerSecond` goes to the server as each
+ * scan's throttle (the readers' shares add up to it), as the C tool sends it: a client
+ * that throttled by reading slowly would leave the nodes' sends blocked and the other
+ * nodes' streams unread meanwhile.
+ */
+function scanOptionsOf(
+  config: Readonly<BackupConfig>,
+  readers: number,
+  nodes: string[] | undefined,
+): SharedScanOptions {
   const p = config.scanPolicy;
   const scan: SharedScanOptions = {
     filterExpression: backupScanFilter(config),
@@ -497,5 +508,10 @@ function scanOptionsOf(config: Readonly<BackupConfig>): SharedScanOptions {
   };
   if (config.binList.length > 0) scan.binNames = [...config.binList];
   if (p.replica === "preferRack" && p.rackIds.length > 0) scan.preferRacks = [...p.rackIds];
+  if (config.recordsPerSecond > 0) {
+    scan.recordsPerSecond = Math.max(1, Math.ceil(config.recordsPerSecond / Math.max(1, readers)));
+  }
+  // Node and rack backups read the listed nodes only, also when one of them fails.
+  if (nodes !== undefined) scan.nodes = nodes;
   return scan;
 }

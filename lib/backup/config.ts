@@ -141,7 +141,8 @@ export interface BackupConfig {
    */
   maxRecords: number;
   /**
-   * Client-side records-per-second limit (0 = none).
+   * Records-per-second limit of the whole backup (0 = none), enforced by the nodes: each
+   * reader's scans carry its share.
    * @default {0}
    */
   recordsPerSecond: number;

@@ -70,7 +70,7 @@ export async function executeBatch(
         ops: row.ops,
         filterExpression: row.filterExpression ?? batch.filterExpression,
       },
-      { w: c.w, batchIndex: row.index },
+      { w: c.w, batchIndex: row.index, node: c.node.name },
       filter,
     );
     if (c.openSize >= SCAN_FLUSH_BYTES) {

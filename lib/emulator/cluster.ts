@@ -208,8 +208,10 @@ export class EmulatedCluster {
   /** Clock time the cluster started. */
   readonly startMs: number;
   /**
-   * What tests may wait for instead of sleeping: `scan-abandoned` (detail: node name) when
-   * a node gives up on a scan whose client stopped reading.
+   * What tests may watch or wait for instead of sleeping: `scan-started` (detail: `{ node,
+   * scan }`, the node's name and the decoded request) for every scan request, and
+   * `scan-abandoned` (detail: node name) when a node gives up on a scan whose client
+   * stopped reading.
    */
   readonly events: EventTarget = new EventTarget();
   /** Real ms from a node's death to its removal from the cluster. */

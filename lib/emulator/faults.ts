@@ -75,7 +75,7 @@ export type ProgressKind = "scan" | "write";
 interface ProgressRule {
   kind: ProgressKind;
   at: number;
-  action: () => void;
+  action: (node: string) => void;
 }
 
 /** The fault switchboard of one emulated cluster. */
@@ -147,14 +147,15 @@ export class Faults {
    *
    * @param kind What to count.
    * @param count How many more, from now (at least 1).
-   * @param action Called once, synchronously, from inside the request that reached it.
+   * @param action Called once, synchronously, from inside the request that reached it,
+   *   with the name of the node serving that request.
    *
    * @example Kill a node a third of the way through a scan of 3000 records
    * ```ts ignore
    * emu.faults.atProgress("scan", 1000, () => void emu.killNode(1));
    * ```
    */
-  atProgress(kind: ProgressKind, count: number, action: () => void): void {
+  atProgress(kind: ProgressKind, count: number, action: (node: string) => void): void {
     if (!(count >= 1)) throw new RangeError(`Invalid count ${count}: must be >= 1`);
     this.#progress.push({ kind, at: this.#counts[kind] + count, action });
   }
@@ -163,15 +164,16 @@ export class Faults {
    * Counts records served; runs the {@linkcode atProgress} actions that are due.
    *
    * @param kind What was served.
+   * @param node The node serving it.
    */
-  served(kind: ProgressKind): void {
+  served(kind: ProgressKind, node: string): void {
     const n = ++this.#counts[kind];
     if (this.#progress.length === 0) return;
     for (let i = 0; i < this.#progress.length; i++) {
       const rule = this.#progress[i];
       if (rule.kind !== kind || rule.at > n) continue;
       this.#progress.splice(i--, 1);
-      rule.action();
+      rule.action(node);
     }
   }
 

@@ -39,6 +39,8 @@ export interface ReplyTarget {
   w: ByteWriter;
   /** Batch index for batch rows (transaction_ttl slot), 0 for single commands. */
   batchIndex: number;
+  /** Name of the node serving the command (for fault progress), when known. */
+  node?: string;
 }
 
 const utf8 = new TextEncoder();
@@ -194,7 +196,7 @@ function writeRecord(
   const h = req.header;
   const injected = cluster.faults.nextWrite(ns.config.name);
   if (injected !== 0) return replyStatus(out, injected, 0, 0);
-  cluster.faults.served("write");
+  cluster.faults.served("write", out.node ?? "");
   if (req.ops.length === 0) return replyStatus(out, ResultCode.PARAMETER_ERROR, 0, 0);
   let mustNotCreate = (h.info3 & (Info3.UPDATE_ONLY | Info3.REPLACE_ONLY)) !== 0;
   const isReplace = (h.info3 & (Info3.CREATE_OR_REPLACE | Info3.REPLACE_ONLY)) !== 0;

@@ -124,6 +124,9 @@ export async function serveScan(
     }
   }
   const node = c.node;
+  cluster.events.dispatchEvent(
+    new CustomEvent("scan-started", { detail: { node: node.name, scan } }),
+  );
   const tasks = node.scanTasks;
   if (!tasks.start(scan.taskId)) {
     // The job never starts: a bare answer, without the LAST bit, as the capture shows.
@@ -198,7 +201,7 @@ async function runScan(c: ServerConnection, scan: ScanRequest, filter: RecordFil
       if (plain) encodeRecordMessage(t.w, r, { geoCells: geoJsonCells });
       else encodeRecordMessage(t.w, r, { info1, noBins, binNames, geoCells: geoJsonCells });
       count++;
-      cluster.faults.served("scan");
+      cluster.faults.served("scan", node.name);
       if (dropAfter >= 0 && count >= dropAfter) {
         await sendAll();
         c.close();

@@ -233,7 +233,13 @@ export class ServerNode {
     if (req === null) replyStatus({ w: c.w, batchIndex: 0 }, ResultCode.PARAMETER_ERROR, 0, 0);
     else if (isWrite && inTransaction && this.#mrtWritesBlocked(req.namespace)) {
       replyStatus({ w: c.w, batchIndex: 0 }, ResultCode.MRT_BLOCKED, 0, 0);
-    } else executeRecordCommand(this.#cluster, req, { w: c.w, batchIndex: 0 }, filter);
+    } else {
+      executeRecordCommand(this.#cluster, req, {
+        w: c.w,
+        batchIndex: 0,
+        node: this.state.name,
+      }, filter);
+    }
     c.end();
     await c.flush();
   }

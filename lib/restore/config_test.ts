@@ -26,7 +26,7 @@ Deno.test("resolveRestoreConfig() fills backup-go's defaults", () => {
     socketTimeoutMs: 10000,
     durableDelete: false,
   });
-  assert.deepEqual(c.retryPolicy, { baseTimeoutMs: 1000, multiplier: 2, maxRetries: 3 });
+  assert.deepEqual(c.retryPolicy, { baseTimeoutMs: 150, multiplier: 2, maxRetries: 6 });
   assert.deepEqual(c.compression, { mode: "NONE", level: 3 });
 });
 

@@ -18,7 +18,7 @@ import {
 import { AerobakError } from "../errors.ts";
 import type { AsbUdf } from "../format/asb/encoder.ts";
 import { systemClock } from "../pipeline/clock.ts";
-import { infoCommand, type InfoCommandOptions } from "../backup/_info.ts";
+import { infoAnswer, infoCommand, type InfoCommandOptions } from "../backup/_info.ts";
 
 /** Result code of `sindex-create` when an index of that name exists with another definition. */
 const INDEX_FOUND = 200;
@@ -53,10 +53,7 @@ export class MetadataRestorer {
    */
   async sindex(s: SIndexInfo): Promise<void> {
     const create = sindexCreateCommand(s, this.#version);
-    const first = (await this.#cluster.info([create], { timeoutMs: this.#info.timeoutMs })).get(
-      create,
-    ) ?? "";
-    const err = infoError(first);
+    const err = infoError(await infoAnswer(this.#cluster, create, this.#info));
     if (err?.code === INDEX_FOUND) {
       const key = compareVersion(this.#version, [8, 1, 0]) >= 0 ? "namespace" : "ns";
       await infoCommand(
@@ -81,15 +78,30 @@ export class MetadataRestorer {
     await infoCommand(this.#cluster, udfPutCommand(udf.name, udf.content), this.#info);
   }
 
+  /**
+   * Polls every node until it has built the index. A node that cannot be reached is asked
+   * again after a refresh of the cluster: once it has left the cluster (it died), the index
+   * is built on the nodes that remain.
+   */
   async #waitBuilt(s: SIndexInfo): Promise<void> {
     const modern = compareVersion(this.#version, [8, 1, 0]) >= 0;
     const cmd = modern
       ? `sindex-stat:namespace=${s.namespace};indexname=${s.name}`
       : `sindex/${s.namespace}/${s.name}`;
     const clock = this.#info.clock ?? systemClock;
-    for (const node of this.#cluster.nodes) {
-      for (;;) {
-        const value = await infoCommand(this.#cluster, cmd, { ...this.#info, node: node.name });
+    const built = new Set<string>();
+    for (;;) {
+      const pending = this.#cluster.nodes.filter((n) => !built.has(n.name));
+      if (pending.length === 0) return;
+      for (const node of pending) {
+        let value: string;
+        try {
+          value = await infoCommand(this.#cluster, cmd, { ...this.#info, node: node.name });
+        } catch (err) {
+          if (!isUnreachable(err)) throw err;
+          await this.#cluster.refresh().catch(() => {});
+          continue;
+        }
         const pct = parseKeyValues(value).get("load_pct");
         if (pct === undefined) {
           throw new AerobakError(
@@ -97,9 +109,18 @@ export class MetadataRestorer {
             `Cannot wait for index ${s.name} on node ${node.name}: no load_pct in "${cmd}" answer`,
           );
         }
-        if (Number(pct) >= 100) break;
+        if (Number(pct) >= 100) built.add(node.name);
+      }
+      if (this.#cluster.nodes.some((n) => !built.has(n.name))) {
         await clock.sleep(POLL_MS, this.#info.signal);
       }
     }
   }
+}
+
+/** Whether an error means the node could not be reached (or left the cluster meanwhile). */
+function isUnreachable(err: unknown): boolean {
+  return err instanceof AerobakError &&
+    ["NODE_NOT_FOUND", "CONNECT_FAILED", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "NETWORK_ERROR"]
+      .includes(err.code);
 }

@@ -276,10 +276,11 @@ export class BatchRecordWriter implements PipeWriter<AsbToken> {
       let again: boolean[] | undefined;
       let first = -1;
       let lastCode = 0;
+      // Rows sent and never answered may have been applied: one in-doubt error per attempt,
+      // as backup-go counts a batch call's.
+      if (codes?.includes(ResultCode.NETWORK_ERROR)) ctx.counters.errorsInDoubt++;
       for (let i = 0; i < rows.length; i++) {
         const code = codes ? codes[i] : -1;
-        // Sent, then no answer: the server may have applied it.
-        if (code === ResultCode.NETWORK_ERROR) ctx.counters.errorsInDoubt++;
         const outcome = codes ? classifyWriteResult(code, classify) : "retry";
         if (outcome === "retry" || outcome === "fail") {
           again ??= new Array(rows.length).fill(false);
