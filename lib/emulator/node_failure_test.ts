@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loadTimedCapture } from "../aerospike/_captures.ts";
 import { Info3 } from "../aerospike/message.ts";
-import { encodeScanRequest } from "../aerospike/requests.ts";
+import { decodeScanRequest, encodeScanRequest } from "../aerospike/requests.ts";
 import { type Emulator, startEmulator } from "./emulator.ts";
 import { RawClient, type ReplyMessage } from "./_test_client.ts";
 
@@ -213,5 +213,38 @@ Deno.test("a node gives up on a scan whose client reads nothing for the scan's s
     });
   } finally {
     c.close();
+  }
+});
+
+Deno.test("a retry that re-sends a finished scan's task id is refused as the captured server refused ours", async () => {
+  // aerobak-asbackup-nodekill.jsonl: our old retry re-sent task 3966c92adb333bc0 to A1 and
+  // got a bare result 4 (no LAST bit). Replay that request twice on one node.
+  const capture = loadTimedCapture("aerobak-asbackup-nodekill.excerpt.jsonl");
+  const scans = capture.filter((e) =>
+    e.dir === "c2s" && e.type === 3 && e.node === "127.0.0.1:4000" && e.bytes
+  );
+  const refusedAnswer = capture.find((e) =>
+    e.dir === "s2c" && e.node === "127.0.0.1:4000" && e.summary?.resultCodes?.["4"] === 1
+  );
+  assert.ok(refusedAnswer, "the capture holds the refusal");
+  const taskOf = (b: Uint8Array) => decodeScanRequest(b.subarray(8)).scan.taskId;
+  const retry = scans.at(-1)!;
+  const first = scans.find((s) => taskOf(s.bytes!) === taskOf(retry.bytes!));
+  assert.ok(first && first !== retry, "the retry re-sent the first round's task id");
+  await using emu = await startEmulator({ nodes: 1 });
+  for (const [i, request] of [first!, retry].entries()) {
+    const c = await connect(emu, 0);
+    try {
+      await c.send(request.bytes!);
+      const msgs = await c.messages(i === 1 ? false : true);
+      if (i === 0) assert.equal(msgs.at(-1)!.header.info3 & Info3.LAST, Info3.LAST);
+      else {
+        assert.equal(msgs.length, 1);
+        assert.equal(msgs[0].header.resultCode, 4);
+        assert.equal(msgs[0].header.info3 & Info3.LAST, 0);
+      }
+    } finally {
+      c.close();
+    }
   }
 });
