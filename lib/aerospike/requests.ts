@@ -396,7 +396,13 @@ export interface PutRequest {
   policy?: WriteRequestPolicy;
 }
 
-function writeKeyField(w: ByteWriter, key: UserKey): void {
+/**
+ * Appends a KEY field holding a user key.
+ *
+ * @param w Destination.
+ * @param key The key.
+ */
+export function writeKeyField(w: ByteWriter, key: UserKey): void {
   w.u32(1 + userKeySize(key));
   w.u8(FieldType.KEY);
   writeUserKey(w, key);
