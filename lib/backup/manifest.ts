@@ -319,6 +319,20 @@ function byName(a: { name: string }, b: { name: string }): number {
 }
 
 /**
+ * The name a manifest gives a stored file: the name itself in a directory, the last
+ * segment of the path (or key) of a single file, whose writer names it `""`.
+ *
+ * @param storage Where the file went.
+ * @param name The name the file was opened with.
+ * @returns The file name.
+ */
+export function storedFileName(storage: StorageWriter, name: string): string {
+  if (storage.kind !== "file") return name;
+  const path = storage.describe(name);
+  return path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
+}
+
+/**
  * Formats Unix nanoseconds as RFC 3339 with nine fraction digits (exact, unlike a `Date`).
  *
  * @param ns Unix time in nanoseconds (not before 1970).
