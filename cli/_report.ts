@@ -372,6 +372,7 @@ export type VerifyReportStats = Pick<
   | "recordsDifferent"
   | "recordsMissing"
   | "recordsExtra"
+  | "recordsNew"
   | "samples"
   | "bytesRead"
 >;
@@ -382,6 +383,7 @@ const VERIFY_CLASSES: readonly [VerifyClass, string, keyof VerifyReportStats][] 
   ["different", "Different", "recordsDifferent"],
   ["missing", "Missing", "recordsMissing"],
   ["extra", "Extra", "recordsExtra"],
+  ["new", "New", "recordsNew"],
 ];
 
 /**
@@ -401,7 +403,7 @@ export function reportVerify(
   log: Logger,
   stderr: TextSink,
 ): void {
-  const classes = VERIFY_CLASSES.filter(([c]) => extra || c !== "extra");
+  const classes = VERIFY_CLASSES.filter(([c]) => extra || (c !== "extra" && c !== "new"));
   if (log.json) {
     const attrs = readAttrs(stats, timing);
     attrs.expired_records = stats.recordsExpired;

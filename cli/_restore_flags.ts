@@ -210,7 +210,8 @@ const RESTORE_GROUP: readonly FlagSpec[] = [
     "string",
     "",
     "With --verify: records the cluster last updated at or after this time count as\n" +
-      "changed since the backup. Default: the backup's start, from its manifest.",
+      "changed since the backup. Default: the backup's start, from its manifest (to verify\n" +
+      "a restored copy, give a time after the restore).",
     { valueName: "<YYYY-MM-DD_HH:MM:SS>" },
   ),
   flag(

@@ -12,8 +12,9 @@
  *   key: 19) — data went wrong;
  * - **missing** from the cluster.
  *
- * With `extra`, the cluster is then scanned (within the backup's filters and time window)
- * for records the backup lacks. Memory stays bounded: per partition, the records found in
+ * With `extra`, the cluster is then scanned (within the backup's filters) for records the
+ * backup lacks: **extra** ones, last updated before the backup started (the backup should
+ * hold them), and **new** ones, written since (expected, told for information). Memory stays bounded: per partition, the records found in
  * both are counted, and the scan's count per partition tells how many the backup lacks;
  * only to name up to {@linkcode VERIFY_SAMPLES} of them are the backup's digests of a few
  * partitions read again.
@@ -54,7 +55,7 @@ import { RestoreCounters, type RestoreStats } from "./stats.ts";
 export const VERIFY_SAMPLES = 10;
 
 /** What a verified record turned out to be. */
-export type VerifyClass = "identical" | "changed" | "different" | "missing" | "extra";
+export type VerifyClass = "identical" | "changed" | "different" | "missing" | "extra" | "new";
 
 /** The statistics of a verify: a restore's read counters plus the classes. */
 export interface VerifyStats extends RestoreStats {
@@ -66,8 +67,13 @@ export interface VerifyStats extends RestoreStats {
   recordsDifferent: number;
   /** Records of the backup the cluster does not have. */
   recordsMissing: number;
-  /** Records of the cluster the backup lacks (with `extra` only). */
+  /**
+   * Records of the cluster the backup lacks, last updated before the backup started and
+   * within its filters (with `extra` only).
+   */
   recordsExtra: number;
+  /** Records of the cluster written since the backup started, within its filters (with `extra`). */
+  recordsNew: number;
   /** Up to {@linkcode VERIFY_SAMPLES} base64 digests per class. */
   samples: Record<VerifyClass, string[]>;
 }
@@ -85,12 +91,15 @@ export class VerifyCounters extends RestoreCounters {
   /** See {@linkcode VerifyStats}. */
   recordsExtra = 0;
   /** See {@linkcode VerifyStats}. */
+  recordsNew = 0;
+  /** See {@linkcode VerifyStats}. */
   readonly samples: Record<VerifyClass, string[]> = {
     identical: [],
     changed: [],
     different: [],
     missing: [],
     extra: [],
+    new: [],
   };
 
   /**
@@ -116,6 +125,9 @@ export class VerifyCounters extends RestoreCounters {
       case "extra":
         this.recordsExtra++;
         break;
+      case "new":
+        this.recordsNew++;
+        break;
     }
     const list = this.samples[c];
     if (list.length < VERIFY_SAMPLES) list.push(base64(digest));
@@ -135,12 +147,14 @@ export class VerifyCounters extends RestoreCounters {
       recordsDifferent: this.recordsDifferent,
       recordsMissing: this.recordsMissing,
       recordsExtra: this.recordsExtra,
+      recordsNew: this.recordsNew,
       samples: {
         identical: [...this.samples.identical],
         changed: [...this.samples.changed],
         different: [...this.samples.different],
         missing: [...this.samples.missing],
         extra: [...this.samples.extra],
+        new: [...this.samples.new],
       },
     };
   }
@@ -299,8 +313,10 @@ async function runVerify(
   for await (const e of storage.list()) entries.push(e);
   const { signal, counters } = ctx;
   const changedSince = ctx.options.changedSince;
-  // Per partition, the backup's records found in the cluster (and not newer there).
-  const matched = ctx.options.extra ? new Uint32Array(PARTITION_COUNT) : undefined;
+  // Per partition, the backup's records found in the cluster not newer, and newer there.
+  const tally: PartitionTally | undefined = ctx.options.extra
+    ? { matched: new Uint32Array(PARTITION_COUNT), changed: new Uint32Array(PARTITION_COUNT) }
+    : undefined;
   const readBackup = async (writer: PipeWriter<AsbToken>, count: boolean) => {
     const readers = asbFileReaders({
       storage,
@@ -338,7 +354,7 @@ async function runVerify(
       config,
       counters,
       changedSince,
-      matched,
+      tally,
       seen,
       clock: ctx.clock,
       signal,
@@ -349,11 +365,17 @@ async function runVerify(
   // The namespace scanned: the records' (after mapping), or the scope's when none was read.
   const namespace = seen.namespace ?? extra?.namespace;
   if (extra && namespace !== undefined) {
-    await findExtra(cluster, config, { ...extra, namespace }, changedSince, matched!, counters, {
+    await findExtra(cluster, config, { ...extra, namespace }, changedSince, tally!, counters, {
       readBackup: (writer) => readBackup(writer, false),
       signal,
     });
   }
+}
+
+/** Per partition: the backup's records the cluster holds not newer, and newer. */
+interface PartitionTally {
+  matched: Uint32Array;
+  changed: Uint32Array;
 }
 
 /** What a {@linkcode VerifyWriter} needs. */
@@ -362,7 +384,7 @@ interface VerifyContext {
   config: Readonly<RestoreConfig>;
   counters: VerifyCounters;
   changedSince?: bigint;
-  matched?: Uint32Array;
+  tally?: PartitionTally;
   /** The namespace of the records read (the destination's, when mapped). */
   seen: { namespace?: string };
   clock: Clock;
@@ -450,12 +472,13 @@ class VerifyWriter implements PipeWriter<AsbToken> {
       const res = results[i];
       const c = classifyRead(r, res);
       ctx.counters.classify(c, r.digest);
-      // Found in the cluster, not newer: what the extra scan will find of the backup.
-      if (
-        ctx.matched &&
-        (res.resultCode === ResultCode.OK || res.resultCode === ResultCode.KEY_MISMATCH)
-      ) {
-        ctx.matched[partitionId(r.digest)]++;
+      // What the extra scans will find of the backup: records not newer, and newer.
+      const t = ctx.tally;
+      if (t) {
+        const code = res.resultCode;
+        const p = partitionId(r.digest);
+        if (code === ResultCode.OK || code === ResultCode.KEY_MISMATCH) t.matched[p]++;
+        else if (code === ResultCode.FILTERED_OUT) t.changed[p]++;
       }
       ctx.seen.namespace ??= r.namespace;
     }
@@ -562,16 +585,18 @@ export function sameBins(backup: readonly Bin[], cluster: readonly Bin[]): boole
 }
 
 /**
- * The records the backup lacks: per partition, the cluster's records in the scope minus
- * those found from the backup; then, to name a few, the backup's digests of the first
- * partitions with a difference and a scan of those partitions.
+ * The records the backup lacks, within its filters: per partition, the cluster's records
+ * last updated before the backup started minus those found from the backup ("extra"), and
+ * those updated since minus the backup's records changed since ("new"). To name a few of
+ * each, the backup's digests of the first partitions with a difference are read again and
+ * those partitions scanned once more.
  */
 async function findExtra(
   cluster: Cluster,
   config: Readonly<RestoreConfig>,
   scope: ExtraScope,
   changedSince: bigint | undefined,
-  matched: Uint32Array,
+  tally: PartitionTally,
   counters: VerifyCounters,
   ctx: { readBackup: (w: PipeWriter<AsbToken>) => Promise<void>; signal: AbortSignal },
 ): Promise<void> {
@@ -580,19 +605,30 @@ async function findExtra(
       (scope.modBefore === undefined || changedSince < scope.modBefore)
     ? changedSince
     : scope.modBefore;
-  const filterExpression = backupScanFilter({
-    filterExpression: scope.filterExpression,
-    modAfter: scope.modAfter,
-    modBefore: before,
-    noTtlOnly: scope.noTtlOnly,
-  });
+  const filter = (after: bigint | undefined, until: bigint | undefined) =>
+    backupScanFilter({
+      filterExpression: scope.filterExpression,
+      modAfter: after,
+      modBefore: until,
+      noTtlOnly: scope.noTtlOnly,
+    });
+  const oldFilter = filter(scope.modAfter, before);
+  // Records written since the backup started are in its scope unless it ended earlier.
+  const newFilter = changedSince !== undefined &&
+      (scope.modBefore === undefined || scope.modBefore > changedSince)
+    ? filter(
+      scope.modAfter !== undefined && scope.modAfter > changedSince ? scope.modAfter : changedSince,
+      undefined,
+    )
+    : undefined;
   const scan = async (
-    filters: () => PartitionFilter[],
+    filterExpression: Uint8Array,
+    partitions: () => PartitionFilter[],
     each: (digest: Uint8Array) => void,
   ) => {
     for (const set of scope.sets.length > 0 ? scope.sets : [""]) {
-      for (const filter of filters()) {
-        const records = cluster.scan(filter, {
+      for (const partitionFilter of partitions()) {
+        const records = cluster.scan(partitionFilter, {
           namespace,
           ...(set !== "" ? { set } : {}),
           noBins: true,
@@ -608,38 +644,50 @@ async function findExtra(
       }
     }
   };
-  const inScope = new Uint32Array(PARTITION_COUNT);
-  const ranges = () =>
+  const inScope = () =>
     splitPartitionFilters(scope.partitionFilters, scope.partitionFilters.length).map((r) =>
       filterForRange(r)
     );
-  await scan(ranges, (d) => inScope[partitionId(d)]++);
-  let extra = 0;
-  const named: number[] = [];
+  const oldCount = new Uint32Array(PARTITION_COUNT);
+  const newCount = new Uint32Array(PARTITION_COUNT);
+  await scan(oldFilter, inScope, (d) => oldCount[partitionId(d)]++);
+  if (newFilter) await scan(newFilter, inScope, (d) => newCount[partitionId(d)]++);
+  const lacking = { extra: 0, new: 0 };
+  const named = new Set<number>();
   for (let p = 0; p < PARTITION_COUNT; p++) {
-    const n = inScope[p] > matched[p] ? inScope[p] - matched[p] : 0;
-    if (n > 0 && extra < VERIFY_SAMPLES) named.push(p);
-    extra += n;
+    const extra = Math.max(0, oldCount[p] - tally.matched[p]);
+    const fresh = Math.max(0, newCount[p] - tally.changed[p]);
+    if (
+      (extra > 0 && lacking.extra < VERIFY_SAMPLES) || (fresh > 0 && lacking.new < VERIFY_SAMPLES)
+    ) {
+      named.add(p);
+    }
+    lacking.extra += extra;
+    lacking.new += fresh;
   }
-  if (extra === 0) return;
+  if (named.size === 0) return;
   // Name the first few: the backup's digests of those partitions, then their scan.
-  const wanted = new Set(named);
   const known = new Set<string>();
   await ctx.readBackup({
     write: (t) => {
-      if (t.kind === "record" && wanted.has(partitionId(t.record.digest))) {
+      if (t.kind === "record" && named.has(partitionId(t.record.digest))) {
         known.add(base64(t.record.digest));
       }
       return 0;
     },
     close: () => Promise.resolve(),
   });
-  const samples: Uint8Array[] = [];
-  await scan(() => [PartitionFilter.ids(named)], (d) => {
-    if (samples.length < VERIFY_SAMPLES && !known.has(base64(d))) samples.push(d.slice());
-  });
-  for (const d of samples) counters.classify("extra", d);
-  counters.recordsExtra += extra - samples.length;
+  const ids = () => [PartitionFilter.ids([...named].sort((a, b) => a - b))];
+  for (const [c, f] of [["extra", oldFilter], ["new", newFilter]] as const) {
+    if (f === undefined || lacking[c] === 0) continue;
+    const samples: Uint8Array[] = [];
+    await scan(f, ids, (d) => {
+      if (samples.length < VERIFY_SAMPLES && !known.has(base64(d))) samples.push(d.slice());
+    });
+    for (const d of samples) counters.classify(c, d);
+    if (c === "extra") counters.recordsExtra += lacking.extra - samples.length;
+    else counters.recordsNew += lacking.new - samples.length;
+  }
 }
 
 function base64(d: Uint8Array): string {
