@@ -35,7 +35,7 @@ import type { RestoreNamespaceConfig } from "./config.ts";
 export const RESTORE_STATE_FORMAT = "aerobak-restore-state";
 
 /** How often the state is saved while files are in progress, ms. */
-export const RESTORE_STATE_INTERVAL_MS = 2000;
+export const RESTORE_STATE_INTERVAL_MS = 1000;
 
 /** The content of a restore state file. */
 export interface RestoreState {
@@ -107,7 +107,7 @@ export interface RestoreTrackerOptions {
   clock?: Clock;
   /**
    * Interval of the periodic saves, ms.
-   * @default {2000}
+   * @default {1000}
    */
   intervalMs?: number;
   /**
