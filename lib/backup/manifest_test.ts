@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AerobakError } from "../errors.ts";
+import type { AerobakError } from "../errors.ts";
 import { DirectoryReader, FileListReader } from "../io/local_reader.ts";
 import { DirectoryWriter, FileWriter } from "../io/local_writer.ts";
 import { resolveBackupConfig } from "./config.ts";
