@@ -76,14 +76,16 @@ Deno.test("asrestore --state-file-dst interrupted by a signal says how to resume
   await using emu = await backedUp(dir.path);
   const abort = new AbortController();
   const io = { ...fakeIo(), signal: abort.signal };
-  const args = ["-h", emu.seeds, "-d", dir.path, "-n", "test,bar", "--batch-size", "16"];
+  const args = ["-h", emu.seeds, "-d", dir.path, "-n", "test,bar", "-w", "2", "--batch-size", "16"];
   const run = restoreMain([...args, "-L", "3000", "--state-file-dst", STATE], io);
-  // Stopped once half is there and the state has saved progress.
-  while (
-    emu.count("bar") < 1500 || Object.keys((await stateOf(dir.path))?.offsets ?? {}).length === 0
-  ) {
+  let finished = false;
+  run.then(() => finished = true);
+  // Stopped once half is there and the state has saved progress in a file.
+  const saved = async () => Object.keys((await stateOf(dir.path))?.offsets ?? {}).length > 0;
+  while (!finished && (emu.count("bar") < RECORDS / 2 || !(await saved()))) {
     await new Promise((r) => setTimeout(r, 5));
   }
+  assert.equal(finished, false, "the restore ended before it could be interrupted");
   abort.abort(new Error("interrupted by signal"));
   assert.equal(await run, 1);
   assert.match(io.err.text, /resume="run again with --continue restore\.state/);
@@ -206,22 +208,16 @@ async function killAndContinue(
   return last.stderr;
 }
 
+/** A 3-node restore of `test` into `bar`, two readers, 1200 records a second. */
+function throttled(emu: Emulator, dir: string, more: string[] = []): string[] {
+  return ["-h", emu.seeds, "-d", dir, "-n", "test,bar", "-w", "2", "-L", "1200", ...more];
+}
+
 Deno.test("asrestore SIGKILLed at 10 random moments of a 3-node restore continues to the whole namespace", async () => {
   await using dir = await tempDir();
   await using emu = await backedUp(dir.path);
-  const args = [
-    "-h",
-    emu.seeds,
-    "-d",
-    dir.path,
-    "-n",
-    "test,bar",
-    "-L",
-    "1500",
-    "--batch-size",
-    "32",
-  ];
-  const lastErr = await killAndContinue(dir.path, args, () => emu.count("bar"), 3000, 10);
+  const args = throttled(emu, dir.path, ["--batch-size", "32"]);
+  const lastErr = await killAndContinue(dir.path, args, () => emu.count("bar"), RECORDS, 10);
   assert.match(lastErr, /Restore report/);
   assert.deepEqual(contents(emu, "bar"), contents(emu, "test"));
   assert.equal(await stateOf(dir.path), undefined, "state file removed on success");
@@ -230,20 +226,7 @@ Deno.test("asrestore SIGKILLed at 10 random moments of a 3-node restore continue
 Deno.test("asrestore --unique SIGKILLed and continued: records the killed runs wrote count as existed", async () => {
   await using dir = await tempDir();
   await using emu = await backedUp(dir.path);
-  const args = [
-    "-h",
-    emu.seeds,
-    "-d",
-    dir.path,
-    "-n",
-    "test,bar",
-    "--unique",
-    "-w",
-    "2",
-    "-L",
-    "1200",
-    "--log-json",
-  ];
+  const args = throttled(emu, dir.path, ["--unique", "--log-json"]);
   const lastErr = await killAndContinue(dir.path, args, () => emu.count("bar"), RECORDS, 4);
   const report = JSON.parse(lastErr.trim().split("\n").at(-1)!);
   assert.equal(report.msg, "restore report");

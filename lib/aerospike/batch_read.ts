@@ -24,14 +24,12 @@ import {
   readMessageHeader,
   readName,
   writeField,
-  writeReadOp,
-  writeStringField,
 } from "./message.ts";
 import type { Node } from "./node.ts";
 import { readParticle } from "./particle.ts";
 import { beginProto, endProto, ProtoType } from "./proto.ts";
 import type { Bin, UserKey } from "./record.ts";
-import { BatchFlags, BatchRowType, writeKeyField, writeReplyHeader } from "./requests.ts";
+import { BatchFlags, writeBatchReadRow, writeReplyHeader } from "./requests.ts";
 import { ResultCode } from "./result_code.ts";
 import { messageBody, replyError } from "./_reply.ts";
 
@@ -115,30 +113,11 @@ export function encodeBatchGetRequest(
   let prev: BatchReadKey | undefined;
   for (const i of indexes) {
     const k = keys[i];
-    if (k.digest.length !== 20) {
-      throw new RangeError(`Invalid digest of ${k.digest.length} bytes: expected 20`);
-    }
-    w.u32(i);
-    w.bytes(k.digest);
-    if (
-      prev !== undefined && k.key === undefined && prev.key === undefined &&
-      prev.namespace === k.namespace && prev.set === k.set
-    ) {
-      w.u8(BatchRowType.REPEAT);
-      continue;
-    }
+    // Keyed rows differ from every other row: they are never repeated.
+    const repeat = prev !== undefined && k.key === undefined && prev.key === undefined &&
+      prev.namespace === k.namespace && prev.set === k.set;
+    writeBatchReadRow(w, i, k, repeat, bins);
     prev = k;
-    w.u8(BatchRowType.INFO | BatchRowType.TTL);
-    w.u8(Info1.READ | (bins.length === 0 ? Info1.GET_ALL : 0));
-    w.u8(0);
-    w.u8(0);
-    w.u32(0);
-    w.u16(k.key === undefined ? 2 : 3);
-    w.u16(bins.length);
-    writeStringField(w, FieldType.NAMESPACE, k.namespace);
-    writeStringField(w, FieldType.SET, k.set);
-    if (k.key !== undefined) writeKeyField(w, k.key);
-    for (const name of bins) writeReadOp(w, name);
   }
   w.setU32At(sizeAt, w.length - sizeAt - 4);
   endProto(w, p, ProtoType.MESSAGE);

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { parseJsonObject } from "../_json_file.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 import type { Cluster } from "../aerospike/cluster.ts";
 import { AerobakError } from "../errors.ts";
@@ -396,14 +397,7 @@ export function parseManifest(bytes: Uint8Array, path: string): BackupManifest {
       cause,
       location: { file: path },
     });
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (e) {
-    throw bad(`not JSON (${(e as Error).message})`, e);
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw bad("expected a JSON object");
-  const m = v as Record<string, unknown>;
+  const m = parseJsonObject(bytes, bad);
   if (m.format !== MANIFEST_FORMAT) {
     throw bad(`format ${JSON.stringify(m.format)}, expected "${MANIFEST_FORMAT}"`);
   }

@@ -138,15 +138,7 @@ export function asbFileReaders(r: AsbReading): PipeReader<AsbToken>[] {
           r.open.delete(chain);
           r.counters.closedBytes += chain.bytesRead();
         }
-        r.onFileRead?.({
-          name: entry.name,
-          path: entry.path,
-          size: chain.bytesRead(),
-          sha256: chain.sha256()!,
-          records: f.records,
-          sindexes: f.sindexes,
-          udfs: f.udfs,
-        });
+        r.onFileRead?.(fileReadResult(entry, chain, f));
         if (start.slot >= 0) resume!.fileRead(start.slot);
       }
     };
@@ -160,6 +152,30 @@ export function asbFileReaders(r: AsbReading): PipeReader<AsbToken>[] {
     );
   }
   return readers;
+}
+
+/**
+ * What reading a file found, once its chain has read it to the end.
+ *
+ * @param entry The file.
+ * @param chain Its read chain (opened with `sha256`).
+ * @param counts What it held.
+ * @returns The result.
+ */
+export function fileReadResult(
+  entry: StorageEntry,
+  chain: ReadChain,
+  counts: Pick<FileReadResult, "records" | "sindexes" | "udfs">,
+): FileReadResult {
+  return {
+    name: entry.name,
+    path: entry.path,
+    size: chain.bytesRead(),
+    sha256: chain.sha256()!,
+    records: counts.records,
+    sindexes: counts.sindexes,
+    udfs: counts.udfs,
+  };
 }
 
 /**

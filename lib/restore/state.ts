@@ -25,6 +25,7 @@
  * @module
  */
 
+import { parseJsonObject } from "../_json_file.ts";
 import { AerobakError } from "../errors.ts";
 import type { StorageEntry, StorageWriter } from "../io/storage.ts";
 import { type Clock, systemClock } from "../pipeline/clock.ts";
@@ -468,14 +469,7 @@ export function parseRestoreState(bytes: Uint8Array, path: string): RestoreState
       cause,
       location: { file: path },
     });
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (e) {
-    throw bad("not JSON", e);
-  }
-  if (typeof v !== "object" || v === null) throw bad("expected a JSON object");
-  const s = v as Record<string, unknown>;
+  const s = parseJsonObject(bytes, bad);
   if (s.format !== RESTORE_STATE_FORMAT) {
     throw bad(`format ${JSON.stringify(s.format)}, expected "${RESTORE_STATE_FORMAT}"`);
   }

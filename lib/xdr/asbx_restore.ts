@@ -40,6 +40,7 @@ import {
 import { RestoreCounters } from "../restore/stats.ts";
 import { classifyWriteResult } from "../restore/write_result.ts";
 import type { FileReadResult } from "../restore/manifest_check.ts";
+import { fileReadResult } from "../restore/_file_readers.ts";
 import type { RestoreTracker, TrackedToken, WriteAcks } from "../restore/state.ts";
 import { checkReplayPayload, patchReplayPayload } from "./replay.ts";
 
@@ -207,15 +208,7 @@ async function* readFiles(
       ctx.open.delete(chain);
       ctx.counters.closedBytes += chain.bytesRead();
     }
-    ctx.onFileRead?.({
-      name: entry.name,
-      path: entry.path,
-      size: chain.bytesRead(),
-      sha256: chain.sha256()!,
-      records,
-      sindexes: 0,
-      udfs: 0,
-    });
+    ctx.onFileRead?.(fileReadResult(entry, chain, { records, sindexes: 0, udfs: 0 }));
     if (start.slot >= 0) ctx.resume!.fileRead(start.slot);
   }
 }
