@@ -190,6 +190,14 @@ Deno.test("asbackup xdr writes the records as ASBX and UDFs and sindexes as meta
   assert.equal(found.manifest.totals.records, RECORDS);
   assert.equal(found.manifest.totals.sindexes, 1);
   assert.equal(found.manifest.totals.udfs, 1);
+  // --validate checks both kinds of file against it.
+  const checked = fakeIo();
+  assert.equal(
+    await restoreMain(["--validate", "--log-json", "-d", dir], checked),
+    0,
+    checked.err.text,
+  );
+  assert.match(checked.err.text, /"msg":"the backup matches its manifest".*"files":\d+/);
   assert.ok(data.length > 0 && data.every((n) => /^[01]_test_\d+\.asbx$/.test(n)), names.join());
   assert.equal(report.files_written, names.length);
   // The metadata file is plain ASB (no compression or encryption asked for).

@@ -320,8 +320,8 @@ function byName(a: { name: string }, b: { name: string }): number {
 }
 
 /**
- * The name a manifest gives a stored file: the name itself in a directory, the last
- * segment of the path (or key) of a single file, whose writer names it `""`.
+ * The name a manifest gives a stored file: the name itself in a directory; for a single
+ * file, whatever the job named it, the last segment of the file's path (or key).
  *
  * @param storage Where the file went.
  * @param name The name the file was opened with.
@@ -329,7 +329,7 @@ function byName(a: { name: string }, b: { name: string }): number {
  */
 export function storedFileName(storage: StorageWriter, name: string): string {
   if (storage.kind !== "file") return name;
-  const path = storage.describe(name);
+  const path = storage.describe("");
   return path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
 }
 
