@@ -82,6 +82,35 @@ export function requireManifestFiles(
 }
 
 /**
+ * Warns when the file options given differ from those the manifest records, which would
+ * make every file fail to decode (a wrong key cannot be told from damage).
+ *
+ * @param found The manifest.
+ * @param given The compression and encryption modes of the run.
+ * @param log Where the warning goes.
+ */
+export function warnFileOptions(
+  found: FoundManifest,
+  given: { compression: string; encryption: string },
+  log: Logger,
+): void {
+  const s = found.manifest.settings;
+  for (
+    const [what, flag, recorded, now] of [
+      ["compression", "--compress", s.compression, given.compression],
+      ["encryption", "--encrypt", s.encryption, given.encryption],
+    ]
+  ) {
+    if (recorded !== now) {
+      log.warn(`the manifest records ${what} ${recorded}, this run reads ${now}`, {
+        hint: `pass ${flag} ${recorded}`,
+        manifest: found.path,
+      });
+    }
+  }
+}
+
+/**
  * Logs each finding of a validation against the manifest, one error line each.
  *
  * @param findings The findings.

@@ -46,6 +46,7 @@ import {
   logFindings,
   requireManifestFiles,
   restoreStateStorage,
+  warnFileOptions,
 } from "./_restore_checks.ts";
 import { RESTORE_FLAGS } from "./_restore_flags.ts";
 import {
@@ -148,6 +149,10 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     for (const job of jobs) await Array.fromAsync(job.reader.list());
     manifest = await findManifest(plan.source);
     if (manifest !== undefined) {
+      warnFileOptions(manifest, {
+        compression: jobs[0].config.compression.mode,
+        encryption: jobs[0].config.encryption.mode,
+      }, ctx.log);
       const files = await backupDataFiles(plan.source);
       if (mode === "validate") findings = checkListing(manifest.manifest, files);
       else requireManifestFiles(manifest, files, ctx.log);

@@ -135,6 +135,11 @@ Deno.test("asrestore --validate checks compressed, encrypted and single-file bac
   const dir = `${tmp.path}/dir`;
   await backupInto(dir, crypto);
   assert.equal((await validate(["-d", dir, ...crypto])).code, 0);
+  // Without the flags the files cannot decode: the manifest says what they need.
+  const bare = await validate(["-d", dir]);
+  assert.equal(bare.code, 1);
+  assert.ok(bare.lines.some((l) => l.hint === "pass --compress ZSTD"), JSON.stringify(bare.lines));
+  assert.ok(bare.lines.some((l) => l.hint === "pass --encrypt AES256"));
   const victim = dataFiles(dir).at(-1)!;
   const bytes = await Deno.readFile(`${dir}/${victim}`);
   bytes[bytes.length - 1] ^= 1; // the zstd checksum or data: the stored bytes differ

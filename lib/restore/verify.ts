@@ -28,19 +28,17 @@ import { PARTITION_COUNT, partitionId } from "../aerospike/digest.ts";
 import { PartitionFilter } from "../aerospike/partition_filter.ts";
 import type { AerospikeRecord, Bin } from "../aerospike/record.ts";
 import { ResultCode, resultCodeName } from "../aerospike/result_code.ts";
-import type { ManifestSettings } from "../backup/manifest.ts";
-import { parseNanos } from "../backup/manifest.ts";
-import { splitPartitionFilters } from "../backup/partition_spec.ts";
+import { type ManifestSettings, parseNanos } from "../backup/manifest.ts";
+import { type PartitionFilterSpec, splitPartitionFilters } from "../backup/partition_spec.ts";
 import { filterForRange } from "../backup/record_reader.ts";
 import { backupScanFilter } from "../backup/scan_filter.ts";
-import type { PartitionFilterSpec } from "../backup/partition_spec.ts";
 import { AerobakError } from "../errors.ts";
 import type { AsbToken } from "../format/asb/parser.ts";
 import { loadJobEncryptionKey } from "../io/encryption_key.ts";
 import type { ReadChain } from "../io/file_chain.ts";
 import type { StorageEntry, StorageReader } from "../io/storage.ts";
 import { type CountedJobContext, startCountedJob } from "../pipeline/_counted_job.ts";
-import { type Clock, systemClock } from "../pipeline/clock.ts";
+import type { Clock } from "../pipeline/clock.ts";
 import type { JobHandle, JobRunOptions } from "../pipeline/job.ts";
 import { Pipe, type PipeWriter } from "../pipeline/pipe.ts";
 import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
@@ -522,7 +520,7 @@ async function readWithRetries(
       );
     }
     ctx.counters.retries++;
-    await (ctx.clock ?? systemClock).sleep(retryDelayMs(ctx.config.retryPolicy, k), ctx.signal);
+    await ctx.clock.sleep(retryDelayMs(ctx.config.retryPolicy, k), ctx.signal);
     pending = again;
   }
 }
