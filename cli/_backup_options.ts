@@ -10,6 +10,7 @@ import type { BackupConfigInput } from "../lib/backup/config.ts";
 import { parseLocalTime } from "../lib/backup/config_time.ts";
 import { parseAfterDigest, parsePartitionList } from "../lib/backup/partition_spec.ts";
 import { AerobakError } from "../lib/errors.ts";
+import { MANIFEST_SUFFIX } from "../lib/backup/manifest.ts";
 import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
 import { DirectoryWriter, FileWriter } from "../lib/io/local_writer.ts";
 import { ObjectStoreFileWriter, ObjectStoreWriter } from "../lib/io/object_store.ts";
@@ -308,7 +309,8 @@ export function openBackupTarget(target: BackupTarget): StorageWriter {
 }
 
 /**
- * Deletes what a previous backup left in the target (`--remove-artifacts`).
+ * Deletes what a previous backup left in the target (`--remove-artifacts`): its data files
+ * and its manifest.
  *
  * @param target The directory or file.
  */
@@ -318,7 +320,9 @@ export async function removeArtifacts(target: BackupTarget): Promise<void> {
   } else if (target.kind === "cloud") {
     await new ObjectStoreWriter(target.cloud.store, target.path, { removeFiles: true }).prepare();
   } else if (target.kind === "file" || target.kind === "cloudFile") {
-    await openBackupTarget(target).remove!("");
+    const storage = openBackupTarget(target);
+    await storage.remove!("");
+    await storage.remove!(MANIFEST_SUFFIX);
   }
 }
 

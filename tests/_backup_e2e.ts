@@ -16,6 +16,9 @@ import { decodeAsb } from "../lib/format/asb/decoder.ts";
 import type { AsbHeader } from "../lib/format/asb/parser.ts";
 import type { AsbUdf } from "../lib/format/asb/encoder.ts";
 import { type FakeIo, fakeIo as fakeProcess } from "../cli/_test_io.ts";
+import { createHash } from "node:crypto";
+import { type BackupManifest, readManifest } from "../lib/backup/manifest.ts";
+import { DirectoryReader } from "../lib/io/local_reader.ts";
 
 /** Clock start of every seeded emulator (2025-06-15T15:06:40Z). */
 export const T0 = 1_750_000_000_000;
@@ -129,6 +132,39 @@ export async function readBackup(path: string): Promise<Backup> {
     b.udfs.push(...f.udfs);
   }
   return b;
+}
+
+/**
+ * Checks a directory backup's manifest against its files: every `.asb` file listed with
+ * its size, the SHA-256 of its bytes and its record, sindex and UDF counts, and the totals.
+ *
+ * @param dir The backup directory.
+ * @param backup The backup read back with {@linkcode readBackup}.
+ * @returns The manifest.
+ */
+export async function assertManifestMatches(dir: string, backup: Backup): Promise<BackupManifest> {
+  const found = await readManifest(new DirectoryReader(dir));
+  assert.ok(found, `no manifest in ${dir}`);
+  const m = found.manifest;
+  assert.deepEqual(
+    m.files.map((f) => f.name),
+    backup.files.map((f) => f.name),
+    "the manifest lists every file",
+  );
+  for (const [i, f] of backup.files.entries()) {
+    const entry = m.files[i];
+    const bytes = await Deno.readFile(`${dir}/${f.name}`);
+    assert.equal(entry.size, f.size, f.name);
+    assert.equal(entry.sha256, createHash("sha256").update(bytes).digest("hex"), f.name);
+    assert.equal(entry.records, f.records.length, f.name);
+    assert.equal(entry.sindexes, f.sindexes.length, f.name);
+    assert.equal(entry.udfs, f.udfs.length, f.name);
+  }
+  assert.equal(m.totals.files, backup.files.length);
+  assert.equal(m.totals.records, backup.records.length);
+  assert.equal(m.totals.bytes, backup.files.reduce((n, f) => n + f.size, 0));
+  assert.ok(Date.parse(m.startTime) <= Date.parse(m.endTime));
+  return m;
 }
 
 /**
@@ -281,9 +317,23 @@ export interface ProcessResult {
  * @param args Arguments.
  * @returns Exit code and output.
  */
-export async function runBackupProcess(args: string[]): Promise<ProcessResult> {
+export function runBackupProcess(args: string[]): Promise<ProcessResult> {
+  return runTool("asbackup", args);
+}
+
+/**
+ * Runs `deno run -A cli/<tool>.ts` with arguments to completion.
+ *
+ * @param tool `asbackup` or `asrestore`.
+ * @param args Arguments.
+ * @returns Exit code and output.
+ */
+export async function runTool(
+  tool: "asbackup" | "asrestore",
+  args: string[],
+): Promise<ProcessResult> {
   const out = await new Deno.Command(DENO, {
-    args: ["run", "-A", "--quiet", `${ROOT}cli/asbackup.ts`, ...args],
+    args: ["run", "-A", "--quiet", `${ROOT}cli/${tool}.ts`, ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -295,6 +345,63 @@ export async function runBackupProcess(args: string[]): Promise<ProcessResult> {
     stdout: out.stdout,
     stderr: new TextDecoder().decode(out.stderr),
   };
+}
+
+/**
+ * Starts `deno run -A cli/<tool>.ts` as a subprocess (its stderr piped, for `killWhen`).
+ *
+ * @param tool `asbackup` or `asrestore`.
+ * @param args Arguments.
+ * @returns The child.
+ */
+export function spawnTool(tool: "asbackup" | "asrestore", args: string[]): Deno.ChildProcess {
+  return new Deno.Command(DENO, {
+    args: ["run", "-A", "--quiet", `${ROOT}cli/${tool}.ts`, ...args],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+}
+
+/**
+ * Polls until `cond` holds; fails after 30 s so a stuck job cannot hang the suite.
+ *
+ * @param cond The event.
+ * @param what What is awaited, for the failure message.
+ */
+export async function waitFor(cond: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/**
+ * Kills a child with SIGKILL once `ready` holds, unless it exits first.
+ *
+ * @param child The child (stderr piped).
+ * @param ready The kill moment.
+ * @returns Whether it was killed (false: it exited on its own first).
+ */
+export async function killWhen(child: Deno.ChildProcess, ready: () => boolean): Promise<boolean> {
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  await waitFor(() => exited || ready(), "the kill moment");
+  if (exited) {
+    const err = await new Response(child.stderr).text();
+    if ((await status).code !== 0) throw new Error(`exited with ${(await status).code}: ${err}`);
+    return false;
+  }
+  child.kill("SIGKILL");
+  const s = await status;
+  await child.stderr.cancel();
+  assert.equal(s.signal, "SIGKILL");
+  return true;
 }
 
 /**

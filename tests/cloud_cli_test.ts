@@ -231,13 +231,51 @@ Deno.test("asbackup --state-file-dst into S3 interrupted says how to resume; --c
   assertSameRecords(emu, "test", "bar");
 });
 
+Deno.test("asrestore from S3: --validate reads the manifest in the bucket; --state-file-dst keeps its state there; --continue completes", async () => {
+  await using s3 = await startS3TestServer({ minPartSize: 1 });
+  const cloud = s3Flags(s3);
+  await using emu = await seeded(0);
+  const blob = new Uint8Array(1000);
+  for (let i = 0; i < 3000; i++) {
+    blob.fill(i & 255);
+    emu.put({ namespace: "test", set: "", key: i, bins: { b: blob, i } });
+  }
+  await run(backupMain, ["-h", emu.seeds, "-n", "test", "-d", "bk", "-w", "4", ...cloud]);
+  assert.ok(s3.objects.has("bk/backup.manifest.json"));
+  const valid = await run(restoreMain, ["--validate", "-d", "bk", "--log-json", ...cloud]);
+  assert.match(valid.err.text, /"msg":"the backup matches its manifest".*"files":4/);
+
+  const args = ["-h", emu.seeds, "-n", "test,bar", "-d", "bk", "-w", "2", ...cloud];
+  const abort = new AbortController();
+  const io = { ...cliFakeIo(), signal: abort.signal };
+  const first = restoreMain([...args, "-L", "3000", "--state-file-dst", "restore.state"], io);
+  let finished = false;
+  first.then(() => finished = true);
+  const progress = () => {
+    const state = s3.objects.get("bk/restore.state");
+    if (state === undefined) return false;
+    const s = JSON.parse(new TextDecoder().decode(state));
+    return s.done.length + Object.keys(s.offsets).length > 0;
+  };
+  while (!finished && (emu.count("bar") < 1000 || !progress())) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(finished, false, "the restore ended before it could be interrupted");
+  abort.abort(new Error("interrupted by signal"));
+  assert.equal(await first, 1);
+  assert.match(io.err.text, /resume="run again with --continue restore\.state/);
+  await run(restoreMain, [...args, "--continue", "restore.state"]);
+  assert.equal(s3.objects.has("bk/restore.state"), false, "state removed on success");
+  assertSameRecords(emu, "test", "bar");
+});
+
 Deno.test("asbackup -o into an Azure container writes one object; asrestore -i reads it back", async () => {
   await using azure = await startAzureTestServer();
   const cloud = azureFlags(azure);
   await using emu = await seeded(120);
   const io = () => cliFakeIo({ now: () => new Date(emu.cluster.clock.now()) });
   await run(backupMain, ["-h", emu.seeds, "-n", "test", "-o", "single/all.asb", ...cloud], io());
-  assert.deepEqual([...azure.objects.keys()], ["single/all.asb"]);
+  assert.deepEqual([...azure.objects.keys()], ["single/all.asb", "single/all.asb.manifest.json"]);
   await run(
     restoreMain,
     ["-h", emu.seeds, "-n", "test,bar", "-i", "single/all.asb", ...cloud],

@@ -115,7 +115,10 @@ Deno.test({
         SAMPLE_KEY,
       ]);
       assertOk(run, "asbackup");
-      assert.deepEqual((await listFiles(dir)).map((f) => f.name), ["all.asb"]);
+      assert.deepEqual((await listFiles(dir)).map((f) => f.name), [
+        "all.asb",
+        "all.asb.manifest.json",
+      ]);
       const file = await Deno.readFile(`${dir}/all.asb`);
 
       // The AES key, by the command line alone: SHA-256 of the key's PKCS#1 DER.

@@ -666,7 +666,8 @@ Deno.test("our asbackup sends a real server what C asbackup sends, but for backu
   // information as C's: `namespace/test` (record estimate), `udf-list` + `udf-get` per
   // module, `sindex-list` with `b64=true`. Spelling differs where our choice is the 8.1
   // form the captured server accepted: `sindex-list:namespace=` (C: `ns=`), `udf-get`
-  // without the trailing `;`. We also ask `namespaces` to check the namespace exists.
+  // without the trailing `;`. We also ask `namespaces` to check the namespace exists, and
+  // `cluster-name` for the backup's manifest.
   const ours = sentInfoCommands(proxy.sent);
   assertProvenOnRealServer(ours);
   const job = (cmds: string[]) => new Set(cmds.filter((c) => !TEND_COMMANDS.has(commandName(c))));
@@ -686,6 +687,7 @@ Deno.test("our asbackup sends a real server what C asbackup sends, but for backu
     job(ours),
     new Set([
       "namespaces",
+      "cluster-name",
       "namespace/test",
       "sindex-list:namespace=test;b64=true",
       "udf-list",

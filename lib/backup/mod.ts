@@ -1,6 +1,6 @@
 /**
- * Backup jobs: configuration, partition filters, the job itself, its files, state file
- * and statistics.
+ * Backup jobs: configuration, partition filters, the job itself, its files, its manifest
+ * (`readManifest`, {@linkcode BackupManifest}), state file and statistics.
  *
  * @module
  */
@@ -10,6 +10,7 @@ export * from "./partition_spec.ts";
 export * from "./backup.ts";
 export * from "./estimate.ts";
 export * from "./file_writer.ts";
+export * from "./manifest.ts";
 export * from "./metadata.ts";
 export type { InfoCommandOptions } from "./_info.ts";
 export * from "./node_partitions.ts";

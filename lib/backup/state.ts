@@ -10,8 +10,10 @@
  * @module
  */
 
+import { parseJsonObject } from "../_json_file.ts";
 import type { PartitionFilterJson } from "../aerospike/partition_filter.ts";
 import { AerobakError } from "../errors.ts";
+import type { ManifestFile } from "./manifest.ts";
 
 /** Where one reader resumes. */
 export interface ReaderCursor {
@@ -35,6 +37,10 @@ export interface BackupState {
   readers: ReaderCursor[];
   /** Files opened and not closed yet when the state was written. */
   openFiles: string[];
+  /** When the first run started (RFC 3339): the manifest's start time. */
+  startTime?: string;
+  /** Manifest entries of the files closed so far, by every run. */
+  files?: ManifestFile[];
 }
 
 /**
@@ -68,14 +74,7 @@ export function decodeBackupState(bytes: Uint8Array, file: string): BackupState 
       cause,
       location: { file },
     });
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (e) {
-    throw bad("not JSON", e);
-  }
-  if (typeof v !== "object" || v === null) throw bad("expected an object");
-  const s = v as Record<string, unknown>;
+  const s = parseJsonObject(bytes, bad);
   if (s.version !== 1) throw bad(`version ${JSON.stringify(s.version)}, expected 1`);
   if (typeof s.namespace !== "string") throw bad("namespace missing");
   if (!Number.isInteger(s.counter) || (s.counter as number) < 0) throw bad("bad counter");
@@ -92,6 +91,16 @@ export function decodeBackupState(bytes: Uint8Array, file: string): BackupState 
   }
   if (!Array.isArray(s.openFiles) || s.openFiles.some((f) => typeof f !== "string")) {
     throw bad("openFiles malformed");
+  }
+  if (s.startTime !== undefined && Number.isNaN(Date.parse(String(s.startTime)))) {
+    throw bad("startTime malformed");
+  }
+  if (
+    s.files !== undefined &&
+    (!Array.isArray(s.files) ||
+      s.files.some((f) => typeof f !== "object" || f === null || typeof f.name !== "string"))
+  ) {
+    throw bad("files malformed");
   }
   return s as unknown as BackupState;
 }

@@ -191,11 +191,17 @@ Deno.test("ObjectStoreFileWriter writes one object, replacing it, and opens once
   await store.put("bk/all.asb", bytes(3));
   const w = new ObjectStoreFileWriter(store, "/bk/all.asb", { partSize: 10, uploadConcurrency: 2 });
   assert.equal(w.kind, "file");
-  assert.equal(w.describe("ignored"), "mem://bucket/bk/all.asb");
+  assert.equal(w.describe(""), "mem://bucket/bk/all.asb");
   await writeAll(await w.open("0_test_1.asb"), bytes(35, 5), 4);
   assert.deepEqual(store.objects.get("bk/all.asb"), bytes(35, 5));
   assert.deepEqual(store.uploads.get("bk/all.asb"), [10, 10, 10, 5]);
   await assert.rejects(() => w.open("x"), (e: AerobakError) => e.code === "STORAGE_REOPENED");
-  await w.remove("x");
+  // Companions (the manifest) are named by suffix, beside the object.
+  await w.writeAtomic(".manifest.json", bytes(4));
+  assert.deepEqual(store.objects.get("bk/all.asb.manifest.json"), bytes(4));
+  assert.equal(w.describe(".manifest.json"), "mem://bucket/bk/all.asb.manifest.json");
+  await w.remove(".manifest.json");
+  assert.equal(store.objects.has("bk/all.asb.manifest.json"), false);
+  await w.remove("");
   assert.equal(store.objects.has("bk/all.asb"), false);
 });

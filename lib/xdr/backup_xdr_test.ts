@@ -42,6 +42,9 @@ Deno.test("startBackupXdr() writes every shipped record into ASBX files split by
 
   const names: string[] = [];
   for await (const e of Deno.readDir(dir)) names.push(e.name);
+  // The ASBX files, and the manifest written last.
+  assert.ok(names.includes("backup.manifest.json"), names.join());
+  names.splice(names.indexOf("backup.manifest.json"), 1);
   assert.equal(stats.filesWritten, names.length);
   assert.ok(names.length > 3, `rollover made ${names.length} files`);
   let bytes = 0;
