@@ -14,13 +14,15 @@ import { type BackupConfig, resolveBackupConfig } from "../lib/backup/config.ts"
 import { BackupClient } from "../lib/client.ts";
 import { BACKUP_FLAGS } from "./_backup_flags.ts";
 import { xdrMain } from "./_backup_xdr.ts";
-import { join } from "node:path";
 import {
+  BACKUP_SHARD_CONFLICTS,
   type BackupPlan,
   backupPlanFromFlags,
   openBackupTarget,
+  openShardTarget,
   removeArtifacts,
 } from "./_backup_options.ts";
+import { shardFromFlags } from "./_shard_flags.ts";
 import { type CliIo, errorText, EXIT_FAILURE, EXIT_OK, fail, startCli } from "./_cli.ts";
 import { clientPolicyFromFlags } from "./_common_options.ts";
 import { waitWithProgress } from "./_progress.ts";
@@ -51,8 +53,10 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   let config;
   try {
     plan = backupPlanFromFlags(ctx.flags, ctx.secretAgent, now(), ctx.cloud);
+    const shard = shardFromFlags(ctx.flags, ctx.sources.env, BACKUP_SHARD_CONFLICTS);
+    if (shard !== undefined) plan.config.shard = shard;
     if (plan.mode === "removeArtifacts") {
-      await removeArtifacts(plan.target);
+      await removeArtifacts(plan.target, shard);
       ctx.log.info("backup artifacts removed");
       return EXIT_OK;
     }
@@ -109,12 +113,13 @@ async function resumeHint(plan: BackupPlan, config: BackupConfig): Promise<strin
     return undefined;
   }
   try {
-    if (target.kind === "directory") await Deno.stat(join(target.path, config.stateFile));
-    else await openBackupTarget(target).readBack!(config.stateFile);
+    await openShardTarget(target, config.shard).readBack!(config.stateFile);
   } catch {
     return undefined;
   }
-  return `run again with --continue ${config.stateFile} (and the same --directory)`;
+  return `run again with --continue ${config.stateFile} (and the same --directory${
+    config.shard ? ` and --shards ${config.shard.count} --shard ${config.shard.index}` : ""
+  })`;
 }
 
 if (import.meta.main) {

@@ -21,7 +21,21 @@ import { clientPolicyFromFlags } from "./_common_options.ts";
 import { waitWithProgress } from "./_progress.ts";
 import { reportRestore, sumStats } from "./_report.ts";
 import { RESTORE_FLAGS } from "./_restore_flags.ts";
-import { openRestoreSource, restorePasses, restorePlanFromFlags } from "./_restore_options.ts";
+import {
+  openRestoreSource,
+  RESTORE_SHARD_CONFLICTS,
+  restorePasses,
+  restorePlanFromFlags,
+} from "./_restore_options.ts";
+import { shardFromFlags } from "./_shard_flags.ts";
+import {
+  openShardedInput,
+  type ShardedInput,
+  ShardedReader,
+  shardsIncomplete,
+} from "../lib/restore/shards.ts";
+import type { ObjectSource } from "../lib/io/object_store.ts";
+import { shardDirectoryName } from "../lib/backup/shards.ts";
 
 const DESCRIPTION = "asrestore restores ASB backup files into an Aerospike cluster " +
   "(compatible with backup-go's abs-restore-cli and the C asrestore).";
@@ -59,6 +73,8 @@ export async function main(args: string[], io: CliIo): Promise<number> {
       navigator.hardwareConcurrency || 1,
       ctx.cloud,
     );
+    const shard = shardFromFlags(ctx.flags, ctx.sources.env, RESTORE_SHARD_CONFLICTS);
+    if (shard !== undefined) plan.config.shard = shard;
   } catch (err) {
     return fail(ctx, "invalid restore configuration", err);
   }
@@ -100,11 +116,26 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     // (listing is cheap; the job lists again).
     for (const job of jobs) await Array.fromAsync(job.reader.list());
     const source = plan.source;
+    const sharded = await openShardedInput(jobs[0].reader, { shard: plan.config.shard });
+    // Refused before any cluster contact (the job would refuse it too).
+    if (sharded.incomplete.length > 0 && !plan.config.allowPartial && !validateOnly) {
+      throw shardsIncomplete(sharded, true);
+    }
+    if (sharded.incomplete.length > 0 && plan.config.allowPartial && !validateOnly) {
+      ctx.log.warn("restoring a partial sharded backup", {
+        missing_shards: sharded.incomplete.join(","),
+        shards: sharded.layout!.count,
+      });
+    }
     if (source.kind === "cloud") {
-      // Archived objects (S3 Glacier, Azure Archive) are brought back first, all at once.
+      // Archived objects (S3 Glacier, Azure Archive) are brought back first, all at once
+      // (those of every shard restored, for a sharded backup).
+      const objects = sharded.layout === undefined
+        ? source.objects
+        : { directories: shardDirectories(source.objects, sharded) };
       for (const job of jobs) {
         await source.cloud.prepareRestore(
-          source.objects,
+          objects,
           job.config.encoderType === "ASBX" ? ".asbx" : ".asb",
         );
       }
@@ -142,6 +173,15 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   } finally {
     await cluster?.close();
   }
+}
+
+/** The key prefixes of the shards a sharded cloud restore reads. */
+function shardDirectories(objects: ObjectSource, sharded: ShardedInput): string[] {
+  const root = "directories" in objects ? objects.directories[0] : "";
+  const shards = sharded.reader instanceof ShardedReader ? sharded.reader.shards : [];
+  return shards.map((index) =>
+    `${root.replace(/\/+$/, "")}/${shardDirectoryName({ index, count: sharded.layout!.count })}`
+  );
 }
 
 if (import.meta.main) {

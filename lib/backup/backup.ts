@@ -23,6 +23,7 @@ import { AsbFileSink, type FileRun } from "./file_writer.ts";
 import { readSIndexes, readUdfs } from "./metadata.ts";
 import { masterPartitionLists, nodesFromList, nodesFromRacks } from "./node_partitions.ts";
 import { splitPartitionFilters } from "./partition_spec.ts";
+import { shardWriter } from "./shards.ts";
 import { estimateRecordCount } from "./record_count.ts";
 import {
   type BackupItem,
@@ -46,8 +47,8 @@ export type BackupHandle = JobHandle<BackupStats>;
 /** Options of {@linkcode startBackup}. */
 export interface BackupJobOptions extends JobRunOptions<BackupStats> {
   /**
-   * Reads the state file to continue from. Needed with `continue`; the CLI passes a
-   * reader of the backup directory.
+   * Reads the state file to continue from (with `continue`).
+   * @default {the storage's `readBack` (of the shard's subdirectory for a shard)}
    */
   readStateFile?: (name: string) => Promise<Uint8Array>;
   /**
@@ -161,10 +162,13 @@ interface RunContext extends CountedJobContext {
 async function runBackup(
   cluster: Cluster,
   config: Readonly<BackupConfig>,
-  storage: StorageWriter,
+  root: StorageWriter,
   ctx: RunContext,
 ): Promise<void> {
   const { signal, counters } = ctx;
+  // A shard writes into its own subdirectory, its state file included.
+  const storage = config.shard ? shardWriter(root, config.shard) : root;
+  const readStateFile = ctx.readStateFile ?? storage.readBack?.bind(storage);
   if (config.encoderType !== "ASB") {
     throw new AerobakError(
       "CONFIG_INVALID",
@@ -193,7 +197,7 @@ async function runBackup(
       );
     }
     if (config.continue) {
-      if (!ctx.readStateFile) {
+      if (!readStateFile) {
         throw new AerobakError(
           "CONFIG_INVALID",
           "Cannot continue a backup without a way to read the state file (readStateFile)",
@@ -201,7 +205,7 @@ async function runBackup(
       }
       let bytes: Uint8Array;
       try {
-        bytes = await ctx.readStateFile(config.stateFile);
+        bytes = await readStateFile(config.stateFile);
       } catch (e) {
         throw new AerobakError(
           "STATE_INVALID",

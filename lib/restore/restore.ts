@@ -30,6 +30,7 @@ import {
   type RecordWriterContext,
   SingleRecordWriter,
 } from "./record_writer.ts";
+import { openShardedInput, shardsIncomplete } from "./shards.ts";
 import { RestoreCounters, type RestoreStats } from "./stats.ts";
 
 /** The handle of a running restore. */
@@ -145,11 +146,19 @@ function withReadyTokens(
 async function runRestore(
   cluster: Cluster | null,
   config: Readonly<RestoreConfig>,
-  storage: StorageReader,
+  input: StorageReader,
   ctx: RunContext,
 ): Promise<void> {
   const { signal, counters } = ctx;
   checkRestoreInput(cluster, config, "ASB");
+  // A sharded backup: every shard (or the one asked for); an incomplete one is refused
+  // before anything is written, and fails its validation once the rest is decoded.
+  const sharded = await openShardedInput(input, { shard: config.shard });
+  const storage = sharded.reader;
+  const incomplete = sharded.incomplete.length > 0
+    ? shardsIncomplete(sharded, !config.validateOnly)
+    : undefined;
+  if (incomplete && !config.validateOnly && !config.allowPartial) throw incomplete;
   const encryptionKey = await loadJobEncryptionKey(config.encryption, {
     secretAgent: config.secretAgent,
   });
@@ -223,7 +232,10 @@ async function runRestore(
       })
     );
   }
-  if (readers.length === 0) return;
+  if (readers.length === 0) {
+    if (incomplete && config.validateOnly) throw incomplete;
+    return;
+  }
 
   if (config.validateOnly) {
     const processors = restoreProcessors(counters, {
@@ -238,6 +250,7 @@ async function runRestore(
     const pipe = new Pipe({ readers, processors, writers: [new DiscardWriter()] }, { signal });
     ctx.onPipe(pipe);
     await pipe.run();
+    if (incomplete) throw incomplete;
     return;
   }
 

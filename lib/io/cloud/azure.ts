@@ -428,24 +428,31 @@ export class AzureBlobStore implements ObjectStore {
     for await (const blob of this.#listBlobs(prefix)) yield { key: blob.key, size: blob.size };
   }
 
+  /**
+   * Lists the virtual directories directly under `prefix` (the `BlobPrefix` entries of List
+   * Blobs with delimiter `/`).
+   *
+   * @param prefix Key prefix (`""` or ending with `/`).
+   * @returns The next name segment of each, without `/`.
+   * @throws {AerobakError} As {@linkcode AzureBlobStore.list}.
+   */
+  async *listDirectories(prefix: string): AsyncIterable<string> {
+    for await (const page of this.#listPages(prefix)) {
+      for (const dir of xmlChildren(xmlChild(page, "Blobs"), "BlobPrefix")) {
+        const name = xmlChild(dir, "Name");
+        if (name === undefined) continue;
+        const encoded = /^true$/i.test(xmlAttribute(name, "Encoded") ?? "");
+        const full = encoded ? decodeURIComponent(name.text) : name.text;
+        const segment = full.slice(prefix.length).replace(/\/$/, "");
+        if (full.startsWith(prefix) && segment !== "" && !segment.includes("/")) yield segment;
+      }
+    }
+  }
+
   async *#listBlobs(
     prefix: string,
   ): AsyncIterable<{ key: string; size: number; tier: string; archiveStatus: string }> {
-    let marker = "";
-    do {
-      const query: Record<string, string> = {
-        restype: "container",
-        comp: "list",
-        delimiter: "/",
-        include: "metadata",
-      };
-      if (prefix !== "") query.prefix = prefix;
-      if (marker !== "") query.marker = marker;
-      const what = this.describe(prefix);
-      const page = listPage(
-        await this.#text({ method: "GET", query, verb: "list", failCode: "STORAGE_READ" }, what),
-        what,
-      );
+    for await (const page of this.#listPages(prefix)) {
       for (const blob of xmlChildren(xmlChild(page, "Blobs"), "Blob")) {
         const name = xmlChild(blob, "Name");
         if (name === undefined) continue;
@@ -463,6 +470,26 @@ export class AzureBlobStore implements ObjectStore {
           archiveStatus: xmlText(properties, "ArchiveStatus") ?? "",
         };
       }
+    }
+  }
+
+  async *#listPages(prefix: string): AsyncIterable<XmlElement> {
+    let marker = "";
+    do {
+      const query: Record<string, string> = {
+        restype: "container",
+        comp: "list",
+        delimiter: "/",
+        include: "metadata",
+      };
+      if (prefix !== "") query.prefix = prefix;
+      if (marker !== "") query.marker = marker;
+      const what = this.describe(prefix);
+      const page = listPage(
+        await this.#text({ method: "GET", query, verb: "list", failCode: "STORAGE_READ" }, what),
+        what,
+      );
+      yield page;
       marker = xmlText(page, "NextMarker") ?? "";
     } while (marker !== "");
   }

@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { DirectoryReader } from "../io/local_reader.ts";
+import { MemoryObjectStore } from "../io/_memory_object_store.ts";
+import { ObjectStoreReader } from "../io/object_store.ts";
+import type { StorageReader } from "../io/storage.ts";
+import { rejectsCode, withTempDir } from "../_test_utils.ts";
+import { findShards, openShardedInput, ShardedReader, shardsIncomplete } from "./shards.ts";
+
+async function names(reader: StorageReader): Promise<string[]> {
+  return (await Array.fromAsync(reader.list())).map((e) => e.path);
+}
+
+async function writeFiles(root: string, files: string[]): Promise<void> {
+  for (const f of files) {
+    const path = `${root}/${f}`;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(path, f);
+  }
+}
+
+Deno.test("findShards() finds the shards of a local sharded backup, and which are missing", async () => {
+  await withTempDir(async (dir) => {
+    await writeFiles(dir, [
+      "shard-0-of-4/0_test_1.asb",
+      "shard-0-of-4/metadata_test_1.asb",
+      "shard-2-of-4/0_test_1.asb",
+      "shard-3-of-4/other.txt", // no backup file: missing
+      "notes/readme.asb",
+    ]);
+    assert.deepEqual(await findShards(new DirectoryReader(dir)), {
+      count: 4,
+      present: [0, 2],
+      missing: [1, 3],
+    });
+    // Not sharded: no shard directory, or backup files of its own.
+    assert.equal(await findShards(new DirectoryReader(`${dir}/notes`)), undefined);
+    await writeFiles(dir, ["0_test_1.asb"]);
+    assert.equal(await findShards(new DirectoryReader(dir)), undefined);
+  });
+});
+
+Deno.test("findShards() refuses shard directories of two shard counts, naming both", async () => {
+  await withTempDir(async (dir) => {
+    await writeFiles(dir, ["shard-0-of-2/a.asb", "shard-1-of-4/a.asb"]);
+    await rejectsCode(
+      findShards(new DirectoryReader(dir)),
+      "SHARDS_INVALID",
+      /holds shards of 2 and of 4 \(shard-\*-of-2, shard-\*-of-4\)/,
+    );
+  });
+});
+
+Deno.test("ShardedReader lists one file of each shard in turn and opens each through its shard", async () => {
+  const store = new MemoryObjectStore();
+  const put = (key: string) => store.objects.set(key, new TextEncoder().encode(key));
+  for (const k of ["a", "b", "c"]) put(`bk/shard-0-of-3/${k}.asb`);
+  put("bk/shard-1-of-3/a.asb");
+  for (const k of ["a", "b"]) put(`bk/shard-2-of-3/${k}.asb`);
+  const root = new ObjectStoreReader(store, { directories: ["bk"] });
+  const layout = await findShards(root);
+  assert.deepEqual(layout, { count: 3, present: [0, 1, 2], missing: [] });
+  const reader = new ShardedReader(root, layout!);
+  const listed = await Array.fromAsync(reader.list());
+  assert.deepEqual(listed.map((e) => e.path), [
+    "mem://bucket/bk/shard-0-of-3/a.asb",
+    "mem://bucket/bk/shard-1-of-3/a.asb",
+    "mem://bucket/bk/shard-2-of-3/a.asb",
+    "mem://bucket/bk/shard-0-of-3/b.asb",
+    "mem://bucket/bk/shard-2-of-3/b.asb",
+    "mem://bucket/bk/shard-0-of-3/c.asb",
+  ]);
+  const text = await new Response(await reader.open(listed[2])).text();
+  assert.equal(text, "bk/shard-2-of-3/a.asb");
+  const one = new ShardedReader(root, layout!, { shards: [1] });
+  assert.deepEqual(await names(one), ["mem://bucket/bk/shard-1-of-3/a.asb"]);
+});
+
+Deno.test("openShardedInput() picks every shard or one, and says which are missing", async () => {
+  await withTempDir(async (dir) => {
+    await writeFiles(dir, ["shard-0-of-3/a.asb", "shard-2-of-3/a.asb"]);
+    const whole = await openShardedInput(new DirectoryReader(dir));
+    assert.deepEqual(whole.incomplete, [1]);
+    assert.deepEqual(await names(whole.reader), [
+      `${dir}/shard-0-of-3/a.asb`,
+      `${dir}/shard-2-of-3/a.asb`,
+    ]);
+    assert.match(
+      shardsIncomplete(whole, true).message,
+      new RegExp(
+        `^Cannot restore: the sharded backup in ${dir} is incomplete: 1 of its 3 shards is ` +
+          "missing \\(shard 1\\); pass allowPartial",
+      ),
+    );
+    const two = await openShardedInput(new DirectoryReader(dir), { shard: { index: 2, count: 3 } });
+    assert.deepEqual(await names(two.reader), [`${dir}/shard-2-of-3/a.asb`]);
+    const gone = await openShardedInput(new DirectoryReader(dir), {
+      shard: { index: 1, count: 3 },
+    });
+    assert.deepEqual(await names(gone.reader), []);
+    await rejectsCode(
+      openShardedInput(new DirectoryReader(dir), { shard: { index: 0, count: 4 } }),
+      "CONFIG_INVALID",
+      /Invalid shard 0 of 4: .* holds a backup split into 3 shards/,
+    );
+    // A plain backup directory is read as it is; a shard of it is an error.
+    await writeFiles(dir, ["plain/0_test_1.asb"]);
+    const plain = new DirectoryReader(`${dir}/plain`);
+    assert.equal((await openShardedInput(plain)).reader, plain);
+    await rejectsCode(
+      openShardedInput(plain, { shard: { index: 0, count: 2 } }),
+      "CONFIG_INVALID",
+      /is not a sharded backup/,
+    );
+  });
+});
