@@ -416,8 +416,12 @@ function validate(c: BackupConfig): void {
 /** A shard's partitions replace the filters; what would pick partitions otherwise is refused. */
 function applyShard(c: BackupConfig, input: BackupConfigInput): void {
   const shard = resolveShard(input.shard!);
-  const given = input.partitionFilters !== undefined &&
-      !(input.partitionFilters.length === 1 && input.partitionFilters[0].kind === "all")
+  const range = shardPartitions(shard);
+  const own = (f: PartitionFilterSpec) =>
+    f.kind === "all" || (f.kind === "range" && f.begin === range.begin && f.count === range.count);
+  // A resolved shard config resolves again to itself.
+  const filters = input.partitionFilters;
+  const given = filters !== undefined && !(filters.length === 1 && own(filters[0]))
     ? "partitionFilters"
     : c.nodeList.length > 0
     ? "nodeList"
@@ -434,7 +438,6 @@ function applyShard(c: BackupConfig, input: BackupConfigInput): void {
     );
   }
   c.shard = shard;
-  const range = shardPartitions(shard);
   c.partitionFilters = Object.freeze([
     Object.freeze({ kind: "range" as const, begin: range.begin, count: range.count }),
   ]);
