@@ -11,6 +11,7 @@ import { parseLocalTime } from "../lib/backup/config_time.ts";
 import { parseAfterDigest, parsePartitionList } from "../lib/backup/partition_spec.ts";
 import { type ShardSpec, shardWriter } from "../lib/backup/shards.ts";
 import { AerobakError } from "../lib/errors.ts";
+import { MANIFEST_SUFFIX } from "../lib/backup/manifest.ts";
 import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
 import { DirectoryWriter, FileWriter } from "../lib/io/local_writer.ts";
 import { ObjectStoreFileWriter, ObjectStoreWriter } from "../lib/io/object_store.ts";
@@ -331,7 +332,8 @@ export function openBackupTarget(target: BackupTarget): StorageWriter {
 }
 
 /**
- * Deletes what a previous backup left in the target (`--remove-artifacts`).
+ * Deletes what a previous backup left in the target (`--remove-artifacts`): its data files
+ * and its manifest.
  *
  * @param target The directory or file.
  * @param shard The shard whose subdirectory is cleared, for a sharded backup.
@@ -341,7 +343,9 @@ export async function removeArtifacts(target: BackupTarget, shard?: ShardSpec): 
     const writer = openShardTarget({ ...target, removeFiles: true, skipDirCheck: false }, shard);
     await (writer as DirectoryWriter | ObjectStoreWriter).prepare();
   } else if (target.kind === "file" || target.kind === "cloudFile") {
-    await openBackupTarget(target).remove!("");
+    const storage = openBackupTarget(target);
+    await storage.remove!("");
+    await storage.remove!(MANIFEST_SUFFIX);
   }
 }
 

@@ -22,6 +22,7 @@ import { type BackupConfig, resolveBackupConfig } from "../lib/backup/config.ts"
 import type { BackupStats } from "../lib/backup/stats.ts";
 import { BackupClient } from "../lib/client.ts";
 import { DirectoryWriter } from "../lib/io/local_writer.ts";
+import { ManifestBuilder, writeManifest, xdrManifestSettings } from "../lib/backup/manifest.ts";
 import type { AerobakError } from "../lib/errors.ts";
 import { stopXdrAll, unblockMrtAll } from "../lib/xdr/commands.ts";
 import { type BackupXdrConfig, resolveBackupXdrConfig } from "../lib/xdr/config.ts";
@@ -372,17 +373,29 @@ async function runXdrAndMetadata(client: BackupClient, run: XdrRun): Promise<Bac
   const onAbort = () => failRun(run.signal!.reason);
   run.signal?.addEventListener("abort", onAbort, { once: true });
   let metadata: Promise<BackupStats> | undefined;
+  // One manifest for both jobs' files, written once both are done.
+  const now = run.ctx.now;
+  const manifest = new ManifestBuilder({
+    kind: "xdr",
+    namespace: run.xdr.namespace,
+    settings: xdrManifestSettings(run.xdr),
+    startTime: now(),
+  });
   const startMetadata = () => {
     run.ctx.log.info("backing up UDFs and secondary indexes", { namespace: run.xdr.namespace });
     metadata = client.backup(run.metadata, run.writer, {
       signal: stop.signal,
       emptyBackupFile: false,
+      manifest,
+      now,
     }).wait();
     metadata.catch(failRun);
   };
   try {
     const xdr = client.backupXdr(run.xdr, run.writer, {
       signal: stop.signal,
+      manifest,
+      now,
       onListening: (hostPort) => {
         run.ctx.log.info("xdr receiver listening", { address: hostPort });
         if (!stop.signal.aborted) startMetadata();
@@ -406,7 +419,9 @@ async function runXdrAndMetadata(client: BackupClient, run: XdrRun): Promise<Bac
       throw cause;
     }
     // The receiver always listens before a successful XDR run ends.
-    return sumStats(xdrStats, await metadata!);
+    const stats = sumStats(xdrStats, await metadata!);
+    await writeManifest(run.writer, manifest.build(now()));
+    return stats;
   } finally {
     run.signal?.removeEventListener("abort", onAbort);
   }

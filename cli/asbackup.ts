@@ -83,7 +83,10 @@ export async function main(args: string[], io: CliIo): Promise<number> {
       return EXIT_OK;
     }
     // The client reads a --continue state file from the target directory itself.
-    const handle = client.backup(config, openBackupTarget(plan.target), { signal: io.signal });
+    const handle = client.backup(config, openBackupTarget(plan.target), {
+      signal: io.signal,
+      now,
+    });
     const stats = await waitWithProgress(handle, {
       count: (s) => ({ records: s.recordsRead, bytes: s.bytesWritten, total: s.estimatedRecords }),
       stderr: io.stderr,

@@ -4,6 +4,7 @@ import { CITRUSLEAF_EPOCH_SECONDS } from "./aerospike/record.ts";
 import { canonicalDump, seededEmulator } from "./_job_test_helpers.ts";
 import { BackupClient } from "./client.ts";
 import { DirectoryReader } from "./io/local_reader.ts";
+import { readManifest } from "./backup/manifest.ts";
 import { DirectoryWriter } from "./io/local_writer.ts";
 
 const LUA = new TextEncoder().encode("function hello(rec)\n  return 'hi'\nend\n");
@@ -30,8 +31,13 @@ Deno.test("BackupClient backs up a 3-node cluster and restores it into another n
     assert.equal(bstats.recordsRead, 600);
     assert.equal(bstats.udfsRead, 1);
     assert.equal(bstats.sindexesRead, 1);
-    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".asb"))
+      .sort();
     assert.equal(bstats.filesWritten, names.length);
+    // The job wrote its manifest last: every file, its size and its records.
+    const found = await readManifest(new DirectoryReader(dir));
+    assert.deepEqual(found?.manifest.files.map((f) => f.name), names);
+    assert.equal(found?.manifest.totals.records, 600);
     assert.ok(names.includes("metadata_test_1.asb"), names.join(","));
     assert.ok(
       names.some((n) => n.startsWith("0_test_")) && names.some((n) => n.startsWith("1_test_")),

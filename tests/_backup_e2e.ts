@@ -16,6 +16,9 @@ import { decodeAsb } from "../lib/format/asb/decoder.ts";
 import type { AsbHeader } from "../lib/format/asb/parser.ts";
 import type { AsbUdf } from "../lib/format/asb/encoder.ts";
 import { type FakeIo, fakeIo as fakeProcess } from "../cli/_test_io.ts";
+import { createHash } from "node:crypto";
+import { type BackupManifest, readManifest } from "../lib/backup/manifest.ts";
+import { DirectoryReader } from "../lib/io/local_reader.ts";
 
 /** Clock start of every seeded emulator (2025-06-15T15:06:40Z). */
 export const T0 = 1_750_000_000_000;
@@ -129,6 +132,39 @@ export async function readBackup(path: string): Promise<Backup> {
     b.udfs.push(...f.udfs);
   }
   return b;
+}
+
+/**
+ * Checks a directory backup's manifest against its files: every `.asb` file listed with
+ * its size, the SHA-256 of its bytes and its record, sindex and UDF counts, and the totals.
+ *
+ * @param dir The backup directory.
+ * @param backup The backup read back with {@linkcode readBackup}.
+ * @returns The manifest.
+ */
+export async function assertManifestMatches(dir: string, backup: Backup): Promise<BackupManifest> {
+  const found = await readManifest(new DirectoryReader(dir));
+  assert.ok(found, `no manifest in ${dir}`);
+  const m = found.manifest;
+  assert.deepEqual(
+    m.files.map((f) => f.name),
+    backup.files.map((f) => f.name),
+    "the manifest lists every file",
+  );
+  for (const [i, f] of backup.files.entries()) {
+    const entry = m.files[i];
+    const bytes = await Deno.readFile(`${dir}/${f.name}`);
+    assert.equal(entry.size, f.size, f.name);
+    assert.equal(entry.sha256, createHash("sha256").update(bytes).digest("hex"), f.name);
+    assert.equal(entry.records, f.records.length, f.name);
+    assert.equal(entry.sindexes, f.sindexes.length, f.name);
+    assert.equal(entry.udfs, f.udfs.length, f.name);
+  }
+  assert.equal(m.totals.files, backup.files.length);
+  assert.equal(m.totals.records, backup.records.length);
+  assert.equal(m.totals.bytes, backup.files.reduce((n, f) => n + f.size, 0));
+  assert.ok(Date.parse(m.startTime) <= Date.parse(m.endTime));
+  return m;
 }
 
 /**

@@ -13,10 +13,12 @@ import { compareDigests } from "../lib/emulator/record_store.ts";
 import { DirectoryWriter } from "../lib/io/local_writer.ts";
 import { ManualClock } from "../lib/pipeline/clock.ts";
 import { main as backupMain } from "../cli/asbackup.ts";
+import { MANIFEST_FILE_NAME, MANIFEST_SUFFIX } from "../lib/backup/manifest.ts";
 import { main as restoreMain } from "../cli/asrestore.ts";
 import {
   addMetadata,
   assertExactlyOnce,
+  assertManifestMatches,
   backupArgs,
   type FakeIo,
   fakeIo,
@@ -51,7 +53,12 @@ Deno.test("asbackup -n -d -w 1/2/4 writes every record once, the metadata file a
     assert.match(io.err.text, /UDFs Read: +1\n/);
     const b = await readBackup(dir.path);
     assertExactlyOnce(b.records, all);
-    assert.deepEqual(b.others, []);
+    assert.deepEqual(b.others, [MANIFEST_FILE_NAME]);
+    const manifest = await assertManifestMatches(dir.path, b);
+    assert.equal(manifest.namespace, "test");
+    assert.equal(manifest.kind, "scan");
+    assert.equal(manifest.cluster.name, "aerobak-emulator");
+    assert.match(manifest.cluster.build, /^\d+\.\d+/);
     // Metadata: its own file, first in the run (backup-go: metadata_<ns>_<n>.asb).
     const meta = b.files.filter((f) => f.name.startsWith("metadata_"));
     assert.deepEqual(meta.map((f) => f.name), ["metadata_test_1.asb"]);
@@ -235,7 +242,7 @@ Deno.test("asbackup -r replaces old backup files; --remove-artifacts only delete
   await backup(["-h", emu.seeds, "-n", "test", "-d", dir.path, "-r"]);
   const b = await readBackup(dir.path);
   assert.ok(!b.files.some((f) => f.name === "0_test_9.asb"));
-  assert.deepEqual(b.others, ["notes.txt"]);
+  assert.deepEqual(b.others, [MANIFEST_FILE_NAME, "notes.txt"]);
   assertExactlyOnce(b.records, emu.dump("test"));
 
   const io = await backup(["-n", "test", "-d", dir.path, "--remove-artifacts"]);
@@ -243,9 +250,11 @@ Deno.test("asbackup -r replaces old backup files; --remove-artifacts only delete
   assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["notes.txt"]);
 
   const file = `${dir.path}/single.asb`;
-  await Deno.writeTextFile(file, "x");
+  await backup(["-h", emu.seeds, "-n", "test", "-o", file]);
+  Deno.statSync(`${file}${MANIFEST_SUFFIX}`);
   await backup(["-o", file, "--remove-artifacts"]);
   assert.throws(() => Deno.statSync(file), Deno.errors.NotFound);
+  assert.throws(() => Deno.statSync(`${file}${MANIFEST_SUFFIX}`), Deno.errors.NotFound);
 });
 
 Deno.test("asbackup -q names data files <prefix><ns>_<n>.asb and keeps metadata_ for metadata", async () => {
@@ -510,7 +519,7 @@ Deno.test("asbackup -e prints an estimate and writes nothing; refuses -d and fil
   await backup(["-h", emu.seeds, "-n", "test", "-d", dir.path]);
   const real = (await readBackup(dir.path)).files.reduce((n, f) => n + f.size, 0);
   assert.ok(Math.abs(Number(m[1]) - real) < real * 0.25, `estimate ${m[1]}, real ${real}`);
-  assert.deepEqual([...Deno.readDirSync(dir.path)].length, 1);
+  assert.deepEqual([...Deno.readDirSync(dir.path)].length, 2, "one file and the manifest");
   for (const extra of [["-d", "/tmp/x"], ["-a", "2020-01-01"], ["-X", "1"]]) {
     const bad = fakeIo();
     assert.equal(await backupMain(["-h", emu.seeds, "-n", "test", "-e", ...extra], bad), 1);

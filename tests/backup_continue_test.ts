@@ -6,9 +6,11 @@
 
 import assert from "node:assert/strict";
 import { decodeBackupState } from "../lib/backup/state.ts";
+import { MANIFEST_FILE_NAME } from "../lib/backup/manifest.ts";
 import { main as backupMain } from "../cli/asbackup.ts";
 import {
   assertAtLeastOnce,
+  assertManifestMatches,
   backupArgs,
   countByDigest,
   DENO,
@@ -93,8 +95,10 @@ Deno.test("asbackup --state-file-dst interrupted by a signal says how to resume;
   const io2 = fakeIo();
   assert.equal(await backupMain([...args, "--continue", STATE], io2), 0, io2.err.text);
   const b = await readBackup(dir.path);
-  assert.deepEqual(b.others, [], "state file removed on success");
+  assert.deepEqual(b.others, [MANIFEST_FILE_NAME], "state file removed on success");
   assertAtLeastOnce(b.records, emu.dump("test"));
+  // The continued run's manifest lists the files of both runs.
+  await assertManifestMatches(dir.path, b);
   const names = b.files.map((f) => f.name);
   assert.ok(names.some((n) => /^[01]_test_\d+\(1\)\.asb$/.test(n)), names.join());
   assert.ok(names.some((n) => /^[01]_test_\d+\.asb$/.test(n)), names.join());
@@ -206,6 +210,7 @@ Deno.test("asbackup SIGKILLed at several moments continues with --continue to a 
     const b = await readBackup(dir.path);
     assert.ok(!b.others.includes(STATE), `${label}: state file removed`);
     assertAtLeastOnce(b.records, all);
+    await assertManifestMatches(dir.path, b);
     for (const f of b.files) {
       assert.match(f.name, /^(metadata|[01])_test_\d+(\((1|2)\))?\.asb$/, label);
       assert.ok(f.size <= 1024 * 1024 + 5000, `${label}: ${f.name} ${f.size}`);

@@ -72,6 +72,13 @@ Deno.test("asbackup --shards 3 writes each shard's partitions into its directory
       const p = partitionId(r.digest);
       assert.ok(p >= begin && p < begin + count, `shard ${index}: ${hex(r.digest)} in ${p}`);
     }
+    // Each shard's own manifest records N and I.
+    const manifest = JSON.parse(
+      await Deno.readTextFile(`${dir.path}/shard-${index}-of-3/backup.manifest.json`),
+    );
+    assert.deepEqual(manifest.settings.shard, { index, count: 3 });
+    assert.deepEqual(manifest.settings.partitionFilters, [{ kind: "range", begin, count }]);
+    assert.equal(manifest.totals.records, b.records.length);
     // Shard 0 holds the UDFs and indexes, once for the whole backup.
     assert.equal(b.udfs.length > 0 && b.sindexes.length > 0, index === 0, `shard ${index}`);
     assert.ok(b.records.length > 300, `shard ${index} has ${b.records.length} records`);
@@ -124,34 +131,43 @@ Deno.test("asrestore --shards N --shard I restores one shard; JOB_COMPLETION_IND
 Deno.test("an incomplete sharded backup is refused, reported by --validate, restored in part with --allow-partial", async () => {
   await using emu = await seeded(900);
   await using dir = await tempDir();
-  await shardedBackup(emu, dir.path, 3);
-  await Deno.remove(`${dir.path}/shard-1-of-3`, { recursive: true });
+  await shardedBackup(emu, dir.path, 4);
+  // Shard 1 never ran; shard 2 died before its manifest (its files are there, unfinished).
+  await Deno.remove(`${dir.path}/shard-1-of-4`, { recursive: true });
+  await Deno.remove(`${dir.path}/shard-2-of-4/backup.manifest.json`);
   const restore = ["-h", emu.seeds, "-n", "test,bar", "-d", dir.path];
   await refused(
     restoreMain,
     restore,
-    /restore failed.*incomplete: 1 of its 3 shards is missing \(shard 1\); pass allowPartial \(--allow-partial\)/,
+    /restore failed.*incomplete: 2 of its 4 shards are not there \(missing: shard 1; unfinished, without a manifest: shard 2\); pass allowPartial \(--allow-partial\)/,
   );
   assert.equal(emu.dump("bar").length, 0, "nothing was written");
   // One shard's restore (a pod of an Indexed restore Job) checks the whole backup too.
-  await refused(restoreMain, [...restore, "--shards", "3", "--shard", "0"], /shard 1\)/);
+  await refused(
+    restoreMain,
+    [...restore, "--shards", "4", "--shard", "0"],
+    /\(missing: shard 1; unfinished, without a manifest: shard 2\)/,
+  );
 
   const validate = io();
   assert.equal(await restoreMain(["-d", dir.path, "--validate"], validate), 1);
   assert.match(validate.err.text, /Validation report/);
   assert.match(
     validate.err.text,
-    /validation failed.*The sharded backup in .* is incomplete: 1 of its 3 shards is missing \(shard 1\)/,
+    /validation failed.*The sharded backup in .* is incomplete: 2 of its 4 shards are not there \(missing: shard 1; unfinished, without a manifest: shard 2\)/,
   );
 
+  // The finished shards only: 0 and 3.
   const partial = await ok(restoreMain, [...restore, "--allow-partial", "--log-json"], io(emu));
-  assert.match(partial.err.text, /"missing_shards":"1"/);
-  const there = emu.dump("test").filter((r) => {
-    const { begin, count } = shardPartitions({ index: 1, count: 3 });
+  assert.match(partial.err.text, /"missing_shards":"1,2"/);
+  const finished = emu.dump("test").filter((r) => {
     const p = partitionId(r.digest);
-    return p < begin || p >= begin + count;
+    return [0, 3].some((index) => {
+      const { begin, count } = shardPartitions({ index, count: 4 });
+      return p >= begin && p < begin + count;
+    });
   });
-  assertExactlyOnce(emu.dump("bar"), there);
+  assertExactlyOnce(emu.dump("bar"), finished);
 });
 
 Deno.test("asbackup --shards refuses other partition choices and bad shard numbers in one line", async () => {

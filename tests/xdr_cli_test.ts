@@ -4,6 +4,8 @@
  * and on an XDR backup made with the library alone.
  */
 
+import { MANIFEST_FILE_NAME, readManifest } from "../lib/backup/manifest.ts";
+import { DirectoryReader } from "../lib/io/local_reader.ts";
 import { runTestBackupXdr } from "../lib/xdr/_test_util.ts";
 import assert from "node:assert/strict";
 import { main as backupMain } from "../cli/asbackup.ts";
@@ -177,9 +179,17 @@ Deno.test("asbackup xdr writes the records as ASBX and UDFs and sindexes as meta
   assert.equal(report.records_read, undefined);
   assert.equal(report.s_index_read, 1);
   assert.equal(report.udf_read, 1);
-  const names = await fileNames(dir);
+  const names = (await fileNames(dir)).filter((n) => n !== MANIFEST_FILE_NAME);
   assert.ok(names.includes("metadata_test_1.asb"), names.join(","));
   const data = names.filter((n) => n !== "metadata_test_1.asb");
+  // One manifest for the ASBX files and their metadata file.
+  const found = await readManifest(new DirectoryReader(dir));
+  assert.ok(found);
+  assert.equal(found.manifest.kind, "xdr");
+  assert.deepEqual(found.manifest.files.map((f) => f.name), names);
+  assert.equal(found.manifest.totals.records, RECORDS);
+  assert.equal(found.manifest.totals.sindexes, 1);
+  assert.equal(found.manifest.totals.udfs, 1);
   assert.ok(data.length > 0 && data.every((n) => /^[01]_test_\d+\.asbx$/.test(n)), names.join());
   assert.equal(report.files_written, names.length);
   // The metadata file is plain ASB (no compression or encryption asked for).
@@ -238,7 +248,7 @@ Deno.test("asbackup xdr -r --compress --encrypt: the metadata file is compressed
   const names = await fileNames(dir);
   assert.deepEqual(
     names.filter((n) => !n.endsWith(".asbx")),
-    ["metadata_test_1.asb", "notes.txt"],
+    [MANIFEST_FILE_NAME, "metadata_test_1.asb", "notes.txt"],
   );
   assert.ok(!names.includes("0_test_9.asbx"));
   const head = (await Deno.readFile(`${dir}/metadata_test_1.asb`)).subarray(0, 8);
@@ -474,7 +484,7 @@ Deno.test("asbackup xdr of a namespace without UDFs or sindexes writes only ASBX
   XdrEmulation.attach(source.cluster);
   const io = fakeIo();
   assert.equal(await backupMain(xdrArgs(source, tmp.path), io), 0, io.err.text);
-  const names = await fileNames(tmp.path);
+  const names = (await fileNames(tmp.path)).filter((n) => n !== MANIFEST_FILE_NAME);
   assert.ok(names.length > 0 && names.every((n) => n.endsWith(".asbx")), names.join());
   await using target = await startEmulator({ nodes: 1 });
   const r = await restore(target, ["-d", tmp.path]);

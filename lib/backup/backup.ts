@@ -20,6 +20,13 @@ import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
 import { type InfoCommandOptions, lowestBuild, requireNamespace } from "./_info.ts";
 import { type BackupConfig, METADATA_PREFIX } from "./config.ts";
 import { AsbFileSink, type FileRun } from "./file_writer.ts";
+import {
+  clusterIdentity,
+  ManifestBuilder,
+  removeManifest,
+  scanManifestSettings,
+  writeManifest,
+} from "./manifest.ts";
 import { readSIndexes, readUdfs } from "./metadata.ts";
 import { masterPartitionLists, nodesFromList, nodesFromRacks } from "./node_partitions.ts";
 import { splitPartitionFilters } from "./partition_spec.ts";
@@ -59,6 +66,19 @@ export interface BackupJobOptions extends JobRunOptions<BackupStats> {
    * @default {true}
    */
   emptyBackupFile?: boolean;
+  /**
+   * The backup's manifest ({@linkcode ManifestBuilder}). Unset: the job writes its own
+   * beside the files once everything else is stored (`backup.manifest.json`, or
+   * `<file>.manifest.json` for a single file). A builder: the job adds its files to it and
+   * the caller writes it (one manifest for several jobs into one directory). `false`: none.
+   */
+  manifest?: ManifestBuilder | false;
+  /**
+   * Wall-clock time of the manifest's start and end.
+   *
+   * @default {() => new Date()}
+   */
+  now?: () => Date;
 }
 
 /** One data writer: its sink plus the cursor of the last page it wrote records from. */
@@ -147,6 +167,8 @@ export function startBackup(
         sinks,
         readStateFile: options.readStateFile,
         emptyBackupFile: options.emptyBackupFile ?? true,
+        manifest: options.manifest,
+        now: options.now ?? (() => new Date()),
       }),
     { ...options, counters, openBytes: () => sinks.reduce((sum, s) => sum + s.openBytes, 0) },
   );
@@ -157,6 +179,8 @@ interface RunContext extends CountedJobContext {
   sinks: AsbFileSink[];
   readStateFile?: (name: string) => Promise<Uint8Array>;
   emptyBackupFile: boolean;
+  manifest?: ManifestBuilder | false;
+  now: () => Date;
 }
 
 async function runBackup(
@@ -239,6 +263,17 @@ async function runBackup(
   const created: string[] = [];
   const version = await lowestBuild(cluster, info);
   await requireNamespace(cluster, config.namespace, info);
+  // The manifest: a continued run lists the files of the runs before it too.
+  const manifest = ctx.manifest === false ? undefined : ctx.manifest ?? new ManifestBuilder({
+    kind: "scan",
+    namespace: config.namespace,
+    settings: scanManifestSettings(config),
+    startTime: resumed?.startTime ? new Date(resumed.startTime) : ctx.now(),
+  });
+  for (const f of resumed?.files ?? []) manifest?.addFile(f);
+  manifest?.setCluster(await clusterIdentity(cluster, info));
+  // A manifest left by an earlier backup would describe files this run replaces.
+  if (ctx.manifest === undefined) await removeManifest(storage);
   const run: FileRun = {
     storage,
     namespace: config.namespace,
@@ -252,8 +287,11 @@ async function runBackup(
       created.push(name);
       return keeper?.opened(name);
     },
-    onClose: (_name, bytes) => {
+    onClose: (_name, bytes, entry) => {
       counters.closedBytes += bytes;
+      manifest?.addFile(entry);
+      // Saved with the state (the sink's own onClose saves it), for a continued run's manifest.
+      keeper?.state.files?.push(entry);
     },
   };
   if (!directory) run.singleFileName = "";
@@ -268,7 +306,10 @@ async function runBackup(
     metadataDone: false,
     readers: readerPlans.map((p) => ({ setIndex: 0, filter: p.makeFilter().toJSON() })),
     openFiles: [],
+    startTime: (manifest?.startTime ?? ctx.now()).toISOString(),
+    files: [],
   };
+  state.files ??= [];
   if (config.stateFile !== "") {
     keeper = new StateKeeper(storage, config.stateFile, state);
     await keeper.save();
@@ -408,6 +449,11 @@ async function runBackup(
       if (!keeper) await removeFiles(storage, created);
       throw e;
     }
+  }
+  // Last: a backup with a manifest is whole. The state file goes after it, so a kill in
+  // between still leaves a backup that can be continued.
+  if (manifest && ctx.manifest === undefined) {
+    await writeManifest(storage, manifest.build(ctx.now()));
   }
   if (keeper) await removeFile(storage, config.stateFile);
 }

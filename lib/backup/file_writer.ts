@@ -13,6 +13,7 @@ import type { AsbEncoder, AsbUdf } from "../format/asb/encoder.ts";
 import type { CompressionPolicy } from "../io/compression.ts";
 import { type EncodeInto, type RollingFileStart, RollingFileWriter } from "../io/rolling_file.ts";
 import type { StorageWriter } from "../io/storage.ts";
+import type { ManifestFile } from "./manifest.ts";
 
 /**
  * The name of a backup file (backup-go `GenerateFilename`): `prefix + ns + "_" + n + suffix + ".asb"`.
@@ -59,8 +60,11 @@ export interface FileRun {
   singleFileName?: string;
   /** Called when a file is created, before anything is written to it. */
   onOpen?: (name: string) => Promise<void> | void;
-  /** Called when a file is closed, with its on-disk size. */
-  onClose?: (name: string, bytes: number) => Promise<void> | void;
+  /**
+   * Called when a file is closed, with its on-disk size and its manifest entry (size,
+   * checksum and counts of what it holds).
+   */
+  onClose?: (name: string, bytes: number, entry: ManifestFile) => Promise<void> | void;
 }
 
 /** Options of {@linkcode AsbFileSink}. */
@@ -82,7 +86,7 @@ export interface AsbFileSinkOptions {
    */
   version?: "3.1" | "3.2";
   /** Called after the run's `onClose` when this sink closes a file. */
-  onClose?: (name: string, bytes: number) => Promise<void> | void;
+  onClose?: (name: string, bytes: number, entry: ManifestFile) => Promise<void> | void;
 }
 
 /**
@@ -98,6 +102,11 @@ export class AsbFileSink {
   readonly #encodeRecord: EncodeInto<AerospikeRecord>;
   readonly #encodeSIndex: EncodeInto<SIndexInfo>;
   readonly #encodeUdf: EncodeInto<AsbUdf>;
+  // What the open file holds so far, for its manifest entry. Counted as each entity is
+  // encoded, which is after a rollover has closed the previous file.
+  #records = 0;
+  #sindexes = 0;
+  #udfs = 0;
 
   /**
    * Creates a sink; nothing is opened until the first write.
@@ -109,9 +118,18 @@ export class AsbFileSink {
     this.#run = run;
     const encoder = options.encoder;
     this.#encoder = encoder;
-    this.#encodeRecord = (buf, record) => encoder.encodeRecord(buf, record);
-    this.#encodeSIndex = (buf, sindex) => encoder.encodeSIndex(buf, sindex);
-    this.#encodeUdf = (buf, udf) => encoder.encodeUdf(buf, udf);
+    this.#encodeRecord = (buf, record) => {
+      this.#records++;
+      return encoder.encodeRecord(buf, record);
+    };
+    this.#encodeSIndex = (buf, sindex) => {
+      this.#sindexes++;
+      return encoder.encodeSIndex(buf, sindex);
+    };
+    this.#encodeUdf = (buf, udf) => {
+      this.#udfs++;
+      return encoder.encodeUdf(buf, udf);
+    };
     const version = options.version ?? "3.1";
     this.#files = new RollingFileWriter({
       storage: run.storage,
@@ -121,9 +139,17 @@ export class AsbFileSink {
       fileLimit: run.singleFileName === undefined ? options.fileLimit ?? 0 : 0,
       nextFile: () => this.#nextFile(options.prefix, version),
       onOpen: run.onOpen,
-      onClose: async (name, bytes) => {
-        await run.onClose?.(name, bytes);
-        await options.onClose?.(name, bytes);
+      onClose: async (name, bytes, sha256) => {
+        const entry: ManifestFile = {
+          name,
+          size: bytes,
+          sha256,
+          records: this.#records,
+          sindexes: this.#sindexes,
+          udfs: this.#udfs,
+        };
+        await run.onClose?.(name, bytes, entry);
+        await options.onClose?.(name, bytes, entry);
       },
     });
   }
@@ -199,6 +225,9 @@ export class AsbFileSink {
       backupFileName(prefix, run.namespace, run.nextFileNumber++, run.suffix);
     const firstFile = !run.firstFileTaken;
     run.firstFileTaken = true;
+    this.#records = 0;
+    this.#sindexes = 0;
+    this.#udfs = 0;
     return { name, header: this.#encoder.header(run.namespace, { firstFile, version }) };
   }
 }

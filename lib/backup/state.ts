@@ -12,6 +12,7 @@
 
 import type { PartitionFilterJson } from "../aerospike/partition_filter.ts";
 import { AerobakError } from "../errors.ts";
+import type { ManifestFile } from "./manifest.ts";
 
 /** Where one reader resumes. */
 export interface ReaderCursor {
@@ -35,6 +36,10 @@ export interface BackupState {
   readers: ReaderCursor[];
   /** Files opened and not closed yet when the state was written. */
   openFiles: string[];
+  /** When the first run started (RFC 3339): the manifest's start time. */
+  startTime?: string;
+  /** Manifest entries of the files closed so far, by every run. */
+  files?: ManifestFile[];
 }
 
 /**
@@ -92,6 +97,16 @@ export function decodeBackupState(bytes: Uint8Array, file: string): BackupState 
   }
   if (!Array.isArray(s.openFiles) || s.openFiles.some((f) => typeof f !== "string")) {
     throw bad("openFiles malformed");
+  }
+  if (s.startTime !== undefined && Number.isNaN(Date.parse(String(s.startTime)))) {
+    throw bad("startTime malformed");
+  }
+  if (
+    s.files !== undefined &&
+    (!Array.isArray(s.files) ||
+      s.files.some((f) => typeof f !== "object" || f === null || typeof f.name !== "string"))
+  ) {
+    throw bad("files malformed");
   }
   return s as unknown as BackupState;
 }

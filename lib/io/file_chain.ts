@@ -5,6 +5,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { AerobakError } from "../errors.ts";
 import {
   type CompressionPolicy,
@@ -42,6 +43,14 @@ export interface FileChain {
    * @returns Bytes stored so far.
    */
   bytesWritten(): number;
+  /**
+   * The SHA-256 of the bytes stored so far (after compression and encryption), in hex:
+   * after `close()`, the checksum of the whole file as it is on storage (what a backup
+   * manifest records).
+   *
+   * @returns 64 lowercase hex digits.
+   */
+  sha256(): string;
   /**
    * Makes {@linkcode FileChain.bytesWritten} exact for everything written so far: flushes
    * the compressor (a zstd block boundary, not a new frame) and waits until its output
@@ -121,12 +130,15 @@ export function openFileChain(
   const compress = createCompressStage(options.compression ?? { mode: "NONE" });
   const encrypt = options.encryptionKey ? createEncryptStream(options.encryptionKey) : undefined;
   const path = storage.describe(name);
-  // Bytes on their way to storage, and sync() callers waiting for a count.
+  // Bytes on their way to storage (counted and hashed), and sync() callers waiting for a
+  // count.
   let written = 0;
+  const hash = createHash("sha256");
   const waiters: { bytes: number; resolve(): void; reject(err: unknown): void }[] = [];
   const counter = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       written += chunk.length;
+      hash.update(chunk);
       controller.enqueue(chunk);
       for (let i = waiters.length - 1; i >= 0; i--) {
         if (waiters[i].bytes <= written) waiters.splice(i, 1)[0].resolve();
@@ -198,6 +210,8 @@ export function openFileChain(
     writable,
     path,
     bytesWritten: () => written,
+    // A copy: the hash goes on taking the bytes written after the call.
+    sha256: () => hash.copy().digest("hex"),
     async sync() {
       if (!started) return;
       await started;
@@ -247,6 +261,12 @@ export interface ReadChainOptions {
    * @default {false}
    */
   checkHeader?: BackupFormat | false;
+  /**
+   * Hash the stored bytes as they are read ({@linkcode ReadChain.sha256}), to check a file
+   * against its manifest.
+   * @default {false}
+   */
+  sha256?: boolean;
 }
 
 /** A decoded file, as {@linkcode openReadChain} returns it. */
@@ -259,6 +279,13 @@ export interface ReadChain {
    * @returns Bytes before decryption and decompression.
    */
   bytesRead(): number;
+  /**
+   * The SHA-256 of the stored bytes read so far, in hex (the whole file's once `readable`
+   * has ended); `undefined` unless {@linkcode ReadChainOptions.sha256} was set.
+   *
+   * @returns 64 lowercase hex digits, or `undefined`.
+   */
+  sha256(): string | undefined;
 }
 
 /**
@@ -287,6 +314,17 @@ export function openReadChain(
   const file = options.file ?? "<input>";
   const counter = createByteCounter();
   let out = stream.pipeThrough(counter.stream);
+  const hash = options.sha256 ? createHash("sha256") : undefined;
+  if (hash) {
+    out = out.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          hash.update(chunk);
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+  }
   if (options.encryptionKey) {
     out = out.pipeThrough(createDecryptStream(options.encryptionKey, { file }));
   }
@@ -305,5 +343,9 @@ export function openReadChain(
       }),
     );
   }
-  return { readable: out, bytesRead: counter.count };
+  return {
+    readable: out,
+    bytesRead: counter.count,
+    sha256: () => hash?.copy().digest("hex"),
+  };
 }

@@ -78,6 +78,18 @@ async function openLocal(entry: StorageEntry): Promise<ReadableStream<Uint8Array
   }
 }
 
+/** Reads a small local file, `undefined` when it does not exist. */
+async function readIfExists(
+  path: string,
+): Promise<{ path: string; bytes: Uint8Array } | undefined> {
+  try {
+    return { path, bytes: await Deno.readFile(path) };
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw readError("STORAGE_READ", path, err);
+  }
+}
+
 async function listDirectory(
   dir: string,
   options: DirectoryReaderOptions,
@@ -213,6 +225,16 @@ export class DirectoryReader implements StorageReader {
     }
     return new DirectoryReader(join(this.dir, name), this.#options);
   }
+
+  /**
+   * Reads `dir/name` (the backup's manifest), whatever its extension.
+   *
+   * @param name File name.
+   * @returns Path and content, or `undefined` when there is no such file.
+   */
+  readCompanion(name: string): Promise<{ path: string; bytes: Uint8Array } | undefined> {
+    return readIfExists(join(this.dir, name));
+  }
 }
 
 /**
@@ -265,6 +287,17 @@ export class FileListReader implements StorageReader {
    */
   open(entry: StorageEntry): Promise<ReadableStream<Uint8Array>> {
     return openLocal(entry);
+  }
+
+  /**
+   * Reads the companion `path + name` of a single file (its manifest).
+   *
+   * @param name Suffix of the file's path, such as `.manifest.json`.
+   * @returns Path and content, or `undefined` when there is none (or several files).
+   */
+  readCompanion(name: string): Promise<{ path: string; bytes: Uint8Array } | undefined> {
+    if (this.paths.length !== 1) return Promise.resolve(undefined);
+    return readIfExists(`${this.paths[0]}${name}`);
   }
 }
 

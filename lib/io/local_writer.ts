@@ -9,6 +9,11 @@ import { AerobakError } from "../errors.ts";
 import { bufferedSink } from "./_buffered_sink.ts";
 import type { StorageWriter } from "./storage.ts";
 
+/**
+ * What `removeFiles` deletes by default: data files and the manifest of a backup.
+ */
+export const BACKUP_FILE_EXTENSIONS: readonly string[] = [".asb", ".asbx", ".manifest.json"];
+
 /** Default write buffer per file (backup-go local storage: 4 MiB). */
 export const DEFAULT_LOCAL_BUFFER_SIZE = 4 * 1024 * 1024;
 
@@ -22,7 +27,8 @@ export interface DirectoryWriterOptions {
   removeFiles?: boolean;
   /**
    * Extensions of the files `removeFiles` deletes; other files and subdirectories stay.
-   * @default {[".asb", ".asbx"]}
+   * The default takes the data files and the backup's manifest.
+   * @default {[".asb", ".asbx", ".manifest.json"]}
    */
   removeExtensions?: readonly string[];
   /**
@@ -87,6 +93,24 @@ async function openLocalFile(
     abort: closeOnce,
     mapError: (err) => writeError(path, err),
   }, bufferSize);
+}
+
+/** Writes `path` through `path.tmp`, synced, then renamed over it. */
+async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  try {
+    const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o666 });
+    try {
+      let off = 0;
+      while (off < bytes.length) off += await file.write(bytes.subarray(off));
+      await file.syncData();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    throw writeError(path, err);
+  }
 }
 
 async function ensureDir(dir: string): Promise<void> {
@@ -162,7 +186,7 @@ export class DirectoryWriter implements StorageWriter {
         { location: { file: this.dir } },
       );
     }
-    const exts = this.#options.removeExtensions ?? [".asb", ".asbx"];
+    const exts = this.#options.removeExtensions ?? BACKUP_FILE_EXTENSIONS;
     for (const e of entries) {
       if (!e.isFile || !exts.some((x) => e.name.endsWith(x))) continue;
       const path = join(this.dir, e.name);
@@ -209,21 +233,7 @@ export class DirectoryWriter implements StorageWriter {
     }
     await this.prepare();
     await ensureDir(this.dir);
-    const path = join(this.dir, name);
-    const tmp = `${path}.tmp`;
-    try {
-      const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o666 });
-      try {
-        let off = 0;
-        while (off < bytes.length) off += await file.write(bytes.subarray(off));
-        await file.syncData();
-      } finally {
-        file.close();
-      }
-      await Deno.rename(tmp, path);
-    } catch (err) {
-      throw writeError(path, err);
-    }
+    await writeFileAtomic(join(this.dir, name), bytes);
   }
 
   /**
@@ -290,6 +300,7 @@ export class DirectoryWriter implements StorageWriter {
 /**
  * Writes the whole backup into one file (CLI `-o/--output-file`), creating its directory.
  * It can be opened once: a second `open` is an error, so a job cannot silently overwrite.
+ * Its companion files (the manifest) are named by suffix: `path + name`.
  */
 export class FileWriter implements StorageWriter {
   /** Always `"file"`. */
@@ -330,27 +341,42 @@ export class FileWriter implements StorageWriter {
   }
 
   /**
-   * Removes the file; a missing file is not an error. Only a regular file is removed: a
-   * device, pipe or directory given as the target (`-o /dev/full`) stays.
+   * Replaces the companion file `path + suffix` atomically (temporary file and rename).
    *
-   * @param _name Ignored.
+   * @param suffix Appended to the backup file's path, such as `.manifest.json`.
+   * @param bytes The whole new content.
+   * @throws {AerobakError} `STORAGE_WRITE` naming the path.
    */
-  async remove(_name: string): Promise<void> {
+  async writeAtomic(suffix: string, bytes: Uint8Array): Promise<void> {
+    if (suffix === "") throw new TypeError("Cannot replace the backup file itself atomically");
+    await ensureDir(dirname(this.path));
+    await writeFileAtomic(`${this.path}${suffix}`, bytes);
+  }
+
+  /**
+   * Removes the file (`""`) or a companion (`path + name`); a missing file is not an error.
+   * Only a regular file is removed: a device, pipe or directory given as the target
+   * (`-o /dev/full`) stays.
+   *
+   * @param name `""` for the backup file, or a companion's suffix.
+   */
+  async remove(name: string): Promise<void> {
+    const path = `${this.path}${name}`;
     try {
-      if (!(await Deno.lstat(this.path)).isFile) return;
-      await Deno.remove(this.path);
+      if (!(await Deno.lstat(path)).isFile) return;
+      await Deno.remove(path);
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw writeError(this.path, err);
+      if (!(err instanceof Deno.errors.NotFound)) throw writeError(path, err);
     }
   }
 
   /**
-   * Returns the target path.
+   * Returns the path of the file or a companion.
    *
-   * @param _name Ignored.
-   * @returns The file path.
+   * @param name `""` for the backup file, or a companion's suffix.
+   * @returns The path.
    */
-  describe(_name: string): string {
-    return this.path;
+  describe(name: string): string {
+    return `${this.path}${name}`;
   }
 }

@@ -14,6 +14,7 @@
 
 import { AerobakError } from "../errors.ts";
 import { systemClock } from "../pipeline/clock.ts";
+import { BACKUP_FILE_EXTENSIONS } from "./local_writer.ts";
 import type { StorageEntry, StorageReader, StorageWriter } from "./storage.ts";
 
 /** One object under a prefix. */
@@ -159,7 +160,7 @@ export interface ObjectStoreWriterOptions {
   removeFiles?: boolean;
   /** Accept a non-empty prefix without checking (continuing a backup). @default {false} */
   skipDirCheck?: boolean;
-  /** Extensions of the files `removeFiles` deletes. @default {[".asb", ".asbx"]} */
+  /** Extensions of the files `removeFiles` deletes. @default {[".asb", ".asbx", ".manifest.json"]} */
   removeExtensions?: readonly string[];
 }
 
@@ -234,7 +235,7 @@ export class ObjectStoreWriter implements StorageWriter {
         { location: { file: where } },
       );
     }
-    const exts = this.#options.removeExtensions ?? [".asb", ".asbx"];
+    const exts = this.#options.removeExtensions ?? BACKUP_FILE_EXTENSIONS;
     for (const o of found) {
       if (exts.some((x) => o.key.endsWith(x))) await this.#store.remove(o.key);
     }
@@ -366,22 +367,33 @@ export class ObjectStoreFileWriter implements StorageWriter {
   }
 
   /**
-   * Deletes the object.
+   * Replaces the companion object `key + suffix` in one request (the manifest).
    *
-   * @param _name Ignored.
+   * @param suffix Appended to the backup object's key, such as `.manifest.json`.
+   * @param bytes Content.
    */
-  async remove(_name: string): Promise<void> {
-    await this.#store.remove(this.key);
+  async writeAtomic(suffix: string, bytes: Uint8Array): Promise<void> {
+    if (suffix === "") throw new TypeError("Cannot replace the backup object itself atomically");
+    await this.#store.put(`${this.key}${suffix}`, bytes);
   }
 
   /**
-   * The object's URL.
+   * Deletes the object (`""`) or a companion (`key + name`).
    *
-   * @param _name Ignored.
+   * @param name `""` for the backup object, or a companion's suffix.
+   */
+  async remove(name: string): Promise<void> {
+    await this.#store.remove(`${this.key}${name}`);
+  }
+
+  /**
+   * The URL of the object or of a companion.
+   *
+   * @param name `""` for the backup object, or a companion's suffix.
    * @returns For example `s3://bucket/backups/all.asb`.
    */
-  describe(_name: string): string {
-    return this.#store.describe(this.key);
+  describe(name: string): string {
+    return this.#store.describe(`${this.key}${name}`);
   }
 }
 
@@ -632,6 +644,35 @@ export class ObjectStoreReader implements StorageReader {
       );
     }
     return this.#source.directories[0];
+  }
+
+  /**
+   * Reads a companion object (the manifest): `name` under the one directory, or
+   * `key + name` beside the one file.
+   *
+   * @param name File name in the directory, or suffix of the file's key.
+   * @returns Its URL and content, or `undefined` when it does not exist (or the source
+   *   holds several directories or files).
+   */
+  async readCompanion(name: string): Promise<{ path: string; bytes: Uint8Array } | undefined> {
+    const source = this.#source;
+    let key: string;
+    if ("files" in source) {
+      if (source.files.length !== 1) return undefined;
+      key = `${source.files[0]}${name}`;
+    } else {
+      if (source.directories.length !== 1) return undefined;
+      key = keyOf(directoryPrefix(source.directories[0]), name);
+    }
+    let stream: ReadableStream<Uint8Array>;
+    try {
+      stream = await this.#store.read(key, 0);
+    } catch (err) {
+      if (err instanceof AerobakError && err.code === "STORAGE_NOT_FOUND") return undefined;
+      throw err;
+    }
+    const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+    return { path: this.#store.describe(key), bytes };
   }
 }
 

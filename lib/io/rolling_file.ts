@@ -88,12 +88,13 @@ export interface RollingFileOptions {
    */
   onOpen?(name: string): Promise<void> | void;
   /**
-   * Called when a file is closed, with its size on storage.
+   * Called when a file is closed, with its size and checksum on storage.
    *
    * @param name The file's name.
    * @param bytes Its size after compression and encryption.
+   * @param sha256 The SHA-256 of those stored bytes, in hex.
    */
-  onClose?(name: string, bytes: number): Promise<void> | void;
+  onClose?(name: string, bytes: number, sha256: string): Promise<void> | void;
   /**
    * Encoded bytes are handed to the file's chain in blocks of at least this size.
    *
@@ -145,7 +146,7 @@ export class RollingFileWriter {
   readonly #compression: Readonly<CompressionPolicy>;
   readonly #encryptionKey?: Uint8Array;
   readonly #onOpen?: (name: string) => Promise<void> | void;
-  readonly #onClose?: (name: string, bytes: number) => Promise<void> | void;
+  readonly #onClose?: (name: string, bytes: number, sha256: string) => Promise<void> | void;
   readonly #flushSize: number;
   readonly #buf: ByteWriter;
   #file?: OpenFile;
@@ -265,7 +266,7 @@ export class RollingFileWriter {
     }
     const bytes = file.chain.bytesWritten();
     this.#closedBytes += bytes;
-    await this.#onClose?.(file.name, bytes);
+    await this.#onClose?.(file.name, bytes, file.chain.sha256());
     return file.name;
   }
 

@@ -7,7 +7,13 @@
  * @module
  */
 
-/** Where backup files are written. */
+/**
+ * Where backup files are written.
+ *
+ * A single-file storage (`kind` `"file"`) names its files by suffix: `""` is the backup
+ * file itself and any other name is a companion file beside it, `<path><name>` (the
+ * manifest, `<path>.manifest.json`).
+ */
 export interface StorageWriter {
   /** `"directory"` (many files), `"file"` (one file) or `"stdout"`. */
   readonly kind: "directory" | "file" | "stdout";
@@ -23,7 +29,8 @@ export interface StorageWriter {
   /**
    * Replaces the small file `name` with `bytes` so that readers, and a process killed
    * mid-write, see the old or the new content, never a mix (temporary file + rename).
-   * Only directory storage has it; the backup's state file uses it.
+   * Directory and single-file storages have it (the backup's state file and manifest use
+   * it); standard output has not.
    *
    * @param name File name (no directory part).
    * @param bytes The whole new content.
@@ -115,4 +122,15 @@ export interface StorageReader {
    * @returns A path such as `/backups/test/shard-0-of-4`.
    */
   describe?(name: string): string;
+  /**
+   * Reads a small file kept with the backup that is not a data file (its manifest): `name`
+   * in a directory (`kind` `"directory"`), or `<path><name>` beside a single file. Readers
+   * of several directories, several files or stdin have no such place and lack it.
+   *
+   * @param name File name in a directory, or suffix of a single file's path.
+   * @returns Its path (as messages show it) and content, or `undefined` when it does not
+   *   exist.
+   * @throws {AerobakError} `STORAGE_READ` naming the path when it exists but cannot be read.
+   */
+  readCompanion?(name: string): Promise<{ path: string; bytes: Uint8Array } | undefined>;
 }

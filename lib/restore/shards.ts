@@ -1,15 +1,18 @@
 /**
  * Restoring a sharded backup: the directory of a backup split by `asbackup --shards N`
- * holds one subdirectory `shard-<I>-of-<N>/` per shard (see `lib/backup/shards.ts`). A
- * restore of that directory restores every shard, its parallel readers spread over the
- * shards; a restore with a `shard` restores that shard only. Either way a shard that is
- * missing makes the backup incomplete, which a restore refuses unless told `allowPartial`,
- * and which a validation reports by shard number.
+ * holds one subdirectory `shard-<I>-of-<N>/` per shard (see `lib/backup/shards.ts`), each
+ * with its own manifest recording `I` and `N`. A restore of that directory restores every
+ * shard, its parallel readers spread over the shards; a restore with a `shard` restores
+ * that shard only. Either way a shard that is missing (no directory, or no backup files in
+ * it) or unfinished (no manifest: its backup has not ended, or died) makes the backup
+ * incomplete, which a restore refuses unless told `allowPartial` (then the finished shards
+ * are restored), and which a validation reports by shard number.
  *
  * @module
  */
 
 import { parseShardDirectoryName, shardDirectoryName, type ShardSpec } from "../backup/shards.ts";
+import { readManifest } from "../backup/manifest.ts";
 import { AerobakError } from "../errors.ts";
 import type { StorageEntry, StorageReader } from "../io/storage.ts";
 
@@ -17,10 +20,12 @@ import type { StorageEntry, StorageReader } from "../io/storage.ts";
 export interface ShardLayout {
   /** How many shards the backup was split into (the `N` of the directory names). */
   count: number;
-  /** Shard numbers whose directories hold backup files, ascending. */
+  /** Finished shards: backup files and a manifest of this shard, ascending. */
   present: number[];
   /** Shard numbers with no directory or one without backup files, ascending. */
   missing: number[];
+  /** Shards with backup files but no manifest (not finished), ascending. */
+  unfinished: number[];
 }
 
 /**
@@ -51,19 +56,32 @@ export async function findShards(root: StorageReader): Promise<ShardLayout | und
     );
   }
   const count = counts[0];
-  const present: number[] = [];
-  const missing: number[] = [];
+  const layout: ShardLayout = { count, present: [], missing: [], unfinished: [] };
   const named = new Set(shards.map((s) => s.index));
   for (let index = 0; index < count; index++) {
-    if (
-      named.has(index) && await hasFiles(root.subdirectory(shardDirectoryName({ index, count })))
-    ) {
-      present.push(index);
-    } else {
-      missing.push(index);
-    }
+    const dir = root.subdirectory(shardDirectoryName({ index, count }));
+    if (!named.has(index) || !(await hasFiles(dir))) layout.missing.push(index);
+    else if (await finished(dir, { index, count })) layout.present.push(index);
+    else layout.unfinished.push(index);
   }
-  return { count, present, missing };
+  return layout;
+}
+
+/** Whether a shard's directory holds its manifest (a backup of another shard is an error). */
+async function finished(dir: StorageReader, shard: ShardSpec): Promise<boolean> {
+  const found = await readManifest(dir);
+  if (found === undefined) return false;
+  const recorded = found.manifest.settings.shard;
+  if (recorded?.index !== shard.index || recorded?.count !== shard.count) {
+    throw new AerobakError(
+      "SHARDS_INVALID",
+      `Cannot restore the sharded backup: ${found.path} is the manifest of ${
+        recorded ? `shard ${recorded.index} of ${recorded.count}` : "a backup that is not sharded"
+      }, in the directory of shard ${shard.index} of ${shard.count}`,
+      { location: { file: found.path } },
+    );
+  }
+  return true;
 }
 
 async function hasFiles(reader: StorageReader): Promise<boolean> {
@@ -198,7 +216,7 @@ export async function openShardedInput(
     if (shard === undefined) return { reader: input, incomplete: [], where: describeRoot(input) };
     // A shard asked of a directory without any shard directory: that shard is missing.
     if (input.kind === "directory" && input.subdirectory && !(await hasFiles(input))) {
-      const only: ShardLayout = { count: shard.count, present: [], missing: [] };
+      const only: ShardLayout = { count: shard.count, present: [], missing: [], unfinished: [] };
       for (let i = 0; i < shard.count; i++) only.missing.push(i);
       return {
         reader: new ShardedReader(input, only, { shards: [] }),
@@ -228,7 +246,7 @@ export async function openShardedInput(
   return {
     reader: new ShardedReader(input, layout, { shards }),
     layout,
-    incomplete: layout.missing,
+    incomplete: [...layout.missing, ...layout.unfinished].sort((a, b) => a - b),
     where: describeRoot(input),
   };
 }
@@ -243,17 +261,24 @@ export async function openShardedInput(
  */
 export function shardsIncomplete(input: ShardedInput, restoring: boolean): AerobakError {
   const { incomplete } = input;
-  const list = incomplete.length > 8
-    ? `${incomplete.slice(0, 8).join(", ")} and ${incomplete.length - 8} more`
-    : incomplete.join(", ");
-  const count = input.layout?.count ?? 0;
+  const layout = input.layout ?? { count: 0, present: [], missing: [], unfinished: [] };
+  const numbers = (list: readonly number[]) =>
+    list.slice(0, 8).join(", ") + (list.length > 8 ? ` and ${list.length - 8} more` : "");
+  const parts = [];
+  const missing = layout.missing.filter((i) => incomplete.includes(i));
+  const unfinished = layout.unfinished.filter((i) => incomplete.includes(i));
+  if (missing.length > 0) parts.push(`missing: shard ${numbers(missing)}`);
+  if (unfinished.length > 0) {
+    parts.push(`unfinished, without a manifest: shard ${numbers(unfinished)}`);
+  }
   return new AerobakError(
     "SHARDS_INCOMPLETE",
     `${
       restoring ? "Cannot restore: the" : "The"
     } sharded backup in ${input.where} is incomplete: ` +
-      `${incomplete.length} of its ${count} shards ${incomplete.length === 1 ? "is" : "are"} ` +
-      `missing (shard ${list})` +
-      (restoring ? "; pass allowPartial (--allow-partial) to restore the shards there" : ""),
+      `${incomplete.length} of its ${layout.count} shards ${
+        incomplete.length === 1 ? "is" : "are"
+      } not there (${parts.join("; ")})` +
+      (restoring ? "; pass allowPartial (--allow-partial) to restore the finished shards" : ""),
   );
 }

@@ -4,33 +4,70 @@ import { MemoryObjectStore } from "../io/_memory_object_store.ts";
 import { ObjectStoreReader } from "../io/object_store.ts";
 import type { StorageReader } from "../io/storage.ts";
 import { rejectsCode, withTempDir } from "../_test_utils.ts";
+import { encodeManifest, MANIFEST_FILE_NAME, ManifestBuilder } from "../backup/manifest.ts";
+import { parseShardDirectoryName } from "../backup/shards.ts";
 import { findShards, openShardedInput, ShardedReader, shardsIncomplete } from "./shards.ts";
 
 async function names(reader: StorageReader): Promise<string[]> {
   return (await Array.fromAsync(reader.list())).map((e) => e.path);
 }
 
-async function writeFiles(root: string, files: string[]): Promise<void> {
+/** The manifest a finished shard leaves (or, given `shard`, one recording another shard). */
+function manifestOf(dir: string, shard = parseShardDirectoryName(dir)): Uint8Array {
+  const settings = {
+    setList: [],
+    binList: [],
+    partitionFilters: [],
+    nodeList: [],
+    rackList: [],
+    noTtlOnly: false,
+    noRecords: false,
+    noIndexes: false,
+    noUdfs: false,
+    noBins: false,
+    maxRecords: 0,
+    compression: "NONE",
+    encryption: "NONE",
+    ...(shard ? { shard } : {}),
+  };
+  const b = new ManifestBuilder({
+    kind: "scan",
+    namespace: "test",
+    settings,
+    startTime: new Date(0),
+  });
+  return encodeManifest(b.build(new Date(1000)));
+}
+
+/** Writes files; a `shard-I-of-N/` directory also gets its manifest unless `unfinished`. */
+async function writeFiles(root: string, files: string[], unfinished: string[] = []): Promise<void> {
   for (const f of files) {
     const path = `${root}/${f}`;
-    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    await Deno.mkdir(dir, { recursive: true });
     await Deno.writeTextFile(path, f);
+    const name = dir.slice(dir.lastIndexOf("/") + 1);
+    if (parseShardDirectoryName(name) && !unfinished.includes(name)) {
+      await Deno.writeFile(`${dir}/${MANIFEST_FILE_NAME}`, manifestOf(name));
+    }
   }
 }
 
-Deno.test("findShards() finds the shards of a local sharded backup, and which are missing", async () => {
+Deno.test("findShards() finds the shards of a local sharded backup, and which are missing or unfinished", async () => {
   await withTempDir(async (dir) => {
     await writeFiles(dir, [
-      "shard-0-of-4/0_test_1.asb",
-      "shard-0-of-4/metadata_test_1.asb",
-      "shard-2-of-4/0_test_1.asb",
-      "shard-3-of-4/other.txt", // no backup file: missing
+      "shard-0-of-5/0_test_1.asb",
+      "shard-0-of-5/metadata_test_1.asb",
+      "shard-2-of-5/0_test_1.asb",
+      "shard-3-of-5/other.txt", // no backup file: missing
+      "shard-4-of-5/0_test_1.asb", // no manifest: unfinished
       "notes/readme.asb",
-    ]);
+    ], ["shard-4-of-5"]);
     assert.deepEqual(await findShards(new DirectoryReader(dir)), {
-      count: 4,
+      count: 5,
       present: [0, 2],
       missing: [1, 3],
+      unfinished: [4],
     });
     // Not sharded: no shard directory, or backup files of its own.
     assert.equal(await findShards(new DirectoryReader(`${dir}/notes`)), undefined);
@@ -50,15 +87,33 @@ Deno.test("findShards() refuses shard directories of two shard counts, naming bo
   });
 });
 
+Deno.test("findShards() refuses a shard directory holding the manifest of another shard", async () => {
+  await withTempDir(async (dir) => {
+    await writeFiles(dir, ["shard-0-of-2/a.asb", "shard-1-of-2/a.asb"]);
+    await Deno.writeFile(
+      `${dir}/shard-1-of-2/${MANIFEST_FILE_NAME}`,
+      manifestOf("", { index: 0, count: 2 }),
+    );
+    await rejectsCode(
+      findShards(new DirectoryReader(dir)),
+      "SHARDS_INVALID",
+      /shard-1-of-2\/backup\.manifest\.json is the manifest of shard 0 of 2, in the directory of shard 1 of 2/,
+    );
+  });
+});
+
 Deno.test("ShardedReader lists one file of each shard in turn and opens each through its shard", async () => {
   const store = new MemoryObjectStore();
   const put = (key: string) => store.objects.set(key, new TextEncoder().encode(key));
   for (const k of ["a", "b", "c"]) put(`bk/shard-0-of-3/${k}.asb`);
   put("bk/shard-1-of-3/a.asb");
   for (const k of ["a", "b"]) put(`bk/shard-2-of-3/${k}.asb`);
+  for (let i = 0; i < 3; i++) {
+    store.objects.set(`bk/shard-${i}-of-3/${MANIFEST_FILE_NAME}`, manifestOf(`shard-${i}-of-3`));
+  }
   const root = new ObjectStoreReader(store, { directories: ["bk"] });
   const layout = await findShards(root);
-  assert.deepEqual(layout, { count: 3, present: [0, 1, 2], missing: [] });
+  assert.deepEqual(layout, { count: 3, present: [0, 1, 2], missing: [], unfinished: [] });
   const reader = new ShardedReader(root, layout!);
   const listed = await Array.fromAsync(reader.list());
   assert.deepEqual(listed.map((e) => e.path), [
@@ -88,7 +143,7 @@ Deno.test("openShardedInput() picks every shard or one, and says which are missi
       shardsIncomplete(whole, true).message,
       new RegExp(
         `^Cannot restore: the sharded backup in ${dir} is incomplete: 1 of its 3 shards is ` +
-          "missing \\(shard 1\\); pass allowPartial",
+          "not there \\(missing: shard 1\\); pass allowPartial",
       ),
     );
     const two = await openShardedInput(new DirectoryReader(dir), { shard: { index: 2, count: 3 } });

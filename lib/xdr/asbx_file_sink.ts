@@ -12,6 +12,7 @@ import type { CompressionPolicy } from "../io/compression.ts";
 import { type EncodeInto, RollingFileWriter } from "../io/rolling_file.ts";
 import type { StorageWriter } from "../io/storage.ts";
 import type { PipeWriter } from "../pipeline/pipe.ts";
+import type { ManifestFile } from "../backup/manifest.ts";
 
 /** What every sink of one XDR backup run shares. */
 export interface AsbxFileRun {
@@ -25,8 +26,11 @@ export interface AsbxFileRun {
   encryptionKey?: Uint8Array;
   /** Called when a file is opened. */
   onOpen?: (name: string) => void;
-  /** Called when a file is closed, with its size on disk. */
-  onClose?: (name: string, bytes: number) => void;
+  /**
+   * Called when a file is closed, with its size on disk and its manifest entry (size,
+   * checksum, records).
+   */
+  onClose?: (name: string, bytes: number, entry: ManifestFile) => void;
 }
 
 /** Options of {@linkcode AsbxFileSink}. */
@@ -47,6 +51,8 @@ export class AsbxFileSink implements PipeWriter<AsbxToken> {
   readonly #files: RollingFileWriter;
   // Made once: the hot path passes it to the writer without a closure per record.
   readonly #encodeToken: EncodeInto<AsbxToken>;
+  /** Records of the open file so far, counted as they are encoded (after a rollover). */
+  #records = 0;
 
   /**
    * Creates a sink; nothing is opened until the first record.
@@ -56,7 +62,10 @@ export class AsbxFileSink implements PipeWriter<AsbxToken> {
    */
   constructor(run: AsbxFileRun, options: AsbxFileSinkOptions) {
     const { encoder } = run;
-    this.#encodeToken = (buf, token) => encoder.encodeToken(buf, token);
+    this.#encodeToken = (buf, token) => {
+      this.#records++;
+      return encoder.encodeToken(buf, token);
+    };
     this.#files = new RollingFileWriter({
       storage: run.storage,
       compression: run.compression,
@@ -64,9 +73,13 @@ export class AsbxFileSink implements PipeWriter<AsbxToken> {
       // Only a directory holds several files.
       fileLimit: run.storage.kind === "directory" ? options.fileLimit ?? 0 : 0,
       // The encoder's run-wide counter names the file and goes into its header.
-      nextFile: () => encoder.nextFile(options.prefix),
+      nextFile: () => {
+        this.#records = 0;
+        return encoder.nextFile(options.prefix);
+      },
       onOpen: run.onOpen,
-      onClose: run.onClose,
+      onClose: (name, bytes, sha256) =>
+        run.onClose?.(name, bytes, { name, size: bytes, sha256, records: this.#records }),
     });
   }
 

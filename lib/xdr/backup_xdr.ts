@@ -17,6 +17,12 @@
 
 import { Cluster } from "../aerospike/cluster.ts";
 import { partitionId } from "../aerospike/digest.ts";
+import {
+  clusterIdentity,
+  ManifestBuilder,
+  writeManifest,
+  xdrManifestSettings,
+} from "../backup/manifest.ts";
 import { namespaceRecordCount } from "../backup/record_count.ts";
 import { BackupCounters, type BackupStats } from "../backup/stats.ts";
 import { AerobakError } from "../errors.ts";
@@ -51,6 +57,18 @@ export interface BackupXdrJobOptions {
   clock?: Clock;
   /** Called once the receiver listens, with the `host:port` given to the source nodes. */
   onListening?: (hostPort: string) => void;
+  /**
+   * The backup's manifest. Unset: the job writes its own once the files are stored. A
+   * builder: the job adds its files and the caller writes it (the CLI's one manifest for
+   * the ASBX files and their metadata file). `false`: none.
+   */
+  manifest?: ManifestBuilder | false;
+  /**
+   * Wall-clock time of the manifest's start and end.
+   *
+   * @default {() => new Date()}
+   */
+  now?: () => Date;
 }
 
 /**
@@ -102,6 +120,8 @@ export function startBackupXdr(
         sinks,
         onPipe,
         onListening: options.onListening,
+        manifest: options.manifest,
+        now: options.now ?? (() => new Date()),
       }),
     { ...options, counters, openBytes },
   );
@@ -114,6 +134,8 @@ interface RunContext {
   sinks: AsbxFileSink[];
   onPipe: (pipe: Pipe<AsbxToken>) => void;
   onListening?: (hostPort: string) => void;
+  manifest?: ManifestBuilder | false;
+  now: () => Date;
 }
 
 async function runBackupXdr(
@@ -130,12 +152,16 @@ async function runBackupXdr(
     cert: await readPem(config.tls.certFile),
     key: await readPem(config.tls.keyFile),
   };
+  const manifest = ctx.manifest === false ? undefined : ctx.manifest ?? new ManifestBuilder({
+    kind: "xdr",
+    namespace: config.namespace,
+    settings: xdrManifestSettings(config),
+    startTime: ctx.now(),
+  });
   if (cluster instanceof Cluster) {
-    counters.estimatedRecords = await namespaceRecordCount(cluster, config.namespace, {
-      retry: DEFAULT_RETRY_POLICY,
-      signal,
-      clock: ctx.clock,
-    });
+    const info = { retry: DEFAULT_RETRY_POLICY, signal, clock: ctx.clock };
+    counters.estimatedRecords = await namespaceRecordCount(cluster, config.namespace, info);
+    manifest?.setCluster(await clusterIdentity(cluster, info));
   }
   signal.throwIfAborted();
 
@@ -161,7 +187,10 @@ async function runBackupXdr(
         compression: config.compression,
         encryptionKey,
         onOpen: () => counters.filesWritten++,
-        onClose: (_name, bytes) => counters.closedBytes += bytes,
+        onClose: (_name, bytes, entry) => {
+          counters.closedBytes += bytes;
+          manifest?.addFile(entry);
+        },
       }, { prefix: `${i}_`, fileLimit: config.fileLimit }),
     );
   }
@@ -219,6 +248,9 @@ async function runBackupXdr(
     signal.removeEventListener("abort", onAbort);
   }
   await control;
+  if (manifest && ctx.manifest === undefined) {
+    await writeManifest(storage, manifest.build(ctx.now()));
+  }
 }
 
 /** The pipe's reader: the receiver's tokens, failing when the first one is too late. */
