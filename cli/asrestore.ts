@@ -14,7 +14,6 @@ import { Cluster } from "../lib/aerospike/cluster.ts";
 import { BackupClient } from "../lib/client.ts";
 import { resolveRestoreConfig, type RestoreConfig } from "../lib/restore/config.ts";
 import type { RestoreHandle } from "../lib/restore/restore.ts";
-import type { RestoreStats } from "../lib/restore/stats.ts";
 import type { StorageReader } from "../lib/io/storage.ts";
 import { type CliIo, EXIT_OK, fail, startCli } from "./_cli.ts";
 import { clientPolicyFromFlags } from "./_common_options.ts";
@@ -28,6 +27,9 @@ import {
   restorePlanFromFlags,
 } from "./_restore_options.ts";
 import { shardFromFlags } from "./_shard_flags.ts";
+import { CliMetrics } from "./_metrics.ts";
+import { restoreMetrics } from "../lib/metrics/job_metrics.ts";
+import { RestoreCounters, type RestoreStats } from "../lib/restore/stats.ts";
 import {
   openShardedInput,
   type ShardedInput,
@@ -107,10 +109,31 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     return fail(ctx, "invalid restore configuration", err);
   }
   const validateOnly = jobs[0].config.validateOnly;
+  let metrics: CliMetrics | undefined;
+  try {
+    metrics = await CliMetrics.start(ctx.flags, ctx.log, "asrestore", plan.config.shard);
+  } catch (err) {
+    return fail(ctx, "invalid restore configuration", err);
+  }
 
   let cluster: Cluster | null = null;
   let total: RestoreStats | undefined;
   let handle: RestoreHandle | undefined;
+  // The run's figures: the passes done, the one running; none before the first starts.
+  const before = new RestoreCounters().snapshot(0);
+  const current = () => {
+    if (handle === undefined) return total ?? before;
+    return total === undefined ? handle.stats() : sumStats(total, handle.stats());
+  };
+  const inFlight = {
+    get requestsInFlight() {
+      return cluster?.requestsInFlight ?? 0;
+    },
+  };
+  metrics?.watch(
+    restoreMetrics(metrics.source(current), validateOnly ? {} : { cluster: inFlight }),
+  );
+  let ok = false;
   try {
     // A missing directory or file is reported by its path before any cluster contact
     // (listing is cheap; the job lists again).
@@ -162,6 +185,7 @@ export async function main(args: string[], io: CliIo): Promise<number> {
       handle = undefined;
     }
     reportRestore(total!, total!, validateOnly, ctx.log, io.stderr);
+    ok = true;
     return EXIT_OK;
   } catch (err) {
     // The report says how far the run got before it failed.
@@ -171,6 +195,7 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     }
     return fail(ctx, failed, err);
   } finally {
+    await metrics?.finish(ok);
     await cluster?.close();
   }
 }

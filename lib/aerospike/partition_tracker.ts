@@ -53,6 +53,7 @@ export class PartitionTracker<N> {
   #failedRounds = 0;
   #records = 0;
   #roundFailed = false;
+  #roundError: unknown = null;
   #lastError: unknown = null;
   #nodes: NodePartitions<N>[] = [];
 
@@ -103,6 +104,7 @@ export class PartitionTracker<N> {
   startRound(locate: Locate<N>): NodePartitions<N>[] {
     this.#round++;
     this.#roundFailed = false;
+    this.#roundError = null;
     const byNode = new Map<N, NodePartitions<N>>();
     for (const p of this.#filter.partitions) {
       if (p.done || !p.retry) continue;
@@ -193,7 +195,16 @@ export class PartitionTracker<N> {
       for (const p of list) if (!p.done) p.retry = true;
     }
     this.#roundFailed = true;
+    this.#roundError = error;
     this.#lastError = error;
+  }
+
+  /**
+   * The last node failure of the current round, or null when its failures were only
+   * partitions the nodes could not scan (or that no node held).
+   */
+  get roundError(): unknown {
+    return this.#roundError;
   }
 
   /**

@@ -288,15 +288,23 @@ export interface ScanOptions {
   preferRacks?: readonly number[];
   /** Stops the scan. */
   signal?: AbortSignal;
+  /**
+   * Told before each retry round, with its cause (`retryCause`: the failed node request's
+   * result or error code, or `partition_unavailable`).
+   *
+   * @default {none}
+   */
+  onRetry?: (cause: string) => void;
 }
 
 /** {@linkcode ScanOptions} with defaults filled in. */
 export type ResolvedScanOptions = Readonly<
-  Required<Omit<ScanOptions, "set" | "binNames" | "filterExpression" | "signal">> & {
+  Required<Omit<ScanOptions, "set" | "binNames" | "filterExpression" | "signal" | "onRetry">> & {
     set?: string;
     binNames?: readonly string[];
     filterExpression?: Uint8Array;
     signal?: AbortSignal;
+    onRetry?: (cause: string) => void;
   }
 >;
 
@@ -355,6 +363,7 @@ export function resolveScanOptions(opts: ScanOptions): ResolvedScanOptions {
     replica,
     preferRacks: Object.freeze([...(opts.preferRacks ?? [])]),
     signal: opts.signal,
+    onRetry: opts.onRetry,
   });
 }
 

@@ -33,7 +33,7 @@ import { type NodePartitions, PartitionTracker } from "./partition_tracker.ts";
 import type { ResolvedScanOptions } from "./policy.ts";
 import type { AerospikeRecord } from "./record.ts";
 import { encodeScanRequest } from "./requests.ts";
-import { isRetriable, ResultCode, serverError } from "./result_code.ts";
+import { isRetriable, ResultCode, retryCause, serverError } from "./result_code.ts";
 import { messageBody, replyError } from "./_reply.ts";
 
 /** What a scan needs from the cluster. */
@@ -311,6 +311,8 @@ export async function* scanPartitions(
       const outcome = tracker.endRound();
       if (outcome === "done" || outcome === "page-full") return;
       if (outcome === "retry") {
+        const failure = tracker.roundError;
+        opts.onRetry?.(failure === null ? "partition_unavailable" : retryCause(failure));
         await systemClock.sleep(opts.retryDelayMs * tracker.round, signal);
         try {
           await cluster.refresh();

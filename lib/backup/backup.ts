@@ -84,10 +84,12 @@ export interface BackupJobOptions extends JobRunOptions<BackupStats> {
 /** One data writer: its sink plus the cursor of the last page it wrote records from. */
 class DataWriter implements PipeWriter<BackupItem> {
   readonly sink: AsbFileSink;
+  readonly #counters: BackupCounters;
   cursor?: ReaderCursor;
 
-  constructor(sink: AsbFileSink) {
+  constructor(sink: AsbFileSink, counters: BackupCounters) {
     this.sink = sink;
+    this.#counters = counters;
   }
 
   write(item: BackupItem): number | Promise<number> {
@@ -95,6 +97,7 @@ class DataWriter implements PipeWriter<BackupItem> {
       this.cursor = item.cursor;
       return 0;
     }
+    this.#counters.recordsWritten++;
     return this.sink.writeRecord(item);
   }
 
@@ -298,6 +301,7 @@ async function runBackup(
 
   // Readers: from the saved cursors, from node/rack lists, or from the partition filters.
   const scan = scanOptionsOf(config);
+  scan.onRetry = (cause) => counters.retries.count(cause);
   const readerPlans = await planReaders(cluster, config, info, resumed);
   const state: BackupState = resumed ?? {
     version: 1,
@@ -330,6 +334,7 @@ async function runBackup(
         // Records up to this writer's last page are now in closed files: save its cursor.
         onClose: (name) => keeper?.closed(name, i, writer.cursor),
       }),
+      counters,
     );
     dataWriters.push(writer);
     ctx.sinks.push(writer.sink);
@@ -396,7 +401,13 @@ async function runBackup(
       const processors: Processor<BackupItem>[] = [recordCounter(counters)];
       if (config.recordsPerSecond > 0) {
         processors.push(
-          rpsLimiter(new TokenBucket(config.recordsPerSecond, { clock: ctx.clock, signal })),
+          rpsLimiter(
+            new TokenBucket(config.recordsPerSecond, {
+              clock: ctx.clock,
+              signal,
+              stats: counters.throttle.records,
+            }),
+          ),
         );
       }
       const pipe = new Pipe<BackupItem>({ readers, processors, writers: dataWriters }, {
@@ -405,7 +416,11 @@ async function runBackup(
           : defaultFanout(readers.length, dataWriters.length),
         signal,
         bandwidth: config.bandwidth > 0
-          ? new LeakyBucket(config.bandwidth, { clock: ctx.clock, signal })
+          ? new LeakyBucket(config.bandwidth, {
+            clock: ctx.clock,
+            signal,
+            stats: counters.throttle.bandwidth,
+          })
           : undefined,
       });
       ctx.onPipe(pipe);

@@ -10,6 +10,7 @@ export * from "./partition_spec.ts";
 export * from "./backup.ts";
 export * from "./estimate.ts";
 export * from "./file_writer.ts";
+export * from "./manifest.ts";
 export * from "./metadata.ts";
 export type { InfoCommandOptions } from "./_info.ts";
 export * from "./node_partitions.ts";

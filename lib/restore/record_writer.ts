@@ -11,7 +11,7 @@ import { BatchRows } from "../aerospike/batch.ts";
 import type { Cluster } from "../aerospike/cluster.ts";
 import type { WritePolicy } from "../aerospike/policy.ts";
 import type { AerospikeRecord } from "../aerospike/record.ts";
-import { resultCodeName } from "../aerospike/result_code.ts";
+import { resultCodeName, retryCause } from "../aerospike/result_code.ts";
 import { AerobakError } from "../errors.ts";
 import type { AsbToken } from "../format/asb/parser.ts";
 import { type Clock, systemClock } from "../pipeline/clock.ts";
@@ -135,7 +135,7 @@ export class SingleRecordWriter implements PipeWriter<AsbToken> {
         ctx.counters.recordsFailed++;
         throw writeFailed(record, code, error);
       }
-      ctx.counters.retries++;
+      ctx.counters.countRetry(retryCause(error ?? code));
       await (ctx.clock ?? systemClock).sleep(retryDelayMs(ctx.retry, k), ctx.signal);
     }
   }
@@ -301,7 +301,7 @@ export class BatchRecordWriter implements PipeWriter<AsbToken> {
         };
         throw writeFailed(row, codes ? lastCode : 0, error);
       }
-      ctx.counters.retries++;
+      ctx.counters.countRetry(retryCause(error ?? lastCode));
       await (ctx.clock ?? systemClock).sleep(retryDelayMs(ctx.retry, k), ctx.signal);
       rows.retain(again);
     }

@@ -172,7 +172,11 @@ async function runRestore(
   }
   let next = 0;
   const bandwidth = config.bandwidth > 0
-    ? new LeakyBucket(config.bandwidth, { clock: ctx.clock, signal })
+    ? new LeakyBucket(config.bandwidth, {
+      clock: ctx.clock,
+      signal,
+      stats: counters.throttle.bandwidth,
+    })
     : undefined;
   const readerCount = Math.max(1, Math.min(config.parallel, entries.length));
   const checkNamespace = (token: AsbToken, decoder: AsbDecoder, file: string) => {
@@ -216,6 +220,7 @@ async function runRestore(
             }
             yield token;
           }
+          counters.filesRead++;
         } finally {
           current = undefined;
           ctx.open.delete(chain);
@@ -308,7 +313,11 @@ async function runRestore(
     namespace: config.namespace,
     extraTtl: config.extraTtl,
     limiter: config.recordsPerSecond > 0
-      ? new TokenBucket(config.recordsPerSecond, { clock: ctx.clock, signal })
+      ? new TokenBucket(config.recordsPerSecond, {
+        clock: ctx.clock,
+        signal,
+        stats: counters.throttle.records,
+      })
       : undefined,
     nowSeconds: ctx.now,
   });
