@@ -10,59 +10,7 @@ import { main as backupMain } from "../cli/asbackup.ts";
 import { main as restoreMain } from "../cli/asrestore.ts";
 import { fakeIo } from "../cli/_test_io.ts";
 import { seeded, tempDir } from "./_backup_e2e.ts";
-
-/** Polls `probe` until it returns a value; fails after `ms` so a broken setup cannot hang. */
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 60_000,
-): Promise<T> {
-  const deadline = performance.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (performance.now() > deadline) {
-      throw new Error(`Timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** A port free right now on 127.0.0.1. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** A server binary of the Debian packages, stopped at disposal. */
-function startDaemon(cmd: string, args: string[]): AsyncDisposable {
-  const child = new Deno.Command(cmd, { args, stdout: "null", stderr: "null", stdin: "null" })
-    .spawn();
-  return {
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      await child.status;
-    },
-  };
-}
-
-async function text(url: string): Promise<string> {
-  const res = await fetch(url);
-  const body = await res.text();
-  if (!res.ok) throw new Error(`${url}: ${res.status} ${body}`);
-  return body;
-}
+import { freePort, startDaemon, startPushgateway, text, until } from "./_prometheus.ts";
 
 /** The samples of a metric in an exposition: label text → value. */
 function samples(exposition: string, name: string): Map<string, number> {
@@ -131,19 +79,6 @@ function exposed(page: string, job: string): string {
     if (ours && (m || line.includes(`job="${job}"`))) keep.push(line);
   }
   return keep.join("\n") + "\n";
-}
-
-async function startPushgateway(): Promise<AsyncDisposable & { url: string }> {
-  const port = freePort();
-  const daemon = startDaemon("prometheus-pushgateway", [
-    `--web.listen-address=127.0.0.1:${port}`,
-  ]);
-  const url = `http://127.0.0.1:${port}`;
-  await until(
-    "the Pushgateway",
-    async () => (await text(`${url}/-/ready`)) !== undefined || undefined,
-  );
-  return { url, [Symbol.asyncDispose]: () => daemon[Symbol.asyncDispose]() };
 }
 
 Deno.test("a Prometheus server scrapes asbackup --metrics-addr while the backup runs", async () => {
