@@ -153,10 +153,10 @@ export class CliMetrics {
    * @returns The source.
    */
   source<S>(stats: () => S): JobSource<S> {
-    const run = this;
+    const status = () => this.#outcome ?? "running";
     return {
       get status(): JobStatus {
-        return run.#outcome ?? "running";
+        return status();
       },
       stats,
     };
