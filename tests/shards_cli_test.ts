@@ -23,6 +23,7 @@ import {
   tempDir,
 } from "./_backup_e2e.ts";
 import { assertSameRecords, jsonReport } from "./_restore_helpers.ts";
+import { s3Flags } from "./_cloud_flags.ts";
 
 type Main = (args: string[], io: FakeIo) => Promise<number>;
 
@@ -272,18 +273,7 @@ Deno.test("asbackup --shards from a --config file takes the shard from JOB_COMPL
 
 Deno.test("asbackup --shards into an S3 prefix and asrestore of the prefix", async () => {
   await using s3 = await startS3TestServer({ region: "eu-west-1", minPartSize: 1 });
-  const cloud = [
-    "--s3-bucket-name",
-    s3.bucket,
-    "--s3-region",
-    "eu-west-1",
-    "--s3-endpoint-override",
-    s3.url,
-    "--s3-access-key-id",
-    s3.accessKeyId,
-    "--s3-secret-access-key",
-    s3.secretAccessKey,
-  ];
+  const cloud = s3Flags(s3, "eu-west-1");
   await using emu = await seeded(500);
   addMetadata(emu);
   await shardedBackup(emu, "backups/daily", 2, cloud);

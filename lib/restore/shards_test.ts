@@ -4,7 +4,13 @@ import { MemoryObjectStore } from "../io/_memory_object_store.ts";
 import { ObjectStoreReader } from "../io/object_store.ts";
 import type { StorageReader } from "../io/storage.ts";
 import { rejectsCode, withTempDir } from "../_test_utils.ts";
-import { encodeManifest, MANIFEST_FILE_NAME, ManifestBuilder } from "../backup/manifest.ts";
+import {
+  encodeManifest,
+  MANIFEST_FILE_NAME,
+  ManifestBuilder,
+  scanManifestSettings,
+} from "../backup/manifest.ts";
+import { resolveBackupConfig } from "../backup/config.ts";
 import { parseShardDirectoryName } from "../backup/shards.ts";
 import { findShards, openShardedInput, ShardedReader, shardsIncomplete } from "./shards.ts";
 
@@ -14,22 +20,9 @@ async function names(reader: StorageReader): Promise<string[]> {
 
 /** The manifest a finished shard leaves (or, given `shard`, one recording another shard). */
 function manifestOf(dir: string, shard = parseShardDirectoryName(dir)): Uint8Array {
-  const settings = {
-    setList: [],
-    binList: [],
-    partitionFilters: [],
-    nodeList: [],
-    rackList: [],
-    noTtlOnly: false,
-    noRecords: false,
-    noIndexes: false,
-    noUdfs: false,
-    noBins: false,
-    maxRecords: 0,
-    compression: "NONE",
-    encryption: "NONE",
-    ...(shard ? { shard } : {}),
-  };
+  const settings = scanManifestSettings(
+    resolveBackupConfig(shard ? { namespace: "test", shard } : { namespace: "test" }),
+  );
   const b = new ManifestBuilder({
     kind: "scan",
     namespace: "test",

@@ -439,10 +439,8 @@ export class AzureBlobStore implements ObjectStore {
   async *listDirectories(prefix: string): AsyncIterable<string> {
     for await (const page of this.#listPages(prefix)) {
       for (const dir of xmlChildren(xmlChild(page, "Blobs"), "BlobPrefix")) {
-        const name = xmlChild(dir, "Name");
-        if (name === undefined) continue;
-        const encoded = /^true$/i.test(xmlAttribute(name, "Encoded") ?? "");
-        const full = encoded ? decodeURIComponent(name.text) : name.text;
+        const full = entryName(dir);
+        if (full === undefined) continue;
         const segment = full.slice(prefix.length).replace(/\/$/, "");
         if (full.startsWith(prefix) && segment !== "" && !segment.includes("/")) yield segment;
       }
@@ -454,11 +452,8 @@ export class AzureBlobStore implements ObjectStore {
   ): AsyncIterable<{ key: string; size: number; tier: string; archiveStatus: string }> {
     for await (const page of this.#listPages(prefix)) {
       for (const blob of xmlChildren(xmlChild(page, "Blobs"), "Blob")) {
-        const name = xmlChild(blob, "Name");
-        if (name === undefined) continue;
-        // Names with characters XML cannot carry come percent-encoded.
-        const encoded = /^true$/i.test(xmlAttribute(name, "Encoded") ?? "");
-        const key = encoded ? decodeURIComponent(name.text) : name.text;
+        const key = entryName(blob);
+        if (key === undefined) continue;
         if (/^\s*true\s*$/i.test(xmlText(xmlChild(blob, "Metadata"), "hdi_isfolder") ?? "")) {
           continue;
         }
@@ -936,6 +931,14 @@ function authOf(o: AzureBlobStoreOptions): Auth {
 }
 
 /** Parses a List Blobs answer; one that is not XML fails (retriably: it may be cut short). */
+/** The name of a listed blob or prefix; names with characters XML cannot carry come percent-encoded. */
+function entryName(entry: XmlElement): string | undefined {
+  const name = xmlChild(entry, "Name");
+  if (name === undefined) return undefined;
+  const encoded = /^true$/i.test(xmlAttribute(name, "Encoded") ?? "");
+  return encoded ? decodeURIComponent(name.text) : name.text;
+}
+
 function listPage(text: string, what: string): XmlElement {
   try {
     return parseXml(text);

@@ -96,6 +96,27 @@ Deno.test("gcsEndpointBase() accepts the endpoint forms Google's clients take", 
   assert.throws(() => new GcsStore({ bucket: "" }), TypeError);
 });
 
+Deno.test("GcsStore.listDirectories() lists the prefixes under a prefix, page by page", async () => {
+  await withGcs({ pageSize: 2 }, {}, async (_gcs, store) => {
+    for (
+      const name of [
+        "bk/shard-0-of-2/a.asb",
+        "bk/shard-0-of-2/b.asb",
+        "bk/shard-1-of-2/x/y.asb",
+        "bk/top.asb",
+        "bk2/c.asb",
+      ]
+    ) {
+      await store.put(name, bytes(1));
+    }
+    assert.deepEqual(await Array.fromAsync(store.listDirectories("bk/")), [
+      "shard-0-of-2",
+      "shard-1-of-2",
+    ]);
+    assert.deepEqual(await Array.fromAsync(store.listDirectories("")), ["bk", "bk2"]);
+  });
+});
+
 Deno.test("GcsStore lists, puts, reads and removes objects with one service-account token", async () => {
   await withGcs({ pageSize: 2 }, {}, async (gcs, store) => {
     await store.put("bk/a.asb", bytes(10));
