@@ -8,6 +8,7 @@
 
 import type { BackupStats } from "../lib/backup/stats.ts";
 import type { RestoreStats } from "../lib/restore/stats.ts";
+import type { VerifyClass, VerifyStats } from "../lib/restore/verify.ts";
 
 /** A text sink: stdout or stderr. */
 export interface TextSink {
@@ -375,6 +376,80 @@ export function reportRestore(
   }
   if (stats.bytesRead > 0) lines.push(["Total Bytes Read", stats.bytesRead]);
   stderr.write(formatReport(header, lines));
+}
+
+/** What a verify report shows (a subset of the job's stats). */
+export type VerifyReportStats = Pick<
+  VerifyStats,
+  | "recordsRead"
+  | "sindexesRead"
+  | "udfsRead"
+  | "recordsExpired"
+  | "recordsSkipped"
+  | "recordsIdentical"
+  | "recordsChanged"
+  | "recordsDifferent"
+  | "recordsMissing"
+  | "recordsExtra"
+  | "recordsNew"
+  | "samples"
+  | "bytesRead"
+>;
+
+const VERIFY_CLASSES: readonly [VerifyClass, string, keyof VerifyReportStats][] = [
+  ["identical", "Identical", "recordsIdentical"],
+  ["changed", "Changed", "recordsChanged"],
+  ["different", "Different", "recordsDifferent"],
+  ["missing", "Missing", "recordsMissing"],
+  ["extra", "Extra", "recordsExtra"],
+  ["new", "New", "recordsNew"],
+];
+
+/**
+ * Writes the final verify report: the counts of each class and up to 10 digests of each
+ * (text to stderr, or one JSON log line).
+ *
+ * @param stats The final statistics.
+ * @param timing When the job started and how long it ran.
+ * @param extra Whether the cluster was scanned for extra records.
+ * @param log The logger.
+ * @param stderr Where the text report goes.
+ */
+export function reportVerify(
+  stats: VerifyReportStats,
+  timing: ReportTiming,
+  extra: boolean,
+  log: Logger,
+  stderr: TextSink,
+): void {
+  const classes = VERIFY_CLASSES.filter(([c]) => extra || (c !== "extra" && c !== "new"));
+  if (log.json) {
+    const attrs = readAttrs(stats, timing);
+    attrs.expired_records = stats.recordsExpired;
+    attrs.skipped_records = stats.recordsSkipped;
+    const samples: Record<string, string[]> = {};
+    for (const [c, , key] of classes) {
+      attrs[`${c}_records`] = stats[key];
+      if (c !== "identical") samples[c] = stats.samples[c];
+    }
+    attrs.digests = samples;
+    attrs.total_bytes_read = stats.bytesRead;
+    log.emit("info", "verify report", attrs);
+    return;
+  }
+  const lines = readLines(stats, timing);
+  lines.push(["Expired Records", stats.recordsExpired], ["Skipped Records", stats.recordsSkipped]);
+  lines.push(null);
+  for (const [, label, key] of classes) lines.push([`${label} Records`, stats[key] as number]);
+  let heading = false;
+  for (const [c, label] of classes) {
+    if (c === "identical" || stats.samples[c].length === 0) continue;
+    if (!heading) lines.push(null);
+    heading = true;
+    lines.push([`${label} Digests`, stats.samples[c].join(" ")]);
+  }
+  if (stats.bytesRead > 0) lines.push(null, ["Total Bytes Read", stats.bytesRead]);
+  stderr.write(formatReport("Verify report", lines));
 }
 
 /** A snapshot the progress display shows. */

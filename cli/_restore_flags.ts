@@ -180,7 +180,59 @@ const RESTORE_GROUP: readonly FlagSpec[] = [
     0,
     "Set the maximum number of retry attempts for a failed write (0 = one attempt).",
   ),
-  flag("validate", undefined, "bool", false, "Validate backup files without restoring."),
+  flag(
+    "validate",
+    undefined,
+    "bool",
+    false,
+    "Validate backup files without restoring. With the backup's manifest, also check that\n" +
+      "every file is there, whole and unchanged (size, SHA-256, counts) and no other is.",
+  ),
+  flag(
+    "verify",
+    undefined,
+    "bool",
+    false,
+    "Compare the backup with the live cluster and write nothing: batch-read every record\n" +
+      "by digest and count it identical, changed since the backup, different or missing.\n" +
+      "Exits 1 when a record is different or missing.",
+  ),
+  flag(
+    "verify-extra",
+    undefined,
+    "bool",
+    false,
+    "With --verify: also scan the cluster (within the backup's filters and time window)\n" +
+      "for records the backup lacks.",
+  ),
+  flag(
+    "modified-before",
+    undefined,
+    "string",
+    "",
+    "With --verify: records the cluster last updated at or after this time count as\n" +
+      "changed since the backup. Default: the backup's start, from its manifest (to verify\n" +
+      "a restored copy, give a time after the restore).",
+    { valueName: "<YYYY-MM-DD_HH:MM:SS>" },
+  ),
+  flag(
+    "state-file-dst",
+    undefined,
+    "string",
+    "",
+    "Name of a state file saved in the backup directory (or beside --input-file) every\n" +
+      "few seconds and when a file is done: the files restored and, in each other file,\n" +
+      "how far the cluster acknowledged every record. Continue with --continue.",
+  ),
+  flag(
+    "continue",
+    undefined,
+    "string",
+    "",
+    "Resumes an interrupted restore from its state file (in the backup directory): files\n" +
+      "done are skipped, the others resume where the cluster acknowledged every record.\n" +
+      "--continue and --state-file-dst are mutually exclusive.",
+  ),
   flag(
     "apply-metadata-last",
     undefined,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { parseLocalTime } from "../lib/backup/config_time.ts";
 import type { RestoreConfigInput } from "../lib/restore/config.ts";
 import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
 import { DirectoryListReader, DirectoryReader, FileListReader } from "../lib/io/local_reader.ts";
@@ -47,6 +48,20 @@ export interface RestorePlan {
   source: RestoreSource;
   /** `--mode`: the file format, or `"auto"` to pick it from the files (see `restorePasses`). */
   mode: RestoreMode;
+  /** `--verify`: compare with the cluster instead of restoring. */
+  verify?: {
+    /** `--verify-extra`: also look for records the backup lacks. */
+    extra: boolean;
+    /** `--modified-before`, Unix ns: records updated at or after it count as changed. */
+    changedSince?: bigint;
+  };
+  /** `--state-file-dst` or `--continue`: a resumable restore. */
+  state?: {
+    /** The state file's name (in the backup directory). */
+    name: string;
+    /** Whether to continue from it. */
+    continue: boolean;
+  };
 }
 
 /** The values of `asrestore --mode`. */
@@ -69,6 +84,7 @@ export function restorePlanFromFlags(
   secretAgent: SecretAgentConfig | undefined,
   cpus: number,
   cloud?: CloudStorage,
+  now: Date = new Date(),
 ): RestorePlan {
   const directory = str(flags, "directory");
   const inputFile = str(flags, "input-file");
@@ -89,6 +105,34 @@ export function restorePlanFromFlags(
     throw new FlagError(`invalid value "${mode}" for --mode: expected auto, asb or asbx`);
   }
   const validate = bool(flags, "validate");
+  const verify = bool(flags, "verify") || bool(flags, "verify-extra");
+  const stateDst = str(flags, "state-file-dst");
+  const resumeFrom = str(flags, "continue");
+  if (validate && verify) throw new FlagError("--validate and --verify are mutually exclusive");
+  if (str(flags, "modified-before") !== "" && !verify) {
+    throw new FlagError("--modified-before is only used with --verify");
+  }
+  if (stateDst !== "" && resumeFrom !== "") {
+    throw new FlagError("--continue and --state-file-dst are mutually exclusive");
+  }
+  const stateName = stateDst || resumeFrom;
+  if (stateName !== "") {
+    if (validate || verify) {
+      throw new FlagError(
+        `--${stateDst ? "state-file-dst" : "continue"} is for restores: it cannot be used with ` +
+          `--${validate ? "validate" : "verify"}`,
+      );
+    }
+    if (inputFile === "-") {
+      throw new FlagError("--state-file-dst and --continue need files: not standard input");
+    }
+    if (stateName.includes("/") || /\.(asb|asbx)$/.test(stateName)) {
+      throw new FlagError(
+        `invalid state file name "${stateName}": expected a file name (no "/") that does not ` +
+          "end in .asb or .asbx",
+      );
+    }
+  }
   const config: RestoreConfigInput = {
     setList: list(flags, "set-list"),
     binList: list(flags, "bin-list"),
@@ -162,7 +206,18 @@ export function restorePlanFromFlags(
       paths: directoryList,
       parentDirectory: str(flags, "parent-directory"),
     };}
-  return { config, source, mode };
+  const plan: RestorePlan = { config, source, mode };
+  if (verify) {
+    plan.verify = { extra: bool(flags, "verify-extra") };
+    if (str(flags, "modified-before") !== "") {
+      plan.verify.changedSince = parseLocalTime(str(flags, "modified-before"), {
+        now,
+        field: "--modified-before",
+      });
+    }
+  }
+  if (stateName !== "") plan.state = { name: stateName, continue: resumeFrom !== "" };
+  return plan;
 }
 
 /** The flags that cannot be combined with `asrestore --shards`. */

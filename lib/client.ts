@@ -19,6 +19,8 @@ import {
 } from "./xdr/backup_xdr.ts";
 import { type BackupXdrConfigInput, resolveBackupXdrConfig } from "./xdr/config.ts";
 import { startAsbxRestore } from "./xdr/asbx_restore.ts";
+import { startVerify, type VerifyJobOptions, type VerifyStats } from "./restore/verify.ts";
+import type { JobHandle } from "./pipeline/job.ts";
 
 /** Options of {@linkcode BackupClient}. */
 export interface BackupClientOptions {
@@ -102,6 +104,29 @@ export class BackupClient {
       return startAsbxRestore(this.#cluster, resolved, reader, options);
     }
     return startRestore(this.#cluster, resolved, reader, options);
+  }
+
+  /**
+   * Validates the configuration and starts a verify: the backup read as a restore would
+   * read it with this configuration, every record batch-read from the cluster and
+   * classified identical, changed (since `changedSince`), different or missing; nothing
+   * is written.
+   *
+   * @param config Restore settings (namespace mapping, set and bin lists, file options,
+   *   batch size, parallelism, retries).
+   * @param reader Where the files are.
+   * @param options Time window, extra-record scan, cancel signal, progress.
+   * @returns The running job's handle.
+   * @throws {AerobakError} `CONFIG_INVALID` at once for a bad configuration or ASBX files.
+   * @throws {TypeError} When the client has no cluster.
+   */
+  verify(
+    config: RestoreConfigInput,
+    reader: StorageReader,
+    options: VerifyJobOptions = {},
+  ): JobHandle<VerifyStats> {
+    const cluster = this.#requireCluster("verify");
+    return startVerify(cluster, resolveRestoreConfig(config), reader, options);
   }
 
   /**

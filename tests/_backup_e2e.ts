@@ -317,9 +317,23 @@ export interface ProcessResult {
  * @param args Arguments.
  * @returns Exit code and output.
  */
-export async function runBackupProcess(args: string[]): Promise<ProcessResult> {
+export function runBackupProcess(args: string[]): Promise<ProcessResult> {
+  return runTool("asbackup", args);
+}
+
+/**
+ * Runs `deno run -A cli/<tool>.ts` with arguments to completion.
+ *
+ * @param tool `asbackup` or `asrestore`.
+ * @param args Arguments.
+ * @returns Exit code and output.
+ */
+export async function runTool(
+  tool: "asbackup" | "asrestore",
+  args: string[],
+): Promise<ProcessResult> {
   const out = await new Deno.Command(DENO, {
-    args: ["run", "-A", "--quiet", `${ROOT}cli/asbackup.ts`, ...args],
+    args: ["run", "-A", "--quiet", `${ROOT}cli/${tool}.ts`, ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -331,6 +345,63 @@ export async function runBackupProcess(args: string[]): Promise<ProcessResult> {
     stdout: out.stdout,
     stderr: new TextDecoder().decode(out.stderr),
   };
+}
+
+/**
+ * Starts `deno run -A cli/<tool>.ts` as a subprocess (its stderr piped, for `killWhen`).
+ *
+ * @param tool `asbackup` or `asrestore`.
+ * @param args Arguments.
+ * @returns The child.
+ */
+export function spawnTool(tool: "asbackup" | "asrestore", args: string[]): Deno.ChildProcess {
+  return new Deno.Command(DENO, {
+    args: ["run", "-A", "--quiet", `${ROOT}cli/${tool}.ts`, ...args],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+}
+
+/**
+ * Polls until `cond` holds; fails after 30 s so a stuck job cannot hang the suite.
+ *
+ * @param cond The event.
+ * @param what What is awaited, for the failure message.
+ */
+export async function waitFor(cond: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/**
+ * Kills a child with SIGKILL once `ready` holds, unless it exits first.
+ *
+ * @param child The child (stderr piped).
+ * @param ready The kill moment.
+ * @returns Whether it was killed (false: it exited on its own first).
+ */
+export async function killWhen(child: Deno.ChildProcess, ready: () => boolean): Promise<boolean> {
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  await waitFor(() => exited || ready(), "the kill moment");
+  if (exited) {
+    const err = await new Response(child.stderr).text();
+    if ((await status).code !== 0) throw new Error(`exited with ${(await status).code}: ${err}`);
+    return false;
+  }
+  child.kill("SIGKILL");
+  const s = await status;
+  await child.stderr.cancel();
+  assert.equal(s.signal, "SIGKILL");
+  return true;
 }
 
 /**

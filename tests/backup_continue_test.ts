@@ -15,10 +15,13 @@ import {
   countByDigest,
   DENO,
   fakeIo,
+  killWhen,
   readBackup,
   ROOT,
   seeded,
+  spawnTool,
   tempDir,
+  waitFor,
 } from "./_backup_e2e.ts";
 
 const STATE = "backup.state";
@@ -32,15 +35,6 @@ async function bigEmulator() {
     emu.put({ namespace: "test", set: i % 2 ? "odd" : "even", key: i, bins: { b: blob, i } });
   }
   return emu;
-}
-
-/** Polls until `cond` holds; fails after 20 s so a stuck backup cannot hang the suite. */
-async function waitFor(cond: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + 20_000;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 function dataFiles(dir: string): string[] {
@@ -137,35 +131,6 @@ Deno.test("asbackup --continue names a missing or corrupt state file and exits 1
   assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), [STATE]);
 });
 
-/** Starts `asbackup` as a subprocess. */
-function spawnBackup(args: string[]): Deno.ChildProcess {
-  return new Deno.Command(DENO, {
-    args: ["run", "-A", "--quiet", `${ROOT}cli/asbackup.ts`, ...args],
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-}
-
-async function killWhen(child: Deno.ChildProcess, ready: () => boolean): Promise<boolean> {
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
-  await waitFor(() => exited || ready(), "the kill moment");
-  if (exited) {
-    await child.stderr.cancel();
-    return false;
-  }
-  child.kill("SIGKILL");
-  const s = await status;
-  await child.stderr.cancel();
-  assert.equal(s.signal, "SIGKILL");
-  return true;
-}
-
 Deno.test("asbackup SIGKILLed at several moments continues with --continue to a complete backup", async () => {
   await using emu = await bigEmulator();
   const all = emu.dump("test");
@@ -187,14 +152,20 @@ Deno.test("asbackup SIGKILLed at several moments continues with --continue to a 
     // 4 MiB/s after a free first 4 MiB: the ~8 MiB take at least a second, and every
     // kill moment comes before 4 MiB are written, so each one is mid-scan.
     const base = ["-h", emu.seeds, "-n", "test", "-d", dir.path, "-F", "1", "-w", "2", "-N", "4"];
-    const first = spawnBackup([...base, "--state-file-dst", STATE, "--scan-page-size", "50"]);
+    const first = spawnTool("asbackup", [
+      ...base,
+      "--state-file-dst",
+      STATE,
+      "--scan-page-size",
+      "50",
+    ]);
     assert.ok(await killWhen(first, () => ready(dir.path)), `${label}: finished before the kill`);
     // The state is whole after the kill (written atomically).
     const state = await stateOf(dir.path);
     assert.equal(state.counter, 0, label);
 
     // Kill the first continue too, once it wrote a file of its own.
-    const second = spawnBackup([...base, "--continue", STATE]);
+    const second = spawnTool("asbackup", [...base, "--continue", STATE]);
     const killed = await killWhen(second, () => dataFiles(dir.path).some((n) => n.includes("(1)")));
     if (killed) assert.equal((await stateOf(dir.path)).counter, 1, label);
 

@@ -10,6 +10,12 @@ import { AerobakError } from "../errors.ts";
 import type { AerospikeRecord, UserKey } from "./record.ts";
 import { Authenticator } from "./auth.ts";
 import { BatchRows, batchWriteRows } from "./batch.ts";
+import {
+  type BatchReadKey,
+  batchReadNode,
+  type BatchReadOptions,
+  type BatchReadResult,
+} from "./batch_read.ts";
 import { Connection, readLimits } from "./connection.ts";
 import { computeDigest, partitionId } from "./digest.ts";
 import { formatAddress, type Host } from "./host.ts";
@@ -404,6 +410,49 @@ export class Cluster implements AsyncDisposable {
       socketTimeoutMs: opts.socketTimeoutMs ?? 10000,
       poolWaitMs: this.#policy.poolWaitMs,
     });
+  }
+
+  /**
+   * Reads records by digest in one batch request per master node.
+   *
+   * @param keys The records (namespace, set, digest and, when known, the user key, which
+   *   the server checks).
+   * @param options Bins, a filter expression, timeouts.
+   * @returns One answer per key, in order: 0 with the bins, 2 not found, 27 filtered out,
+   *   19 key mismatch, 4 set mismatch; negative client codes for keys no node answered
+   *   (-11 no node, -18 network error, -20 batch failed).
+   *
+   * @example Read two records
+   * ```ts ignore
+   * const [a, b] = await cluster.batchRead([
+   *   { namespace: "test", set: "users", digest: d1 },
+   *   { namespace: "test", set: "users", digest: d2 },
+   * ]);
+   * console.log(a.resultCode, a.bins, b.resultCode);
+   * ```
+   */
+  async batchRead(
+    keys: readonly BatchReadKey[],
+    options: BatchReadOptions = {},
+  ): Promise<BatchReadResult[]> {
+    const results: BatchReadResult[] = new Array(keys.length);
+    const byNode = new Map<Node, number[]>();
+    for (let i = 0; i < keys.length; i++) {
+      const node = this.#map.get(keys[i].namespace, partitionId(keys[i].digest), 0);
+      if (node === null) {
+        results[i] = { resultCode: ResultCode.SERVER_NOT_AVAILABLE, generation: 0, voidTime: 0 };
+        continue;
+      }
+      let list = byNode.get(node);
+      if (list === undefined) byNode.set(node, list = []);
+      list.push(i);
+    }
+    await Promise.all(
+      [...byNode].map(([node, indexes]) =>
+        batchReadNode(node, keys, indexes, results, options, this.#policy.poolWaitMs)
+      ),
+    );
+    return results;
   }
 
   /**

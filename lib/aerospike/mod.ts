@@ -2,8 +2,8 @@
  * The Aerospike wire protocol: framing, AS_MSG records, particles, digests, info,
  * request encoders/decoders, msgpack and filter expressions (pure functions, no I/O); and
  * the client built on them: connections (TCP, TLS), pools, authentication, the cluster
- * with its tend and partition map, partition scans with resumable cursors, writes and
- * batch writes.
+ * with its tend and partition map, partition scans with resumable cursors, writes, batch
+ * writes and batch reads.
  *
  * @module
  */
@@ -35,4 +35,5 @@ export * from "./partition_tracker.ts";
 export * from "./scan.ts";
 export * from "./write.ts";
 export * from "./batch.ts";
+export * from "./batch_read.ts";
 export * from "./cluster.ts";

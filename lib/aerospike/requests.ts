@@ -782,25 +782,53 @@ export function encodeBatchReadRequest(req: BatchReadRequest, w?: ByteWriter): U
   let prev: RecordLocator | undefined;
   for (let i = 0; i < req.keys.length; i++) {
     const k = req.keys[i];
-    out.u32(req.indexes ? req.indexes[i] : i);
-    out.bytes(k.digest);
-    if (prev && prev.namespace === k.namespace && prev.set === k.set) {
-      out.u8(BatchRowType.REPEAT);
-      continue;
-    }
+    const repeat = prev !== undefined && prev.namespace === k.namespace && prev.set === k.set;
+    writeBatchReadRow(out, req.indexes ? req.indexes[i] : i, k, repeat, bins);
     prev = k;
-    out.u8(BatchRowType.INFO | BatchRowType.TTL);
-    out.u8(Info1.READ | (bins.length === 0 ? Info1.GET_ALL : 0));
-    out.u8(0);
-    out.u8(0);
-    out.u32(0);
-    out.u16(2);
-    out.u16(bins.length);
-    writeStringField(out, FieldType.NAMESPACE, k.namespace);
-    writeStringField(out, FieldType.SET, k.set);
-    for (const name of bins) writeReadOp(out, name);
   }
   return endBatchRequest(out);
+}
+
+/**
+ * Appends one batch-read row as the Node client writes it: `idx | digest | 0x01` when it
+ * repeats the row before (same namespace, set and everything but the digest), else
+ * `idx | digest | 0x0a | info1 (READ, GET_ALL without bins) 0 0 | ttl 0 | nFields | nOps |
+ * NAMESPACE, SET, [KEY] | READ ops`.
+ *
+ * @param out Destination.
+ * @param index Batch index, echoed in the row's reply.
+ * @param key The record; its user key, when given, is sent (the server checks it).
+ * @param repeat Whether the row repeats the one before.
+ * @param binNames Bins to read (empty = all).
+ * @throws {RangeError} For a digest that is not 20 bytes.
+ */
+export function writeBatchReadRow(
+  out: ByteWriter,
+  index: number,
+  key: RecordLocator & { key?: UserKey },
+  repeat: boolean,
+  binNames: readonly string[],
+): void {
+  if (key.digest.length !== 20) {
+    throw new RangeError(`Invalid digest of ${key.digest.length} bytes: expected 20`);
+  }
+  out.u32(index);
+  out.bytes(key.digest);
+  if (repeat) {
+    out.u8(BatchRowType.REPEAT);
+    return;
+  }
+  out.u8(BatchRowType.INFO | BatchRowType.TTL);
+  out.u8(Info1.READ | (binNames.length === 0 ? Info1.GET_ALL : 0));
+  out.u8(0);
+  out.u8(0);
+  out.u32(0);
+  out.u16(key.key === undefined ? 2 : 3);
+  out.u16(binNames.length);
+  writeStringField(out, FieldType.NAMESPACE, key.namespace);
+  writeStringField(out, FieldType.SET, key.set);
+  if (key.key !== undefined) writeKeyField(out, key.key);
+  for (const name of binNames) writeReadOp(out, name);
 }
 
 /** One row of a decoded batch request. */

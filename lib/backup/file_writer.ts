@@ -13,7 +13,7 @@ import type { AsbEncoder, AsbUdf } from "../format/asb/encoder.ts";
 import type { CompressionPolicy } from "../io/compression.ts";
 import { type EncodeInto, type RollingFileStart, RollingFileWriter } from "../io/rolling_file.ts";
 import type { StorageWriter } from "../io/storage.ts";
-import type { ManifestFile } from "./manifest.ts";
+import { type ManifestFile, storedFileName } from "./manifest.ts";
 
 /**
  * The name of a backup file (backup-go `GenerateFilename`): `prefix + ns + "_" + n + suffix + ".asb"`.
@@ -141,7 +141,7 @@ export class AsbFileSink {
       onOpen: run.onOpen,
       onClose: async (name, bytes, sha256) => {
         const entry: ManifestFile = {
-          name,
+          name: storedFileName(run.storage, name),
           size: bytes,
           sha256,
           records: this.#records,

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { parseJsonObject } from "../_json_file.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 import type { Cluster } from "../aerospike/cluster.ts";
 import { AerobakError } from "../errors.ts";
@@ -324,6 +325,20 @@ function byName(a: { name: string }, b: { name: string }): number {
 }
 
 /**
+ * The name a manifest gives a stored file: the name itself in a directory, the last
+ * segment of the path (or key) of a single file, whose writer names it `""`.
+ *
+ * @param storage Where the file went.
+ * @param name The name the file was opened with.
+ * @returns The file name.
+ */
+export function storedFileName(storage: StorageWriter, name: string): string {
+  if (storage.kind !== "file") return name;
+  const path = storage.describe(name);
+  return path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
+}
+
+/**
  * Formats Unix nanoseconds as RFC 3339 with nine fraction digits (exact, unlike a `Date`).
  *
  * @param ns Unix time in nanoseconds (not before 1970).
@@ -387,14 +402,7 @@ export function parseManifest(bytes: Uint8Array, path: string): BackupManifest {
       cause,
       location: { file: path },
     });
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (e) {
-    throw bad(`not JSON (${(e as Error).message})`, e);
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw bad("expected a JSON object");
-  const m = v as Record<string, unknown>;
+  const m = parseJsonObject(bytes, bad);
   if (m.format !== MANIFEST_FORMAT) {
     throw bad(`format ${JSON.stringify(m.format)}, expected "${MANIFEST_FORMAT}"`);
   }

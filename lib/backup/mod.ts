@@ -1,6 +1,6 @@
 /**
- * Backup jobs: configuration, partition filters, the job itself, its files, state file
- * and statistics.
+ * Backup jobs: configuration, partition filters, the job itself, its files, its manifest
+ * (`readManifest`, {@linkcode BackupManifest}), state file and statistics.
  *
  * @module
  */

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { parseJsonObject } from "../_json_file.ts";
 import type { PartitionFilterJson } from "../aerospike/partition_filter.ts";
 import { AerobakError } from "../errors.ts";
 import type { ManifestFile } from "./manifest.ts";
@@ -73,14 +74,7 @@ export function decodeBackupState(bytes: Uint8Array, file: string): BackupState 
       cause,
       location: { file },
     });
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (e) {
-    throw bad("not JSON", e);
-  }
-  if (typeof v !== "object" || v === null) throw bad("expected an object");
-  const s = v as Record<string, unknown>;
+  const s = parseJsonObject(bytes, bad);
   if (s.version !== 1) throw bad(`version ${JSON.stringify(s.version)}, expected 1`);
   if (typeof s.namespace !== "string") throw bad("namespace missing");
   if (!Number.isInteger(s.counter) || (s.counter as number) < 0) throw bad("bad counter");

@@ -129,8 +129,16 @@ function readRecord(
 ): number {
   const r = liveRecord(cluster, ns, req.digest);
   if (r === undefined) return replyStatus(out, ResultCode.KEY_NOT_FOUND, 0, 0);
+  // The server's order: the set name a request names must be the record's, then the
+  // filter, then the key a request sends must be the one stored (when one is).
+  if (req.set !== "" && req.set !== r.set) {
+    return replyStatus(out, ResultCode.PARAMETER_ERROR, 0, 0);
+  }
   if (!passesFilter(req, r, filter)) {
     return replyStatus(out, ResultCode.FILTERED_OUT, r.generation, r.voidTime);
+  }
+  if (r.key !== undefined && req.key !== undefined && !sameKey(r.key, req.key)) {
+    return replyStatus(out, ResultCode.KEY_MISMATCH, 0, 0);
   }
   const h = req.header;
   const noBins = (h.info1 & Info1.GET_NOBINDATA) !== 0;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { AerobakError } from "../errors.ts";
 import { C_SAMPLES, chunked, collect, run, sampleText } from "./_test_helpers.ts";
@@ -274,5 +275,23 @@ Deno.test("FileChain.sync() before any write and with no compression is exact at
     w.releaseLock();
     await chain.close();
     assert.equal((await Deno.stat(join(dir, "b.asb"))).size, 1016);
+  });
+});
+
+Deno.test("file chains hash the stored bytes: written (compressed, encrypted) and read back", async () => {
+  await withTmp(async (dir) => {
+    const data = sampleText(300_000);
+    const storage = new DirectoryWriter(dir);
+    const opts = { compression: { mode: "ZSTD" as const, level: 3 }, encryptionKey: KEY256 };
+    const chain = await writeChain(storage, "h.asb", data, opts);
+    const stored = await Deno.readFile(join(dir, "h.asb"));
+    const expected = createHash("sha256").update(stored).digest("hex");
+    assert.equal(chain.sha256(), expected);
+    const reader = new FileListReader([join(dir, "h.asb")]);
+    const [entry] = await Array.fromAsync(reader.list());
+    const read = openReadChain(await reader.open(entry), { ...opts, sha256: true });
+    assert.deepEqual(await collect(read.readable), data);
+    assert.equal(read.sha256(), expected);
+    assert.equal(openReadChain(ReadableStream.from([stored])).sha256(), undefined);
   });
 });

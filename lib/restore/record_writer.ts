@@ -18,6 +18,7 @@ import { type Clock, systemClock } from "../pipeline/clock.ts";
 import type { PipeWriter } from "../pipeline/pipe.ts";
 import { retryAttempts, retryDelayMs, type RetryPolicy } from "../policy.ts";
 import { recordRef, restoreTtl } from "./processors.ts";
+import type { WriteAcks } from "./state.ts";
 import type { RestoreCounters } from "./stats.ts";
 import { classifyWriteResult, type WriteOutcome } from "./write_result.ts";
 
@@ -43,6 +44,8 @@ export interface RecordWriterContext {
   clock?: Clock;
   /** Cancels retry waits. */
   signal?: AbortSignal;
+  /** Told which records the cluster acknowledged (a resumable restore's tracker). */
+  acks?: WriteAcks;
 }
 
 function count(counters: RestoreCounters, outcome: WriteOutcome): void {
@@ -108,6 +111,8 @@ export class SingleRecordWriter implements PipeWriter<AsbToken> {
     const record = token.record;
     const ttl = restoreTtl(record, ctx.extraTtl, ctx.nowSeconds());
     const attempts = retryAttempts(ctx.retry);
+    ctx.acks?.hold(token);
+    const ticket = ctx.acks?.seal();
     for (let k = 0;; k++) {
       let code = 0;
       let error: unknown;
@@ -128,6 +133,7 @@ export class SingleRecordWriter implements PipeWriter<AsbToken> {
         }
         if (outcome !== "retry") {
           count(ctx.counters, outcome);
+          if (ticket !== undefined) ctx.acks!.release(ticket);
           return 0;
         }
       }
@@ -207,6 +213,7 @@ export class BatchRecordWriter implements PipeWriter<AsbToken> {
       ctx.counters.recordsFailed++;
       throw writeFailed(r, 0, e);
     }
+    ctx.acks?.hold(token);
     if (rows.length < this.#batchSize) return 0;
     this.#send();
     return this.#inFlight < this.#maxInFlight ? 0 : this.#slot();
@@ -228,7 +235,9 @@ export class BatchRecordWriter implements PipeWriter<AsbToken> {
     const rows = this.#rows!;
     this.#rows = undefined;
     this.#inFlight++;
-    this.#write(rows).catch((e) => {
+    const acks = this.#ctx.acks;
+    const ticket = acks?.seal();
+    this.#write(rows).then(() => acks?.release(ticket!), (e) => {
       if (!this.#failed) {
         this.#failed = true;
         this.#error = e;

@@ -9,19 +9,20 @@
 
 import type { Cluster } from "../aerospike/cluster.ts";
 import { compareVersion } from "../aerospike/info.ts";
-import { AerobakError, type FileLocation, formatLocation } from "../errors.ts";
-import { type AsbDecoder, decodeAsb } from "../format/asb/decoder.ts";
+import { AerobakError } from "../errors.ts";
 import type { AsbToken } from "../format/asb/parser.ts";
 import { loadJobEncryptionKey } from "../io/encryption_key.ts";
-import { openReadChain, type ReadChain } from "../io/file_chain.ts";
+import type { ReadChain } from "../io/file_chain.ts";
 import type { StorageEntry, StorageReader } from "../io/storage.ts";
 import { type CountedJobContext, startCountedJob } from "../pipeline/_counted_job.ts";
 import type { JobHandle, JobRunOptions } from "../pipeline/job.ts";
-import { Pipe, type PipeReader, type PipeWriter, type ReadyIterator } from "../pipeline/pipe.ts";
+import { Pipe, type PipeWriter } from "../pipeline/pipe.ts";
 import { LeakyBucket, TokenBucket } from "../pipeline/rate_limiter.ts";
 import { type InfoCommandOptions, lowestBuild } from "../backup/_info.ts";
 import { METADATA_PREFIX } from "../backup/config.ts";
+import { asbFileReaders } from "./_file_readers.ts";
 import type { RestoreConfig } from "./config.ts";
+import type { FileReadResult } from "./manifest_check.ts";
 import { MetadataRestorer } from "./metadata.ts";
 import { restoreProcessors } from "./processors.ts";
 import {
@@ -31,6 +32,7 @@ import {
   SingleRecordWriter,
 } from "./record_writer.ts";
 import { openShardedInput, shardsIncomplete } from "./shards.ts";
+import type { RestoreTracker } from "./state.ts";
 import { RestoreCounters, type RestoreStats } from "./stats.ts";
 
 /** The handle of a running restore. */
@@ -44,6 +46,17 @@ export interface RestoreJobOptions extends JobRunOptions<RestoreStats> {
    * @default {() => Math.floor(Date.now() / 1000)}
    */
   now?: () => number;
+  /**
+   * Called with each file once it was read to its end: bytes, SHA-256 of the stored bytes
+   * and what it holds (to check a backup against its manifest).
+   */
+  onFileRead?: (result: FileReadResult) => void;
+  /**
+   * Makes the restore resumable: files it finished are skipped, a file in progress resumes
+   * from its saved offset, and what the cluster acknowledged is saved to the tracker's
+   * state file as the restore goes ({@linkcode RestoreTracker}).
+   */
+  resume?: RestoreTracker;
 }
 
 /**
@@ -66,17 +79,16 @@ export function startRestore(
   const openBytes = () => bytesReadFrom(open);
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   return startCountedJob(
-    (job) => runRestore(cluster, config, reader, { ...job, counters, open, now }),
+    (job) =>
+      runRestore(cluster, config, reader, {
+        ...job,
+        counters,
+        open,
+        now,
+        onFileRead: options.onFileRead,
+        resume: options.resume,
+      }),
     { ...options, counters, openBytes },
-  );
-}
-
-function namespaceMismatch(found: string, source: string, location: FileLocation): AerobakError {
-  return new AerobakError(
-    "NAMESPACE_MISMATCH",
-    `Cannot restore the record ending at ${formatLocation(location)}: its namespace ${found} ` +
-      `is not the source namespace ${source} of the namespace mapping`,
-    { location },
   );
 }
 
@@ -84,6 +96,8 @@ interface RunContext extends CountedJobContext {
   counters: RestoreCounters;
   open: Set<ReadChain>;
   now: () => number;
+  onFileRead?: (result: FileReadResult) => void;
+  resume?: RestoreTracker;
 }
 
 /**
@@ -124,25 +138,6 @@ export function checkRestoreInput(
   }
 }
 
-/**
- * A file reader with the pipe's fast path: `ready` hands out tokens its decoder already
- * holds, the generator does the rest (opening files, reading, finishing).
- */
-function withReadyTokens(
-  tokens: AsyncGenerator<AsbToken>,
-  ready: () => AsbToken | undefined,
-): ReadyIterator<AsbToken> & AsyncIterable<AsbToken> {
-  return {
-    next: () => tokens.next(),
-    return: (value?: unknown) => tokens.return(value),
-    throw: (err?: unknown) => tokens.throw(err),
-    nextReady: ready,
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-}
-
 async function runRestore(
   cluster: Cluster | null,
   config: Readonly<RestoreConfig>,
@@ -170,7 +165,6 @@ async function runRestore(
     const meta = (e: StorageEntry) => e.name.startsWith(METADATA_PREFIX) ? 1 : 0;
     entries.sort((a, b) => meta(a) - meta(b));
   }
-  let next = 0;
   const bandwidth = config.bandwidth > 0
     ? new LeakyBucket(config.bandwidth, {
       clock: ctx.clock,
@@ -178,65 +172,17 @@ async function runRestore(
       stats: counters.throttle.bandwidth,
     })
     : undefined;
-  const readerCount = Math.max(1, Math.min(config.parallel, entries.length));
-  const checkNamespace = (token: AsbToken, decoder: AsbDecoder, file: string) => {
-    if (
-      token.kind === "record" && config.namespace &&
-      token.record.namespace !== config.namespace.source
-    ) {
-      // Checked here, not only in the processors, to name the file and line.
-      throw namespaceMismatch(token.record.namespace, config.namespace.source, {
-        file,
-        line: decoder.line - 1,
-      });
-    }
-  };
-  const readers: PipeReader<AsbToken>[] = [];
-  for (let i = 0; i < readerCount; i++) {
-    // The file being decoded, while the generator waits at its `yield`: the pipe takes the
-    // tokens already buffered straight from its decoder (not with a bandwidth limit, which
-    // counts bytes between tokens).
-    let current: { decoder: AsbDecoder; file: string } | undefined;
-    const tokens = async function* (): AsyncGenerator<AsbToken> {
-      while (next < entries.length) {
-        const entry = entries[next++];
-        const chain = openReadChain(await storage.open(entry), {
-          compression: config.compression,
-          encryptionKey,
-          file: entry.path,
-          checkHeader: "asb",
-        });
-        ctx.open.add(chain);
-        const decoder = decodeAsb(chain.readable, { file: entry.path });
-        let offset = 0;
-        if (!bandwidth) current = { decoder, file: entry.path };
-        try {
-          for await (const token of decoder) {
-            checkNamespace(token, decoder, entry.path);
-            if (bandwidth) {
-              const wait = bandwidth.wait(decoder.offset - offset);
-              offset = decoder.offset;
-              if (wait) await wait;
-            }
-            yield token;
-          }
-          counters.filesRead++;
-        } finally {
-          current = undefined;
-          ctx.open.delete(chain);
-          counters.closedBytes += chain.bytesRead();
-        }
-      }
-    };
-    readers.push(() =>
-      withReadyTokens(tokens(), () => {
-        const c = current;
-        const token = c?.decoder.nextReady();
-        if (token !== undefined) checkNamespace(token, c!.decoder, c!.file);
-        return token;
-      })
-    );
-  }
+  const readers = asbFileReaders({
+    storage,
+    entries,
+    config,
+    encryptionKey,
+    counters,
+    open: ctx.open,
+    bandwidth,
+    onFileRead: ctx.onFileRead,
+    resume: ctx.resume,
+  });
   if (readers.length === 0) {
     if (incomplete && config.validateOnly) throw incomplete;
     return;
@@ -278,6 +224,7 @@ async function runRestore(
     if (token.kind === "udf") return restorer.udf(token.udf);
     return Promise.resolve();
   };
+  const resume = ctx.resume;
   const writerCtx: RecordWriterContext = {
     cluster: c,
     policy: config.writePolicy,
@@ -295,8 +242,9 @@ async function runRestore(
       }
       const run = metaChain.then(() => applyMetadata(token));
       metaChain = run.catch(() => {});
-      return run;
+      return resume ? run.then(() => resume.acked(token)) : run;
     },
+    acks: resume,
   };
   const useBatch = !config.disableBatchWrites && compareVersion(version, [6, 0, 0]) >= 0;
   // Batch writes: one writer keeps up to maxAsyncBatches batches in flight (see
@@ -321,8 +269,13 @@ async function runRestore(
       : undefined,
     nowSeconds: ctx.now,
   });
+  // Last in the chain: tokens are registered in file order once no processor dropped them.
+  if (resume) processors.push(resume.registrar());
   const pipe = new Pipe({ readers, processors, writers }, { signal });
   ctx.onPipe(pipe);
   await pipe.run();
-  for (const token of deferred) await applyMetadata(token);
+  for (const token of deferred) {
+    await applyMetadata(token);
+    resume?.acked(token);
+  }
 }

@@ -143,6 +143,15 @@ export class ShardedReader implements StorageReader {
   }
 
   /**
+   * The reader of each shard read.
+   *
+   * @returns Shard number and reader, by shard number.
+   */
+  shardReaders(): { index: number; reader: StorageReader }[] {
+    return this.shards.map((index, i) => ({ index, reader: this.#readers[i] }));
+  }
+
+  /**
    * Lists the files, one shard after the other in turn.
    *
    * @returns The entries.

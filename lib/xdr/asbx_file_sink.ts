@@ -12,7 +12,7 @@ import type { CompressionPolicy } from "../io/compression.ts";
 import { type EncodeInto, RollingFileWriter } from "../io/rolling_file.ts";
 import type { StorageWriter } from "../io/storage.ts";
 import type { PipeWriter } from "../pipeline/pipe.ts";
-import type { ManifestFile } from "../backup/manifest.ts";
+import { type ManifestFile, storedFileName } from "../backup/manifest.ts";
 
 /** What every sink of one XDR backup run shares. */
 export interface AsbxFileRun {
@@ -79,7 +79,12 @@ export class AsbxFileSink implements PipeWriter<AsbxToken> {
       },
       onOpen: run.onOpen,
       onClose: (name, bytes, sha256) =>
-        run.onClose?.(name, bytes, { name, size: bytes, sha256, records: this.#records }),
+        run.onClose?.(name, bytes, {
+          name: storedFileName(run.storage, name),
+          size: bytes,
+          sha256,
+          records: this.#records,
+        }),
     });
   }
 

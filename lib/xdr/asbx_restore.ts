@@ -39,6 +39,9 @@ import {
 } from "../restore/restore.ts";
 import { RestoreCounters } from "../restore/stats.ts";
 import { classifyWriteResult } from "../restore/write_result.ts";
+import type { FileReadResult } from "../restore/manifest_check.ts";
+import { fileReadResult } from "../restore/_file_readers.ts";
+import type { RestoreTracker, TrackedToken, WriteAcks } from "../restore/state.ts";
 import { checkReplayPayload, patchReplayPayload } from "./replay.ts";
 
 /** What the replay needs from a cluster; `Cluster` satisfies it. */
@@ -78,7 +81,14 @@ export function startAsbxRestore(
   const open = new Set<ReadChain>();
   const openBytes = () => bytesReadFrom(open);
   return startCountedJob(async ({ signal, clock, onPipe }) => {
-    const pipe = await buildPipe(cluster, config, reader, { signal, clock, counters, open });
+    const pipe = await buildPipe(cluster, config, reader, {
+      signal,
+      clock,
+      counters,
+      open,
+      onFileRead: options.onFileRead,
+      resume: options.resume,
+    });
     if (pipe === undefined) return;
     onPipe(pipe);
     await pipe.run();
@@ -90,6 +100,8 @@ interface RunContext {
   clock: Clock;
   counters: RestoreCounters;
   open: Set<ReadChain>;
+  onFileRead?: (result: FileReadResult) => void;
+  resume?: RestoreTracker;
 }
 
 async function buildPipe(
@@ -122,6 +134,8 @@ async function buildPipe(
       return t;
     },
   }];
+  // Last: tokens are registered in file order (nothing drops ASBX tokens).
+  if (ctx.resume) processors.push(ctx.resume.registrar());
   if (config.recordsPerSecond > 0 && !config.validateOnly) {
     const limiter = new TokenBucket(config.recordsPerSecond, {
       clock: ctx.clock,
@@ -145,6 +159,7 @@ async function buildPipe(
       clock: ctx.clock,
       signal: ctx.signal,
       window: config.maxAsyncBatches,
+      acks: ctx.resume,
     })
   );
   const bandwidth = config.bandwidth > 0 && !config.validateOnly
@@ -170,20 +185,37 @@ async function* readFiles(
 ): AsyncGenerator<AsbxToken> {
   for (const entry of files) {
     const { fileNumber } = parseAsbxFileName(entry.name);
+    const start = ctx.resume ? ctx.resume.startFile(entry.name) : { slot: -1, skipTo: 0 };
+    if (start === null) continue; // replayed by an earlier run
     const chain = openReadChain(await storage.open(entry), {
       compression: config.compression,
       encryptionKey,
       file: entry.path,
       checkHeader: "asbx",
+      sha256: ctx.onFileRead !== undefined,
     });
     ctx.open.add(chain);
+    let records = 0;
     try {
-      yield* decodeAsbx(chain.readable, { file: entry.path, fileNumber });
+      const decoder = decodeAsbx(chain.readable, { file: entry.path, fileNumber });
+      for await (const token of decoder) {
+        // Messages up to the saved offset were replayed by an earlier run.
+        if (decoder.offset <= start.skipTo) continue;
+        records++;
+        if (start.slot >= 0) {
+          const t = token as TrackedToken;
+          t.file = start.slot;
+          t.end = decoder.offset;
+        }
+        yield token;
+      }
       ctx.counters.filesRead++;
     } finally {
       ctx.open.delete(chain);
       ctx.counters.closedBytes += chain.bytesRead();
     }
+    ctx.onFileRead?.(fileReadResult(entry, chain, { records, sindexes: 0, udfs: 0 }));
+    if (start.slot >= 0) ctx.resume!.fileRead(start.slot);
   }
 }
 
@@ -198,6 +230,8 @@ interface ReplayContext {
   signal: AbortSignal;
   /** Messages in flight at once (the restore's `maxAsyncBatches`). */
   window: number;
+  /** Told which messages the cluster acknowledged (a resumable restore's tracker). */
+  acks?: WriteAcks;
 }
 
 /**
@@ -288,13 +322,21 @@ class ReplayWriter implements PipeWriter<AsbxToken> {
     // same bytes.
     patchReplayPayload(token.payload, this.#ctx.policy);
     this.#inFlight.add(key);
+    this.#ctx.acks?.hold(token);
     // Never rejects: a failure is kept for the next `write` or `close`.
-    this.#run(token, info.set, info.isDelete, key);
+    this.#run(token, info.set, info.isDelete, key, this.#ctx.acks?.seal());
   }
 
-  async #run(token: AsbxToken, set: string, isDelete: boolean, key: number): Promise<void> {
+  async #run(
+    token: AsbxToken,
+    set: string,
+    isDelete: boolean,
+    key: number,
+    ticket: number | undefined,
+  ): Promise<void> {
     try {
       await this.#replay(token, set, isDelete);
+      if (ticket !== undefined) this.#ctx.acks!.release(ticket);
     } catch (e) {
       if (!this.#failed) {
         this.#failed = true;
