@@ -104,6 +104,31 @@ Deno.test("asbackup --shards 3 writes each shard's partitions into its directory
   assert.equal(validated.records_read, 1200);
 });
 
+Deno.test("asrestore --validate checks each shard's files against its own manifest", async () => {
+  await using emu = await seeded(600);
+  await using dir = await tempDir();
+  await shardedBackup(emu, dir.path, 2);
+  const clean = await ok(restoreMain, ["-d", dir.path, "--validate", "--log-json"]);
+  assert.match(
+    clean.err.text,
+    /"msg":"the backup matches its manifest","manifest":"2 shard manifests"/,
+  );
+  // A byte changed inside a value of shard 1's first file: still valid ASB, another SHA-256.
+  const file = `${dir.path}/shard-1-of-2/0_test_1.asb`;
+  const bytes = await Deno.readFile(file);
+  const at = new TextDecoder().decode(bytes).lastIndexOf("with spaces");
+  bytes[at] = 0x57; // "w" → "W"
+  await Deno.writeFile(file, bytes);
+  const tampered = io();
+  assert.equal(await restoreMain(["-d", dir.path, "--validate", "--log-json"], tampered), 1);
+  assert.match(
+    tampered.err.text,
+    /"msg":"validation finding","file":"0_test_1\.asb","check":"checksum"/,
+  );
+  assert.match(tampered.err.text, /shard-1-of-2\/0_test_1\.asb/);
+  assert.doesNotMatch(tampered.err.text, /shard-0-of-2\/0_test_1\.asb/);
+});
+
 Deno.test("asrestore --shards N --shard I restores one shard; JOB_COMPLETION_INDEX picks it too", async () => {
   await using emu = await seeded(600);
   await using dir = await tempDir();
