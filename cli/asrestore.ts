@@ -203,6 +203,13 @@ async function runJobs(
     // (listing is cheap; the job lists again).
     for (const job of jobs) await Array.fromAsync(job.reader.list());
     sharded = await openShardedInput(jobs[0].reader, { shard: plan.config.shard });
+    if (sharded.layout !== undefined && mode === "verify") {
+      throw new AerobakError(
+        "CONFIG_INVALID",
+        `Cannot --verify the sharded backup in ${sharded.where} as a whole: verify each shard ` +
+          "(-d <directory>/shard-<I>-of-<N>)",
+      );
+    }
     if (sharded.reader instanceof ShardedReader) {
       // A sharded backup: each shard's files against its own manifest.
       checks = await shardManifestSet(sharded.reader);

@@ -127,6 +127,12 @@ Deno.test("asrestore --validate checks each shard's files against its own manife
   );
   assert.match(tampered.err.text, /shard-1-of-2\/0_test_1\.asb/);
   assert.doesNotMatch(tampered.err.text, /shard-0-of-2\/0_test_1\.asb/);
+  // --verify takes one shard at a time (each shard directory is a backup with a manifest).
+  await refused(
+    restoreMain,
+    ["-h", emu.seeds, "-d", dir.path, "--verify"],
+    /verify failed.*Cannot --verify the sharded backup in .* as a whole: verify each shard/,
+  );
 });
 
 Deno.test("asrestore --shards N --shard I restores one shard; JOB_COMPLETION_INDEX picks it too", async () => {
