@@ -30,4 +30,5 @@ export * from "./lib/pipeline/mod.ts";
 export * from "./lib/backup/mod.ts";
 export * from "./lib/restore/mod.ts";
 export * from "./lib/xdr/mod.ts";
+export * from "./lib/metrics/mod.ts";
 export * from "./lib/client.ts";

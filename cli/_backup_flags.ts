@@ -6,6 +6,7 @@
 
 import type { FlagSpec } from "./_flags.ts";
 import { jobFlag, toolFlags, transferFlags } from "./_job_flags.ts";
+import { shardFlags } from "./_shard_flags.ts";
 
 const flag = jobFlag("backup");
 
@@ -263,6 +264,7 @@ const BACKUP_GROUP: readonly FlagSpec[] = [
     10000,
     "Number of records read on one iteration for a continuation backup.\nUsed only with --state-file-dst or --continue.",
   ),
+  ...shardFlags("backup"),
 ];
 
 /** Local storage flags (backup only). */

@@ -9,6 +9,7 @@
 import type { BackupConfigInput } from "../lib/backup/config.ts";
 import { parseLocalTime } from "../lib/backup/config_time.ts";
 import { parseAfterDigest, parsePartitionList } from "../lib/backup/partition_spec.ts";
+import { type ShardSpec, shardWriter } from "../lib/backup/shards.ts";
 import { AerobakError } from "../lib/errors.ts";
 import { MANIFEST_SUFFIX } from "../lib/backup/manifest.ts";
 import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
@@ -274,6 +275,28 @@ export function backupPlanFromFlags(
   };
 }
 
+/** The flags that cannot be combined with `asbackup --shards`. */
+export const BACKUP_SHARD_CONFLICTS: readonly string[] = [
+  "partition-list",
+  "after-digest",
+  "node-list",
+  "rack-list",
+  "output-file",
+  "estimate",
+];
+
+/**
+ * Creates the storage writer of a target: of the shard's subdirectory for a shard.
+ *
+ * @param target Where the backup goes.
+ * @param shard The shard, for a sharded backup.
+ * @returns The writer.
+ */
+export function openShardTarget(target: BackupTarget, shard?: ShardSpec): StorageWriter {
+  const root = openBackupTarget(target);
+  return shard === undefined ? root : shardWriter(root, shard);
+}
+
 /**
  * Creates the storage writer of a target.
  *
@@ -313,12 +336,12 @@ export function openBackupTarget(target: BackupTarget): StorageWriter {
  * and its manifest.
  *
  * @param target The directory or file.
+ * @param shard The shard whose subdirectory is cleared, for a sharded backup.
  */
-export async function removeArtifacts(target: BackupTarget): Promise<void> {
-  if (target.kind === "directory") {
-    await new DirectoryWriter(target.path, { removeFiles: true }).prepare();
-  } else if (target.kind === "cloud") {
-    await new ObjectStoreWriter(target.cloud.store, target.path, { removeFiles: true }).prepare();
+export async function removeArtifacts(target: BackupTarget, shard?: ShardSpec): Promise<void> {
+  if (target.kind === "directory" || target.kind === "cloud") {
+    const writer = openShardTarget({ ...target, removeFiles: true, skipDirCheck: false }, shard);
+    await (writer as DirectoryWriter | ObjectStoreWriter).prepare();
   } else if (target.kind === "file" || target.kind === "cloudFile") {
     const storage = openBackupTarget(target);
     await storage.remove!("");

@@ -17,6 +17,7 @@ import {
   SECRET_AGENT_FLAGS,
 } from "./_common_flags.ts";
 import { num } from "./_common_options.ts";
+import { METRICS_FLAGS } from "./_metrics.ts";
 import type { FlagSpec, FlagType, FlagValue, ParsedFlags } from "./_flags.ts";
 
 /** Which tool a job flag belongs to; also its section of the YAML config file. */
@@ -87,6 +88,7 @@ export function toolFlags(
     ...compressionFlags(restore),
     ...encryptionFlags(restore),
     ...SECRET_AGENT_FLAGS,
+    ...METRICS_FLAGS,
     ...localStorage,
     ...cloudFlags(restore),
   ];

@@ -203,6 +203,7 @@ export function sumStats<S extends ReportTiming>(first: S, second: S): S {
     const a = first[key];
     const b = second[key];
     if (typeof a === "number" && typeof b === "number") out[key] = (a + b) as S[keyof S];
+    else if (isCounts(a) && isCounts(b)) out[key] = sumCounts(a, b) as S[keyof S];
   }
   const start = Math.min(first.startTime.getTime(), second.startTime.getTime());
   const end = Math.max(
@@ -211,6 +212,24 @@ export function sumStats<S extends ReportTiming>(first: S, second: S): S {
   );
   out.startTime = new Date(start);
   out.durationMs = end - start;
+  return out;
+}
+
+/** A plain object of counts (retries by cause, throttle waits), nested or not. */
+type Counts = { [key: string]: number | Counts };
+
+function isCounts(v: unknown): v is Counts {
+  return typeof v === "object" && v !== null && !(v instanceof Date) && !Array.isArray(v);
+}
+
+/** Adds counts key by key (a key only one side has keeps its count). */
+function sumCounts(a: Counts, b: Counts): Counts {
+  const out: Counts = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const mine = out[k];
+    if (typeof v === "number") out[k] = (typeof mine === "number" ? mine : 0) + v;
+    else out[k] = isCounts(mine) ? sumCounts(mine, v) : { ...v };
+  }
   return out;
 }
 

@@ -12,7 +12,13 @@ import { AerobakError } from "../lib/errors.ts";
 import { DirectoryWriter } from "../lib/io/local_writer.ts";
 import { ObjectStoreWriter } from "../lib/io/object_store.ts";
 import type { StorageEntry, StorageWriter } from "../lib/io/storage.ts";
-import { checkListing, type ManifestFinding } from "../lib/restore/manifest_check.ts";
+import {
+  checkFileRead,
+  checkListing,
+  type FileReadResult,
+  type ManifestFinding,
+} from "../lib/restore/manifest_check.ts";
+import type { ShardedReader } from "../lib/restore/shards.ts";
 import { openRestoreSource, type RestoreSource } from "./_restore_options.ts";
 import type { Logger } from "./_report.ts";
 
@@ -56,28 +62,23 @@ export async function backupDataFiles(source: RestoreSource): Promise<StorageEnt
  * lists that is missing or of another size stops the run (the backup is incomplete or
  * damaged: `--validate` tells all); a file it does not list is only reported.
  *
- * @param found The manifest.
- * @param files The data files present.
+ * @param checks The manifest(s) and what the listing of the files found against them.
  * @param log Where an extra file is reported.
  * @throws {AerobakError} `MANIFEST_MISMATCH` naming the first missing or resized file.
  */
-export function requireManifestFiles(
-  found: FoundManifest,
-  files: readonly StorageEntry[],
-  log: Logger,
-): void {
-  const findings = checkListing(found.manifest, files);
+export function requireManifestFiles(checks: ManifestSet, log: Logger): void {
+  const findings = checks.listing;
   for (const f of findings.filter((x) => x.kind === "extra")) {
-    log.warn("data file not in the manifest", { file: f.file, manifest: found.path });
+    log.warn("data file not in the manifest", { file: f.file, manifest: checks.path });
   }
   const bad = findings.filter((x) => x.kind !== "extra");
   if (bad.length === 0) return;
   throw new AerobakError(
     "MANIFEST_MISMATCH",
-    `The backup does not match its manifest ${found.path}: ${bad[0].message}${
+    `The backup does not match its manifest ${checks.path}: ${bad[0].message}${
       bad.length > 1 ? ` (and ${bad.length - 1} more; run --validate for all)` : ""
     }`,
-    { location: { file: found.path } },
+    { location: { file: checks.path } },
   );
 }
 
@@ -156,4 +157,75 @@ export function restoreStateStorage(source: RestoreSource): StorageWriter {
         "Cannot keep a restore state file for standard input",
       );
   }
+}
+
+/** The manifests a run checks the files it reads against: the backup's, or every shard's. */
+export interface ManifestSet {
+  /** The manifest's path, or for a sharded backup the shard manifests', for messages. */
+  path: string;
+  /** Files the manifests list. */
+  files: number;
+  /** What the listing of the files found against the manifests. */
+  listing: ManifestFinding[];
+  /**
+   * Checks one file read against the manifest that lists it.
+   *
+   * @param read The file's bytes, checksum and counts.
+   * @returns The findings.
+   */
+  checkRead(read: FileReadResult): ManifestFinding[];
+}
+
+/**
+ * The manifest checks of a backup with one manifest.
+ *
+ * @param found The manifest.
+ * @param files The backup's data files.
+ * @returns The checks.
+ */
+export function singleManifestSet(
+  found: FoundManifest,
+  files: readonly StorageEntry[],
+): ManifestSet {
+  return {
+    path: found.path,
+    files: found.manifest.files.length,
+    listing: checkListing(found.manifest, files),
+    checkRead: (r) => checkFileRead(found.manifest, r),
+  };
+}
+
+/**
+ * The manifest checks of a sharded backup: each shard's files against its own manifest
+ * (every shard read is finished, so it has one).
+ *
+ * @param reader The shards read.
+ * @returns The checks.
+ * @throws {AerobakError} `MANIFEST_INVALID` or `STORAGE_READ` for a manifest that cannot be read.
+ */
+export async function shardManifestSet(reader: ShardedReader): Promise<ManifestSet> {
+  const byPath = new Map<string, BackupManifest>();
+  const listing: ManifestFinding[] = [];
+  const paths: string[] = [];
+  let files = 0;
+  for (const { index, reader: shard } of reader.shardReaders()) {
+    const found = await readManifest(shard);
+    if (found === undefined) {
+      throw new AerobakError("MANIFEST_INVALID", `Shard ${index} has no manifest any more`);
+    }
+    const entries = await Array.fromAsync(shard.list());
+    for (const e of entries) byPath.set(e.path, found.manifest);
+    listing.push(...checkListing(found.manifest, entries));
+    paths.push(found.path);
+    files += found.manifest.files.length;
+  }
+  return {
+    path: paths.length === 1 ? paths[0] : `${paths.length} shard manifests`,
+    files,
+    listing,
+    checkRead: (r) => {
+      const manifest = byPath.get(r.path);
+      return manifest === undefined ? [] : checkFileRead(manifest, r);
+    },
+  };
 }

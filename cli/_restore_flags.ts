@@ -6,6 +6,7 @@
 
 import type { FlagSpec } from "./_flags.ts";
 import { jobFlag, toolFlags, transferFlags } from "./_job_flags.ts";
+import { shardFlags } from "./_shard_flags.ts";
 
 const flag = jobFlag("restore");
 
@@ -251,6 +252,15 @@ const RESTORE_GROUP: readonly FlagSpec[] = [
     "The file format to restore: asb, asbx (XDR backups) or auto.\n" +
       "auto restores ASBX when the input holds .asbx files and no .asb files, else ASB.",
     { valueName: "auto|asb|asbx" },
+  ),
+  ...shardFlags("restore"),
+  flag(
+    "allow-partial",
+    undefined,
+    "bool",
+    false,
+    "Restore a sharded backup some of whose shards are missing or unfinished (only the\n" +
+      "shards there are restored). Without it such a restore is refused.",
   ),
 ];
 

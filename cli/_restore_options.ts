@@ -150,6 +150,7 @@ export function restorePlanFromFlags(
     ignoreRecordError: bool(flags, "ignore-record-error"),
     validateOnly: validate,
     applyMetadataLast: bool(flags, "apply-metadata-last"),
+    allowPartial: bool(flags, "allow-partial"),
     writePolicy: {
       recordExistsAction: bool(flags, "replace")
         ? "replace"
@@ -218,6 +219,9 @@ export function restorePlanFromFlags(
   if (stateName !== "") plan.state = { name: stateName, continue: resumeFrom !== "" };
   return plan;
 }
+
+/** The flags that cannot be combined with `asrestore --shards`. */
+export const RESTORE_SHARD_CONFLICTS: readonly string[] = ["input-file", "directory-list"];
 
 /** One restore job of an `asrestore` run: the files of one format. */
 export interface RestorePass {

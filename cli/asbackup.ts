@@ -14,13 +14,19 @@ import { type BackupConfig, resolveBackupConfig } from "../lib/backup/config.ts"
 import { BackupClient } from "../lib/client.ts";
 import { BACKUP_FLAGS } from "./_backup_flags.ts";
 import { xdrMain } from "./_backup_xdr.ts";
-import { join } from "node:path";
 import {
+  BACKUP_SHARD_CONFLICTS,
   type BackupPlan,
   backupPlanFromFlags,
   openBackupTarget,
+  openShardTarget,
   removeArtifacts,
 } from "./_backup_options.ts";
+import { shardFromFlags } from "./_shard_flags.ts";
+import { CliMetrics } from "./_metrics.ts";
+import { backupMetrics } from "../lib/metrics/job_metrics.ts";
+import type { BackupHandle } from "../lib/backup/backup.ts";
+import { BackupCounters } from "../lib/backup/stats.ts";
 import { type CliIo, errorText, EXIT_FAILURE, EXIT_OK, fail, startCli } from "./_cli.ts";
 import { clientPolicyFromFlags } from "./_common_options.ts";
 import { waitWithProgress } from "./_progress.ts";
@@ -49,19 +55,38 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   const now = ctx.now;
   let plan;
   let config;
+  let metrics: CliMetrics | undefined;
   try {
     plan = backupPlanFromFlags(ctx.flags, ctx.secretAgent, now(), ctx.cloud);
+    const shard = shardFromFlags(ctx.flags, ctx.sources.env, BACKUP_SHARD_CONFLICTS);
+    if (shard !== undefined) plan.config.shard = shard;
     if (plan.mode === "removeArtifacts") {
-      await removeArtifacts(plan.target);
+      await removeArtifacts(plan.target, shard);
       ctx.log.info("backup artifacts removed");
       return EXIT_OK;
     }
     config = resolveBackupConfig(plan.config);
+    if (plan.mode === "backup") {
+      metrics = await CliMetrics.start(ctx.flags, ctx.log, "asbackup", shard);
+    }
   } catch (err) {
     return fail(ctx, "invalid backup configuration", err);
   }
 
   let cluster: Cluster | undefined;
+  let handle: BackupHandle | undefined;
+  // Figures before the job starts (connecting) and if it never does: none yet.
+  const before = new BackupCounters().snapshot(0);
+  metrics?.watch(
+    backupMetrics(metrics.source(() => handle?.stats() ?? before), {
+      cluster: {
+        get requestsInFlight() {
+          return cluster?.requestsInFlight ?? 0;
+        },
+      },
+    }),
+  );
+  let ok = false;
   try {
     const policy = await clientPolicyFromFlags(ctx.flags, ctx.sources, ctx.secretAgent);
     cluster = await Cluster.connect(policy, { signal: io.signal });
@@ -79,7 +104,7 @@ export async function main(args: string[], io: CliIo): Promise<number> {
       return EXIT_OK;
     }
     // The client reads a --continue state file from the target directory itself.
-    const handle = client.backup(config, openBackupTarget(plan.target), {
+    handle = client.backup(config, openBackupTarget(plan.target), {
       signal: io.signal,
       now,
     });
@@ -90,6 +115,7 @@ export async function main(args: string[], io: CliIo): Promise<number> {
       now,
     });
     reportBackup(stats, ctx.log, io.stderr);
+    ok = true;
     return EXIT_OK;
   } catch (err) {
     const resume = await resumeHint(plan, config);
@@ -98,6 +124,7 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     ctx.log.error("backup failed", { error: errorText(err), resume });
     return EXIT_FAILURE;
   } finally {
+    await metrics?.finish(ok);
     await cluster?.close();
   }
 }
@@ -112,12 +139,13 @@ async function resumeHint(plan: BackupPlan, config: BackupConfig): Promise<strin
     return undefined;
   }
   try {
-    if (target.kind === "directory") await Deno.stat(join(target.path, config.stateFile));
-    else await openBackupTarget(target).readBack!(config.stateFile);
+    await openShardTarget(target, config.shard).readBack!(config.stateFile);
   } catch {
     return undefined;
   }
-  return `run again with --continue ${config.stateFile} (and the same --directory)`;
+  return `run again with --continue ${config.stateFile} (and the same --directory${
+    config.shard ? ` and --shards ${config.shard.count} --shard ${config.shard.index}` : ""
+  })`;
 }
 
 if (import.meta.main) {

@@ -17,15 +17,10 @@ import { BackupClient } from "../lib/client.ts";
 import { AerobakError } from "../lib/errors.ts";
 import type { StorageReader } from "../lib/io/storage.ts";
 import { resolveRestoreConfig, type RestoreConfig } from "../lib/restore/config.ts";
-import {
-  checkFileRead,
-  checkListing,
-  type FileReadResult,
-  type ManifestFinding,
-} from "../lib/restore/manifest_check.ts";
+import type { FileReadResult, ManifestFinding } from "../lib/restore/manifest_check.ts";
 import type { RestoreHandle } from "../lib/restore/restore.ts";
 import { RestoreTracker } from "../lib/restore/state.ts";
-import type { RestoreStats } from "../lib/restore/stats.ts";
+import { RestoreCounters, type RestoreStats } from "../lib/restore/stats.ts";
 import { extraScopeOf, type VerifyJobOptions } from "../lib/restore/verify.ts";
 import {
   type CliContext,
@@ -44,17 +39,32 @@ import {
   findManifest,
   type FoundManifest,
   logFindings,
+  type ManifestSet,
   requireManifestFiles,
   restoreStateStorage,
+  shardManifestSet,
+  singleManifestSet,
   warnFileOptions,
 } from "./_restore_checks.ts";
 import { RESTORE_FLAGS } from "./_restore_flags.ts";
 import {
   openRestoreSource,
+  RESTORE_SHARD_CONFLICTS,
   restorePasses,
   type RestorePlan,
   restorePlanFromFlags,
 } from "./_restore_options.ts";
+import { shardFromFlags } from "./_shard_flags.ts";
+import { CliMetrics } from "./_metrics.ts";
+import { restoreMetrics } from "../lib/metrics/job_metrics.ts";
+import {
+  openShardedInput,
+  type ShardedInput,
+  ShardedReader,
+  shardsIncomplete,
+} from "../lib/restore/shards.ts";
+import type { ObjectSource } from "../lib/io/object_store.ts";
+import { shardDirectoryName } from "../lib/backup/shards.ts";
 
 const DESCRIPTION = "asrestore restores ASB backup files into an Aerospike cluster " +
   "(compatible with backup-go's abs-restore-cli and the C asrestore).";
@@ -102,6 +112,8 @@ export async function main(args: string[], io: CliIo): Promise<number> {
       ctx.cloud,
       ctx.now(),
     );
+    const shard = shardFromFlags(ctx.flags, ctx.sources.env, RESTORE_SHARD_CONFLICTS);
+    if (shard !== undefined) plan.config.shard = shard;
   } catch (err) {
     return fail(ctx, "invalid restore configuration", err);
   }
@@ -140,41 +152,113 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   } catch (err) {
     return fail(ctx, "invalid restore configuration", err);
   }
+  let metrics: CliMetrics | undefined;
+  try {
+    metrics = await CliMetrics.start(ctx.flags, ctx.log, "asrestore", plan.config.shard);
+  } catch (err) {
+    return fail(ctx, "invalid restore configuration", err);
+  }
+  const live: LiveRun = { cluster: null };
+  // The run's figures: the passes done, the one running; none before the first starts.
+  const before = new RestoreCounters().snapshot(0);
+  const current = () => {
+    if (live.handle === undefined) return live.total ?? before;
+    return live.total === undefined
+      ? live.handle.stats()
+      : sumStats(live.total, live.handle.stats());
+  };
+  const inFlight = {
+    get requestsInFlight() {
+      return live.cluster?.requestsInFlight ?? 0;
+    },
+  };
+  metrics?.watch(
+    restoreMetrics(metrics.source(current), mode === "validate" ? {} : { cluster: inFlight }),
+  );
+  const code = await runJobs(ctx, io, plan, jobs, mode, live);
+  await metrics?.finish(code === EXIT_OK);
+  return code;
+}
 
+/** What a run has done so far, for its metrics. */
+interface LiveRun {
+  cluster: Cluster | null;
+  total?: RestoreStats;
+  handle?: RestoreHandle;
+}
+
+/** Checks the backup, then runs the jobs (or the verify) one after the other. */
+async function runJobs(
+  ctx: CliContext,
+  io: CliIo,
+  plan: RestorePlan,
+  jobs: Job[],
+  mode: Mode,
+  live: LiveRun,
+): Promise<number> {
   let manifest: FoundManifest | undefined;
-  let findings: ManifestFinding[] = [];
+  let checks: ManifestSet | undefined;
+  let sharded: ShardedInput;
   try {
     // A missing directory or file is reported by its path before any cluster contact
     // (listing is cheap; the job lists again).
     for (const job of jobs) await Array.fromAsync(job.reader.list());
-    manifest = await findManifest(plan.source);
-    if (manifest !== undefined) {
-      warnFileOptions(manifest, {
-        compression: jobs[0].config.compression.mode,
-        encryption: jobs[0].config.encryption.mode,
-      }, ctx.log);
-      const files = await backupDataFiles(plan.source);
-      if (mode === "validate") findings = checkListing(manifest.manifest, files);
-      else requireManifestFiles(manifest, files, ctx.log);
-    } else if (mode === "validate") {
-      ctx.log.warn(
-        "no manifest: the files decode, but completeness could not be checked " +
-          "(a backup of the Go or C tools, or one that did not finish)",
+    sharded = await openShardedInput(jobs[0].reader, { shard: plan.config.shard });
+    if (sharded.layout !== undefined && mode === "verify") {
+      throw new AerobakError(
+        "CONFIG_INVALID",
+        `Cannot --verify the sharded backup in ${sharded.where} as a whole: verify each shard ` +
+          "(-d <directory>/shard-<I>-of-<N>)",
       );
     }
+    if (sharded.reader instanceof ShardedReader) {
+      // A sharded backup: each shard's files against its own manifest.
+      checks = await shardManifestSet(sharded.reader);
+    } else {
+      manifest = await findManifest(plan.source);
+      if (manifest !== undefined) {
+        warnFileOptions(manifest, {
+          compression: jobs[0].config.compression.mode,
+          encryption: jobs[0].config.encryption.mode,
+        }, ctx.log);
+        checks = singleManifestSet(manifest, await backupDataFiles(plan.source));
+      } else if (mode === "validate") {
+        ctx.log.warn(
+          "no manifest: the files decode, but completeness could not be checked " +
+            "(a backup of the Go or C tools, or one that did not finish)",
+        );
+      }
+    }
+    if (checks !== undefined && mode !== "validate") requireManifestFiles(checks, ctx.log);
   } catch (err) {
     return fail(ctx, FAILED[mode], err);
   }
+  const findings: ManifestFinding[] = mode === "validate" ? [...(checks?.listing ?? [])] : [];
 
   let cluster: Cluster | null = null;
   let tracker: RestoreTracker | undefined;
   try {
     const source = plan.source;
+    const validateOnly = mode === "validate";
+    // Refused before any cluster contact (the job would refuse it too).
+    if (sharded.incomplete.length > 0 && !plan.config.allowPartial && !validateOnly) {
+      throw shardsIncomplete(sharded, true);
+    }
+    if (sharded.incomplete.length > 0 && plan.config.allowPartial && !validateOnly) {
+      ctx.log.warn("restoring a partial sharded backup", {
+        missing_shards: sharded.incomplete.join(","),
+        shards: sharded.layout!.count,
+      });
+    }
     if (source.kind === "cloud") {
-      // Archived objects (S3 Glacier, Azure Archive) are brought back first, all at once.
+      // Archived objects (S3 Glacier, Azure Archive) are brought back first, all at once
+      // (those of every shard restored, for a sharded backup).
+      const objects = sharded.layout === undefined
+        ? source.objects
+        : { directories: shardDirectories(source.objects, sharded) };
       for (const job of jobs) {
         await source.cloud.prepareRestore(
-          source.objects,
+          objects,
           job.config.encoderType === "ASBX" ? ".asbx" : ".asb",
         );
       }
@@ -183,6 +267,7 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     if (mode !== "validate") {
       const policy = await clientPolicyFromFlags(ctx.flags, ctx.sources, ctx.secretAgent);
       cluster = await Cluster.connect(policy, { signal: io.signal });
+      live.cluster = cluster;
     }
     if (mode === "verify") {
       try {
@@ -213,11 +298,11 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   const client = new BackupClient(cluster);
   try {
     for (const job of jobs) {
-      handle = client.restore(job.config, job.reader, {
+      handle = live.handle = client.restore(job.config, job.reader, {
         signal: io.signal,
         // Void times become TTLs against the same clock the CLI reports with.
         now: () => Math.floor(ctx.now().getTime() / 1000),
-        onFileRead: mode === "validate" && manifest ? (r) => reads.push(r) : undefined,
+        onFileRead: mode === "validate" && checks ? (r) => reads.push(r) : undefined,
         resume: tracker,
       });
       const stats = await waitWithProgress(handle, {
@@ -226,12 +311,12 @@ export async function main(args: string[], io: CliIo): Promise<number> {
         log: ctx.log,
         now: ctx.now,
       });
-      total = total === undefined ? stats : sumStats(total, stats);
-      handle = undefined;
+      total = live.total = total === undefined ? stats : sumStats(total, stats);
+      handle = live.handle = undefined;
     }
     await tracker?.finish();
     reportRestore(total!, total!, mode === "validate", ctx.log, io.stderr);
-    if (mode === "validate") return validationResult(manifest, findings, reads, ctx);
+    if (mode === "validate") return validationResult(checks, findings, reads, ctx);
     return EXIT_OK;
   } catch (err) {
     // The report says how far the run got before it failed.
@@ -239,8 +324,8 @@ export async function main(args: string[], io: CliIo): Promise<number> {
       const stats = total === undefined ? handle.stats() : sumStats(total, handle.stats());
       reportRestore(stats, stats, mode === "validate", ctx.log, io.stderr);
     }
-    if (mode === "validate" && manifest) {
-      findings.push(...reads.flatMap((r) => checkFileRead(manifest!.manifest, r)));
+    if (mode === "validate" && checks) {
+      findings.push(...reads.flatMap((r) => checks!.checkRead(r)));
       logFindings(findings, ctx.log);
     }
     if (tracker && plan.state) {
@@ -260,17 +345,17 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   }
 }
 
-/** Ends a validation: the findings against the manifest decide the exit code. */
+/** Ends a validation: the findings against the manifest(s) decide the exit code. */
 function validationResult(
-  manifest: FoundManifest | undefined,
+  checks: ManifestSet | undefined,
   listing: ManifestFinding[],
   reads: readonly FileReadResult[],
   ctx: CliContext,
 ): number {
-  if (manifest === undefined) return EXIT_OK;
-  const findings = [...listing, ...reads.flatMap((r) => checkFileRead(manifest.manifest, r))];
+  if (checks === undefined) return EXIT_OK;
+  const findings = [...listing, ...reads.flatMap((r) => checks.checkRead(r))];
   logFindings(findings, ctx.log);
-  const attrs = { manifest: manifest.path, files: manifest.manifest.files.length };
+  const attrs = { manifest: checks.path, files: checks.files };
   if (findings.length === 0) {
     ctx.log.emit("info", "the backup matches its manifest", attrs);
     return EXIT_OK;
@@ -333,6 +418,15 @@ async function verify(
     return EXIT_FAILURE;
   }
   return EXIT_OK;
+}
+
+/** The key prefixes of the shards a sharded cloud restore reads. */
+function shardDirectories(objects: ObjectSource, sharded: ShardedInput): string[] {
+  const root = "directories" in objects ? objects.directories[0] : "";
+  const shards = sharded.reader instanceof ShardedReader ? sharded.reader.shards : [];
+  return shards.map((index) =>
+    `${root.replace(/\/+$/, "")}/${shardDirectoryName({ index, count: sharded.layout!.count })}`
+  );
 }
 
 if (import.meta.main) {

@@ -80,12 +80,7 @@ export class BackupClient {
     options: BackupJobOptions = {},
   ): BackupHandle {
     const cluster = this.#requireCluster("back up");
-    const resolved = resolveBackupConfig(config);
-    const opts: BackupJobOptions = { ...options };
-    if (opts.readStateFile === undefined && writer.readBack !== undefined) {
-      opts.readStateFile = (name) => writer.readBack!(name);
-    }
-    return startBackup(cluster, resolved, writer, opts);
+    return startBackup(cluster, resolveBackupConfig(config), writer, options);
   }
 
   /**

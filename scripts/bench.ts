@@ -29,7 +29,7 @@
  * ```
  *
  * Flags: `--records N` (default 1,000,000), `--nodes N` (default 3), `--skip a,b` with any
- * of `backup`, `codecs`, `restore`, `node`, `xdr`, `areas`; `--json path` (default `.tmp/bench.json`);
+ * of `backup`, `codecs`, `restore`, `node`, `xdr`, `shards`, `areas`; `--json path` (default `.tmp/bench.json`);
  * `--job-v8-flags FLAGS` runs the measured `asbackup`/`asrestore` jobs with
  * `--v8-flags=FLAGS` (e.g. `--max-semi-space-size=4`, which bounds their peak RSS).
  *
@@ -323,6 +323,57 @@ async function backup(
   return figures(what, p, records, await dirSize(dir), note);
 }
 
+/**
+ * Backs up the namespace as 1, 2 and 4 shards, each shard its own concurrent `asbackup
+ * --shards N --shard I` process (as the pods of an Indexed Job): a row per shard (its own
+ * records/s and peak RSS) and one for the whole (wall time from the first start to the last
+ * end, records/s of the whole, the largest shard's peak RSS).
+ */
+async function shardJobs(
+  server: BenchServer,
+  dir: string,
+  expected: number,
+): Promise<JobFigures[]> {
+  const rows: JobFigures[] = [];
+  for (const count of [1, 2, 4]) {
+    const started = performance.now();
+    const shards = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        timed(
+          DENO,
+          toolArgs("asbackup", server, "test", dir, [
+            "--remove-files",
+            "--shards",
+            String(count),
+            "--shard",
+            String(i),
+          ]),
+        )),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    let total = 0;
+    for (const [i, p] of shards.entries()) {
+      const records = reportNumber(p.stderr, "Records Read");
+      total += records;
+      const bytes = await dirSize(`${dir}/shard-${i}-of-${count}`);
+      rows.push(figures(`asbackup --shards ${count} --shard ${i}`, p, records, bytes));
+    }
+    if (total !== expected) throw new Error(`${count} shards backed up ${total} of ${expected}`);
+    const whole: ProcessFigures = {
+      seconds,
+      cpuSeconds: shards.reduce((sum, p) => sum + p.cpuSeconds, 0),
+      peakRssMiB: Math.max(...shards.map((p) => p.peakRssMiB)),
+      stdout: "",
+      stderr: "",
+    };
+    let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += await dirSize(`${dir}/shard-${i}-of-${count}`);
+    rows.push(figures(`${count} shards, the whole`, whole, total, bytes));
+  }
+  await Deno.remove(dir, { recursive: true });
+  return rows;
+}
+
 async function restore(
   server: BenchServer,
   dir: string,
@@ -539,6 +590,7 @@ async function main(): Promise<void> {
     restore: [],
     node: [],
     xdr: [],
+    shards: [],
   };
   let areas: Record<string, unknown> = {};
   const started = new Date();
@@ -615,6 +667,10 @@ async function main(): Promise<void> {
           ),
         );
       }
+      if (!o.skip.has("shards")) {
+        console.error("sharded backup (asbackup --shards N, N concurrent processes):");
+        jobs.shards = await shardJobs(server, `${work}/sharded`, n);
+      }
       if (!o.skip.has("xdr")) {
         console.error("XDR backup (asbackup xdr, 1 connection per node) and ASBX restore:");
         jobs.xdr = await xdrJobs(server, `${work}/xdr`, n);
@@ -630,6 +686,10 @@ async function main(): Promise<void> {
   printTable("Backup by file codec (parallel 1)", jobs.codecs);
   printTable("Restore by file codec (default settings)", jobs.restore);
   printTable("XDR backup into ASBX and its restore", jobs.xdr);
+  printTable(
+    "Sharded backup: N concurrent asbackup processes (the whole: wall time, peak RSS of one)",
+    jobs.shards,
+  );
   // Wall throughput is the slower of server and job; with CPU % well under 100 the server
   // (one emulator process) is the limit, so the cost is also given per CPU second of the job.
   const cost = (rows: JobFigures[], per: "wall" | "cpu") => {

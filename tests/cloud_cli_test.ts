@@ -15,6 +15,7 @@ import { startS3TestServer } from "../lib/io/cloud/s3_test_server.ts";
 import { SecretAgentTestServer } from "../lib/secret_agent/test_server.ts";
 import { addMetadata, seeded } from "./_backup_e2e.ts";
 import { assertSameRecords, jsonReport } from "./_restore_helpers.ts";
+import { s3Flags } from "./_cloud_flags.ts";
 
 type Io = ReturnType<typeof cliFakeIo>;
 
@@ -28,28 +29,7 @@ async function run(
   return io;
 }
 
-type S3Fake = Awaited<ReturnType<typeof startS3TestServer>>;
 type AzureFake = Awaited<ReturnType<typeof startAzureTestServer>>;
-
-/** Flags that reach a fake S3 bucket, with its keys unless others are given. */
-function s3Flags(
-  s3: S3Fake,
-  region = "us-east-1",
-  keys: [string, string] = [s3.accessKeyId, s3.secretAccessKey],
-): string[] {
-  return [
-    "--s3-bucket-name",
-    s3.bucket,
-    "--s3-region",
-    region,
-    "--s3-endpoint-override",
-    s3.url,
-    "--s3-access-key-id",
-    keys[0],
-    "--s3-secret-access-key",
-    keys[1],
-  ];
-}
 
 /** Flags that reach a fake Azure container with its shared key. */
 function azureFlags(azure: AzureFake): string[] {

@@ -173,6 +173,16 @@ export class Cluster implements AsyncDisposable {
     return [...this.#nodes.values()];
   }
 
+  /**
+   * Connections taken from the node pools and not given back: each carries a request in
+   * flight (a scan stream, a write or batch, an info command).
+   */
+  get requestsInFlight(): number {
+    let n = 0;
+    for (const node of this.#nodes.values()) n += node.pool.size - node.pool.idle;
+    return n;
+  }
+
   /** The resolved client policy. */
   get policy(): ResolvedClientPolicy {
     return this.#policy;

@@ -67,6 +67,8 @@ export class PartitionTracker<N> {
   /** Whether a waiting partition failed (its retry waits a pause) rather than paged out. */
   #failed = false;
   #lastError: unknown = null;
+  /** The last failure of a node's request since the last assignment, if any. */
+  #roundError: unknown = null;
 
   /**
    * Creates a tracker over a partition filter: every partition not done waits.
@@ -138,6 +140,7 @@ export class PartitionTracker<N> {
   assign(locate: Locate<N>): NodePartitions<N>[] {
     this.#checkRetries();
     this.#failed = false;
+    this.#roundError = null;
     let budget = Infinity;
     if (this.#opts.maxRecords > 0) {
       budget = this.#opts.maxRecords - this.#records;
@@ -253,6 +256,15 @@ export class PartitionTracker<N> {
       for (const p of list) if (!p.done && !p.retry) this.#fail(p);
     }
     this.#lastError = error;
+    this.#roundError = error;
+  }
+
+  /**
+   * The last failure of a node's request since the last assignment, or null when the
+   * failures since were only partitions the nodes could not scan (or that no node held).
+   */
+  get roundError(): unknown {
+    return this.#roundError;
   }
 
   /**

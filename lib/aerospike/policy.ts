@@ -295,15 +295,23 @@ export interface ScanOptions {
   nodes?: readonly string[];
   /** Stops the scan. */
   signal?: AbortSignal;
+  /**
+   * Told before each retry round, with its cause (`retryCause`: the failed node request's
+   * result or error code, or `partition_unavailable`).
+   *
+   * @default {none}
+   */
+  onRetry?: (cause: string) => void;
 }
 
 /** {@linkcode ScanOptions} with defaults filled in. */
 export type ResolvedScanOptions = Readonly<
-  Required<Omit<ScanOptions, "set" | "binNames" | "filterExpression" | "signal">> & {
+  Required<Omit<ScanOptions, "set" | "binNames" | "filterExpression" | "signal" | "onRetry">> & {
     set?: string;
     binNames?: readonly string[];
     filterExpression?: Uint8Array;
     signal?: AbortSignal;
+    onRetry?: (cause: string) => void;
   }
 >;
 
@@ -363,6 +371,7 @@ export function resolveScanOptions(opts: ScanOptions): ResolvedScanOptions {
     preferRacks: Object.freeze([...(opts.preferRacks ?? [])]),
     nodes: Object.freeze([...(opts.nodes ?? [])]),
     signal: opts.signal,
+    onRetry: opts.onRetry,
   });
 }
 

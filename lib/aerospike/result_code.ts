@@ -112,6 +112,30 @@ export function resultCodeName(code: number): string {
   return NAMES.get(code) ?? `UNKNOWN_${code}`;
 }
 
+/**
+ * Names why an operation is tried again, for retry counts by cause: the result code's name
+ * for a server answer (`timeout`, `key_busy`, `partition_unavailable`, …), the error code
+ * of an aerobak error without one (`socket_timeout`, `connection_closed`, …), `network`
+ * for anything else.
+ *
+ * @param reason A result code, or the error that failed the attempt.
+ * @returns A snake_case cause.
+ *
+ * @example
+ * ```ts
+ * import { retryCause } from "./result_code.ts";
+ * console.log(retryCause(14)); // "key_busy"
+ * ```
+ */
+export function retryCause(reason: number | unknown): string {
+  if (typeof reason === "number") return resultCodeName(reason).toLowerCase();
+  if (reason instanceof AerobakError) {
+    if (reason.resultCode !== undefined) return resultCodeName(reason.resultCode).toLowerCase();
+    return reason.code.toLowerCase();
+  }
+  return "network";
+}
+
 // backup-go retries these with backoff; 1 (unknown), 7, 11, 14, 151, 152 are transient
 // server states both tools retry as well.
 const RETRIABLE = new Set<number>([

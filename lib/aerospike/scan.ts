@@ -35,7 +35,7 @@ import { type NodePartitions, PartitionTracker } from "./partition_tracker.ts";
 import type { ResolvedScanOptions } from "./policy.ts";
 import type { AerospikeRecord } from "./record.ts";
 import { encodeScanRequest } from "./requests.ts";
-import { isRetriable, ResultCode, serverError } from "./result_code.ts";
+import { isRetriable, ResultCode, retryCause, serverError } from "./result_code.ts";
 import { messageBody, replyError } from "./_reply.ts";
 
 /** What a scan needs from the cluster. */
@@ -383,6 +383,8 @@ export async function runScan(
       if (retryDue) {
         retryDue = false;
         retryTimer = null;
+        const failure = tracker.roundError;
+        opts.onRetry?.(failure === null ? "partition_unavailable" : retryCause(failure));
         try {
           await cluster.refresh();
         } catch {

@@ -30,6 +30,7 @@ import {
 import { readSIndexes, readUdfs } from "./metadata.ts";
 import { masterPartitionLists, nodesFromList, nodesFromRacks } from "./node_partitions.ts";
 import { splitPartitionFilters } from "./partition_spec.ts";
+import { shardWriter } from "./shards.ts";
 import { estimateRecordCount } from "./record_count.ts";
 import {
   type BackupItem,
@@ -53,8 +54,8 @@ export type BackupHandle = JobHandle<BackupStats>;
 /** Options of {@linkcode startBackup}. */
 export interface BackupJobOptions extends JobRunOptions<BackupStats> {
   /**
-   * Reads the state file to continue from. Needed with `continue`; the CLI passes a
-   * reader of the backup directory.
+   * Reads the state file to continue from (with `continue`).
+   * @default {the storage's `readBack` (of the shard's subdirectory for a shard)}
    */
   readStateFile?: (name: string) => Promise<Uint8Array>;
   /**
@@ -83,10 +84,12 @@ export interface BackupJobOptions extends JobRunOptions<BackupStats> {
 /** One data writer: its sink plus the cursor of the last page it wrote records from. */
 class DataWriter implements PipeWriter<BackupItem> {
   readonly sink: AsbFileSink;
+  readonly #counters: BackupCounters;
   cursor?: ReaderCursor;
 
-  constructor(sink: AsbFileSink) {
+  constructor(sink: AsbFileSink, counters: BackupCounters) {
     this.sink = sink;
+    this.#counters = counters;
   }
 
   write(item: BackupItem): number | Promise<number> {
@@ -94,6 +97,7 @@ class DataWriter implements PipeWriter<BackupItem> {
       this.cursor = item.cursor;
       return 0;
     }
+    this.#counters.recordsWritten++;
     return this.sink.writeRecord(item);
   }
 
@@ -185,10 +189,13 @@ interface RunContext extends CountedJobContext {
 async function runBackup(
   cluster: Cluster,
   config: Readonly<BackupConfig>,
-  storage: StorageWriter,
+  root: StorageWriter,
   ctx: RunContext,
 ): Promise<void> {
   const { signal, counters } = ctx;
+  // A shard writes into its own subdirectory, its state file included.
+  const storage = config.shard ? shardWriter(root, config.shard) : root;
+  const readStateFile = ctx.readStateFile ?? storage.readBack?.bind(storage);
   if (config.encoderType !== "ASB") {
     throw new AerobakError(
       "CONFIG_INVALID",
@@ -217,7 +224,7 @@ async function runBackup(
       );
     }
     if (config.continue) {
-      if (!ctx.readStateFile) {
+      if (!readStateFile) {
         throw new AerobakError(
           "CONFIG_INVALID",
           "Cannot continue a backup without a way to read the state file (readStateFile)",
@@ -225,7 +232,7 @@ async function runBackup(
       }
       let bytes: Uint8Array;
       try {
-        bytes = await ctx.readStateFile(config.stateFile);
+        bytes = await readStateFile(config.stateFile);
       } catch (e) {
         throw new AerobakError(
           "STATE_INVALID",
@@ -295,6 +302,7 @@ async function runBackup(
   // Readers: from the saved cursors, from node/rack lists, or from the partition filters.
   const { plans: readerPlans, nodes } = await planReaders(cluster, config, info, resumed);
   const scan = scanOptionsOf(config, readerPlans.length, nodes);
+  scan.onRetry = (cause) => counters.retries.count(cause);
   const state: BackupState = resumed ?? {
     version: 1,
     namespace: config.namespace,
@@ -326,6 +334,7 @@ async function runBackup(
         // Records up to this writer's last page are now in closed files: save its cursor.
         onClose: (name) => keeper?.closed(name, i, writer.cursor),
       }),
+      counters,
     );
     dataWriters.push(writer);
     ctx.sinks.push(writer.sink);
@@ -399,7 +408,11 @@ async function runBackup(
           : defaultFanout(readers.length, dataWriters.length),
         signal,
         bandwidth: config.bandwidth > 0
-          ? new LeakyBucket(config.bandwidth, { clock: ctx.clock, signal })
+          ? new LeakyBucket(config.bandwidth, {
+            clock: ctx.clock,
+            signal,
+            stats: counters.throttle.bandwidth,
+          })
           : undefined,
       });
       ctx.onPipe(pipe);

@@ -35,6 +35,7 @@ import {
   splitPartitionFilters,
   validatePartitionFilters,
 } from "./partition_spec.ts";
+import { resolveShard, shardPartitions, type ShardSpec } from "./shards.ts";
 
 /** Most parallel readers or writers a job may use. */
 export const MAX_PARALLEL = 1024;
@@ -80,6 +81,15 @@ export interface BackupConfig {
    * @default {[{ kind: "all" }]}
    */
   partitionFilters: readonly PartitionFilterSpec[];
+  /**
+   * Back up one shard of a sharded backup: shard `index` of `count` reads its fixed share
+   * of the partitions (see `shardPartitions`) and writes into the subdirectory
+   * `shard-<index>-of-<count>/` of the storage. Excludes partition filters and node or
+   * rack lists; shards other than 0 leave out the UDFs and secondary indexes (shard 0
+   * holds them). Resolving turns it into the shard's partition filter.
+   * @default {undefined}
+   */
+  shard?: Readonly<ShardSpec>;
   /**
    * Run one reader per node instead of per partition range. Excludes partition filters.
    * @default {false}
@@ -249,7 +259,8 @@ export type BackupConfigInput =
  * a state file needs `fileLimit` and `pageSize`; `continue` needs a state file; rates ≥ 0;
  * the MRT monitor set may not be listed; the `metadata_` prefix is reserved; no duplicates
  * in node, rack, set and bin lists; ASB encoding only; and the partition filters can be
- * shared out among `parallelRead` readers.
+ * shared out among `parallelRead` readers. A `shard` becomes its partition filter (and, for
+ * shards other than 0, `noUdfs` and `noIndexes`); it excludes other partition choices.
  *
  * The caller's object is left untouched.
  *
@@ -262,6 +273,13 @@ export type BackupConfigInput =
  * import { resolveBackupConfig } from "./config.ts";
  * const config = resolveBackupConfig({ namespace: "test", parallelRead: 4 });
  * console.log(config.parallelWrite, config.partitionFilters); // 1 [{ kind: "all" }]
+ * ```
+ *
+ * @example Shard 1 of 4 of a sharded backup (one pod of an Indexed Job)
+ * ```ts
+ * import { resolveBackupConfig } from "./config.ts";
+ * const config = resolveBackupConfig({ namespace: "test", shard: { index: 1, count: 4 } });
+ * console.log(config.partitionFilters); // [{ kind: "range", begin: 1024, count: 1024 }]
  * ```
  */
 export function resolveBackupConfig(input: BackupConfigInput): Readonly<BackupConfig> {
@@ -305,6 +323,7 @@ export function resolveBackupConfig(input: BackupConfigInput): Readonly<BackupCo
     ),
   };
   if (secretAgent !== undefined) c.secretAgent = secretAgent;
+  if (input.shard !== undefined) applyShard(c, input);
   const modAfter = toNs("modAfter", input.modAfter);
   const modBefore = toNs("modBefore", input.modBefore);
   if (modAfter !== undefined) c.modAfter = modAfter;
@@ -392,6 +411,41 @@ function validate(c: BackupConfig): void {
   // the readers now rather than fail once the job has started.
   if (!byNodes && !c.parallelNodes && !c.continue) {
     splitPartitionFilters(c.partitionFilters, c.parallelRead);
+  }
+}
+
+/** A shard's partitions replace the filters; what would pick partitions otherwise is refused. */
+function applyShard(c: BackupConfig, input: BackupConfigInput): void {
+  const shard = resolveShard(input.shard!);
+  const range = shardPartitions(shard);
+  const own = (f: PartitionFilterSpec) =>
+    f.kind === "all" || (f.kind === "range" && f.begin === range.begin && f.count === range.count);
+  // A resolved shard config resolves again to itself.
+  const filters = input.partitionFilters;
+  const given = filters !== undefined && !(filters.length === 1 && own(filters[0]))
+    ? "partitionFilters"
+    : c.nodeList.length > 0
+    ? "nodeList"
+    : c.rackList.length > 0
+    ? "rackList"
+    : c.parallelNodes
+    ? "parallelNodes"
+    : undefined;
+  if (given !== undefined) {
+    throw invalidConfig(
+      "shard",
+      `${shard.index} of ${shard.count}`,
+      `no ${given} together with a shard (a shard's partitions are fixed)`,
+    );
+  }
+  c.shard = shard;
+  c.partitionFilters = Object.freeze([
+    Object.freeze({ kind: "range" as const, begin: range.begin, count: range.count }),
+  ]);
+  // Shard 0 holds the metadata: a restore of every shard applies it once.
+  if (shard.index !== 0) {
+    c.noUdfs = true;
+    c.noIndexes = true;
   }
 }
 

@@ -87,6 +87,8 @@ export interface ManifestSettings {
   encryption: string;
   /** XDR backups: the rewind (`"all"` or seconds). */
   rewind?: string;
+  /** Sharded backups: this directory holds shard `index` of `count` (`--shards`, `--shard`). */
+  shard?: { index: number; count: number };
 }
 
 /** Counts over every file of a backup. */
@@ -261,6 +263,9 @@ export function scanManifestSettings(config: Readonly<BackupConfig>): ManifestSe
   if (config.modAfter !== undefined) s.modifiedAfter = formatNanos(config.modAfter);
   if (config.modBefore !== undefined) s.modifiedBefore = formatNanos(config.modBefore);
   if (config.filterExpression !== undefined) s.filterExpression = config.filterExpression;
+  if (config.shard !== undefined) {
+    s.shard = { index: config.shard.index, count: config.shard.count };
+  }
   return s;
 }
 
@@ -412,6 +417,15 @@ export function parseManifest(bytes: Uint8Array, path: string): BackupManifest {
     }
   }
   if (typeof m.settings !== "object" || m.settings === null) throw bad("settings missing");
+  const shard = (m.settings as { shard?: unknown }).shard as Record<string, unknown> | undefined;
+  if (
+    shard !== undefined &&
+    (typeof shard !== "object" || shard === null || !Number.isSafeInteger(shard.count) ||
+      !Number.isSafeInteger(shard.index) || (shard.index as number) < 0 ||
+      (shard.index as number) >= (shard.count as number))
+  ) {
+    throw bad(`settings.shard ${JSON.stringify(shard)} is not { index, count } with index < count`);
+  }
   if (!Array.isArray(m.files)) throw bad("files missing");
   const names = new Set<string>();
   for (const [i, f] of (m.files as unknown[]).entries()) {

@@ -17,5 +17,6 @@ export * from "./node_partitions.ts";
 export * from "./record_count.ts";
 export * from "./record_reader.ts";
 export * from "./scan_filter.ts";
+export * from "./shards.ts";
 export * from "./state.ts";
 export * from "./stats.ts";

@@ -4,6 +4,13 @@
  * @module
  */
 
+import {
+  copyThrottleStats,
+  type JobThrottleStats,
+  newThrottleStats,
+  RetryCounter,
+} from "../pipeline/job_counters.ts";
+
 /** A snapshot of a backup's statistics. */
 export interface BackupStats {
   /** When the job started. */
@@ -22,6 +29,14 @@ export interface BackupStats {
   filesWritten: number;
   /** Estimated number of records the backup will read, once known. */
   estimatedRecords?: number;
+  /** Records encoded into the files (those read and still in the pipeline are not yet). */
+  recordsWritten: number;
+  /** Scan rounds repeated after a failure. */
+  retries: number;
+  /** The retries by cause (`retryCause`: `partition_unavailable`, `timeout`, …). */
+  retriesByCause: Record<string, number>;
+  /** Waits imposed by the records-per-second and bandwidth limits. */
+  throttle: JobThrottleStats;
 }
 
 /** The mutable counters a running backup fills; readers and writers share one instance. */
@@ -42,6 +57,12 @@ export class BackupCounters {
   filesWritten = 0;
   /** Estimated total records. */
   estimatedRecords?: number;
+  /** Records written to files. */
+  recordsWritten = 0;
+  /** Scan retries by cause (handed to the scans as `onRetry`). */
+  readonly retries: RetryCounter = new RetryCounter();
+  /** Waits of the rate limits (handed to the limiters). */
+  readonly throttle: JobThrottleStats = newThrottleStats();
 
   /**
    * Takes a snapshot.
@@ -59,6 +80,10 @@ export class BackupCounters {
       udfsRead: this.udfsRead,
       bytesWritten: this.closedBytes + openBytes,
       filesWritten: this.filesWritten,
+      recordsWritten: this.recordsWritten,
+      retries: this.retries.total,
+      retriesByCause: this.retries.snapshot(),
+      throttle: copyThrottleStats(this.throttle),
     };
     if (this.estimatedRecords !== undefined) stats.estimatedRecords = this.estimatedRecords;
     return stats;

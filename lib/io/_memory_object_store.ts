@@ -50,6 +50,16 @@ export class MemoryObjectStore implements ObjectStore {
     }
   }
 
+  async *listDirectories(prefix: string): AsyncIterable<string> {
+    this.#request();
+    const names = new Set<string>();
+    for (const key of this.objects.keys()) {
+      const rest = key.slice(prefix.length);
+      if (key.startsWith(prefix) && rest.includes("/")) names.add(rest.slice(0, rest.indexOf("/")));
+    }
+    yield* [...names].sort();
+  }
+
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     this.#request();
     for (const [key, bytes] of [...this.objects].sort()) {

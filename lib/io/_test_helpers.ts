@@ -4,7 +4,9 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { concatBytes } from "../_test_utils.ts";
+import type { ObjectStore } from "./object_store.ts";
 
 /** Sample files the C asbackup 4.5.8 wrote (key: sample-key.pem). */
 export const C_SAMPLES = new URL("../../testdata/c-asbackup-4.5.8/", import.meta.url).pathname;
@@ -135,4 +137,29 @@ export function sampleText(size: number): Uint8Array {
     n += l.length;
   }
   return new TextEncoder().encode(lines.join(""));
+}
+
+/** Keys of two shard directories and objects around them, for the stores' `listDirectories()` tests. */
+const DIRECTORY_TEST_KEYS = [
+  "bk/shard-0-of-2/a.asb",
+  "bk/shard-0-of-2/b.asb",
+  "bk/shard-1-of-2/x/y.asb",
+  "bk/top.asb",
+  "bk2/c.asb",
+];
+
+/**
+ * Puts the keys of two shard directories (and objects beside them) into a store and checks
+ * that `listDirectories()` finds exactly the directories, at the top and one level down.
+ *
+ * @param store The store (its fake's page size should be small, so listings page).
+ */
+export async function assertListsShardDirectories(store: ObjectStore): Promise<void> {
+  for (const key of DIRECTORY_TEST_KEYS) await store.put(key, new Uint8Array([1]));
+  assert.deepEqual(await Array.fromAsync(store.listDirectories("bk/")), [
+    "shard-0-of-2",
+    "shard-1-of-2",
+  ]);
+  assert.deepEqual(await Array.fromAsync(store.listDirectories("")), ["bk", "bk2"]);
+  assert.deepEqual(await Array.fromAsync(store.listDirectories("bk/top.asb/")), []);
 }

@@ -179,6 +179,54 @@ export class DirectoryReader implements StorageReader {
   }
 
   /**
+   * Lists the subdirectories (symlinks to directories included).
+   *
+   * @returns Their names; none when the directory is missing.
+   * @throws {AerobakError} `STORAGE_READ` when it cannot be listed.
+   */
+  async *subdirectories(): AsyncIterable<string> {
+    const names: string[] = [];
+    try {
+      for await (const e of Deno.readDir(this.dir)) {
+        if (
+          e.isDirectory ||
+          (e.isSymlink &&
+            (await Deno.stat(join(this.dir, e.name)).catch(() => null))?.isDirectory)
+        ) {
+          names.push(e.name);
+        }
+      }
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      throw readError("STORAGE_READ", this.dir, err);
+    }
+    yield* names;
+  }
+
+  /**
+   * The path of `name` in the directory.
+   *
+   * @param name File or subdirectory name; `""` for the directory.
+   * @returns The path.
+   */
+  describe(name: string): string {
+    return name === "" ? this.dir : join(this.dir, name);
+  }
+
+  /**
+   * A reader of `dir/name` with the same options.
+   *
+   * @param name Subdirectory name; must not contain a path separator.
+   * @returns The reader.
+   */
+  subdirectory(name: string): DirectoryReader {
+    if (name === "" || basename(name) !== name) {
+      throw new TypeError(`Cannot read subdirectory "${name}": expected a plain name`);
+    }
+    return new DirectoryReader(join(this.dir, name), this.#options);
+  }
+
+  /**
    * Reads `dir/name` (the backup's manifest), whatever its extension.
    *
    * @param name File name.

@@ -273,6 +273,20 @@ export class DirectoryWriter implements StorageWriter {
   }
 
   /**
+   * A writer of `dir/name` with the same options (created on first write, checked or
+   * cleared on its own).
+   *
+   * @param name Subdirectory name; must not contain a path separator.
+   * @returns The writer.
+   */
+  subdirectory(name: string): DirectoryWriter {
+    if (name === "" || basename(name) !== name) {
+      throw new TypeError(`Cannot write into subdirectory "${name}": expected a plain name`);
+    }
+    return new DirectoryWriter(join(this.dir, name), this.#options);
+  }
+
+  /**
    * Returns the full path of `name`.
    *
    * @param name File name.

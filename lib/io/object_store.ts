@@ -61,6 +61,14 @@ export interface ObjectStore {
    */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /**
+   * Lists the "subdirectories" directly under `prefix`: the next key segment of the keys
+   * that have a further `/` after it (the common prefixes of a `/`-delimited listing), as
+   * names without the `/`.
+   *
+   * @param prefix Key prefix (`""` or ending with `/`).
+   */
+  listDirectories(prefix: string): AsyncIterable<string>;
+  /**
    * Reads an object from a byte offset to its end.
    *
    * @param key Object key.
@@ -282,6 +290,17 @@ export class ObjectStoreWriter implements StorageWriter {
    */
   async remove(name: string): Promise<void> {
     await this.#store.remove(keyOf(this.prefix, name));
+  }
+
+  /**
+   * A writer of the prefix `prefix + name + "/"` with the same options.
+   *
+   * @param name Subdirectory name (no `/`).
+   * @returns The writer.
+   */
+  subdirectory(name: string): ObjectStoreWriter {
+    checkName(name);
+    return new ObjectStoreWriter(this.#store, keyOf(this.prefix, name), this.#options);
   }
 
   /**
@@ -582,6 +601,49 @@ export class ObjectStoreReader implements StorageReader {
   open(entry: StorageEntry): Promise<ReadableStream<Uint8Array>> {
     const key = this.#keys.get(entry.path) ?? entry.name;
     return Promise.resolve(resumableRead(this.#store, key, this.#options.readRetry ?? {}));
+  }
+
+  /**
+   * Lists the subdirectories (common prefixes) of the one directory read.
+   *
+   * @returns Their names.
+   * @throws {TypeError} When the reader reads files or several directories.
+   */
+  subdirectories(): AsyncIterable<string> {
+    return this.#store.listDirectories(directoryPrefix(this.#onlyDirectory("list")));
+  }
+
+  /**
+   * A reader of the subdirectory `name` of the one directory read, with the same options.
+   *
+   * @param name Subdirectory name (no `/`).
+   * @returns The reader.
+   * @throws {TypeError} When the reader reads files or several directories.
+   */
+  subdirectory(name: string): ObjectStoreReader {
+    checkName(name);
+    const dir = directoryPrefix(this.#onlyDirectory("open")) + name;
+    return new ObjectStoreReader(this.#store, { directories: [dir] }, this.#options);
+  }
+
+  /**
+   * The URL of `name` in the one directory read.
+   *
+   * @param name File or subdirectory name; `""` for the directory.
+   * @returns Such as `s3://bucket/backups/test/shard-0-of-4`.
+   * @throws {TypeError} When the reader reads files or several directories.
+   */
+  describe(name: string): string {
+    return this.#store.describe(directoryPrefix(this.#onlyDirectory("describe")) + name);
+  }
+
+  #onlyDirectory(what: string): string {
+    if (!("directories" in this.#source) || this.#source.directories.length !== 1) {
+      throw new TypeError(
+        `Cannot ${what} subdirectories: the reader reads more than one directory`,
+      );
+    }
+    return this.#source.directories[0];
   }
 
   /**

@@ -52,6 +52,15 @@ export interface StorageWriter {
    */
   remove?(name: string): Promise<void>;
   /**
+   * A writer of the subdirectory `name` of this directory (a sharded backup's
+   * `shard-<I>-of-<N>/`), with the same options; the parent's own files are not checked.
+   * Only directory storage has it.
+   *
+   * @param name Subdirectory name (no separator).
+   * @returns The writer.
+   */
+  subdirectory?(name: string): StorageWriter;
+  /**
    * The path or label of `name` as shown in messages.
    *
    * @param name File name as given to `open`.
@@ -89,6 +98,30 @@ export interface StorageReader {
    * @throws {AerobakError} `STORAGE_READ` naming the path.
    */
   open(entry: StorageEntry): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Lists the subdirectories of the directory (the shard directories of a sharded backup).
+   * Only readers of one directory have it.
+   *
+   * @returns Their names, in no particular order; none when the directory is missing.
+   * @throws {AerobakError} `STORAGE_READ` when the directory cannot be listed.
+   */
+  subdirectories?(): AsyncIterable<string>;
+  /**
+   * A reader of the subdirectory `name`, with the same options. Only readers of one
+   * directory have it.
+   *
+   * @param name Subdirectory name (no separator).
+   * @returns The reader.
+   */
+  subdirectory?(name: string): StorageReader;
+  /**
+   * The path or URL of `name` in the directory, for messages. Only readers of one directory
+   * have it.
+   *
+   * @param name File or subdirectory name; `""` for the directory itself.
+   * @returns A path such as `/backups/test/shard-0-of-4`.
+   */
+  describe?(name: string): string;
   /**
    * Reads a small file kept with the backup that is not a data file (its manifest): `name`
    * in a directory (`kind` `"directory"`), or `<path><name>` beside a single file. Readers

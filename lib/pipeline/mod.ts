@@ -11,5 +11,6 @@ export * from "./fanout.ts";
 export * from "./pipe.ts";
 export * from "./rate_limiter.ts";
 export * from "./metrics.ts";
+export * from "./job_counters.ts";
 export * from "./progress.ts";
 export * from "./job.ts";

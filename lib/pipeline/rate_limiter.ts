@@ -8,6 +8,7 @@
  */
 
 import { type Clock, systemClock } from "./clock.ts";
+import type { ThrottleStats } from "./job_counters.ts";
 
 /** Options of the rate limiters. */
 export interface RateLimiterOptions {
@@ -19,6 +20,8 @@ export interface RateLimiterOptions {
   clock?: Clock;
   /** Aborts pending waits. */
   signal?: AbortSignal;
+  /** Counts the waits the limit imposes (for metrics). */
+  stats?: ThrottleStats;
 }
 
 /**
@@ -41,6 +44,7 @@ export class TokenBucket {
   readonly #interval: number;
   readonly #clock: Clock;
   readonly #signal?: AbortSignal;
+  readonly #stats?: ThrottleStats;
   #next = -Infinity;
 
   /**
@@ -57,6 +61,7 @@ export class TokenBucket {
     this.#interval = 1000 / rate;
     this.#clock = options.clock ?? systemClock;
     this.#signal = options.signal;
+    this.#stats = options.stats;
   }
 
   /**
@@ -69,7 +74,12 @@ export class TokenBucket {
     const start = Math.max(now, this.#next);
     this.#next = start + this.#interval;
     const wait = start - now;
-    return wait > 0 ? this.#clock.sleep(wait, this.#signal) : undefined;
+    if (wait <= 0) return undefined;
+    if (this.#stats) {
+      this.#stats.waits++;
+      this.#stats.waitedMs += wait;
+    }
+    return this.#clock.sleep(wait, this.#signal);
   }
 }
 
@@ -93,6 +103,7 @@ export class LeakyBucket {
   readonly #rate: number;
   readonly #clock: Clock;
   readonly #signal?: AbortSignal;
+  readonly #stats?: ThrottleStats;
   #level = 0;
   #last: number;
 
@@ -112,6 +123,7 @@ export class LeakyBucket {
     this.#rate = bytesPerSecond / 1000;
     this.#clock = options.clock ?? systemClock;
     this.#signal = options.signal;
+    this.#stats = options.stats;
     this.#last = this.#clock.now();
   }
 
@@ -128,6 +140,11 @@ export class LeakyBucket {
     this.#last = now;
     const capacity = this.#rate * 1000;
     if (this.#level <= capacity) return undefined;
-    return this.#clock.sleep((this.#level - capacity) / this.#rate, this.#signal);
+    const wait = (this.#level - capacity) / this.#rate;
+    if (this.#stats) {
+      this.#stats.waits++;
+      this.#stats.waitedMs += wait;
+    }
+    return this.#clock.sleep(wait, this.#signal);
   }
 }

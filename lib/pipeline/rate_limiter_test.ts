@@ -55,3 +55,23 @@ Deno.test("TokenBucket() rejects a non-positive rate", () => {
   assert.throws(() => new TokenBucket(0), RangeError);
   assert.throws(() => new LeakyBucket(-1), RangeError);
 });
+
+Deno.test("TokenBucket and LeakyBucket count the waits they impose in their stats", async () => {
+  const clock = new ManualClock();
+  const stats = { waits: 0, waitedMs: 0 };
+  const tokens = new TokenBucket(4, { clock, stats });
+  tokens.take();
+  const a = tokens.take()!;
+  const b = tokens.take()!;
+  assert.deepEqual(stats, { waits: 2, waitedMs: 750 });
+  await clock.advance(500);
+  await Promise.all([a, b]);
+  const bytes = { waits: 0, waitedMs: 0 };
+  const leaky = new LeakyBucket(1000, { clock, stats: bytes });
+  assert.equal(leaky.wait(1000), undefined);
+  assert.deepEqual(bytes, { waits: 0, waitedMs: 0 });
+  const p = leaky.wait(500)!;
+  assert.deepEqual(bytes, { waits: 1, waitedMs: 500 });
+  await clock.advance(500);
+  await p;
+});

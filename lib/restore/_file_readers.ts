@@ -133,6 +133,7 @@ export function asbFileReaders(r: AsbReading): PipeReader<AsbToken>[] {
             } else current = f;
             yield token;
           }
+          r.counters.filesRead++;
         } finally {
           current = undefined;
           r.open.delete(chain);

@@ -28,6 +28,7 @@ import {
   type RetryPolicy,
 } from "../policy.ts";
 import type { SecretAgentConfig } from "../secret_agent/client.ts";
+import { resolveShard, type ShardSpec } from "../backup/shards.ts";
 
 /** Most parallel readers a restore may use. */
 export const MAX_RESTORE_PARALLEL = 1024;
@@ -138,6 +139,19 @@ export interface RestoreConfig {
    */
   applyMetadataLast: boolean;
   /**
+   * Restore one shard of a sharded backup (the reader reads the directory holding the
+   * `shard-<I>-of-<N>` directories). Without it, such a directory is restored whole, every
+   * shard at once.
+   * @default {undefined}
+   */
+  shard?: Readonly<ShardSpec>;
+  /**
+   * Restore a sharded backup some of whose shards are missing (only the shards there are
+   * restored); without it such a restore is refused before anything is written.
+   * @default {false}
+   */
+  allowPartial: boolean;
+  /**
    * How records are written. The defaults are the restore CLI's: merge bins (`update`),
    * write only when the file's generation is newer (`expectGenGreater`), send the key,
    * 10 s total and socket timeouts.
@@ -221,6 +235,13 @@ export type RestoreConfigInput =
  * const config = resolveRestoreConfig({ namespace: { source: "prod", destination: "test" } });
  * console.log(config.batchSize, config.writePolicy.generationPolicy); // 128 "expectGenGreater"
  * ```
+ *
+ * @example Restore shard 2 of a backup split into 4 shards (one pod of an Indexed Job)
+ * ```ts
+ * import { resolveRestoreConfig } from "./config.ts";
+ * const config = resolveRestoreConfig({ shard: { index: 2, count: 4 } });
+ * console.log(config.shard, config.allowPartial); // { index: 2, count: 4 } false
+ * ```
  */
 export function resolveRestoreConfig(input: RestoreConfigInput = {}): Readonly<RestoreConfig> {
   const secretAgent = resolveSecretAgent(input.secretAgent);
@@ -242,6 +263,7 @@ export function resolveRestoreConfig(input: RestoreConfigInput = {}): Readonly<R
     ignoreRecordError: input.ignoreRecordError ?? false,
     validateOnly: input.validateOnly ?? false,
     applyMetadataLast: input.applyMetadataLast ?? false,
+    allowPartial: input.allowPartial ?? false,
     writePolicy: resolveWritePolicy(input.writePolicy),
     retryPolicy: resolveRetryPolicy("retryPolicy", input.retryPolicy, DEFAULT_WRITE_RETRY_POLICY),
     compression: resolveCompression(input.compression),
@@ -254,6 +276,7 @@ export function resolveRestoreConfig(input: RestoreConfigInput = {}): Readonly<R
     ),
   };
   if (secretAgent !== undefined) c.secretAgent = secretAgent;
+  if (input.shard !== undefined) c.shard = resolveShard(input.shard);
   if (input.namespace !== undefined) {
     const { source, destination } = input.namespace;
     if (typeof source !== "string" || source === "") {

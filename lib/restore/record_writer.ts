@@ -11,7 +11,7 @@ import { BatchRows } from "../aerospike/batch.ts";
 import type { Cluster } from "../aerospike/cluster.ts";
 import type { WritePolicy } from "../aerospike/policy.ts";
 import type { AerospikeRecord } from "../aerospike/record.ts";
-import { ResultCode, resultCodeName } from "../aerospike/result_code.ts";
+import { ResultCode, resultCodeName, retryCause } from "../aerospike/result_code.ts";
 import { AerobakError } from "../errors.ts";
 import type { AsbToken } from "../format/asb/parser.ts";
 import { type Clock, systemClock } from "../pipeline/clock.ts";
@@ -144,7 +144,7 @@ export class SingleRecordWriter implements PipeWriter<AsbToken> {
         ctx.counters.recordsFailed++;
         throw writeFailed(record, code, error);
       }
-      ctx.counters.retries++;
+      ctx.counters.countRetry(retryCause(error ?? code));
       await (ctx.clock ?? systemClock).sleep(retryDelayMs(ctx.retry, k), ctx.signal);
     }
   }
@@ -316,7 +316,7 @@ export class BatchRecordWriter implements PipeWriter<AsbToken> {
         };
         throw writeFailed(row, codes ? lastCode : 0, error);
       }
-      ctx.counters.retries++;
+      ctx.counters.countRetry(retryCause(error ?? lastCode));
       await (ctx.clock ?? systemClock).sleep(retryDelayMs(ctx.retry, k), ctx.signal);
       rows.retain(again);
     }

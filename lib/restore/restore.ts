@@ -31,6 +31,7 @@ import {
   type RecordWriterContext,
   SingleRecordWriter,
 } from "./record_writer.ts";
+import { openShardedInput, shardsIncomplete } from "./shards.ts";
 import type { RestoreTracker } from "./state.ts";
 import { RestoreCounters, type RestoreStats } from "./stats.ts";
 
@@ -140,11 +141,19 @@ export function checkRestoreInput(
 async function runRestore(
   cluster: Cluster | null,
   config: Readonly<RestoreConfig>,
-  storage: StorageReader,
+  input: StorageReader,
   ctx: RunContext,
 ): Promise<void> {
   const { signal, counters } = ctx;
   checkRestoreInput(cluster, config, "ASB");
+  // A sharded backup: every shard (or the one asked for); an incomplete one is refused
+  // before anything is written, and fails its validation once the rest is decoded.
+  const sharded = await openShardedInput(input, { shard: config.shard });
+  const storage = sharded.reader;
+  const incomplete = sharded.incomplete.length > 0
+    ? shardsIncomplete(sharded, !config.validateOnly)
+    : undefined;
+  if (incomplete && !config.validateOnly && !config.allowPartial) throw incomplete;
   const encryptionKey = await loadJobEncryptionKey(config.encryption, {
     secretAgent: config.secretAgent,
   });
@@ -157,7 +166,11 @@ async function runRestore(
     entries.sort((a, b) => meta(a) - meta(b));
   }
   const bandwidth = config.bandwidth > 0
-    ? new LeakyBucket(config.bandwidth, { clock: ctx.clock, signal })
+    ? new LeakyBucket(config.bandwidth, {
+      clock: ctx.clock,
+      signal,
+      stats: counters.throttle.bandwidth,
+    })
     : undefined;
   const readers = asbFileReaders({
     storage,
@@ -170,7 +183,10 @@ async function runRestore(
     onFileRead: ctx.onFileRead,
     resume: ctx.resume,
   });
-  if (readers.length === 0) return;
+  if (readers.length === 0) {
+    if (incomplete && config.validateOnly) throw incomplete;
+    return;
+  }
 
   if (config.validateOnly) {
     const processors = restoreProcessors(counters, {
@@ -185,6 +201,7 @@ async function runRestore(
     const pipe = new Pipe({ readers, processors, writers: [new DiscardWriter()] }, { signal });
     ctx.onPipe(pipe);
     await pipe.run();
+    if (incomplete) throw incomplete;
     return;
   }
 
@@ -244,7 +261,11 @@ async function runRestore(
     namespace: config.namespace,
     extraTtl: config.extraTtl,
     limiter: config.recordsPerSecond > 0
-      ? new TokenBucket(config.recordsPerSecond, { clock: ctx.clock, signal })
+      ? new TokenBucket(config.recordsPerSecond, {
+        clock: ctx.clock,
+        signal,
+        stats: counters.throttle.records,
+      })
       : undefined,
     nowSeconds: ctx.now,
   });

@@ -6,6 +6,13 @@
  * @module
  */
 
+import {
+  copyThrottleStats,
+  type JobThrottleStats,
+  newThrottleStats,
+  RetryCounter,
+} from "../pipeline/job_counters.ts";
+
 /** A snapshot of a restore's statistics. */
 export interface RestoreStats {
   /** When the job started. */
@@ -41,6 +48,12 @@ export interface RestoreStats {
   bytesRead: number;
   /** Write attempts repeated after a retriable failure. */
   retries: number;
+  /** The retries by cause (`retryCause`: `timeout`, `key_busy`, `network`, …). */
+  retriesByCause: Record<string, number>;
+  /** Backup files read to their end. */
+  filesRead: number;
+  /** Waits imposed by the records-per-second and bandwidth limits. */
+  throttle: JobThrottleStats;
 }
 
 /** The mutable counters a running restore fills. */
@@ -75,6 +88,22 @@ export class RestoreCounters {
   closedBytes = 0;
   /** See {@linkcode RestoreStats}. */
   retries = 0;
+  /** See {@linkcode RestoreStats}. */
+  filesRead = 0;
+  /** The retries by cause. */
+  readonly retryCauses: RetryCounter = new RetryCounter();
+  /** Waits of the rate limits (handed to the limiters). */
+  readonly throttle: JobThrottleStats = newThrottleStats();
+
+  /**
+   * Counts one retried write.
+   *
+   * @param cause Why (`retryCause`).
+   */
+  countRetry(cause: string): void {
+    this.retries++;
+    this.retryCauses.count(cause);
+  }
 
   /**
    * Takes a snapshot.
@@ -99,6 +128,9 @@ export class RestoreCounters {
       errorsInDoubt: this.errorsInDoubt,
       bytesRead: this.closedBytes + openBytes,
       retries: this.retries,
+      retriesByCause: this.retryCauses.snapshot(),
+      filesRead: this.filesRead,
+      throttle: copyThrottleStats(this.throttle),
     };
   }
 }

@@ -15,7 +15,7 @@
 
 import type { Cluster } from "../aerospike/cluster.ts";
 import type { WritePolicy } from "../aerospike/policy.ts";
-import { ResultCode, resultCodeName } from "../aerospike/result_code.ts";
+import { ResultCode, resultCodeName, retryCause } from "../aerospike/result_code.ts";
 import { AerobakError } from "../errors.ts";
 import { decodeAsbx } from "../format/asbx/decoder.ts";
 import type { AsbxToken } from "../format/asbx/encoder.ts";
@@ -140,6 +140,7 @@ async function buildPipe(
     const limiter = new TokenBucket(config.recordsPerSecond, {
       clock: ctx.clock,
       signal: ctx.signal,
+      stats: ctx.counters.throttle.records,
     });
     processors.push({
       process: (t) => {
@@ -162,7 +163,11 @@ async function buildPipe(
     })
   );
   const bandwidth = config.bandwidth > 0 && !config.validateOnly
-    ? new LeakyBucket(config.bandwidth, { clock: ctx.clock, signal: ctx.signal })
+    ? new LeakyBucket(config.bandwidth, {
+      clock: ctx.clock,
+      signal: ctx.signal,
+      stats: ctx.counters.throttle.bandwidth,
+    })
     : undefined;
   return new Pipe({ readers, processors, writers }, {
     fanout: fixedFanout(),
@@ -204,6 +209,7 @@ async function* readFiles(
         }
         yield token;
       }
+      ctx.counters.filesRead++;
     } finally {
       ctx.open.delete(chain);
       ctx.counters.closedBytes += chain.bytesRead();
@@ -385,7 +391,7 @@ class ReplayWriter implements PipeWriter<AsbxToken> {
         }
       }
       if (k + 1 >= attempts) throw failed(token, set, code, error);
-      ctx.counters.retries++;
+      ctx.counters.countRetry(retryCause(error ?? code));
       await ctx.clock.sleep(retryDelayMs(ctx.retry, k), ctx.signal);
     }
   }

@@ -428,9 +428,47 @@ export class AzureBlobStore implements ObjectStore {
     for await (const blob of this.#listBlobs(prefix)) yield { key: blob.key, size: blob.size };
   }
 
+  /**
+   * Lists the virtual directories directly under `prefix` (the `BlobPrefix` entries of List
+   * Blobs with delimiter `/`).
+   *
+   * @param prefix Key prefix (`""` or ending with `/`).
+   * @returns The next name segment of each, without `/`.
+   * @throws {AerobakError} As {@linkcode AzureBlobStore.list}.
+   */
+  async *listDirectories(prefix: string): AsyncIterable<string> {
+    for await (const page of this.#listPages(prefix)) {
+      for (const dir of xmlChildren(xmlChild(page, "Blobs"), "BlobPrefix")) {
+        const full = entryName(dir);
+        if (full === undefined) continue;
+        const segment = full.slice(prefix.length).replace(/\/$/, "");
+        if (full.startsWith(prefix) && segment !== "" && !segment.includes("/")) yield segment;
+      }
+    }
+  }
+
   async *#listBlobs(
     prefix: string,
   ): AsyncIterable<{ key: string; size: number; tier: string; archiveStatus: string }> {
+    for await (const page of this.#listPages(prefix)) {
+      for (const blob of xmlChildren(xmlChild(page, "Blobs"), "Blob")) {
+        const key = entryName(blob);
+        if (key === undefined) continue;
+        if (/^\s*true\s*$/i.test(xmlText(xmlChild(blob, "Metadata"), "hdi_isfolder") ?? "")) {
+          continue;
+        }
+        const properties = xmlChild(blob, "Properties");
+        yield {
+          key,
+          size: Number(xmlText(properties, "Content-Length") ?? 0),
+          tier: xmlText(properties, "AccessTier") ?? "",
+          archiveStatus: xmlText(properties, "ArchiveStatus") ?? "",
+        };
+      }
+    }
+  }
+
+  async *#listPages(prefix: string): AsyncIterable<XmlElement> {
     let marker = "";
     do {
       const query: Record<string, string> = {
@@ -446,23 +484,7 @@ export class AzureBlobStore implements ObjectStore {
         await this.#text({ method: "GET", query, verb: "list", failCode: "STORAGE_READ" }, what),
         what,
       );
-      for (const blob of xmlChildren(xmlChild(page, "Blobs"), "Blob")) {
-        const name = xmlChild(blob, "Name");
-        if (name === undefined) continue;
-        // Names with characters XML cannot carry come percent-encoded.
-        const encoded = /^true$/i.test(xmlAttribute(name, "Encoded") ?? "");
-        const key = encoded ? decodeURIComponent(name.text) : name.text;
-        if (/^\s*true\s*$/i.test(xmlText(xmlChild(blob, "Metadata"), "hdi_isfolder") ?? "")) {
-          continue;
-        }
-        const properties = xmlChild(blob, "Properties");
-        yield {
-          key,
-          size: Number(xmlText(properties, "Content-Length") ?? 0),
-          tier: xmlText(properties, "AccessTier") ?? "",
-          archiveStatus: xmlText(properties, "ArchiveStatus") ?? "",
-        };
-      }
+      yield page;
       marker = xmlText(page, "NextMarker") ?? "";
     } while (marker !== "");
   }
@@ -909,6 +931,14 @@ function authOf(o: AzureBlobStoreOptions): Auth {
 }
 
 /** Parses a List Blobs answer; one that is not XML fails (retriably: it may be cut short). */
+/** The name of a listed blob or prefix; names with characters XML cannot carry come percent-encoded. */
+function entryName(entry: XmlElement): string | undefined {
+  const name = xmlChild(entry, "Name");
+  if (name === undefined) return undefined;
+  const encoded = /^true$/i.test(xmlAttribute(name, "Encoded") ?? "");
+  return encoded ? decodeURIComponent(name.text) : name.text;
+}
+
 function listPage(text: string, what: string): XmlElement {
   try {
     return parseXml(text);

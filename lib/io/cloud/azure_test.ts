@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { AerobakError } from "../../errors.ts";
-import { chunked, collect, sampleText } from "../_test_helpers.ts";
+import { assertListsShardDirectories, chunked, collect, sampleText } from "../_test_helpers.ts";
 import { ObjectStoreReader, ObjectStoreWriter } from "../object_store.ts";
 import {
   AzureBlobStore,
@@ -184,6 +184,19 @@ Deno.test("AzureBlobStore puts, lists (one level, page by page), reads and remov
     store.describe("bk/x.asb"),
     `${server.url}/${server.container}/bk/x.asb`,
   );
+});
+
+Deno.test("AzureBlobStore.listDirectories() lists the blob prefixes under a prefix, page by page", async () => {
+  await using server = await startAzureTestServer({ pageSize: 2 });
+  const store = sharedKeyStore(server);
+  await assertListsShardDirectories(store);
+  // A name Azure sends percent-encoded (Encoded="true").
+  server.putBlob("bk/\u0002odd/x.asb", bytes(1));
+  assert.deepEqual(await Array.fromAsync(store.listDirectories("bk/")), [
+    "\u0002odd",
+    "shard-0-of-2",
+    "shard-1-of-2",
+  ]);
 });
 
 Deno.test('AzureBlobStore lists names Azure sends percent-encoded (Encoded="true")', async () => {

@@ -203,23 +203,7 @@ export class GcsStore implements ObjectStore {
    *   `STORAGE_READ`.
    */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    let pageToken = "";
-    do {
-      const q = new URLSearchParams({
-        prefix,
-        delimiter: "/",
-        fields: "items(name,size),nextPageToken",
-      });
-      if (pageToken !== "") q.set("pageToken", pageToken);
-      const call: Call = {
-        method: "GET",
-        url: `${this.#objects}?${q}`,
-        action: "list",
-        target: this.describe(prefix),
-        ok: (s) => s === 200,
-        failCode: "STORAGE_READ",
-      };
-      const page = await this.#t.json(call) as { items?: unknown; nextPageToken?: unknown };
+    for await (const { page, call } of this.#listPages(prefix, "items(name,size)")) {
       const items = Array.isArray(page.items) ? page.items as ObjectResource[] : [];
       for (const item of items) {
         const key = item.name;
@@ -231,6 +215,53 @@ export class GcsStore implements ObjectStore {
         if (!key.startsWith(prefix) || rest === "" || rest.includes("/")) continue;
         yield { key, size };
       }
+    }
+  }
+
+  /**
+   * Lists the prefixes directly under `prefix` (the `prefixes` of a `/`-delimited listing).
+   *
+   * @param prefix Key prefix (`""` or ending with `/`).
+   * @returns The next key segment of each, without `/`.
+   * @throws {AerobakError} As {@linkcode GcsStore.list}.
+   */
+  async *listDirectories(prefix: string): AsyncIterable<string> {
+    for await (const { page } of this.#listPages(prefix, "prefixes")) {
+      const prefixes = Array.isArray(page.prefixes) ? page.prefixes : [];
+      for (const p of prefixes) {
+        if (typeof p !== "string" || !p.startsWith(prefix)) continue;
+        const name = p.slice(prefix.length).replace(/\/$/, "");
+        if (name !== "" && !name.includes("/")) yield name;
+      }
+    }
+  }
+
+  async *#listPages(
+    prefix: string,
+    fields: string,
+  ): AsyncIterable<{ page: { items?: unknown; prefixes?: unknown }; call: Call }> {
+    let pageToken = "";
+    do {
+      const q = new URLSearchParams({
+        prefix,
+        delimiter: "/",
+        fields: `${fields},nextPageToken`,
+      });
+      if (pageToken !== "") q.set("pageToken", pageToken);
+      const call: Call = {
+        method: "GET",
+        url: `${this.#objects}?${q}`,
+        action: "list",
+        target: this.describe(prefix),
+        ok: (s) => s === 200,
+        failCode: "STORAGE_READ",
+      };
+      const page = await this.#t.json(call) as {
+        items?: unknown;
+        prefixes?: unknown;
+        nextPageToken?: unknown;
+      };
+      yield { page, call };
       pageToken = typeof page.nextPageToken === "string" ? page.nextPageToken : "";
     } while (pageToken !== "");
   }

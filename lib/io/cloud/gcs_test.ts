@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { AerobakError } from "../../errors.ts";
-import { chunked, collect } from "../_test_helpers.ts";
+import { assertListsShardDirectories, chunked, collect } from "../_test_helpers.ts";
 import { ObjectStoreReader, ObjectStoreWriter, type RequestRetryPolicy } from "../object_store.ts";
 import { GCS_CHUNK_ALIGNMENT, gcsEndpointBase, GcsStore, type GcsStoreOptions } from "./gcs.ts";
 import { crc32c, crc32cBase64 } from "./gcs_crc32c.ts";
@@ -94,6 +94,10 @@ Deno.test("gcsEndpointBase() accepts the endpoint forms Google's clients take", 
   assert.throws(() => gcsEndpointBase("localhost:4443"), TypeError);
   assert.throws(() => gcsEndpointBase("ftp://x"), TypeError);
   assert.throws(() => new GcsStore({ bucket: "" }), TypeError);
+});
+
+Deno.test("GcsStore.listDirectories() lists the prefixes under a prefix, page by page", async () => {
+  await withGcs({ pageSize: 2 }, {}, (_gcs, store) => assertListsShardDirectories(store));
 });
 
 Deno.test("GcsStore lists, puts, reads and removes objects with one service-account token", async () => {

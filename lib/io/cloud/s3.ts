@@ -332,6 +332,33 @@ export class S3Store implements ObjectStore {
    *   `STORAGE_READ`.
    */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    for await (const page of this.#listPages(prefix)) {
+      for (const item of xmlChildren(page, "Contents")) {
+        const key = xmlText(item, "Key") ?? "";
+        if (!key.startsWith(prefix) || key.slice(prefix.length).includes("/")) continue;
+        yield { key, size: Number(xmlText(item, "Size") ?? "0") };
+      }
+    }
+  }
+
+  /**
+   * Lists the common prefixes directly under a prefix (ListObjectsV2 with `delimiter=/`).
+   *
+   * @param prefix Key prefix (`""` or ending with `/`).
+   * @returns The next key segment of each, without `/`.
+   * @throws {AerobakError} As {@linkcode S3Store.list}.
+   */
+  async *listDirectories(prefix: string): AsyncIterable<string> {
+    for await (const page of this.#listPages(prefix)) {
+      for (const item of xmlChildren(page, "CommonPrefixes")) {
+        const common = xmlText(item, "Prefix") ?? "";
+        const name = common.slice(prefix.length).replace(/\/$/, "");
+        if (common.startsWith(prefix) && name !== "" && !name.includes("/")) yield name;
+      }
+    }
+  }
+
+  async *#listPages(prefix: string): AsyncIterable<XmlElement> {
     let token: string | undefined;
     do {
       const query: [string, string][] = [
@@ -349,11 +376,7 @@ export class S3Store implements ObjectStore {
         ok: [200],
       };
       const page = this.#xml(call, await this.#exchange(call));
-      for (const item of xmlChildren(page, "Contents")) {
-        const key = xmlText(item, "Key") ?? "";
-        if (!key.startsWith(prefix) || key.slice(prefix.length).includes("/")) continue;
-        yield { key, size: Number(xmlText(item, "Size") ?? "0") };
-      }
+      yield page;
       token = xmlText(page, "IsTruncated") === "true"
         ? xmlText(page, "NextContinuationToken")
         : undefined;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { assertListsShardDirectories } from "../_test_helpers.ts";
 import { AerobakError } from "../../errors.ts";
 import { ObjectStoreReader, ObjectStoreWriter } from "../object_store.ts";
 import { S3_MAX_PARTS, S3Error, s3RequestUrl, S3Store, type S3StoreOptions } from "./s3.ts";
@@ -61,6 +62,11 @@ Deno.test("s3RequestUrl() uses virtual hosts on AWS and path style elsewhere", (
     ]).href,
     "http://minio:9000/bk/k?uploads=",
   );
+});
+
+Deno.test("S3Store.listDirectories() lists the common prefixes under a prefix, page by page", async () => {
+  await using s3 = await startS3TestServer();
+  await assertListsShardDirectories(storeFor(s3, { listPageSize: 2 }));
 });
 
 Deno.test("S3Store puts, lists page by page, reads from an offset and removes", async () => {
