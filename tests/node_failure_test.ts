@@ -197,7 +197,11 @@ Deno.test("asbackup of a cluster that dies whole fails clearly, keeps its state,
   assert.equal(resumed.code, 0, resumed.err);
   const b = await readBackup(dir.path);
   assertAtLeastOnce(b.records, emu.dump("test"));
-  assert.deepEqual(b.others, [], "the state file is gone once the backup is whole");
+  assert.deepEqual(
+    b.others,
+    ["backup.manifest.json"],
+    "the state file is gone, the manifest there",
+  );
 });
 
 // ---- restore ----

@@ -90,7 +90,14 @@ async function hasFiles(reader: StorageReader): Promise<boolean> {
 }
 
 function describeRoot(root: StorageReader): string {
-  return root.describe?.("") ?? "the backup directory";
+  // Only a reader of one directory can name it (not one of files, or of several).
+  if (root.kind !== "directory") return "the backup files";
+  try {
+    return root.describe?.("") ?? "the backup directory";
+  } catch (e) {
+    if (e instanceof TypeError) return "the backup directories";
+    throw e;
+  }
 }
 
 /** Options of {@linkcode ShardedReader}. */
