@@ -5,13 +5,8 @@
  * @module
  */
 
-import {
-  dataViewOf,
-  decodeRecordMessage,
-  type MessageHeader,
-  MSG_HEADER_SIZE,
-  readMessageHeader,
-} from "./message.ts";
+import { dataViewOf, type MessageHeader, MSG_HEADER_SIZE, readMessageHeader } from "./message.ts";
+import { decodeRecordMessage } from "./record_view.ts";
 import type { AerospikeRecord } from "./record.ts";
 
 /** One captured proto message. */

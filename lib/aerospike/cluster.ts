@@ -34,7 +34,7 @@ import {
   type WritePolicy,
 } from "./policy.ts";
 import { ResultCode } from "./result_code.ts";
-import { type ScanCluster, scanPartitions } from "./scan.ts";
+import { runScan, type ScanCluster, type ScanConsumer, scanPartitions } from "./scan.ts";
 import { loadTlsContext, type TlsContext } from "./tls.ts";
 import {
   deleteRecord,
@@ -260,6 +260,34 @@ export class Cluster implements AsyncDisposable {
   scan(filter: PartitionFilter, opts: ScanOptions): AsyncIterableIterator<AerospikeRecord> {
     const resolved = resolveScanOptions(opts);
     return scanPartitions(this.#scanView(), filter, resolved);
+  }
+
+  /**
+   * Scans the partitions of a filter, handing the records to a consumer a reply frame at a
+   * time, where they lie in the read buffer: no record object, copy or promise per record
+   * (the path backups take, see `ScanConsumer`). The filter's cursors advance as records
+   * reach the consumer; retries and node failures are handled as by {@linkcode scan}.
+   *
+   * @param filter Partitions to scan; updated in place.
+   * @param opts Namespace, set, bins, filter expression, paging, timeouts, retries.
+   * @param consumer Takes each record message, and holds the scan back while it is busy.
+   * @returns When the scan has ended.
+   * @throws {AerobakError} `MAX_RETRIES_EXCEEDED`, `SERVER_ERROR`, `TOTAL_TIMEOUT`, protocol
+   *   errors naming node and command, or what the consumer threw.
+   *
+   * @example Count the records of a namespace
+   * ```ts ignore
+   * let n = 0;
+   * await cluster.scanFrames(PartitionFilter.all(), { namespace: "test" }, {
+   *   record: (body, view, offset, header) => {
+   *     n++;
+   *     return new RecordView().read(body, view, offset, header).next;
+   *   },
+   * });
+   * ```
+   */
+  scanFrames(filter: PartitionFilter, opts: ScanOptions, consumer: ScanConsumer): Promise<void> {
+    return runScan(this.#scanView(), filter, resolveScanOptions(opts), consumer);
   }
 
   /**

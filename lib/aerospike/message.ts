@@ -10,15 +10,8 @@
 
 import { AerobakError } from "../errors.ts";
 import type { ByteWriter } from "./byte_writer.ts";
-import { copyBytes } from "./_arena.ts";
-import {
-  particleSize,
-  readParticle,
-  readUserKey,
-  writeParticle,
-  writeUserKey,
-} from "./particle.ts";
-import { type AerospikeRecord, type Bin, ParticleType, type UserKey } from "./record.ts";
+import { particleSize, writeParticle, writeUserKey } from "./particle.ts";
+import { type AerospikeRecord, type Bin, ParticleType } from "./record.ts";
 
 /** info1 bits. */
 export const Info1 = {
@@ -484,96 +477,6 @@ function sameAscii(s: string, buf: Uint8Array, offset: number, length: number): 
  */
 export function readName(buf: Uint8Array, offset: number, length: number): string {
   return internName(buf, offset, length);
-}
-
-/** A decoded record message. */
-export interface DecodedRecord {
-  /** The record; digest, key and bin values own their bytes. */
-  record: AerospikeRecord;
-  /** Offset of the next AS_MSG. */
-  next: number;
-}
-
-/**
- * Decodes the body of a record message (scan/read/batch-read reply): fields NAMESPACE,
- * DIGEST, SET, KEY (others skipped), then the ops as bins. The record owns its bytes
- * (digest, key and every bytes-typed bin value are copied) so it outlives the frame.
- *
- * @param buf The frame buffer.
- * @param offset Start of the fields: the AS_MSG offset + {@linkcode MSG_HEADER_SIZE}.
- * @param header The header already read by {@linkcode readMessageHeader}.
- * @returns The record and the offset of the next message.
- * @throws {AerobakError} `MESSAGE_INVALID` when the message is malformed or has no
- * namespace or digest.
- */
-export function decodeRecordMessage(
-  buf: Uint8Array,
-  offset: number,
-  header: MessageHeader,
-): DecodedRecord {
-  const view = dataViewOf(buf);
-  const start = offset;
-  let namespace: string | undefined;
-  let set = "";
-  let digest: Uint8Array | undefined;
-  let key: UserKey | undefined;
-  // The same walks as forEachField/forEachOp, inlined: this runs for every scanned record,
-  // and callbacks capturing these locals would allocate a context per record.
-  const nFields = header.nFields;
-  for (let i = 0; i < nFields; i++) {
-    if (offset + 5 > buf.length) throw invalid(`Truncated field ${i} of ${nFields}`, offset);
-    const size = view.getUint32(offset);
-    if (size < 1 || offset + 4 + size > buf.length) {
-      throw invalid(`Invalid field size ${size}`, offset);
-    }
-    const at = offset + 5;
-    const len = size - 1;
-    switch (buf[offset + 4]) {
-      case 0:
-        namespace = internName(buf, at, len);
-        break;
-      case 1:
-        set = internName(buf, at, len);
-        break;
-      case 4:
-        if (len !== 20) throw invalid(`Invalid digest field of ${len} bytes`, at);
-        digest = copyBytes(buf, at, at + 20);
-        break;
-      case 2:
-        key = readUserKey(buf, view, at, len);
-        break;
-    }
-    offset += 4 + size;
-  }
-  if (namespace === undefined || digest === undefined) {
-    throw invalid("Record message without namespace or digest field", start);
-  }
-  const nOps = header.nOps;
-  const bins: Bin[] = new Array(nOps);
-  for (let i = 0; i < nOps; i++) {
-    if (offset + 8 > buf.length) throw invalid(`Truncated op ${i} of ${nOps}`, offset);
-    const size = view.getUint32(offset);
-    const end = offset + 4 + size;
-    const nameLength = buf[offset + 7];
-    const nameOffset = offset + 8;
-    const valueOffset = nameOffset + nameLength + ((buf[offset + 6] & 1) !== 0 ? 8 : 0);
-    if (size < 4 || end > buf.length || end < valueOffset) {
-      throw invalid(`Invalid op size ${size}`, offset);
-    }
-    const name = internName(buf, nameOffset, nameLength);
-    bins[i] = readParticle(buf, view, valueOffset, end - valueOffset, buf[offset + 5], name);
-    offset = end;
-  }
-  const record: AerospikeRecord = {
-    namespace,
-    set,
-    digest,
-    generation: header.generation,
-    voidTime: header.recordTtl,
-    bins,
-  };
-  if (key !== undefined) record.key = key;
-  return { record, next: offset };
 }
 
 /** Options of {@linkcode encodeRecordMessage}. */

@@ -6,7 +6,6 @@ import {
   createMessageHeader,
   createOpView,
   dataViewOf,
-  decodeRecordMessage,
   encodeRecordMessage,
   forEachField,
   forEachOp,
@@ -19,6 +18,7 @@ import {
   writeReadOp,
   writeStringField,
 } from "./message.ts";
+import { decodeRecordMessage } from "./record_view.ts";
 import { binToJs, floatBin, geoJsonBin, intBin, stringBin } from "./particle.ts";
 import type { AerospikeRecord } from "./record.ts";
 

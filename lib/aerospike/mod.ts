@@ -13,6 +13,7 @@ export * from "./byte_writer.ts";
 export * from "./proto.ts";
 export * from "./result_code.ts";
 export * from "./message.ts";
+export * from "./record_view.ts";
 export * from "./particle.ts";
 export * from "./digest.ts";
 export * from "./info.ts";

@@ -114,6 +114,56 @@ export function readIntValue(view: DataView, offset: number, length: number): bi
 }
 
 /**
+ * Checks a bin value as it lies in a reply and tells where its data starts: sizes that
+ * fit the type, a GeoJSON cell header that fits the value (its JSON text follows it).
+ *
+ * @param view A view of the buffer holding the value.
+ * @param offset Value start.
+ * @param length Value length.
+ * @param type Particle type.
+ * @param name Bin name (for errors).
+ * @returns Bytes to skip before the data (GeoJSON's cell header; 0 for other types).
+ * @throws {AerobakError} `MESSAGE_INVALID` for a malformed value, `PARTICLE_UNSUPPORTED`
+ * for a type backups cannot hold (vector, obsolete types).
+ */
+export function particleSkip(
+  view: DataView,
+  offset: number,
+  length: number,
+  type: number,
+  name: string,
+): number {
+  switch (type) {
+    case ParticleType.NULL:
+      return 0;
+    case ParticleType.INTEGER:
+      if (length < 1 || length > 8) throw invalid(`Invalid integer of ${length} bytes`, offset);
+      return 0;
+    case ParticleType.FLOAT:
+      if (length !== 8) throw invalid(`Invalid float bin "${name}" of ${length} bytes`, offset);
+      return 0;
+    case ParticleType.BOOL:
+      if (length !== 1) throw invalid(`Invalid bool bin "${name}" of ${length} bytes`, offset);
+      return 0;
+    case ParticleType.GEOJSON: {
+      if (length < 3) throw invalid(`Invalid GeoJSON bin "${name}" of ${length} bytes`, offset);
+      const skip = 3 + 8 * view.getUint16(offset + 1);
+      if (skip > length) {
+        throw invalid(`Invalid GeoJSON bin "${name}": cell header longer than value`, offset);
+      }
+      return skip;
+    }
+    default:
+      if (BYTES_TYPES.has(type)) return 0;
+      throw new AerobakError(
+        "PARTICLE_UNSUPPORTED",
+        `Cannot decode bin "${name}": particle type ${type} is not supported, at byte offset ${offset}`,
+        { location: { offset } },
+      );
+  }
+}
+
+/**
  * Decodes a bin value. Bytes-typed values are copied (into a shared chunk, see
  * `_arena.ts`) so the bin outlives the frame buffer; GeoJSON loses its cell header.
  *
@@ -135,38 +185,22 @@ export function readParticle(
   type: number,
   name: string,
 ): Bin {
+  const skip = particleSkip(view, offset, length, type, name);
   switch (type) {
     case ParticleType.NULL:
       return { name, type: 0, value: null };
     case ParticleType.INTEGER:
       return { name, type: 1, value: readIntValue(view, offset, length) };
     case ParticleType.FLOAT:
-      if (length !== 8) throw invalid(`Invalid float bin "${name}" of ${length} bytes`, offset);
       return { name, type: 2, value: view.getFloat64(offset) };
     case ParticleType.BOOL:
-      if (length !== 1) throw invalid(`Invalid bool bin "${name}" of ${length} bytes`, offset);
       return { name, type: 17, value: buf[offset] !== 0 };
-    case ParticleType.GEOJSON: {
-      if (length < 3) throw invalid(`Invalid GeoJSON bin "${name}" of ${length} bytes`, offset);
-      const skip = 3 + 8 * view.getUint16(offset + 1);
-      if (skip > length) {
-        throw invalid(`Invalid GeoJSON bin "${name}": cell header longer than value`, offset);
-      }
-      return { name, type: 23, value: copyBytes(buf, offset + skip, offset + length) };
-    }
     default:
-      if (BYTES_TYPES.has(type)) {
-        return {
-          name,
-          type: type as BytesBin["type"],
-          value: copyBytes(buf, offset, offset + length),
-        };
-      }
-      throw new AerobakError(
-        "PARTICLE_UNSUPPORTED",
-        `Cannot decode bin "${name}": particle type ${type} is not supported, at byte offset ${offset}`,
-        { location: { offset } },
-      );
+      return {
+        name,
+        type: type as BytesBin["type"],
+        value: copyBytes(buf, offset + skip, offset + length),
+      };
   }
 }
 
@@ -209,22 +243,40 @@ export function readUserKey(
   offset: number,
   length: number,
 ): UserKey {
-  if (length < 1) throw invalid("Invalid empty key field", offset);
-  const type = buf[offset];
+  const type = checkKeyField(buf, offset, length);
   switch (type) {
     case ParticleType.INTEGER:
       return { type: 1, value: readIntValue(view, offset + 1, length - 1) };
     case ParticleType.FLOAT:
-      if (length !== 9) throw invalid(`Invalid float key of ${length - 1} bytes`, offset);
       return { type: 2, value: view.getFloat64(offset + 1) };
     case ParticleType.STRING:
       return { type: 3, value: copyBytes(buf, offset + 1, offset + length) };
     default:
-      if (type === 4 || (type >= 7 && type <= 12)) {
-        return { type: 4, value: copyBytes(buf, offset + 1, offset + length) };
-      }
-      throw invalid(`Invalid key particle type ${type}`, offset);
+      return { type: 4, value: copyBytes(buf, offset + 1, offset + length) };
   }
+}
+
+/**
+ * Checks a KEY field's data (particle type byte, then the value).
+ *
+ * @param buf The buffer.
+ * @param offset Start of the field's data.
+ * @param length Its length.
+ * @returns The key's particle type: 1 integer, 2 float, 3 string, or a blob type (4, 7..12).
+ * @throws {AerobakError} `MESSAGE_INVALID` for an empty field, a bad size or type.
+ */
+export function checkKeyField(buf: Uint8Array, offset: number, length: number): number {
+  if (length < 1) throw invalid("Invalid empty key field", offset);
+  const type = buf[offset];
+  const n = length - 1;
+  if (type === ParticleType.INTEGER) {
+    if (n < 1 || n > 8) throw invalid(`Invalid integer of ${n} bytes`, offset + 1);
+  } else if (type === ParticleType.FLOAT) {
+    if (n !== 8) throw invalid(`Invalid float key of ${n} bytes`, offset);
+  } else if (type !== ParticleType.STRING && type !== 4 && !(type >= 7 && type <= 12)) {
+    throw invalid(`Invalid key particle type ${type}`, offset);
+  }
+  return type;
 }
 
 /**

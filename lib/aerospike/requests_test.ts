@@ -3,13 +3,8 @@ import { AerobakError } from "../errors.ts";
 import { ByteWriter } from "./byte_writer.ts";
 import { bytesToHex, hexDump, loadCapture } from "./_captures.ts";
 import { computeDigest, keyFromJs } from "./digest.ts";
-import {
-  dataViewOf,
-  decodeRecordMessage,
-  Info3,
-  MSG_HEADER_SIZE,
-  readMessageHeader,
-} from "./message.ts";
+import { dataViewOf, Info3, MSG_HEADER_SIZE, readMessageHeader } from "./message.ts";
+import { decodeRecordMessage } from "./record_view.ts";
 import { intBin, stringBin } from "./particle.ts";
 import type { AerospikeRecord } from "./record.ts";
 import {

@@ -20,7 +20,6 @@ import { DIGEST_SIZE, partitionId } from "./digest.ts";
 import {
   createMessageHeader,
   dataViewOf,
-  decodeRecordMessage,
   FieldType,
   forEachField,
   forEachOp,
@@ -29,6 +28,7 @@ import {
   MSG_HEADER_SIZE,
   readMessageHeader,
 } from "./message.ts";
+import { decodeRecordMessage } from "./record_view.ts";
 import type { Node } from "./node.ts";
 import type { PartitionFilter } from "./partition_filter.ts";
 import { type NodePartitions, PartitionTracker } from "./partition_tracker.ts";
@@ -83,9 +83,17 @@ export interface ScanConsumer {
    * @param view A view of `body`.
    * @param offset Where the message's fields start (just after its header).
    * @param header Its header (a scratch object, reused for the next message).
-   * @returns The offset just after the message.
+   * @returns The offset just after the message; or -1 when the consumer cannot take it
+   *   without waiting: the scan then awaits {@linkcode ready} and offers it again.
    */
   record(body: Uint8Array, view: DataView, offset: number, header: MessageHeader): number;
+  /**
+   * Waits until a record refused with -1 can be taken. Required when `record` may
+   * return -1.
+   *
+   * @returns When the consumer is ready.
+   */
+  ready?(): Promise<void>;
   /**
    * Called after each frame's records.
    *
@@ -176,7 +184,14 @@ class NodeStream {
       const header = createMessageHeader();
       for (;;) {
         const body = messageBody(conn, await conn.read(limits));
-        const end = this.#frame(ctx, conn, body, header);
+        const view = dataViewOf(body);
+        let end = this.#frame(ctx, conn, body, view, header, 0);
+        // The consumer could not take a record without waiting (its file rolls over): the
+        // frame stays where it is until it can.
+        while (typeof end === "number") {
+          await ctx.consumer.ready!();
+          end = this.#frame(ctx, conn, body, view, header, end);
+        }
         // The frame's records reach the consumer before the request's end is known to
         // the tracker, so a partition is never marked done ahead of its records.
         const wait = ctx.consumer.frameEnd?.();
@@ -209,12 +224,13 @@ class NodeStream {
     ctx: StreamContext,
     conn: Connection,
     body: Uint8Array,
+    view: DataView,
     header: MessageHeader,
-  ): StreamEnd | null {
+    from: number,
+  ): StreamEnd | null | number {
     const np = this.np;
     const tracker = ctx.tracker;
-    const view = dataViewOf(body);
-    let off = 0;
+    let off = from;
     try {
       while (off < body.length) {
         const h = readMessageHeader(view, off, header);
@@ -243,7 +259,9 @@ class NodeStream {
         if (d < 0) {
           throw new AerobakError("MESSAGE_INVALID", "Scan record without a 20-byte digest field");
         }
-        off = ctx.consumer.record(body, view, fields, h);
+        const next = ctx.consumer.record(body, view, fields, h);
+        if (next < 0) return off; // offered again once the consumer is ready
+        off = next;
         const pid = (body[d] | (body[d + 1] << 8)) & 0x0fff;
         tracker.recordDelivered(np, pid, body.subarray(d, d + DIGEST_SIZE), ctx.moveCursor);
       }

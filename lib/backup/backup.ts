@@ -13,9 +13,7 @@ import { AsbEncoder, asbVersionFor } from "../format/asb/encoder.ts";
 import { loadJobEncryptionKey } from "../io/encryption_key.ts";
 import type { StorageWriter } from "../io/storage.ts";
 import { type CountedJobContext, startCountedJob } from "../pipeline/_counted_job.ts";
-import { defaultFanout, fixedFanout } from "../pipeline/fanout.ts";
 import type { JobHandle, JobRunOptions } from "../pipeline/job.ts";
-import { Pipe, type PipeReader, type PipeWriter, type Processor } from "../pipeline/pipe.ts";
 import { LeakyBucket } from "../pipeline/rate_limiter.ts";
 import { type InfoCommandOptions, lowestBuild, requireNamespace } from "./_info.ts";
 import { type BackupConfig, METADATA_PREFIX } from "./config.ts";
@@ -32,13 +30,7 @@ import { masterPartitionLists, nodesFromList, nodesFromRacks } from "./node_part
 import { splitPartitionFilters } from "./partition_spec.ts";
 import { shardWriter } from "./shards.ts";
 import { estimateRecordCount } from "./record_count.ts";
-import {
-  type BackupItem,
-  filterForRange,
-  PageMark,
-  recordReader,
-  type SharedScanOptions,
-} from "./record_reader.ts";
+import { filterForRange, readRecords, type SharedScanOptions } from "./record_reader.ts";
 import { backupScanFilter } from "./scan_filter.ts";
 import { BackupCounters, type BackupStats } from "./stats.ts";
 import {
@@ -81,24 +73,13 @@ export interface BackupJobOptions extends JobRunOptions<BackupStats> {
   now?: () => Date;
 }
 
-/** One data writer: its sink plus the cursor of the last page it wrote records from. */
-class DataWriter implements PipeWriter<BackupItem> {
+/** One data writer: its sink, and where the page its reader is on started (state files). */
+class DataWriter {
   readonly sink: AsbFileSink;
-  readonly #counters: BackupCounters;
   cursor?: ReaderCursor;
 
-  constructor(sink: AsbFileSink, counters: BackupCounters) {
+  constructor(sink: AsbFileSink) {
     this.sink = sink;
-    this.#counters = counters;
-  }
-
-  write(item: BackupItem): number | Promise<number> {
-    if (item instanceof PageMark) {
-      this.cursor = item.cursor;
-      return 0;
-    }
-    this.#counters.recordsWritten++;
-    return this.sink.writeRecord(item);
   }
 
   close(): Promise<void> {
@@ -334,13 +315,11 @@ async function runBackup(
         // Records up to this writer's last page are now in closed files: save its cursor.
         onClose: (name) => keeper?.closed(name, i, writer.cursor),
       }),
-      counters,
     );
     dataWriters.push(writer);
     ctx.sinks.push(writer.sink);
   }
 
-  let closedWriters = false;
   let failed = false;
   let closeError: unknown;
   try {
@@ -389,9 +368,24 @@ async function runBackup(
         counters.estimatedRecords = n;
       }, () => {});
 
-      const readers: PipeReader<BackupItem>[] = readerPlans.map((plan, i) =>
-        recordReader(cluster, {
-          index: i,
+      const bandwidth = config.bandwidth > 0
+        ? new LeakyBucket(config.bandwidth, {
+          clock: ctx.clock,
+          signal,
+          stats: counters.throttle.bandwidth,
+        })
+        : undefined;
+      // The first reader to fail stops the others.
+      const stopReaders = new AbortController();
+      const readersSignal = AbortSignal.any([signal, stopReaders.signal]);
+      const onRecord = () => {
+        counters.recordsRead++;
+        counters.recordsWritten++;
+      };
+      const runs = readerPlans.map((plan, i) => {
+        // Readers share the writers in turn; with a state file each has its own.
+        const writer = dataWriters[i % dataWriters.length];
+        return readRecords(cluster, {
           namespace: config.namespace,
           sets: config.setList,
           makeFilter: plan.makeFilter,
@@ -399,25 +393,20 @@ async function runBackup(
           scan,
           pageSize: keeper ? config.pageSize : 0,
           maxRecords: config.maxRecords > 0 ? Math.ceil(config.maxRecords / readerPlans.length) : 0,
-        })
-      );
-      const processors: Processor<BackupItem>[] = [recordCounter(counters)];
-      const pipe = new Pipe<BackupItem>({ readers, processors, writers: dataWriters }, {
-        fanout: keeper || config.pipelinesMode === "parallel"
-          ? fixedFanout()
-          : defaultFanout(readers.length, dataWriters.length),
-        signal,
-        bandwidth: config.bandwidth > 0
-          ? new LeakyBucket(config.bandwidth, {
-            clock: ctx.clock,
-            signal,
-            stats: counters.throttle.bandwidth,
-          })
-          : undefined,
+        }, {
+          sink: writer.sink,
+          onRecord,
+          onPage: keeper ? (cursor) => writer.cursor = cursor : undefined,
+          bandwidth,
+          signal: readersSignal,
+        }).catch((e) => {
+          if (!stopReaders.signal.aborted) stopReaders.abort(e);
+          throw e;
+        });
       });
-      ctx.onPipe(pipe);
-      closedWriters = true; // the pipe closes its writers on every path
-      await pipe.run();
+      const outcomes = await Promise.allSettled(runs);
+      if (stopReaders.signal.aborted) throw stopReaders.signal.reason;
+      for (const o of outcomes) if (o.status === "rejected") throw o.reason;
       stopEstimate.abort();
       await counting;
     }
@@ -425,12 +414,10 @@ async function runBackup(
     failed = true;
     throw e;
   } finally {
-    // Without a pipe the writers are closed here; a close error only counts on success.
-    if (!closedWriters) {
-      const errors: unknown[] = [];
-      for (const w of dataWriters) await w.close().catch((e) => errors.push(e));
-      closeError = failed ? undefined : errors[0];
-    }
+    // Every path closes the writers; a close error only counts on success.
+    const errors: unknown[] = [];
+    for (const w of dataWriters) await w.close().catch((e) => errors.push(e));
+    closeError = failed ? undefined : errors[0];
     if (failed) {
       // A metadata file cut short by the failure is still open.
       for (const sink of ctx.sinks) await sink.close().catch(() => {});
@@ -521,15 +508,6 @@ async function planReaders(
     samplePartition: r.begin,
   }));
   return { plans };
-}
-
-function recordCounter(counters: BackupCounters): Processor<BackupItem> {
-  return {
-    process(item) {
-      if (!(item instanceof PageMark)) counters.recordsRead++;
-      return item;
-    },
-  };
 }
 
 /** Removes the files of a failed run; best effort: the run's own error is what matters. */

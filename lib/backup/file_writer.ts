@@ -9,6 +9,7 @@
 
 import type { SIndexInfo } from "../aerospike/info.ts";
 import type { AerospikeRecord } from "../aerospike/record.ts";
+import type { RecordView } from "../aerospike/record_view.ts";
 import type { AsbEncoder, AsbUdf } from "../format/asb/encoder.ts";
 import type { CompressionPolicy } from "../io/compression.ts";
 import { type EncodeInto, type RollingFileStart, RollingFileWriter } from "../io/rolling_file.ts";
@@ -100,6 +101,7 @@ export class AsbFileSink {
   readonly #files: RollingFileWriter;
   // Made once: the hot path passes them to the writer without a closure per entity.
   readonly #encodeRecord: EncodeInto<AerospikeRecord>;
+  readonly #encodeView: EncodeInto<RecordView>;
   readonly #encodeSIndex: EncodeInto<SIndexInfo>;
   readonly #encodeUdf: EncodeInto<AsbUdf>;
   // What the open file holds so far, for its manifest entry. Counted as each entity is
@@ -121,6 +123,10 @@ export class AsbFileSink {
     this.#encodeRecord = (buf, record) => {
       this.#records++;
       return encoder.encodeRecord(buf, record);
+    };
+    this.#encodeView = (buf, rv) => {
+      this.#records++;
+      return encoder.encodeView(buf, rv);
     };
     this.#encodeSIndex = (buf, sindex) => {
       this.#sindexes++;
@@ -173,6 +179,35 @@ export class AsbFileSink {
    */
   writeRecord(record: AerospikeRecord): number | Promise<number> {
     return this.#files.write(this.#encodeRecord, record);
+  }
+
+  /**
+   * Encodes a record message where it lies in a scan reply, if that needs no waiting (see
+   * {@linkcode RollingFileWriter.tryWrite}).
+   *
+   * @param rv The record message.
+   * @returns The encoded size, or -1 when {@linkcode prepare} must be awaited first.
+   */
+  tryWriteView(rv: RecordView): number {
+    return this.#files.tryWrite(this.#encodeView, rv);
+  }
+
+  /**
+   * Opens the next file, or rolls over the one at its limit, so that writes can go on.
+   *
+   * @throws {AerobakError} `STORAGE_WRITE` naming the file.
+   */
+  prepare(): Promise<void> {
+    return this.#files.prepare();
+  }
+
+  /**
+   * Hands what is buffered to the file once it holds a block's worth.
+   *
+   * @returns A promise while the file takes it, else `undefined`.
+   */
+  flushIfFull(): Promise<void> | undefined {
+    return this.#files.flushIfFull();
   }
 
   /**

@@ -10,7 +10,6 @@ import { FrameReader } from "../aerospike/frame_reader.ts";
 import { encodeInfoRequest, parseInfoResponse } from "../aerospike/info.ts";
 import {
   dataViewOf,
-  decodeRecordMessage,
   forEachField,
   forEachOp,
   Info3,
@@ -19,6 +18,7 @@ import {
   readMessageHeader,
   readName,
 } from "../aerospike/message.ts";
+import { decodeRecordMessage } from "../aerospike/record_view.ts";
 import { computeDigest, keyFromJs } from "../aerospike/digest.ts";
 import { readParticle } from "../aerospike/particle.ts";
 import { decompressMessage, PROTO_HEADER_SIZE, ProtoType } from "../aerospike/proto.ts";

@@ -158,6 +158,9 @@ export class RollingFileWriter {
   #handedSinceSync = 0;
   #lastWrite: Promise<void> = Promise.resolve();
   #filesOpened = 0;
+  /** Whether {@linkcode prepare} ran since the last {@linkcode tryWrite}. */
+  #prepared = false;
+  #preparing?: Promise<void>;
   #closedBytes = 0;
   #syncs = 0;
 
@@ -228,6 +231,50 @@ export class RollingFileWriter {
       return this.#prepare().then(() => this.#encode(encode, item));
     }
     return this.#encode(encode, item);
+  }
+
+  /**
+   * Encodes one entity into the current file now, if that needs no waiting: the way to
+   * write many entities in one go (a scan reply's records). The buffer is not flushed
+   * here: call {@linkcode flushIfFull} after the run.
+   *
+   * @param encode Appends the entity to the buffer (a function made once).
+   * @param item The entity.
+   * @returns What `encode` returned, or -1 when nothing was written because a file must
+   *   be opened, synced or rolled over first: await {@linkcode prepare}, then try again.
+   */
+  tryWrite<T>(encode: EncodeInto<T>, item: T): number {
+    if (this.#file === undefined || this.#closed) return -1;
+    // Right after a prepare the entity goes in whatever the bound says (as `write` does):
+    // the exact size was just found below the limit.
+    if (this.#prepared) this.#prepared = false;
+    else if (this.#mayHaveReachedLimit()) return -1;
+    return encode(this.#buf, item);
+  }
+
+  /**
+   * Gets the writer ready for the next entity: opens the file, or syncs the open one and
+   * rolls over when it has reached the limit.
+   *
+   * @throws {AerobakError} `WRITER_CLOSED` after close; `STORAGE_WRITE` naming the file.
+   */
+  prepare(): Promise<void> {
+    // Several scan streams may wait for the same file at once: one opens or rolls it.
+    return this.#preparing ??= this.#prepare().then(() => {
+      this.#prepared = true;
+    }).finally(() => {
+      this.#preparing = undefined;
+    });
+  }
+
+  /**
+   * Hands the buffer to the file's chain once it holds a block's worth.
+   *
+   * @returns A promise while the chain takes it (backpressure), else `undefined`.
+   */
+  flushIfFull(): Promise<void> | undefined {
+    if (this.#file === undefined || this.#buf.length < this.#flushSize) return undefined;
+    return this.#flush(this.#file);
   }
 
   /**
@@ -359,12 +406,14 @@ export class RollingFileWriter {
     // The buffer is reused, so the chain gets its own copy of each block.
     const chunk = this.#buf.subarray().slice();
     this.#buf.reset();
+    // Counted before the wait: other writers into the buffer meanwhile check the limit's
+    // bound against it.
+    this.#handedSinceSync += chunk.length;
     try {
       await file.writer.ready;
     } catch (e) {
       throw this.#wrap(e, file.name, "write");
     }
-    this.#handedSinceSync += chunk.length;
     // Not awaited: encoding goes on while the chain compresses and stores this block.
     this.#lastWrite = file.writer.write(chunk).catch((e) => {
       this.#error ??= e;

@@ -26,18 +26,26 @@ export function base64Length(n: number): number {
 }
 
 /**
- * Writes the base64 text of `src` into `dst` at `offset`.
+ * Writes the base64 text of `src[start, start + length)` into `dst` at `offset`.
  *
- * @param dst Destination with room for {@linkcode base64Length}(src.length) bytes.
+ * @param dst Destination with room for {@linkcode base64Length}(length) bytes.
  * @param offset Where to start writing.
  * @param src Bytes to encode.
+ * @param start First byte of `src` to encode. @default 0
+ * @param length Bytes to encode. @default src.length - start
  * @returns The offset after the last written byte.
  */
-export function writeBase64(dst: Uint8Array, offset: number, src: Uint8Array): number {
-  const n = src.length;
-  const full = n - (n % 3);
+export function writeBase64(
+  dst: Uint8Array,
+  offset: number,
+  src: Uint8Array,
+  start = 0,
+  length = src.length - start,
+): number {
+  const end = start + length;
+  const full = end - (length % 3);
   let p = offset;
-  let i = 0;
+  let i = start;
   for (; i < full; i += 3) {
     const t = (src[i] << 16) | (src[i + 1] << 8) | src[i + 2];
     dst[p] = ENCODE[t >>> 18];
@@ -46,7 +54,7 @@ export function writeBase64(dst: Uint8Array, offset: number, src: Uint8Array): n
     dst[p + 3] = ENCODE[t & 63];
     p += 4;
   }
-  const rest = n - full;
+  const rest = end - full;
   if (rest === 1) {
     const t = src[i] << 16;
     dst[p] = ENCODE[t >>> 18];

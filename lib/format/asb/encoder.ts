@@ -8,6 +8,7 @@
 import type { ByteWriter } from "../../aerospike/byte_writer.ts";
 import type { SIndexInfo } from "../../aerospike/info.ts";
 import { type AerospikeRecord, type Bin, ParticleType } from "../../aerospike/record.ts";
+import type { RecordView } from "../../aerospike/record_view.ts";
 import { base64Length, writeBase64 } from "./_base64.ts";
 import {
   decimalLength,
@@ -159,11 +160,8 @@ export class AsbEncoder {
   #nsLine: Uint8Array = new Uint8Array(0);
   #setValue = "";
   #setLine: Uint8Array = new Uint8Array(0);
-  // Per-bin scratch filled by the sizing pass and read by the writing pass.
-  #binNames: Uint8Array[] = [];
-  #binText: string[] = [];
-  /** Per float bin: its {@linkcode decimalScale}, or -1 when `#binText` holds its text. */
-  #binScale: number[] = [];
+  // Per-bin scratch: filled from the record or the message, sized, then written.
+  readonly #scratch = new RecordScratch();
 
   /**
    * Creates an encoder.
@@ -283,24 +281,199 @@ export class AsbEncoder {
    * @throws {TypeError} for a bin value of the wrong JS type.
    */
   encodeRecord(w: ByteWriter, record: AerospikeRecord): number {
-    const { digest, generation, voidTime, bins, key } = record;
+    const { digest, bins, key } = record;
     if (digest.length !== 20) {
       throw new RangeError(`Cannot encode record digest of ${digest.length} bytes: expected 20`);
     }
+    const nb = bins.length;
+    this.#checkCount(nb);
+    const s = this.#scratch;
+    if (key === undefined) s.keyType = 0;
+    else {
+      switch (key.type) {
+        case 1:
+          this.#keyInteger(key.value);
+          break;
+        case 2:
+          s.keyType = 2;
+          s.keyNumber = key.value;
+          break;
+        case 3:
+        case 4:
+          s.keyType = key.type;
+          s.keySource = key.value;
+          s.keyOffset = 0;
+          s.keyLength = key.value.length;
+          break;
+        default:
+          throw new RangeError(`Cannot encode user key type ${(key as { type: number }).type}`);
+      }
+    }
+    for (let i = 0; i < nb; i++) {
+      const bin = bins[i];
+      const t = bin.type;
+      s.types[i] = t;
+      s.names[i] = this.#name(bin.name);
+      switch (t) {
+        case 0:
+          break;
+        case 1:
+          if (typeof bin.value !== "bigint") throw binTypeError(bin, "bigint");
+          this.#integer(i, bin.value);
+          break;
+        case 2:
+          if (typeof bin.value !== "number") throw binTypeError(bin, "number");
+          s.numbers[i] = bin.value;
+          break;
+        case 17:
+          if (typeof bin.value !== "boolean") throw binTypeError(bin, "boolean");
+          s.numbers[i] = bin.value ? 1 : 0;
+          break;
+        default: {
+          const v = bin.value;
+          if (!(v instanceof Uint8Array)) {
+            if (t < 24 && LETTER[t] !== 0) throw binTypeError(bin, "Uint8Array");
+            throw new RangeError(`Cannot encode bin "${bin.name}" of particle type ${t} in ASB`);
+          }
+          s.sources[i] = v;
+          s.offsets[i] = 0;
+          s.lengths[i] = v.length;
+        }
+      }
+    }
+    return this.#encode(
+      w,
+      record.namespace,
+      record.set,
+      digest,
+      0,
+      record.generation,
+      record.voidTime,
+      nb,
+    );
+  }
+
+  /**
+   * Appends the record block of a record message as it lies in a reply frame (a scan's
+   * {@linkcode RecordView}), with the same output as {@linkcode encodeRecord} of the
+   * decoded record, and no record object, value copy or string in between.
+   *
+   * @param w Destination.
+   * @param rv The record message, located.
+   * @returns Number of bytes written.
+   * @throws {RangeError} For a bin type ASB cannot hold.
+   */
+  encodeView(w: ByteWriter, rv: RecordView): number {
+    const body = rv.body;
+    const view = rv.view;
+    const nb = rv.binCount;
+    this.#checkCount(nb);
+    const s = this.#scratch;
+    switch (rv.keyType) {
+      case 0:
+        s.keyType = 0;
+        break;
+      case ParticleType.INTEGER:
+        this.#keyInteger(rv.integer(rv.keyOffset, rv.keyLength));
+        break;
+      case ParticleType.FLOAT:
+        s.keyType = 2;
+        s.keyNumber = view.getFloat64(rv.keyOffset);
+        break;
+      default:
+        // Strings keep their type; every blob type is a bytes key (as decoded).
+        s.keyType = rv.keyType === ParticleType.STRING ? 3 : 4;
+        s.keySource = body;
+        s.keyOffset = rv.keyOffset;
+        s.keyLength = rv.keyLength;
+    }
+    const bins = rv.bins;
+    for (let i = 0; i < nb; i++) {
+      const bin = bins[i];
+      const t = bin.type;
+      s.types[i] = t;
+      s.names[i] = this.#name(bin.name);
+      switch (t) {
+        case 0:
+          break;
+        case 1:
+          this.#integer(i, rv.integer(bin.offset, bin.length));
+          break;
+        case 2:
+          s.numbers[i] = view.getFloat64(bin.offset);
+          break;
+        case 17:
+          s.numbers[i] = body[bin.offset] !== 0 ? 1 : 0;
+          break;
+        default:
+          s.sources[i] = body;
+          s.offsets[i] = bin.offset;
+          s.lengths[i] = bin.length;
+      }
+    }
+    return this.#encode(
+      w,
+      rv.namespace,
+      rv.set,
+      body,
+      rv.digestOffset,
+      rv.generation,
+      rv.voidTime,
+      nb,
+    );
+  }
+
+  #checkCount(nb: number): void {
+    if (nb > 0xffff) throw new RangeError(`Cannot encode ${nb} bins: expected at most 65535`);
+  }
+
+  /** Keeps an integer bin's value: a number when safe (no bigint-to-string), else its text. */
+  #integer(i: number, v: number | bigint): void {
+    const s = this.#scratch;
+    if (typeof v === "number") {
+      s.numbers[i] = v;
+      s.texts[i] = "";
+      return;
+    }
+    const n = Number(v);
+    if (n >= -Number.MAX_SAFE_INTEGER && n <= Number.MAX_SAFE_INTEGER) {
+      s.numbers[i] = n;
+      s.texts[i] = "";
+    } else {
+      s.texts[i] = String(v);
+    }
+  }
+
+  #keyInteger(v: number | bigint): void {
+    const s = this.#scratch;
+    s.keyType = 1;
+    s.keyText = String(v);
+  }
+
+  /**
+   * Writes the record block held by the scratch arrays: sizes every line first, reserves
+   * the block once, then writes it.
+   */
+  #encode(
+    w: ByteWriter,
+    namespace: string,
+    setName: string,
+    digest: Uint8Array,
+    digestOffset: number,
+    generation: number,
+    voidTime: number,
+    nb: number,
+  ): number {
     if (!(generation >= 0 && generation <= 0xffff) || !Number.isInteger(generation)) {
       throw new RangeError(`Cannot encode generation ${generation}: expected 0..65535`);
     }
     if (!(voidTime >= 0 && voidTime <= 0xffffffff) || !Number.isInteger(voidTime)) {
       throw new RangeError(`Cannot encode void time ${voidTime}: expected 0..4294967295`);
     }
-    const nb = bins.length;
-    if (nb > 0xffff) throw new RangeError(`Cannot encode ${nb} bins: expected at most 65535`);
-
-    if (record.namespace !== this.#nsValue || this.#nsLine.length === 0) {
-      this.#nsLine = this.#line("+ n ", record.namespace);
-      this.#nsValue = record.namespace;
+    if (namespace !== this.#nsValue || this.#nsLine.length === 0) {
+      this.#nsLine = this.#line("+ n ", namespace);
+      this.#nsValue = namespace;
     }
-    const setName = record.set;
     if (setName !== "" && (setName !== this.#setValue || this.#setLine.length === 0)) {
       this.#setLine = this.#line("+ s ", setName);
       this.#setValue = setName;
@@ -308,86 +481,69 @@ export class AsbEncoder {
     let size = this.#nsLine.length + 33 + (setName === "" ? 0 : this.#setLine.length) +
       15 + decimalLength(generation) + decimalLength(voidTime) + decimalLength(nb);
 
-    let keyText = "";
-    if (key !== undefined) {
-      switch (key.type) {
-        case 1:
-          keyText = String(key.value);
-          size += 7 + keyText.length;
-          break;
-        case 2:
-          keyText = this.#c ? formatFloatC(key.value) : formatFloatFixed(key.value);
-          size += 7 + keyText.length;
-          break;
-        case 3:
-          size += 8 + decimalLength(key.value.length) + key.value.length;
-          break;
-        case 4: {
-          const n = key.value.length;
-          size += this.#c && this.#compact
-            ? 9 + decimalLength(n) + n
-            : 8 + decimalLength(base64Length(n)) + base64Length(n);
-          break;
-        }
-        default:
-          throw new RangeError(`Cannot encode user key type ${(key as { type: number }).type}`);
+    const s = this.#scratch;
+    const keyType = s.keyType;
+    switch (keyType) {
+      case 0:
+        break;
+      case 1:
+        size += 7 + s.keyText.length;
+        break;
+      case 2:
+        s.keyText = this.#c ? formatFloatC(s.keyNumber) : formatFloatFixed(s.keyNumber);
+        size += 7 + s.keyText.length;
+        break;
+      case 3:
+        size += 8 + decimalLength(s.keyLength) + s.keyLength;
+        break;
+      default: {
+        const n = s.keyLength;
+        size += this.#c && this.#compact
+          ? 9 + decimalLength(n) + n
+          : 8 + decimalLength(base64Length(n)) + base64Length(n);
       }
     }
 
-    const names = this.#binNames;
-    const texts = this.#binText;
-    const scales = this.#binScale;
+    const { types, names, texts, numbers, scales, lengths } = s;
     const compactTypes = this.#compactTypes;
     for (let i = 0; i < nb; i++) {
-      const bin = bins[i];
-      const t = bin.type;
+      const t = types[i];
       const letter = t < 24 ? LETTER[t] : 0;
       if (letter === 0) {
-        throw new RangeError(`Cannot encode bin "${bin.name}" of particle type ${t} in ASB`);
+        throw new RangeError(
+          `Cannot encode bin "${binNameOf(names[i])}" of particle type ${t} in ASB`,
+        );
       }
-      const name = this.#name(bin.name);
-      names[i] = name;
-      size += 5 + name.length; // "- X " + name + LF
+      size += 5 + names[i].length; // "- X " + name + LF
       switch (t) {
         case 0:
           break;
-        case 1: {
-          const v = bin.value;
-          if (typeof v !== "bigint") throw binTypeError(bin, "bigint");
-          const n = Number(v);
-          if (n >= -Number.MAX_SAFE_INTEGER && n <= Number.MAX_SAFE_INTEGER) {
-            // Safe integers skip the bigint-to-string conversion.
-            texts[i] = "";
+        case 1:
+          if (texts[i] === "") {
+            const n = numbers[i];
             size += n < 0 ? 2 + decimalLength(-n) : 1 + decimalLength(n);
           } else {
-            const s = String(v);
-            texts[i] = s;
-            size += 1 + s.length;
+            size += 1 + texts[i].length;
           }
           break;
-        }
         case 2: {
-          const v = bin.value;
-          if (typeof v !== "number") throw binTypeError(bin, "number");
+          const v = numbers[i];
           const k = this.#c ? -1 : decimalScale(v);
           scales[i] = k;
           if (k >= 0) {
             size += 1 + shortDecimalLength(v, k);
             break;
           }
-          const s = this.#c ? formatFloatC(v) : formatFloatShortest(v);
-          texts[i] = s;
-          size += 1 + s.length;
+          const text = this.#c ? formatFloatC(v) : formatFloatShortest(v);
+          texts[i] = text;
+          size += 1 + text.length;
           break;
         }
         case 17:
-          if (typeof bin.value !== "boolean") throw binTypeError(bin, "boolean");
           size += 2;
           break;
         default: {
-          const v = bin.value;
-          if (!(v instanceof Uint8Array)) throw binTypeError(bin, "Uint8Array");
-          const n = v.length;
+          const n = lengths[i];
           if (BYTES_B64[t] === 1 && compactTypes[t] === 0) {
             const b = base64Length(n);
             size += 2 + decimalLength(b) + b;
@@ -401,55 +557,53 @@ export class AsbEncoder {
     const at = w.reserve(size);
     const buf = w.subarray();
     let p = at;
-    if (key !== undefined) {
+    if (keyType !== 0) {
       buf[p] = 0x2b;
       buf[p + 1] = CH_SP;
       buf[p + 2] = 0x6b;
       buf[p + 3] = CH_SP;
       p += 4;
-      switch (key.type) {
+      switch (keyType) {
         case 1:
           buf[p++] = 0x49;
           buf[p++] = CH_SP;
-          p = writeAscii(buf, p, keyText);
+          p = writeAscii(buf, p, s.keyText);
           break;
         case 2:
           buf[p++] = 0x44;
           buf[p++] = CH_SP;
-          p = writeAscii(buf, p, keyText);
+          p = writeAscii(buf, p, s.keyText);
           break;
         case 3:
           buf[p++] = 0x53;
           buf[p++] = CH_SP;
-          p = writeUint(buf, p, key.value.length);
+          p = writeUint(buf, p, s.keyLength);
           buf[p++] = CH_SP;
-          p = copyIn(buf, p, key.value);
+          p = copyIn(buf, p, s.keySource, s.keyOffset, s.keyLength);
           break;
-        case 4:
+        default:
           buf[p++] = 0x42;
           if (this.#c && this.#compact) {
             buf[p++] = CH_BANG;
             buf[p++] = CH_SP;
-            p = writeUint(buf, p, key.value.length);
+            p = writeUint(buf, p, s.keyLength);
             buf[p++] = CH_SP;
-            buf.set(key.value, p);
-            p += key.value.length;
+            p = copyIn(buf, p, s.keySource, s.keyOffset, s.keyLength);
           } else {
             buf[p++] = CH_SP;
-            p = writeUint(buf, p, base64Length(key.value.length));
+            p = writeUint(buf, p, base64Length(s.keyLength));
             buf[p++] = CH_SP;
-            p = writeBase64(buf, p, key.value);
+            p = writeBase64(buf, p, s.keySource, s.keyOffset, s.keyLength);
           }
-          break;
       }
       buf[p++] = CH_LF;
     }
-    p = copyIn(buf, p, this.#nsLine);
+    p = copyIn(buf, p, this.#nsLine, 0, this.#nsLine.length);
     p = writeHeaderPrefix(buf, p, 0x64);
-    p = writeBase64(buf, p, digest);
+    p = writeBase64(buf, p, digest, digestOffset, 20);
     buf[p++] = CH_LF;
     if (setName !== "") {
-      p = copyIn(buf, p, this.#setLine);
+      p = copyIn(buf, p, this.#setLine, 0, this.#setLine.length);
     }
     p = writeHeaderPrefix(buf, p, 0x67);
     p = writeUint(buf, p, generation);
@@ -461,9 +615,9 @@ export class AsbEncoder {
     p = writeUint(buf, p, nb);
     buf[p++] = CH_LF;
 
+    const { sources, offsets } = s;
     for (let i = 0; i < nb; i++) {
-      const bin = bins[i];
-      const t = bin.type;
+      const t = types[i];
       buf[p] = 0x2d;
       buf[p + 1] = CH_SP;
       buf[p + 2] = LETTER[t];
@@ -471,15 +625,15 @@ export class AsbEncoder {
       const compact = compactTypes[t] === 1;
       if (compact) buf[p++] = CH_BANG;
       buf[p++] = CH_SP;
-      p = copyIn(buf, p, names[i]);
+      const name = names[i];
+      p = copyIn(buf, p, name, 0, name.length);
       switch (t) {
         case 0:
           break;
         case 1: {
           buf[p++] = CH_SP;
-          const s = texts[i];
-          if (s === "") {
-            const n = Number(bin.value);
+          if (texts[i] === "") {
+            const n = numbers[i];
             if (n < 0) {
               buf[p++] = 0x2d;
               p = writeUint(buf, p, -n);
@@ -487,38 +641,40 @@ export class AsbEncoder {
               p = writeUint(buf, p, n);
             }
           } else {
-            p = writeAscii(buf, p, s);
+            p = writeAscii(buf, p, texts[i]);
           }
           break;
         }
         case 2:
           buf[p++] = CH_SP;
           p = scales[i] >= 0
-            ? writeShortDecimal(buf, p, bin.value as number, scales[i])
+            ? writeShortDecimal(buf, p, numbers[i], scales[i])
             : writeAscii(buf, p, texts[i]);
           break;
         case 17:
           buf[p] = CH_SP;
-          buf[p + 1] = bin.value ? 0x54 : 0x46;
+          buf[p + 1] = numbers[i] !== 0 ? 0x54 : 0x46;
           p += 2;
           break;
         default: {
-          const v = bin.value as Uint8Array;
+          const n = lengths[i];
           buf[p++] = CH_SP;
           if (BYTES_B64[t] === 1 && !compact) {
-            p = writeUint(buf, p, base64Length(v.length));
+            p = writeUint(buf, p, base64Length(n));
             buf[p++] = CH_SP;
-            p = writeBase64(buf, p, v);
+            p = writeBase64(buf, p, sources[i], offsets[i], n);
           } else {
-            p = writeUint(buf, p, v.length);
+            p = writeUint(buf, p, n);
             buf[p++] = CH_SP;
-            p = copyIn(buf, p, v);
+            p = copyIn(buf, p, sources[i], offsets[i], n);
           }
         }
       }
       buf[p++] = CH_LF;
     }
-    names.length = 0;
+    // Let go of the frames and values the scratch arrays point into.
+    for (let i = 0; i < nb; i++) sources[i] = EMPTY;
+    s.keySource = EMPTY;
     return size;
   }
 
@@ -543,17 +699,46 @@ export class AsbEncoder {
 }
 
 /**
- * Copies `src` into `buf` at `p`; short arrays by hand, since `set()` costs a builtin call
- * that outweighs copying a few name bytes.
+ * Copies `src[start, start + n)` into `buf` at `p`; short runs by hand, since `set()` of a
+ * subarray costs a view and a builtin call that outweigh copying a few name bytes.
  */
-function copyIn(buf: Uint8Array, p: number, src: Uint8Array): number {
-  const n = src.length;
+function copyIn(buf: Uint8Array, p: number, src: Uint8Array, start: number, n: number): number {
   if (n > 32) {
-    buf.set(src, p);
+    buf.set(src.subarray(start, start + n), p);
   } else {
-    for (let i = 0; i < n; i++) buf[p + i] = src[i];
+    for (let i = 0; i < n; i++) buf[p + i] = src[start + i];
   }
   return p + n;
+}
+
+/** The text of an escaped bin name, for errors. */
+function binNameOf(escaped: Uint8Array): string {
+  return new TextDecoder().decode(escaped);
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Per-record scratch of {@linkcode AsbEncoder}: one entry per bin, reused for every record. */
+class RecordScratch {
+  /** 0 none, 1 integer (keyText), 2 float (keyNumber), 3 string, 4 bytes (keySource range). */
+  keyType = 0;
+  keyText = "";
+  keyNumber = 0;
+  keySource: Uint8Array = EMPTY;
+  keyOffset = 0;
+  keyLength = 0;
+  readonly types: number[] = [];
+  readonly names: Uint8Array[] = [];
+  /** Integer (when safe), float or bool (1/0) values. */
+  readonly numbers: number[] = [];
+  /** Text of an integer beyond 2^53, or of a float; "" when `numbers` holds the value. */
+  readonly texts: string[] = [];
+  /** Per float bin: its decimal scale, or -1 when `texts` holds its text. */
+  readonly scales: number[] = [];
+  /** Where a bytes-typed value lies: buffer, offset, length. */
+  readonly sources: Uint8Array[] = [];
+  readonly offsets: number[] = [];
+  readonly lengths: number[] = [];
 }
 
 /** Writes `+ X ` (X = the line letter). */

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { ByteWriter } from "../../aerospike/byte_writer.ts";
 import type { AerospikeRecord } from "../../aerospike/record.ts";
+import { RecordView } from "../../aerospike/record_view.ts";
+import { MSG_HEADER_SIZE } from "../../aerospike/message.ts";
+import { capturedRecordMessages } from "../../aerospike/_captures.ts";
 import { AsbEncoder, asbVersionFor } from "./encoder.ts";
 import { decodeAll } from "./_test_util.ts";
 import { decodeAsb } from "./decoder.ts";
@@ -142,4 +145,35 @@ Deno.test("breaking out of decodeAsb() cancels the stream", async () => {
   let n = 0;
   for await (const _ of decodeAsb(stream)) if (++n === 3) break;
   assert.equal(cancelled, true);
+});
+
+Deno.test("encodeView() writes what encodeRecord() writes of the decoded record, for every captured reply", () => {
+  const files = [
+    "official-node-client.jsonl",
+    "c-asbackup-plain.jsonl",
+    "c-asbackup-filters.jsonl",
+    "c-asbackup-nobins-afterdigest.jsonl",
+  ];
+  const rv = new RecordView();
+  let n = 0;
+  for (
+    const options of [{}, { compact: true }, { style: "c" as const }, {
+      style: "c" as const,
+      compact: true,
+    }]
+  ) {
+    const a = new AsbEncoder(options);
+    const b = new AsbEncoder(options);
+    for (const m of capturedRecordMessages(files)) {
+      const fromRecord = new ByteWriter(64);
+      const fromView = new ByteWriter(64);
+      a.encodeRecord(fromRecord, m.record);
+      const view = new DataView(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+      b.encodeView(fromView, rv.read(m.bytes, view, MSG_HEADER_SIZE, m.header));
+      assert.equal(rv.next, m.bytes.length);
+      assert.equal(td.decode(fromView.subarray()), td.decode(fromRecord.subarray()));
+      n++;
+    }
+  }
+  assert.ok(n > 100, `${n} records`);
 });
