@@ -47,6 +47,15 @@ const BACKUP_GROUP: readonly FlagSpec[] = [
     "Maximum number of scan calls to run in parallel, and of backup files written in\nparallel (1 to 1024).",
   ),
   flag(
+    "workers",
+    undefined,
+    "int",
+    -1,
+    "Threads the scans of a directory backup run in, each with its share of the scans,\n" +
+      "their encoding, compression, encryption and files (0: the main thread only).\n" +
+      "By default one per scan (--parallel), at most one per CPU core.",
+  ),
+  flag(
     "records-per-second",
     "L",
     "int",

@@ -172,6 +172,7 @@ export function backupPlanFromFlags(
     rackList,
     parallelRead: parallel,
     parallelWrite: singleFile ? 1 : parallel,
+    readerWorkers: num(flags, "workers") < 0 ? "auto" : num(flags, "workers"),
     noRecords: bool(flags, "no-records"),
     noIndexes: bool(flags, "no-indexes"),
     noUdfs: bool(flags, "no-udfs"),

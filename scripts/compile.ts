@@ -19,6 +19,9 @@ const DEFAULT_TARGETS = [
 
 const TOOLS = ["asbackup", "asrestore"];
 
+/** The Web Worker modules the tools start (`new Worker(new URL(…, import.meta.url))`). */
+const WORKERS = ["lib/backup/_reader_worker.ts"];
+
 function parseTargets(args: string[]): string[] {
   const targets: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -47,6 +50,8 @@ for (const target of parseTargets(Deno.args)) {
         // A smaller young generation keeps a backup's peak RSS under 150 MB at every
         // --parallel setting, at no measurable CPU cost (scripts/bench.ts --job-v8-flags).
         "--v8-flags=--max-semi-space-size=4",
+        // Module workers are loaded by URL at run time: the executable must carry them.
+        ...WORKERS.flatMap((w) => ["--include", `${root}${w}`]),
         "--target",
         target,
         "--output",

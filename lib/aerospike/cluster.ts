@@ -151,8 +151,23 @@ export class Cluster implements AsyncDisposable {
    * @throws {AerobakError} `CONFIG_INVALID`/`TLS_CONFIG` for a bad policy; `CLUSTER_UNREACHABLE`
    *   when no seed answers (the cause is the last seed's error); `AUTH_FAILED`.
    */
-  static async connect(policy: ClientPolicy, opts: ConnectClusterOptions = {}): Promise<Cluster> {
-    const resolved = resolveClientPolicy(policy);
+  static connect(policy: ClientPolicy, opts: ConnectClusterOptions = {}): Promise<Cluster> {
+    return Cluster.connectResolved(resolveClientPolicy(policy), opts);
+  }
+
+  /**
+   * Connects with a policy already resolved, such as another cluster's
+   * {@linkcode Cluster.policy} (a reader worker connects to the cluster its job uses).
+   *
+   * @param resolved The resolved policy.
+   * @param opts Abort signal.
+   * @returns The connected cluster.
+   * @throws {AerobakError} As {@linkcode Cluster.connect}.
+   */
+  static async connectResolved(
+    resolved: ResolvedClientPolicy,
+    opts: ConnectClusterOptions = {},
+  ): Promise<Cluster> {
     const tls = resolved.tls ? await loadTlsContext(resolved.tls) : undefined;
     const cluster = new Cluster(resolved, tls);
     try {

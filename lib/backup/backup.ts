@@ -17,7 +17,8 @@ import type { JobHandle, JobRunOptions } from "../pipeline/job.ts";
 import { LeakyBucket } from "../pipeline/rate_limiter.ts";
 import { type InfoCommandOptions, lowestBuild, requireNamespace } from "./_info.ts";
 import { type BackupConfig, METADATA_PREFIX } from "./config.ts";
-import { AsbFileSink, type FileRun } from "./file_writer.ts";
+import { AsbFileSink, type FileRun, takeFileName } from "./file_writer.ts";
+import { defaultWorkerCount, ReaderWorkers } from "./reader_workers.ts";
 import {
   clusterIdentity,
   ManifestBuilder,
@@ -30,7 +31,12 @@ import { masterPartitionLists, nodesFromList, nodesFromRacks } from "./node_part
 import { splitPartitionFilters } from "./partition_spec.ts";
 import { shardWriter } from "./shards.ts";
 import { estimateRecordCount } from "./record_count.ts";
-import { filterForRange, readRecords, type SharedScanOptions } from "./record_reader.ts";
+import {
+  filterOfShare,
+  type ReaderShare,
+  readRecords,
+  type SharedScanOptions,
+} from "./record_reader.ts";
 import { backupScanFilter } from "./scan_filter.ts";
 import { BackupCounters, type BackupStats } from "./stats.ts";
 import {
@@ -143,24 +149,32 @@ export function startBackup(
 ): BackupHandle {
   const counters = new BackupCounters();
   const sinks: AsbFileSink[] = [];
+  const workers = new ReaderWorkers();
   return startCountedJob(
     (job) =>
       runBackup(cluster, config, storage, {
         ...job,
         counters,
         sinks,
+        workers,
         readStateFile: options.readStateFile,
         emptyBackupFile: options.emptyBackupFile ?? true,
         manifest: options.manifest,
         now: options.now ?? (() => new Date()),
       }),
-    { ...options, counters, openBytes: () => sinks.reduce((sum, s) => sum + s.openBytes, 0) },
+    {
+      ...options,
+      counters,
+      openBytes: () => sinks.reduce((sum, s) => sum + s.openBytes, 0) + workers.openBytes,
+    },
   );
 }
 
 interface RunContext extends CountedJobContext {
   counters: BackupCounters;
   sinks: AsbFileSink[];
+  /** The reader workers, when the readers run in them (their open files' bytes count). */
+  workers: ReaderWorkers;
   readStateFile?: (name: string) => Promise<Uint8Array>;
   emptyBackupFile: boolean;
   manifest?: ManifestBuilder | false;
@@ -289,7 +303,7 @@ async function runBackup(
     namespace: config.namespace,
     counter: 0,
     metadataDone: false,
-    readers: readerPlans.map((p) => ({ setIndex: 0, filter: p.makeFilter().toJSON() })),
+    readers: readerPlans.map((p) => ({ setIndex: 0, filter: filterOfShare(p.share).toJSON() })),
     openFiles: [],
     startTime: (manifest?.startTime ?? ctx.now()).toISOString(),
     files: [],
@@ -305,11 +319,22 @@ async function runBackup(
     : directory
     ? config.parallelWrite
     : 1;
+  const prefixes = Array.from(
+    { length: writerCount },
+    (_, i) => config.outputFilePrefix !== "" ? config.outputFilePrefix : `${i}_`,
+  );
+  // A directory backup's readers run in workers (one core each); a single file has one
+  // writer, which stays here.
+  const workerCount = !directory || config.noRecords
+    ? 0
+    : config.readerWorkers === "auto"
+    ? defaultWorkerCount(readerPlans.length)
+    : config.readerWorkers;
   const dataWriters: DataWriter[] = [];
-  for (let i = 0; i < writerCount; i++) {
+  for (let i = 0; i < (workerCount > 0 ? 0 : writerCount); i++) {
     const writer: DataWriter = new DataWriter(
       new AsbFileSink(run, {
-        prefix: config.outputFilePrefix !== "" ? config.outputFilePrefix : `${i}_`,
+        prefix: prefixes[i],
         encoder: new AsbEncoder({ compact: config.compact }),
         fileLimit: directory ? config.fileLimit : 0,
         // Records up to this writer's last page are now in closed files: save its cursor.
@@ -368,45 +393,54 @@ async function runBackup(
         counters.estimatedRecords = n;
       }, () => {});
 
-      const bandwidth = config.bandwidth > 0
-        ? new LeakyBucket(config.bandwidth, {
-          clock: ctx.clock,
-          signal,
-          stats: counters.throttle.bandwidth,
-        })
-        : undefined;
-      // The first reader to fail stops the others.
-      const stopReaders = new AbortController();
-      const readersSignal = AbortSignal.any([signal, stopReaders.signal]);
-      const onRecord = () => {
-        counters.recordsRead++;
-        counters.recordsWritten++;
-      };
-      const runs = readerPlans.map((plan, i) => {
-        // Readers share the writers in turn; with a state file each has its own.
-        const writer = dataWriters[i % dataWriters.length];
-        return readRecords(cluster, {
+      const maxRecords = config.maxRecords > 0
+        ? Math.ceil(config.maxRecords / readerPlans.length)
+        : 0;
+      if (workerCount > 0) {
+        await ctx.workers.run({
+          workers: workerCount,
+          cluster,
+          storage,
           namespace: config.namespace,
           sets: config.setList,
-          makeFilter: plan.makeFilter,
-          resume: resumed ? resumed.readers[i] : undefined,
           scan,
           pageSize: keeper ? config.pageSize : 0,
-          maxRecords: config.maxRecords > 0 ? Math.ceil(config.maxRecords / readerPlans.length) : 0,
-        }, {
-          sink: writer.sink,
-          onRecord,
-          onPage: keeper ? (cursor) => writer.cursor = cursor : undefined,
-          bandwidth,
-          signal: readersSignal,
-        }).catch((e) => {
-          if (!stopReaders.signal.aborted) stopReaders.abort(e);
-          throw e;
+          compact: config.compact,
+          fileLimit: config.fileLimit,
+          compression: config.compression,
+          encryptionKey,
+          bandwidth: config.bandwidth,
+          prefixes,
+          readers: readerPlans.map((plan, i) => ({
+            share: plan.share,
+            resume: resumed ? resumed.readers[i] : undefined,
+            maxRecords,
+          })),
+          counters,
+          nameFile: async (prefix) => {
+            const taken = takeFileName(run, prefix);
+            await run.onOpen?.(taken.name);
+            return taken;
+          },
+          fileClosed: async ({ writer, name, bytes, entry, cursor }) => {
+            await run.onClose?.(name, bytes, entry);
+            // Records up to this writer's last page are now in closed files: save its cursor.
+            await keeper?.closed(name, writer, cursor);
+          },
+          signal,
         });
-      });
-      const outcomes = await Promise.allSettled(runs);
-      if (stopReaders.signal.aborted) throw stopReaders.signal.reason;
-      for (const o of outcomes) if (o.status === "rejected") throw o.reason;
+      } else {
+        await readInThisThread(cluster, dataWriters, readerPlans, {
+          config,
+          scan,
+          resumed,
+          paged: keeper !== undefined,
+          maxRecords,
+          counters,
+          clock: ctx.clock,
+          signal,
+        });
+      }
       stopEstimate.abort();
       await counting;
     }
@@ -454,7 +488,7 @@ async function runBackup(
 }
 
 interface ReaderPlan {
-  makeFilter: () => PartitionFilter;
+  share: ReaderShare;
   partitions: number;
   samplePartition: number;
 }
@@ -477,37 +511,88 @@ async function planReaders(
     : config.nodeList.length > 0
     ? await nodesFromList(cluster, config.nodeList, info)
     : await nodesFromRacks(cluster, config.namespace, config.rackList, info);
+  const ofIds = (ids: number[]): ReaderPlan => ({
+    share: { ids },
+    partitions: ids.length,
+    samplePartition: ids[0],
+  });
   if (resumed) {
-    const plans = resumed.readers.map((c) => {
-      const f = PartitionFilter.fromJSON(c.filter);
-      return {
-        makeFilter: () => {
-          // A later set starts over on the reader's whole share, not the saved cursor.
-          const ids = f.partitions.map((p) => p.id);
-          return PartitionFilter.ids(ids);
-        },
-        partitions: f.count,
-        samplePartition: f.partitions[0].id,
-      };
-    });
-    return { plans, nodes };
-  }
-  if (nodes !== undefined) {
-    const plans = masterPartitionLists(cluster, config.namespace, nodes, config.parallelRead).map(
-      (ids) => ({
-        makeFilter: () => PartitionFilter.ids(ids),
-        partitions: ids.length,
-        samplePartition: ids[0],
-      }),
+    // A later set starts over on the reader's whole share, not the saved cursor.
+    const plans = resumed.readers.map((c) =>
+      ofIds(PartitionFilter.fromJSON(c.filter).partitions.map((p) => p.id))
     );
     return { plans, nodes };
   }
+  if (nodes !== undefined) {
+    const lists = masterPartitionLists(cluster, config.namespace, nodes, config.parallelRead);
+    return { plans: lists.map(ofIds), nodes };
+  }
   const plans = splitPartitionFilters(config.partitionFilters, config.parallelRead).map((r) => ({
-    makeFilter: () => filterForRange(r),
+    share: { range: r },
     partitions: r.count,
     samplePartition: r.begin,
   }));
   return { plans };
+}
+
+interface ThisThreadRun {
+  config: Readonly<BackupConfig>;
+  scan: SharedScanOptions;
+  resumed: BackupState | undefined;
+  paged: boolean;
+  maxRecords: number;
+  counters: BackupCounters;
+  clock: CountedJobContext["clock"];
+  signal: AbortSignal;
+}
+
+/** Runs the readers in the job's own thread, each writing to writer i mod writers. */
+async function readInThisThread(
+  cluster: Cluster,
+  dataWriters: readonly DataWriter[],
+  readerPlans: readonly ReaderPlan[],
+  r: ThisThreadRun,
+): Promise<void> {
+  const { config, counters, signal } = r;
+  const bandwidth = config.bandwidth > 0
+    ? new LeakyBucket(config.bandwidth, {
+      clock: r.clock,
+      signal,
+      stats: counters.throttle.bandwidth,
+    })
+    : undefined;
+  // The first reader to fail stops the others.
+  const stopReaders = new AbortController();
+  const readersSignal = AbortSignal.any([signal, stopReaders.signal]);
+  const onRecord = () => {
+    counters.recordsRead++;
+    counters.recordsWritten++;
+  };
+  const runs = readerPlans.map((plan, i) => {
+    // Readers share the writers in turn; with a state file each has its own.
+    const writer = dataWriters[i % dataWriters.length];
+    return readRecords(cluster, {
+      namespace: config.namespace,
+      sets: config.setList,
+      share: plan.share,
+      resume: r.resumed ? r.resumed.readers[i] : undefined,
+      scan: r.scan,
+      pageSize: r.paged ? config.pageSize : 0,
+      maxRecords: r.maxRecords,
+    }, {
+      sink: writer.sink,
+      onRecord,
+      onPage: r.paged ? (cursor) => writer.cursor = cursor : undefined,
+      bandwidth,
+      signal: readersSignal,
+    }).catch((e) => {
+      if (!stopReaders.signal.aborted) stopReaders.abort(e);
+      throw e;
+    });
+  });
+  const outcomes = await Promise.allSettled(runs);
+  if (stopReaders.signal.aborted) throw stopReaders.signal.reason;
+  for (const o of outcomes) if (o.status === "rejected") throw o.reason;
 }
 
 /** Removes the files of a failed run; best effort: the run's own error is what matters. */

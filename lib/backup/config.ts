@@ -203,6 +203,13 @@ export interface BackupConfig {
    */
   pipelinesMode: PipelinesMode;
   /**
+   * Web Workers the readers of a directory backup run in, each on a core of its own with
+   * its share of the readers, their scans, encoding, compression and encryption; `0` runs
+   * them in the job's own thread. `"auto"` is one per reader, at most one per core.
+   * @default {"auto"}
+   */
+  readerWorkers: number | "auto";
+  /**
    * Compression of the files.
    * @default { mode: "NONE", level: 3 }
    */
@@ -312,6 +319,7 @@ export function resolveBackupConfig(input: BackupConfigInput): Readonly<BackupCo
     continue: input.continue ?? false,
     pageSize: input.pageSize ?? 0,
     pipelinesMode: input.pipelinesMode ?? "single",
+    readerWorkers: input.readerWorkers ?? "auto",
     compression: resolveCompression(input.compression),
     encryption: resolveEncryption(input.encryption, secretAgent),
     infoPolicy: resolveInfoPolicy(input.infoPolicy),
@@ -359,6 +367,7 @@ function validate(c: BackupConfig): void {
   requireInteger("maxRecords", c.maxRecords, 0);
   requireOneOf("encoderType", c.encoderType, ["ASB"]);
   requireOneOf("pipelinesMode", c.pipelinesMode, ["single", "parallel"]);
+  if (c.readerWorkers !== "auto") requireInteger("readerWorkers", c.readerWorkers, 0, MAX_PARALLEL);
   if (c.setList.includes(MRT_MONITOR_SET)) {
     throw invalidConfig("setList", c.setList, `no ${MRT_MONITOR_SET} (the MRT monitor set)`);
   }

@@ -41,6 +41,22 @@ export function backupFileName(
   return `${prefix}${namespace}_${n}${suffix}.asb`;
 }
 
+/**
+ * Names a backup's next data file and tells whether it is the run's first (its header says
+ * so): the run's counter and first-file flag move on.
+ *
+ * @param run The run.
+ * @param prefix The sink's prefix.
+ * @returns The name and first-file flag.
+ */
+export function takeFileName(run: FileRun, prefix: string): { name: string; firstFile: boolean } {
+  const name = run.singleFileName ??
+    backupFileName(prefix, run.namespace, run.nextFileNumber++, run.suffix);
+  const firstFile = !run.firstFileTaken;
+  run.firstFileTaken = true;
+  return { name, firstFile };
+}
+
 /** State shared by every file sink of one backup run. */
 export interface FileRun {
   /** Where files go. */
@@ -59,6 +75,11 @@ export interface FileRun {
   firstFileTaken: boolean;
   /** A single output file: its name, used as is (no counter, no rollover). */
   singleFileName?: string;
+  /**
+   * Names the next file elsewhere (a reader worker asks the job's main thread, which keeps
+   * the counter); the counter and flag above are then unused.
+   */
+  nameFile?: (prefix: string) => Promise<{ name: string; firstFile: boolean }>;
   /** Called when a file is created, before anything is written to it. */
   onOpen?: (name: string) => Promise<void> | void;
   /**
@@ -254,15 +275,21 @@ export class AsbFileSink {
     return this.#files.close();
   }
 
-  #nextFile(prefix: string, version: "3.1" | "3.2"): RollingFileStart {
+  #nextFile(
+    prefix: string,
+    version: "3.1" | "3.2",
+  ): RollingFileStart | Promise<RollingFileStart> {
+    const start = (name: string, firstFile: boolean): RollingFileStart => {
+      this.#records = 0;
+      this.#sindexes = 0;
+      this.#udfs = 0;
+      return { name, header: this.#encoder.header(this.#run.namespace, { firstFile, version }) };
+    };
     const run = this.#run;
-    const name = run.singleFileName ??
-      backupFileName(prefix, run.namespace, run.nextFileNumber++, run.suffix);
-    const firstFile = !run.firstFileTaken;
-    run.firstFileTaken = true;
-    this.#records = 0;
-    this.#sindexes = 0;
-    this.#udfs = 0;
-    return { name, header: this.#encoder.header(run.namespace, { firstFile, version }) };
+    if (run.nameFile !== undefined) {
+      return run.nameFile(prefix).then(({ name, firstFile }) => start(name, firstFile));
+    }
+    const { name, firstFile } = takeFileName(run, prefix);
+    return start(name, firstFile);
   }
 }

@@ -25,14 +25,30 @@ import type { ReaderCursor } from "./state.ts";
 /** Scan settings every reader of a backup shares. */
 export type SharedScanOptions = Omit<ScanOptions, "namespace" | "set" | "signal" | "maxRecords">;
 
+/**
+ * A reader's share of the partitions, as data (it crosses to a reader worker): a range
+ * (with an optional after-digest), or a list of partition ids.
+ */
+export type ReaderShare = { range: PartitionRange } | { ids: readonly number[] };
+
+/**
+ * A fresh filter of a reader's share.
+ *
+ * @param share The share.
+ * @returns The filter.
+ */
+export function filterOfShare(share: ReaderShare): PartitionFilter {
+  return "range" in share ? filterForRange(share.range) : PartitionFilter.ids(share.ids);
+}
+
 /** Options of {@linkcode readRecords}. */
 export interface RecordReaderOptions {
   /** Namespace. */
   namespace: string;
   /** Sets to scan in turn; empty = the whole namespace. */
   sets: readonly string[];
-  /** Builds this reader's filter afresh (for each set). */
-  makeFilter: () => PartitionFilter;
+  /** This reader's partitions (a fresh filter of them starts each set). */
+  share: ReaderShare;
   /** Where to resume (continue from a state file). */
   resume?: ReaderCursor;
   /** Scan settings. */
@@ -156,9 +172,9 @@ export async function readRecords(
   let setIndex = options.resume?.setIndex ?? 0;
   let filter = options.resume
     ? PartitionFilter.fromJSON(options.resume.filter)
-    : options.makeFilter();
+    : filterOfShare(options.share);
   for (; setIndex < sets.length; setIndex++) {
-    if (setIndex > (options.resume?.setIndex ?? 0)) filter = options.makeFilter();
+    if (setIndex > (options.resume?.setIndex ?? 0)) filter = filterOfShare(options.share);
     const scan: ScanOptions = {
       ...options.scan,
       namespace: options.namespace,

@@ -16,15 +16,21 @@ export interface SinkTarget {
   mapError(err: unknown): Error;
 }
 
+/** Chunks at least this large go straight to the target when nothing is buffered. */
+const DIRECT_BYTES = 64 * 1024;
+
 /**
- * Creates a buffered sink.
+ * Creates a buffered sink. The buffer exists only once a small chunk needs it: the blocks
+ * of a backup file (64 KiB and up) go straight through, so open files cost no buffer.
  *
  * @param target Destination of the bytes.
- * @param bufferSize Buffer size; chunks at least this large bypass the buffer.
+ * @param bufferSize Buffer size; chunks at least this large (or 64 KiB, when nothing is
+ *   buffered) bypass the buffer.
  * @returns The writable side.
  */
 export function bufferedSink(target: SinkTarget, bufferSize: number): WritableStream<Uint8Array> {
-  const buf = new Uint8Array(Math.max(1, bufferSize));
+  const size = Math.max(1, bufferSize);
+  let buf: Uint8Array | undefined;
   let used = 0;
   let failed = false;
   async function run(fn: () => Promise<void>): Promise<void> {
@@ -40,19 +46,24 @@ export function bufferedSink(target: SinkTarget, bufferSize: number): WritableSt
     if (used === 0) return;
     const n = used;
     used = 0;
-    await target.write(buf.subarray(0, n));
+    await target.write(buf!.subarray(0, n));
   }
   return new WritableStream<Uint8Array>({
     write(chunk) {
       return run(async () => {
-        if (used + chunk.length <= buf.length) {
+        if (used === 0 && chunk.length >= Math.min(size, DIRECT_BYTES)) {
+          await target.write(chunk);
+          return;
+        }
+        buf ??= new Uint8Array(size);
+        if (used + chunk.length <= size) {
           buf.set(chunk, used);
           used += chunk.length;
-          if (used === buf.length) await flush();
+          if (used === size) await flush();
           return;
         }
         await flush();
-        if (chunk.length >= buf.length) await target.write(chunk);
+        if (chunk.length >= size) await target.write(chunk);
         else {
           buf.set(chunk);
           used = chunk.length;

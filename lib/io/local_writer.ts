@@ -7,7 +7,7 @@
 import { basename, dirname, join } from "node:path";
 import { AerobakError } from "../errors.ts";
 import { bufferedSink } from "./_buffered_sink.ts";
-import type { StorageWriter } from "./storage.ts";
+import type { StorageWriter, WorkerStorageSpec } from "./storage.ts";
 
 /**
  * What `removeFiles` deletes by default: data files and the manifest of a backup.
@@ -122,6 +122,17 @@ async function ensureDir(dir: string): Promise<void> {
 }
 
 /**
+ * Opens, in a worker, the directory a {@linkcode DirectoryWriter.forWorker} described: its
+ * check already ran in the job's thread.
+ *
+ * @param spec The spec.
+ * @returns A writer of that directory.
+ */
+export function directoryFromSpec(spec: WorkerStorageSpec): DirectoryWriter {
+  return new DirectoryWriter(spec.dir, { skipDirCheck: true, bufferSize: spec.bufferSize });
+}
+
+/**
  * Writes backup files into a directory, creating it when missing.
  *
  * A directory that already holds entries is refused unless `removeFiles` is set, in which
@@ -196,6 +207,20 @@ export class DirectoryWriter implements StorageWriter {
         throw writeError(path, err);
       }
     }
+  }
+
+  /**
+   * Checks (or clears) the directory, then describes it for a reader worker, which opens
+   * its files there with {@linkcode directoryFromSpec}. A subclass that changes how files
+   * are opened keeps its files in the job's thread (undefined).
+   *
+   * @returns The spec, or undefined for a subclass overriding `open`.
+   * @throws {AerobakError} As {@linkcode prepare}.
+   */
+  async forWorker(): Promise<WorkerStorageSpec | undefined> {
+    if (this.open !== DirectoryWriter.prototype.open) return undefined;
+    await this.prepare();
+    return { kind: "directory", dir: this.dir, bufferSize: this.#options.bufferSize };
   }
 
   /**

@@ -63,9 +63,10 @@ export interface RollingFileOptions {
    * Names the next file and gives its header; called once per file, when it opens (on the
    * first write after the previous one closed).
    *
-   * @returns The file's name and header.
+   * @returns The file's name and header (or a promise of them, when another thread names
+   *   the files).
    */
-  nextFile(): RollingFileStart;
+  nextFile(): RollingFileStart | Promise<RollingFileStart>;
   /**
    * Roll over to a new file once a file holds this many bytes on storage (after
    * compression and encryption); 0 = never.
@@ -141,7 +142,7 @@ interface OpenFile {
  */
 export class RollingFileWriter {
   readonly #storage: StorageWriter;
-  readonly #nextFile: () => RollingFileStart;
+  readonly #nextFile: () => RollingFileStart | Promise<RollingFileStart>;
   readonly #limit: number;
   readonly #compression: Readonly<CompressionPolicy>;
   readonly #encryptionKey?: Uint8Array;
@@ -157,6 +158,9 @@ export class RollingFileWriter {
   #syncedBytes = 0;
   #handedSinceSync = 0;
   #lastWrite: Promise<void> = Promise.resolve();
+  /** The hand-offs of buffered blocks to the open file's chain, in order. */
+  #handoff: Promise<void> = Promise.resolve();
+  #pendingHandoffs = 0;
   #filesOpened = 0;
   /** Whether {@linkcode prepare} ran since the last {@linkcode tryWrite}. */
   #prepared = false;
@@ -249,7 +253,11 @@ export class RollingFileWriter {
     // the exact size was just found below the limit.
     if (this.#prepared) this.#prepared = false;
     else if (this.#mayHaveReachedLimit()) return -1;
-    return encode(this.#buf, item);
+    const n = encode(this.#buf, item);
+    // A block's worth goes to the chain at once (the buffer stays small); the caller waits
+    // for the chain with flushIfFull after the run.
+    if (this.#buf.length >= this.#flushSize) void this.#flush(this.#file);
+    return n;
   }
 
   /**
@@ -273,8 +281,14 @@ export class RollingFileWriter {
    * @returns A promise while the chain takes it (backpressure), else `undefined`.
    */
   flushIfFull(): Promise<void> | undefined {
-    if (this.#file === undefined || this.#buf.length < this.#flushSize) return undefined;
-    return this.#flush(this.#file);
+    const file = this.#file;
+    if (file === undefined) return undefined;
+    if (this.#buf.length < this.#flushSize && this.#pendingHandoffs === 0) {
+      return this.#error === undefined
+        ? undefined
+        : Promise.reject(this.#wrap(this.#error, file.name, "write"));
+    }
+    return this.#flush(file).then(() => this.#failure(file));
   }
 
   /**
@@ -335,7 +349,13 @@ export class RollingFileWriter {
 
   #encode<T>(encode: EncodeInto<T>, item: T): number | Promise<number> {
     const n = encode(this.#buf, item);
-    if (this.#buf.length >= this.#flushSize) return this.#flush(this.#file!).then(() => n);
+    if (this.#buf.length >= this.#flushSize) {
+      const file = this.#file!;
+      return this.#flush(file).then(() => {
+        this.#failure(file);
+        return n;
+      });
+    }
     return n;
   }
 
@@ -380,7 +400,7 @@ export class RollingFileWriter {
   }
 
   async #open(): Promise<void> {
-    const { name, header } = this.#nextFile();
+    const { name, header } = await this.#nextFile();
     let chain: FileChain;
     try {
       chain = openFileChain(this.#storage, name, {
@@ -397,27 +417,45 @@ export class RollingFileWriter {
     this.#syncedBytes = 0;
     this.#handedSinceSync = 0;
     this.#lastWrite = Promise.resolve();
+    this.#handoff = Promise.resolve();
     if (header !== undefined) this.#buf.bytes(header);
   }
 
-  async #flush(file: OpenFile): Promise<void> {
-    if (this.#buf.length === 0) return;
-    if (this.#error !== undefined) throw this.#wrap(this.#error, file.name, "write");
+  /**
+   * Hands the buffer to the file's chain. Hand-offs run one after another (each may wait for
+   * the chain to take more), so a caller finding the buffer empty still waits for those
+   * under way: a sync after it sees every byte handed over. Never rejects: a failure is kept
+   * for the next caller to throw (see {@linkcode #failure}).
+   */
+  #flush(file: OpenFile): Promise<void> {
+    if (this.#buf.length === 0 || this.#error !== undefined) return this.#handoff;
     // The buffer is reused, so the chain gets its own copy of each block.
     const chunk = this.#buf.subarray().slice();
     this.#buf.reset();
-    // Counted before the wait: other writers into the buffer meanwhile check the limit's
-    // bound against it.
+    // Counted at once: other writers into the buffer meanwhile check the limit's bound
+    // against it.
     this.#handedSinceSync += chunk.length;
-    try {
-      await file.writer.ready;
-    } catch (e) {
-      throw this.#wrap(e, file.name, "write");
-    }
-    // Not awaited: encoding goes on while the chain compresses and stores this block.
-    this.#lastWrite = file.writer.write(chunk).catch((e) => {
-      this.#error ??= e;
+    this.#pendingHandoffs++;
+    this.#handoff = this.#handoff.then(async () => {
+      try {
+        if (this.#error !== undefined) return;
+        await file.writer.ready;
+        // Not awaited: encoding goes on while the chain compresses and stores this block.
+        this.#lastWrite = file.writer.write(chunk).catch((e) => {
+          this.#error ??= e;
+        });
+      } catch (e) {
+        this.#error ??= e;
+      } finally {
+        this.#pendingHandoffs--;
+      }
     });
+    return this.#handoff;
+  }
+
+  /** Throws the first failure of the open file's chain, if any, naming the file. */
+  #failure(file: OpenFile): void {
+    if (this.#error !== undefined) throw this.#wrap(this.#error, file.name, "write");
   }
 
   #wrap(e: unknown, name: string, action: string): unknown {

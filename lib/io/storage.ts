@@ -8,6 +8,19 @@
  */
 
 /**
+ * A storage as data, for a backup's reader workers to open one of their own
+ * ({@linkcode StorageWriter.forWorker}): a local directory.
+ */
+export interface WorkerStorageSpec {
+  /** A local directory. */
+  kind: "directory";
+  /** Its path. */
+  dir: string;
+  /** Write buffer per file, bytes. */
+  bufferSize?: number;
+}
+
+/**
  * Where backup files are written.
  *
  * A single-file storage (`kind` `"file"`) names its files by suffix: `""` is the backup
@@ -17,6 +30,15 @@
 export interface StorageWriter {
   /** `"directory"` (many files), `"file"` (one file) or `"stdout"`. */
   readonly kind: "directory" | "file" | "stdout";
+  /**
+   * Gets the storage ready (checks or clears it as `open` would) and describes it for a
+   * worker thread to open files in it itself; storages without it get their files' bytes
+   * through the thread that made them.
+   *
+   * @returns The storage as data, or undefined when the worker must write through this
+   *   writer.
+   */
+  forWorker?(): Promise<WorkerStorageSpec | undefined>;
   /**
    * Creates (or truncates) the file `name` and returns a byte sink for it. Closing the sink
    * flushes and closes the file; aborting it closes the file as written so far.
