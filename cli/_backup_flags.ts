@@ -51,9 +51,10 @@ const BACKUP_GROUP: readonly FlagSpec[] = [
     undefined,
     "int",
     -1,
-    "Threads the scans of a directory backup run in, each with its share of the scans,\n" +
-      "their encoding, compression, encryption and files (0: the main thread only).\n" +
-      "By default one per scan (--parallel), at most one per CPU core.",
+    "Worker threads a directory backup's scans run in beside the main thread, each with\n" +
+      "its share of the scans, their encoding, compression, encryption and files (0: the\n" +
+      "main thread only). By default one thread per scan (--parallel), at most one per CPU\n" +
+      "core, the main thread included.",
   ),
   flag(
     "records-per-second",

@@ -39,6 +39,15 @@ export class ByteWriter {
     this.#view = new DataView(this.#buf.buffer);
   }
 
+  /**
+   * The whole backing array (bytes from {@linkcode length} on are free space): for
+   * encoders that write in place after a {@linkcode reserve}, without a view per call.
+   * Valid until a write grows the buffer.
+   */
+  get backing(): Uint8Array {
+    return this.#buf;
+  }
+
   /** Number of bytes written since construction or the last {@linkcode reset}. */
   get length(): number {
     return this.#pos;

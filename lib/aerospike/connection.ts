@@ -215,6 +215,7 @@ export class Connection {
       this.close();
       return false;
     }
+    this.#reader.shrink();
     return !this.closed;
   }
 

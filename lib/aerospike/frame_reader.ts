@@ -77,6 +77,17 @@ export class FrameReader {
   }
 
   /**
+   * Gives back a buffer grown past its initial size once nothing is buffered: a connection
+   * idle in its pool must not pin a scan's ~1 MiB.
+   */
+  shrink(): void {
+    if (this.#start === this.#end && this.#buf.length > INITIAL_SIZE) {
+      this.#start = this.#end = 0;
+      this.#buf = new Uint8Array(INITIAL_SIZE);
+    }
+  }
+
+  /**
    * Reads the next frame.
    *
    * @param limits Socket timeout and overall deadline.

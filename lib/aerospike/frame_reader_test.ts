@@ -151,3 +151,17 @@ Deno.test("FrameReader.read() with a passed deadline fails without reading", asy
   assert.equal(t.reads, 0);
   assert.equal(t.closed, true);
 });
+
+Deno.test("FrameReader.shrink() drops a grown buffer between frames and reads on", async () => {
+  const big = new Uint8Array(1 << 16).fill(9);
+  const small = new Uint8Array([1, 2, 3]);
+  // Reads of 8 bytes end exactly at the big frame's end, so nothing is read ahead.
+  const src = new ChunkTransport(concatBytes([frame(3, big), frame(3, small)]), () => 8);
+  const r = new FrameReader(src, ctx);
+  assert.deepEqual((await r.read(limits)).body, big);
+  r.shrink();
+  const next = await r.read(limits);
+  assert.deepEqual(next.body, small);
+  // The second frame was read into the initial-size buffer again.
+  assert.equal(next.body.buffer.byteLength, 16 * 1024);
+});

@@ -188,14 +188,16 @@ export class PartitionTracker<N> {
    *
    * @param np The request it came from.
    * @param partition Its partition id.
-   * @param digest Its digest (copied; may be a view of a reply buffer).
+   * @param source Bytes holding its digest (copied; may be a reply buffer).
+   * @param at Offset of the digest's 20 bytes in `source`.
    * @param cursor Also move the filter's cursor now (false when the caller moves it as it
    *   hands the record on). @default true
    */
   recordDelivered(
     np: NodePartitions<N>,
     partition: number,
-    digest: Uint8Array,
+    source: Uint8Array,
+    at: number,
     cursor = true,
   ): void {
     np.recordCount++;
@@ -203,10 +205,11 @@ export class PartitionTracker<N> {
     const p = this.#byId[partition];
     if (p === undefined) return;
     const resume = this.#resume[partition] ??= new Uint8Array(DIGEST_SIZE);
-    resume.set(digest);
+    // By hand: a view of the reply per record would be garbage.
+    for (let i = 0; i < DIGEST_SIZE; i++) resume[i] = source[at + i];
     if (cursor) {
       if (p.digest === undefined) p.digest = resume.slice();
-      else p.digest.set(digest);
+      else p.digest.set(resume);
     }
   }
 

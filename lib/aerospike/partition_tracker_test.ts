@@ -35,7 +35,7 @@ Deno.test("PartitionTracker retries a failed node's partitions while others run,
   const f = PartitionFilter.range(0, 4);
   const t = new PartitionTracker<string>(f, { maxRecords: 0, maxRetries: 2 });
   const [a, b] = t.assign(byParity);
-  t.recordDelivered(b, 1, digestOf(1, 3));
+  t.recordDelivered(b, 1, digestOf(1, 3), 0);
   t.nodeFailed(b, new Error("gone"));
   // The even node is still reading; the odd node's partitions wait for a retry already.
   assert.equal(t.active, 1);
@@ -47,7 +47,7 @@ Deno.test("PartitionTracker retries a failed node's partitions while others run,
   assert.deepEqual(retry.partial.map((p) => p.id), [1]);
   assert.deepEqual(retry.resume, [digestOf(1, 3)]);
   assert.deepEqual(retry.full.map((p) => p.id), [3]);
-  t.recordDelivered(a, 0, digestOf(0, 7));
+  t.recordDelivered(a, 0, digestOf(0, 7), 0);
   t.partitionUnavailable(a, 2);
   t.nodeDone(a);
   assert.equal(f.partitions[0].done, true);
@@ -79,9 +79,9 @@ Deno.test("PartitionTracker splits maxRecords across nodes and leaves full pages
   const t = new PartitionTracker<string>(f, { maxRecords: 5, maxRetries: 0 });
   const [a, b] = t.assign(byParity);
   assert.equal(a.recordMax + b.recordMax, 5);
-  for (let i = 0; i < a.recordMax; i++) t.recordDelivered(a, 0, digestOf(0, i));
+  for (let i = 0; i < a.recordMax; i++) t.recordDelivered(a, 0, digestOf(0, i), 0);
   t.nodeDone(a); // full share: partitions 0 and 2 may hold more
-  t.recordDelivered(b, 1, digestOf(1, 0));
+  t.recordDelivered(b, 1, digestOf(1, 0), 0);
   t.nodeDone(b); // fewer than its share: 1 and 3 are done
   assert.equal(t.outcome(), "more");
   assert.equal(t.retryPending, false, "a full page is not a failure");
@@ -90,7 +90,7 @@ Deno.test("PartitionTracker splits maxRecords across nodes and leaves full pages
   const next = t.assign(byParity);
   assert.equal(next.length, 1);
   assert.equal(next[0].recordMax, 5 - t.records);
-  for (let i = 0; i < next[0].recordMax; i++) t.recordDelivered(next[0], 0, digestOf(0, 10 + i));
+  for (let i = 0; i < next[0].recordMax; i++) t.recordDelivered(next[0], 0, digestOf(0, 10 + i), 0);
   t.nodeDone(next[0]);
   assert.equal(t.outcome(), "page-full");
   assert.equal(f.done, false);
@@ -116,7 +116,7 @@ Deno.test("PartitionTracker leaves the filter's cursor to the caller when asked"
   const f = PartitionFilter.range(0, 1);
   const t = new PartitionTracker<string>(f, { maxRecords: 0, maxRetries: 1 });
   const [np] = t.assign(() => "n");
-  t.recordDelivered(np, 0, digestOf(0, 1), false);
+  t.recordDelivered(np, 0, digestOf(0, 1), 0, false);
   assert.equal(f.partitions[0].digest, undefined);
   t.nodeFailed(np, new Error("x"));
   assert.deepEqual(t.assign(() => "n")[0].resume, [digestOf(0, 1)]);

@@ -263,7 +263,7 @@ class NodeStream {
         if (next < 0) return off; // offered again once the consumer is ready
         off = next;
         const pid = (body[d] | (body[d + 1] << 8)) & 0x0fff;
-        tracker.recordDelivered(np, pid, body.subarray(d, d + DIGEST_SIZE), ctx.moveCursor);
+        tracker.recordDelivered(np, pid, body, d, ctx.moveCursor);
       }
     } catch (err) {
       throw replyError(conn, err);

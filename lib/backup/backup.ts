@@ -18,7 +18,12 @@ import { LeakyBucket } from "../pipeline/rate_limiter.ts";
 import { type InfoCommandOptions, lowestBuild, requireNamespace } from "./_info.ts";
 import { type BackupConfig, METADATA_PREFIX } from "./config.ts";
 import { AsbFileSink, type FileRun, takeFileName } from "./file_writer.ts";
-import { defaultWorkerCount, ReaderWorkers } from "./reader_workers.ts";
+import {
+  bandwidthShare,
+  defaultWorkerCount,
+  type PooledReader,
+  ReaderWorkers,
+} from "./reader_workers.ts";
 import {
   clusterIdentity,
   ManifestBuilder,
@@ -323,15 +328,19 @@ async function runBackup(
     { length: writerCount },
     (_, i) => config.outputFilePrefix !== "" ? config.outputFilePrefix : `${i}_`,
   );
-  // A directory backup's readers run in workers (one core each); a single file has one
-  // writer, which stays here.
+  // A directory backup's readers run in this thread and in workers, one core each; a
+  // single file has one writer, which stays here.
   const workerCount = !directory || config.noRecords
     ? 0
     : config.readerWorkers === "auto"
     ? defaultWorkerCount(readerPlans.length)
     : config.readerWorkers;
-  const dataWriters: DataWriter[] = [];
-  for (let i = 0; i < (workerCount > 0 ? 0 : writerCount); i++) {
+  // Writer w (and its readers) runs in thread w mod threads; thread 0 is this one.
+  const threads = Math.min(workerCount + 1, writerCount);
+  const threadOf = (writer: number) => writer % threads;
+  const dataWriters = new Map<number, DataWriter>();
+  for (let i = 0; i < writerCount; i++) {
+    if (threadOf(i) !== 0) continue;
     const writer: DataWriter = new DataWriter(
       new AsbFileSink(run, {
         prefix: prefixes[i],
@@ -341,7 +350,7 @@ async function runBackup(
         onClose: (name) => keeper?.closed(name, i, writer.cursor),
       }),
     );
-    dataWriters.push(writer);
+    dataWriters.set(i, writer);
     ctx.sinks.push(writer.sink);
   }
 
@@ -361,7 +370,7 @@ async function runBackup(
           version: asbVersionFor(sindexes),
           onClose: (name) => keeper?.closed(name),
         })
-        : dataWriters[0].sink;
+        : dataWriters.get(0)!.sink;
       if (directory) ctx.sinks.push(meta);
       for (const udf of udfs) {
         await meta.writeUdf(udf);
@@ -396,51 +405,72 @@ async function runBackup(
       const maxRecords = config.maxRecords > 0
         ? Math.ceil(config.maxRecords / readerPlans.length)
         : 0;
-      if (workerCount > 0) {
-        await ctx.workers.run({
-          workers: workerCount,
-          cluster,
-          storage,
-          namespace: config.namespace,
-          sets: config.setList,
-          scan,
-          pageSize: keeper ? config.pageSize : 0,
-          compact: config.compact,
-          fileLimit: config.fileLimit,
-          compression: config.compression,
-          encryptionKey,
-          bandwidth: config.bandwidth,
-          prefixes,
-          readers: readerPlans.map((plan, i) => ({
-            share: plan.share,
-            resume: resumed ? resumed.readers[i] : undefined,
-            maxRecords,
-          })),
-          counters,
-          nameFile: async (prefix) => {
-            const taken = takeFileName(run, prefix);
-            await run.onOpen?.(taken.name);
-            return taken;
-          },
-          fileClosed: async ({ writer, name, bytes, entry, cursor }) => {
-            await run.onClose?.(name, bytes, entry);
-            // Records up to this writer's last page are now in closed files: save its cursor.
-            await keeper?.closed(name, writer, cursor);
-          },
-          signal,
-        });
-      } else {
-        await readInThisThread(cluster, dataWriters, readerPlans, {
+      // Reader i writes to writer i mod writers; with a state file each has its own.
+      const readers: PooledReader[] = readerPlans.map((plan, i) => ({
+        index: i,
+        writer: i % writerCount,
+        share: plan.share,
+        resume: resumed ? resumed.readers[i] : undefined,
+        maxRecords,
+      }));
+      const here = readers.filter((r) => threadOf(r.writer) === 0);
+      const elsewhere = readers.filter((r) => threadOf(r.writer) !== 0);
+      // The first thread to fail stops the others.
+      const stopReaders = new AbortController();
+      const readersSignal = AbortSignal.any([signal, stopReaders.signal]);
+      const stopOthers = (e: unknown) => {
+        if (!stopReaders.signal.aborted) stopReaders.abort(e);
+        throw e;
+      };
+      const runs = [
+        readInThisThread(cluster, dataWriters, here, {
           config,
           scan,
-          resumed,
           paged: keeper !== undefined,
-          maxRecords,
+          bandwidth: bandwidthShare(config.bandwidth, here.length, readers.length),
           counters,
           clock: ctx.clock,
-          signal,
-        });
+          signal: readersSignal,
+        }).catch(stopOthers),
+      ];
+      if (elsewhere.length > 0) {
+        runs.push(
+          ctx.workers.run({
+            workers: threads - 1,
+            cluster,
+            storage,
+            namespace: config.namespace,
+            sets: config.setList,
+            scan,
+            pageSize: keeper ? config.pageSize : 0,
+            compact: config.compact,
+            fileLimit: config.fileLimit,
+            compression: config.compression,
+            encryptionKey,
+            bandwidth: bandwidthShare(config.bandwidth, elsewhere.length, readers.length),
+            writers: prefixes.flatMap((prefix, index) =>
+              threadOf(index) === 0 ? [] : [{ index, prefix }]
+            ),
+            readers: elsewhere,
+            counters,
+            nameFile: async (prefix) => {
+              const taken = takeFileName(run, prefix);
+              await run.onOpen?.(taken.name);
+              return taken;
+            },
+            fileClosed: async ({ writer, name, bytes, entry, cursor }) => {
+              await run.onClose?.(name, bytes, entry);
+              // Records up to this writer's last page are now in closed files: save its
+              // cursor.
+              await keeper?.closed(name, writer, cursor);
+            },
+            signal: readersSignal,
+          }).catch(stopOthers),
+        );
       }
+      const outcomes = await Promise.allSettled(runs);
+      if (stopReaders.signal.aborted) throw stopReaders.signal.reason;
+      for (const o of outcomes) if (o.status === "rejected") throw o.reason;
       stopEstimate.abort();
       await counting;
     }
@@ -450,7 +480,7 @@ async function runBackup(
   } finally {
     // Every path closes the writers; a close error only counts on success.
     const errors: unknown[] = [];
-    for (const w of dataWriters) await w.close().catch((e) => errors.push(e));
+    for (const w of dataWriters.values()) await w.close().catch((e) => errors.push(e));
     closeError = failed ? undefined : errors[0];
     if (failed) {
       // A metadata file cut short by the failure is still open.
@@ -538,47 +568,46 @@ async function planReaders(
 interface ThisThreadRun {
   config: Readonly<BackupConfig>;
   scan: SharedScanOptions;
-  resumed: BackupState | undefined;
   paged: boolean;
-  maxRecords: number;
+  /** This thread's share of the bandwidth limit (0 = none). */
+  bandwidth: number;
   counters: BackupCounters;
   clock: CountedJobContext["clock"];
   signal: AbortSignal;
 }
 
-/** Runs the readers in the job's own thread, each writing to writer i mod writers. */
+/** Runs readers in the job's own thread, each writing to its writer. */
 async function readInThisThread(
   cluster: Cluster,
-  dataWriters: readonly DataWriter[],
-  readerPlans: readonly ReaderPlan[],
+  dataWriters: ReadonlyMap<number, DataWriter>,
+  readers: readonly PooledReader[],
   r: ThisThreadRun,
 ): Promise<void> {
-  const { config, counters, signal } = r;
-  const bandwidth = config.bandwidth > 0
-    ? new LeakyBucket(config.bandwidth, {
+  const { config, counters } = r;
+  const bandwidth = r.bandwidth > 0
+    ? new LeakyBucket(r.bandwidth, {
       clock: r.clock,
-      signal,
+      signal: r.signal,
       stats: counters.throttle.bandwidth,
     })
     : undefined;
   // The first reader to fail stops the others.
   const stopReaders = new AbortController();
-  const readersSignal = AbortSignal.any([signal, stopReaders.signal]);
+  const readersSignal = AbortSignal.any([r.signal, stopReaders.signal]);
   const onRecord = () => {
     counters.recordsRead++;
     counters.recordsWritten++;
   };
-  const runs = readerPlans.map((plan, i) => {
-    // Readers share the writers in turn; with a state file each has its own.
-    const writer = dataWriters[i % dataWriters.length];
+  const runs = readers.map((reader) => {
+    const writer = dataWriters.get(reader.writer)!;
     return readRecords(cluster, {
       namespace: config.namespace,
       sets: config.setList,
-      share: plan.share,
-      resume: r.resumed ? r.resumed.readers[i] : undefined,
+      share: reader.share,
+      resume: reader.resume,
       scan: r.scan,
       pageSize: r.paged ? config.pageSize : 0,
-      maxRecords: r.maxRecords,
+      maxRecords: reader.maxRecords,
     }, {
       sink: writer.sink,
       onRecord,

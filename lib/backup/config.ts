@@ -203,9 +203,10 @@ export interface BackupConfig {
    */
   pipelinesMode: PipelinesMode;
   /**
-   * Web Workers the readers of a directory backup run in, each on a core of its own with
-   * its share of the readers, their scans, encoding, compression and encryption; `0` runs
-   * them in the job's own thread. `"auto"` is one per reader, at most one per core.
+   * Web Workers the readers of a directory backup run in beside the job's own thread, each
+   * on a core of its own with its share of the readers, their scans, encoding, compression,
+   * encryption and files; `0` runs them all in the job's thread. `"auto"` gives
+   * min(readers, cores) threads in all: min(readers, cores) − 1 workers.
    * @default {"auto"}
    */
   readerWorkers: number | "auto";

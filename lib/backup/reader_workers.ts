@@ -5,7 +5,8 @@
  * storage the files' bytes go to, the file counter, the state file, the manifest and the
  * counters, which the workers' reports add up to.
  *
- * `--parallel N` thus means N scans over up to min(N, cores) workers.
+ * The job's own thread reads a share too, so `--parallel N` means N scans over
+ * min(N, cores) threads: the job's and min(N, cores) − 1 workers.
  *
  * @module
  */
@@ -27,14 +28,32 @@ import type { BackupCounters } from "./stats.ts";
 import type { ReaderCursor } from "./state.ts";
 import type { CompressionPolicy } from "../io/compression.ts";
 
-/** How many reader workers a backup of `readers` readers gets by default. */
+/**
+ * How many reader workers a backup of `readers` readers gets by default: one per reader
+ * beside the job's own thread, up to one thread per core.
+ *
+ * @param readers The backup's readers (`--parallel`).
+ * @returns Workers to start (0: the job's thread reads alone).
+ */
 export function defaultWorkerCount(readers: number): number {
   const cores = typeof navigator !== "undefined" ? navigator.hardwareConcurrency ?? 1 : 1;
-  return Math.max(1, Math.min(readers, cores));
+  return Math.max(0, Math.min(readers, cores) - 1);
+}
+
+/** One file writer of the backup. */
+export interface PooledWriter {
+  /** Its index in the backup (its state-file reader, with a state file). */
+  index: number;
+  /** Its file name prefix. */
+  prefix: string;
 }
 
 /** One reader of the backup. */
 export interface PooledReader {
+  /** Its index in the backup. */
+  index: number;
+  /** Index in the backup of the writer it writes to. */
+  writer: number;
   /** Its partitions. */
   share: ReaderShare;
   /** Where it resumes. */
@@ -67,11 +86,11 @@ export interface ReaderWorkersOptions {
   compression: CompressionPolicy;
   /** AES key. */
   encryptionKey?: Uint8Array;
-  /** Bandwidth limit of the whole backup, bytes per second (0 = none). */
+  /** The workers' share of the bandwidth limit, bytes per second (0 = none). */
   bandwidth: number;
-  /** The writers: file name prefixes, by index. */
-  prefixes: readonly string[];
-  /** The readers, by index (reader i writes to writer i mod writers). */
+  /** The writers the workers own. */
+  writers: readonly PooledWriter[];
+  /** Their readers. */
   readers: readonly PooledReader[];
   /** The job's counters (records, retries, throttle waits). */
   counters: BackupCounters;
@@ -181,14 +200,13 @@ function addProgress(counters: BackupCounters, last: WorkerProgress, now: Worker
 
 /**
  * Shares the writers out among the workers, each writer's readers with it (a writer's file
- * sequence lives in one worker).
+ * sequence lives in one worker), and the bandwidth by readers.
  */
 function splitJobs(
   o: ReaderWorkersOptions,
   storage: ReaderWorkerJob["storage"],
 ): ReaderWorkerJob[] {
-  const writers = o.prefixes.length;
-  const count = Math.max(1, Math.min(o.workers, writers));
+  const count = Math.max(1, Math.min(o.workers, o.writers.length));
   const { onRetry: _, ...scan } = o.scan;
   const jobs: ReaderWorkerJob[] = [];
   for (let w = 0; w < count; w++) {
@@ -202,29 +220,44 @@ function splitJobs(
       fileLimit: o.fileLimit,
       compression: o.compression,
       encryptionKey: o.encryptionKey,
-      bandwidth: o.bandwidth > 0 ? Math.max(1, Math.floor(o.bandwidth / count)) : 0,
+      bandwidth: 0,
       storage,
       writers: [],
       readers: [],
     });
   }
   const slot = new Map<number, { job: ReaderWorkerJob; at: number }>();
-  for (let i = 0; i < writers; i++) {
+  o.writers.forEach((writer, i) => {
     const job = jobs[i % count];
-    const writer: WorkerWriterJob = { index: i, prefix: o.prefixes[i] };
-    slot.set(i, { job, at: job.writers.length });
-    job.writers.push(writer);
-  }
-  o.readers.forEach((r, i) => {
-    const { job, at } = slot.get(i % writers)!;
+    slot.set(writer.index, { job, at: job.writers.length });
+    job.writers.push({ index: writer.index, prefix: writer.prefix });
+  });
+  for (const r of o.readers) {
+    const { job, at } = slot.get(r.writer)!;
     const reader: WorkerReaderJob = {
-      index: i,
+      index: r.index,
       writer: at,
       share: r.share,
       resume: r.resume,
       maxRecords: r.maxRecords,
     };
     job.readers.push(reader);
-  });
-  return jobs.filter((j) => j.readers.length > 0 || j.writers.length > 0);
+  }
+  for (const job of jobs) {
+    job.bandwidth = bandwidthShare(o.bandwidth, job.readers.length, o.readers.length);
+  }
+  return jobs.filter((j) => j.readers.length > 0);
+}
+
+/**
+ * The part of a bandwidth limit that `readers` of `total` readers get.
+ *
+ * @param bandwidth Bytes per second (0 = no limit).
+ * @param readers Readers of the share.
+ * @param total Readers in all.
+ * @returns Bytes per second (0 = no limit), at least 1 with a limit.
+ */
+export function bandwidthShare(bandwidth: number, readers: number, total: number): number {
+  if (bandwidth <= 0 || total === 0) return 0;
+  return Math.max(1, Math.floor(bandwidth * readers / total));
 }

@@ -10,7 +10,7 @@ import { MemoryObjectStore } from "../io/_memory_object_store.ts";
 import { C_SAMPLES } from "../io/_test_helpers.ts";
 import { DirectoryWriter } from "../io/local_writer.ts";
 import { ObjectStoreReader, ObjectStoreWriter } from "../io/object_store.ts";
-import { defaultWorkerCount } from "./reader_workers.ts";
+import { bandwidthShare, defaultWorkerCount } from "./reader_workers.ts";
 
 const KEY_FILE = `${C_SAMPLES}sample-key.pem`;
 
@@ -106,9 +106,17 @@ Deno.test("a cancelled backup in workers stops them and removes its files", asyn
   });
 });
 
-Deno.test("defaultWorkerCount() gives one worker per reader up to the cores", () => {
+Deno.test("defaultWorkerCount() gives a thread per reader up to the cores, this one included", () => {
   const cores = navigator.hardwareConcurrency;
-  assert.equal(defaultWorkerCount(1), 1);
-  assert.equal(defaultWorkerCount(cores + 3), cores);
-  assert.equal(defaultWorkerCount(0), 1);
+  assert.equal(defaultWorkerCount(1), 0);
+  assert.equal(defaultWorkerCount(0), 0);
+  assert.equal(defaultWorkerCount(2), Math.min(2, cores) - 1);
+  assert.equal(defaultWorkerCount(cores + 3), cores - 1);
+});
+
+Deno.test("bandwidthShare() splits a limit by readers, never to no limit", () => {
+  assert.equal(bandwidthShare(0, 1, 4), 0);
+  assert.equal(bandwidthShare(1000, 1, 4), 250);
+  assert.equal(bandwidthShare(1000, 3, 4), 750);
+  assert.equal(bandwidthShare(3, 1, 4), 1);
 });

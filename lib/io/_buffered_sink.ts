@@ -42,6 +42,15 @@ export function bufferedSink(target: SinkTarget, bufferSize: number): WritableSt
       throw target.mapError(err);
     }
   }
+  // The buffer grows as small writes need it: the last, small block of a file of large
+  // ones must not cost a whole buffer.
+  function grow(need: number): void {
+    const cap = buf?.length ?? 0;
+    if (cap >= Math.min(need, size)) return;
+    const next = new Uint8Array(Math.min(size, Math.max(need, cap * 2, DIRECT_BYTES)));
+    if (buf !== undefined && used > 0) next.set(buf.subarray(0, used));
+    buf = next;
+  }
   async function flush(): Promise<void> {
     if (used === 0) return;
     const n = used;
@@ -55,9 +64,9 @@ export function bufferedSink(target: SinkTarget, bufferSize: number): WritableSt
           await target.write(chunk);
           return;
         }
-        buf ??= new Uint8Array(size);
+        grow(used + chunk.length);
         if (used + chunk.length <= size) {
-          buf.set(chunk, used);
+          buf!.set(chunk, used);
           used += chunk.length;
           if (used === size) await flush();
           return;
@@ -65,7 +74,8 @@ export function bufferedSink(target: SinkTarget, bufferSize: number): WritableSt
         await flush();
         if (chunk.length >= size) await target.write(chunk);
         else {
-          buf.set(chunk);
+          grow(chunk.length);
+          buf!.set(chunk);
           used = chunk.length;
         }
       });

@@ -34,6 +34,12 @@ export interface FileChain {
   /** Path or label of the file, for messages. */
   readonly path: string;
   /**
+   * Whether the chain is done with a chunk once its write into `writable` settles, so the
+   * writer may reuse the chunk's buffer: a file without compression or encryption whose
+   * storage {@linkcode StorageWriter.consumesWrites}.
+   */
+  readonly consumesWrites: boolean;
+  /**
    * Bytes that reached the storage so far (after compression and encryption): the size the
    * file has on disk, used for `--file-limit` rollover. It may trail the writes by the few
    * chunks in flight inside the chain (and the compressor's buffer, up to a 128 KiB zstd
@@ -149,10 +155,18 @@ export function openFileChain(
   let piped: Promise<void> | undefined;
   let pipeError: unknown;
   let started: Promise<void> | undefined;
+  // Without compression or encryption the chunks go to the storage's sink as they are, and
+  // a write settles when the sink's does.
+  const plain = (options.compression?.mode ?? "NONE") === "NONE" && encrypt === undefined;
+  let direct: WritableStreamDefaultWriter<Uint8Array> | undefined;
 
   function start(): Promise<void> {
     started ??= (async () => {
       const sink = await storage.open(name);
+      if (plain) {
+        direct = sink.getWriter();
+        return;
+      }
       let readable = compress.stream.readable;
       if (encrypt) readable = readable.pipeThrough(encrypt);
       piped = readable.pipeThrough(counter).pipeTo(sink).catch(
@@ -180,6 +194,17 @@ export function openFileChain(
   const writable = new WritableStream<Uint8Array>({
     async write(chunk) {
       await start();
+      if (direct !== undefined) {
+        written += chunk.length;
+        hash.update(chunk);
+        try {
+          await direct.ready;
+          await direct.write(chunk);
+        } catch (err) {
+          throw failure(err);
+        }
+        return;
+      }
       try {
         await head!.ready;
         await head!.write(chunk);
@@ -192,6 +217,7 @@ export function openFileChain(
       if (!started) return;
       await started;
       try {
+        if (direct !== undefined) return await direct.close();
         await head!.close();
         await piped;
       } catch (err) {
@@ -201,6 +227,7 @@ export function openFileChain(
     async abort(reason) {
       if (!started) return;
       await started.catch(() => {});
+      if (direct) await direct.abort(reason).catch(() => {});
       if (head) await head.abort(reason).catch(() => {});
       await piped?.catch(() => {});
     },
@@ -209,12 +236,15 @@ export function openFileChain(
   return {
     writable,
     path,
+    consumesWrites: plain && storage.consumesWrites === true,
     bytesWritten: () => written,
     // A copy: the hash goes on taking the bytes written after the call.
     sha256: () => hash.copy().digest("hex"),
     async sync() {
       if (!started) return;
       await started;
+      // A plain chain counts each chunk as its sink takes it.
+      if (direct !== undefined) return;
       if (pipeError) throw failure(pipeError);
       try {
         await compress.flush();

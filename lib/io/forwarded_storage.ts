@@ -9,6 +9,7 @@
  */
 
 import { type CallHandler, Transfer, type WorkerChannel } from "../pipeline/worker_channel.ts";
+import { BufferPool } from "./_buffer_pool.ts";
 import type { StorageWriter } from "./storage.ts";
 
 /** Bytes a worker may have on their way to the storage before its writes wait. */
@@ -37,33 +38,12 @@ export function describeStorage(storage: StorageWriter): StorageDescription {
   return { prefix: text.slice(0, at), suffix: text.slice(at + marker.length) };
 }
 
-/** Size of the buffers that carry chunks across (a larger chunk gets one of its size). */
-const CARRIER_BYTES = 256 * 1024;
-
 /**
- * Buffers that go back and forth between a worker and the main thread: a chunk is copied
- * into one, moved across, and the buffer comes back with the answer. A moved buffer that
- * the main thread merely dropped would wait there for a garbage collection that its idle
- * heap rarely runs, and memory would grow with the backup.
+ * Size of the buffers that carry chunks across (a larger chunk gets one of its size). A
+ * moved buffer that the main thread merely dropped would wait there for a garbage
+ * collection that its idle heap rarely runs, so the buffers come back with the answers.
  */
-class Carriers {
-  readonly #free: ArrayBuffer[] = [];
-
-  /** A buffer holding a copy of `chunk`. */
-  take(chunk: Uint8Array): ArrayBuffer {
-    let buffer = this.#free.pop();
-    if (buffer === undefined || buffer.byteLength < chunk.length) {
-      buffer = new ArrayBuffer(Math.max(CARRIER_BYTES, chunk.length));
-    }
-    new Uint8Array(buffer, 0, chunk.length).set(chunk);
-    return buffer;
-  }
-
-  /** Gives a buffer back. */
-  give(buffer: ArrayBuffer): void {
-    if (this.#free.length < 32) this.#free.push(buffer);
-  }
-}
+const CARRIER_BYTES = 256 * 1024;
 
 /**
  * The worker's side: a directory storage whose files are written by the main thread
@@ -72,9 +52,11 @@ class Carriers {
 export class ForwardedStorageWriter implements StorageWriter {
   /** Always a directory of backup files. */
   readonly kind = "directory" as const;
+  /** True: each chunk is copied into a carrier buffer before its write settles. */
+  readonly consumesWrites = true;
   readonly #channel: WorkerChannel;
   readonly #description: StorageDescription;
-  readonly #carriers = new Carriers();
+  readonly #carriers = new BufferPool(CARRIER_BYTES, 32);
 
   /**
    * Creates the writer.

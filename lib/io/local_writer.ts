@@ -209,6 +209,11 @@ export class DirectoryWriter implements StorageWriter {
     }
   }
 
+  /** True: its files' buffered sinks copy or write each chunk before its write settles. */
+  get consumesWrites(): boolean {
+    return this.open === DirectoryWriter.prototype.open;
+  }
+
   /**
    * Checks (or clears) the directory, then describes it for a reader worker, which opens
    * its files there with {@linkcode directoryFromSpec}. A subclass that changes how files
@@ -344,6 +349,11 @@ export class FileWriter implements StorageWriter {
   constructor(path: string, options: { bufferSize?: number } = {}) {
     this.path = path;
     this.#bufferSize = options.bufferSize ?? DEFAULT_LOCAL_BUFFER_SIZE;
+  }
+
+  /** True: the file's buffered sink copies or writes each chunk before its write settles. */
+  get consumesWrites(): boolean {
+    return this.open === FileWriter.prototype.open;
   }
 
   /**

@@ -27,6 +27,7 @@
 import { ByteWriter } from "../aerospike/byte_writer.ts";
 import { AerobakError } from "../errors.ts";
 import type { CompressionPolicy } from "./compression.ts";
+import { BufferPool } from "./_buffer_pool.ts";
 import { type FileChain, openFileChain } from "./file_chain.ts";
 import type { StorageWriter } from "./storage.ts";
 
@@ -150,6 +151,8 @@ export class RollingFileWriter {
   readonly #onClose?: (name: string, bytes: number, sha256: string) => Promise<void> | void;
   readonly #flushSize: number;
   readonly #buf: ByteWriter;
+  /** Blocks on their way to a chain that says when it is done with them. */
+  readonly #spares: BufferPool;
   #file?: OpenFile;
   #error: unknown = undefined;
   #closed = false;
@@ -192,6 +195,8 @@ export class RollingFileWriter {
     this.#onClose = options.onClose;
     this.#flushSize = flushSize;
     this.#buf = new ByteWriter(flushSize + 4096);
+    // A plain chain takes one block at a time: two in flight and one filling suffice.
+    this.#spares = new BufferPool(flushSize + 4096, 4);
   }
 
   /** Bytes on storage of the file currently open (0 when none); may trail the writes. */
@@ -283,7 +288,10 @@ export class RollingFileWriter {
   flushIfFull(): Promise<void> | undefined {
     const file = this.#file;
     if (file === undefined) return undefined;
-    if (this.#buf.length < this.#flushSize && this.#pendingHandoffs === 0) {
+    if (this.#buf.length < this.#flushSize) {
+      // Hand-offs under way are waited for, but a part block stays here: small chunks
+      // would make the storage's sink take a write buffer of its own.
+      if (this.#pendingHandoffs > 0) return this.#handoff.then(() => this.#failure(file));
       return this.#error === undefined
         ? undefined
         : Promise.reject(this.#wrap(this.#error, file.name, "write"));
@@ -429,8 +437,13 @@ export class RollingFileWriter {
    */
   #flush(file: OpenFile): Promise<void> {
     if (this.#buf.length === 0 || this.#error !== undefined) return this.#handoff;
-    // The buffer is reused, so the chain gets its own copy of each block.
-    const chunk = this.#buf.subarray().slice();
+    // The buffer is reused, so the chain gets its own copy of each block: a pooled one
+    // when the chain says when it is done with it.
+    const recycle = file.chain.consumesWrites;
+    const carrier = recycle ? this.#spares.take(this.#buf.subarray()) : undefined;
+    const chunk = carrier !== undefined
+      ? new Uint8Array(carrier, 0, this.#buf.length)
+      : this.#buf.subarray().slice();
     this.#buf.reset();
     // Counted at once: other writers into the buffer meanwhile check the limit's bound
     // against it.
@@ -441,7 +454,9 @@ export class RollingFileWriter {
         if (this.#error !== undefined) return;
         await file.writer.ready;
         // Not awaited: encoding goes on while the chain compresses and stores this block.
-        this.#lastWrite = file.writer.write(chunk).catch((e) => {
+        this.#lastWrite = file.writer.write(chunk).then(() => {
+          if (carrier !== undefined) this.#spares.give(carrier);
+        }, (e) => {
           this.#error ??= e;
         });
       } catch (e) {

@@ -32,6 +32,8 @@ export interface StdoutWriterOptions {
 export class StdoutWriter implements StorageWriter {
   /** Always `"stdout"`. */
   readonly kind = "stdout" as const;
+  /** True: its buffered sink copies each chunk before its write settles. */
+  readonly consumesWrites = true;
   #output?: WritableStream<Uint8Array>;
   #bufferSize: number;
   #busy = false;

@@ -40,6 +40,12 @@ export interface StorageWriter {
    */
   forWorker?(): Promise<WorkerStorageSpec | undefined>;
   /**
+   * Whether the sinks `open` returns are done with a chunk once its write settles (they
+   * copy or store its bytes first), so a writer may reuse the chunk's buffer. Storages
+   * without it are handed chunks of their own.
+   */
+  readonly consumesWrites?: boolean;
+  /**
    * Creates (or truncates) the file `name` and returns a byte sink for it. Closing the sink
    * flushes and closes the file; aborting it closes the file as written so far.
    *

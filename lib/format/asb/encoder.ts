@@ -213,7 +213,7 @@ export class AsbEncoder {
     const len = udf.content.length;
     const size = 6 + name.length + 1 + decimalLength(len) + 1 + len + 1;
     const at = w.reserve(size);
-    const buf = w.subarray();
+    const buf = w.backing;
     let p = writeAscii(buf, at, "* u L ");
     buf.set(name, p);
     p += name.length;
@@ -260,7 +260,7 @@ export class AsbEncoder {
     for (const part of parts) size += part.length + 1;
     size -= 1; // "* i " carries its own space
     const at = w.reserve(size);
-    const buf = w.subarray();
+    const buf = w.backing;
     let p = at;
     for (let i = 0; i < parts.length; i++) {
       buf.set(parts[i], p);
@@ -447,7 +447,13 @@ export class AsbEncoder {
   #keyInteger(v: number | bigint): void {
     const s = this.#scratch;
     s.keyType = 1;
-    s.keyText = String(v);
+    // A safe integer is written digit by digit, with no string per record.
+    if (typeof v === "number" && Number.isSafeInteger(v)) {
+      s.keyNumber = v;
+      s.keyText = "";
+    } else {
+      s.keyText = String(v);
+    }
   }
 
   /**
@@ -487,7 +493,12 @@ export class AsbEncoder {
       case 0:
         break;
       case 1:
-        size += 7 + s.keyText.length;
+        if (s.keyText === "") {
+          const n = s.keyNumber;
+          size += n < 0 ? 8 + decimalLength(-n) : 7 + decimalLength(n);
+        } else {
+          size += 7 + s.keyText.length;
+        }
         break;
       case 2:
         s.keyText = this.#c ? formatFloatC(s.keyNumber) : formatFloatFixed(s.keyNumber);
@@ -555,7 +566,7 @@ export class AsbEncoder {
     }
 
     const at = w.reserve(size);
-    const buf = w.subarray();
+    const buf = w.backing;
     let p = at;
     if (keyType !== 0) {
       buf[p] = 0x2b;
@@ -567,7 +578,11 @@ export class AsbEncoder {
         case 1:
           buf[p++] = 0x49;
           buf[p++] = CH_SP;
-          p = writeAscii(buf, p, s.keyText);
+          if (s.keyText !== "") p = writeAscii(buf, p, s.keyText);
+          else if (s.keyNumber < 0) {
+            buf[p++] = 0x2d;
+            p = writeUint(buf, p, -s.keyNumber);
+          } else p = writeUint(buf, p, s.keyNumber);
           break;
         case 2:
           buf[p++] = 0x44;
@@ -699,11 +714,12 @@ export class AsbEncoder {
 }
 
 /**
- * Copies `src[start, start + n)` into `buf` at `p`; short runs by hand, since `set()` of a
- * subarray costs a view and a builtin call that outweigh copying a few name bytes.
+ * Copies `src[start, start + n)` into `buf` at `p`; runs of up to a few hundred bytes (names,
+ * most strings) by hand, since `set()` of a subarray costs a view (garbage per record) and
+ * a builtin call that outweigh copying them.
  */
 function copyIn(buf: Uint8Array, p: number, src: Uint8Array, start: number, n: number): number {
-  if (n > 32) {
+  if (n > 256) {
     buf.set(src.subarray(start, start + n), p);
   } else {
     for (let i = 0; i < n; i++) buf[p + i] = src[start + i];
@@ -720,7 +736,10 @@ const EMPTY = new Uint8Array(0);
 
 /** Per-record scratch of {@linkcode AsbEncoder}: one entry per bin, reused for every record. */
 class RecordScratch {
-  /** 0 none, 1 integer (keyText), 2 float (keyNumber), 3 string, 4 bytes (keySource range). */
+  /**
+   * 0 none, 1 integer (keyNumber, or keyText beyond 2^53), 2 float (keyNumber), 3 string,
+   * 4 bytes (keySource range).
+   */
   keyType = 0;
   keyText = "";
   keyNumber = 0;

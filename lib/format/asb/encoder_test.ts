@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { ByteWriter } from "../../aerospike/byte_writer.ts";
 import type { AerospikeRecord } from "../../aerospike/record.ts";
 import { RecordView } from "../../aerospike/record_view.ts";
-import { MSG_HEADER_SIZE } from "../../aerospike/message.ts";
+import {
+  encodeRecordMessage,
+  MSG_HEADER_SIZE,
+  readMessageHeader,
+} from "../../aerospike/message.ts";
 import { capturedRecordMessages } from "../../aerospike/_captures.ts";
 import { AsbEncoder, asbVersionFor } from "./encoder.ts";
 import { decodeAll } from "./_test_util.ts";
@@ -46,6 +50,36 @@ Deno.test("encodeRecord() writes float keys in fixed notation (Go) or %.17g (C)"
   const r = { ...base, key: { type: 2 as const, value: 1e21 } };
   assert.match(encode(new AsbEncoder(), r), /^\+ k D 1000000000000000000000\n/);
   assert.match(encode(new AsbEncoder({ style: "c" }), r), /^\+ k D 1e\+21\n/);
+});
+
+Deno.test("encodeRecord() and encodeView() write integer keys of every size and sign", () => {
+  const keys: [bigint, string][] = [
+    [0n, "0"],
+    [7n, "7"],
+    [-42n, "-42"],
+    [2n ** 53n - 1n, "9007199254740991"],
+    [-(2n ** 53n) + 1n, "-9007199254740991"],
+    [2n ** 53n + 1n, "9007199254740993"],
+    [2n ** 63n - 1n, "9223372036854775807"],
+    [-(2n ** 63n), "-9223372036854775808"],
+  ];
+  const rv = new RecordView();
+  for (const [value, text] of keys) {
+    const record = { ...base, key: { type: 1 as const, value } };
+    const out = encode(new AsbEncoder(), record);
+    assert.ok(out.startsWith(`+ k I ${text}\n+ n test\n`), out);
+    // The same record as a scan reply's message.
+    const msg = new ByteWriter(64);
+    encodeRecordMessage(msg, record);
+    const bytes = msg.subarray();
+    const header = readMessageHeader(new DataView(bytes.buffer), 0);
+    const w = new ByteWriter(8);
+    new AsbEncoder().encodeView(
+      w,
+      rv.read(bytes, new DataView(bytes.buffer), MSG_HEADER_SIZE, header),
+    );
+    assert.equal(td.decode(w.subarray()), out);
+  }
 });
 
 Deno.test("encodeRecord() escapes names and writes empty values with their space", () => {
