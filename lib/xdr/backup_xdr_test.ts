@@ -6,6 +6,7 @@ import { XdrEmulation } from "../emulator/xdr.ts";
 import { decodeAsbx } from "../format/asbx/decoder.ts";
 import { parseAsbxFileName } from "../format/asbx/file_name.ts";
 import { DirectoryWriter } from "../io/local_writer.ts";
+import type { StorageWriter } from "../io/storage.ts";
 import { ManualClock } from "../pipeline/clock.ts";
 import { DirectInfo, seedXdrSource } from "./_test_util.ts";
 import { startBackupXdr } from "./backup_xdr.ts";
@@ -171,4 +172,46 @@ Deno.test("startBackupXdr() fails with XDR_LISTEN on a taken port before touchin
   taken.close();
   await xdr.close();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("startBackupXdr() fails when a file cannot be written, and removes the DC", async () => {
+  const cluster = new EmulatedCluster({ nodes: 2 });
+  seedXdrSource(cluster, 3000, "x".repeat(200));
+  const xdr = XdrEmulation.attach(cluster, { window: 64 });
+  // Every file takes its header and first block, then the disk is full.
+  const storage: StorageWriter = {
+    kind: "directory",
+    describe: (name) => `/full/${name}`,
+    open: () => {
+      let blocks = 0;
+      return Promise.resolve(
+        new WritableStream<Uint8Array>({
+          write: () => {
+            if (++blocks > 1) throw new Error("No space left on device");
+          },
+        }),
+      );
+    },
+  };
+  const clock = new ManualClock();
+  const config = resolveBackupXdrConfig({
+    namespace: "test",
+    dc: "bk",
+    localPort: 0,
+    listenAddress: "127.0.0.1",
+    parallelWrite: 1,
+  });
+  const job = startBackupXdr(new DirectInfo(cluster), config, storage, { clock });
+  await drive(clock, () => job.status !== "running");
+  await assert.rejects(job.wait(), (e: unknown) => {
+    assert.ok(e instanceof AerobakError, String(e));
+    assert.equal(e.code, "STORAGE_WRITE");
+    assert.match(e.message, /0_test_1\.asbx: No space left on device/);
+    return true;
+  });
+  for (const n of cluster.nodes) {
+    assert.deepEqual(xdr.dcs(n.name), []);
+    assert.ok(!xdr.mrtWritesDisabled(n.name, "test"));
+  }
+  await xdr.close();
 });
