@@ -122,10 +122,15 @@ export class ServerNode {
       fail: (code, message, cause) =>
         new AerobakError(code, `Emulator node ${this.state.name}: ${message}`, { cause }),
     });
+    const limits = { socketTimeoutMs: IDLE_TIMEOUT_MS, deadline: 0 };
     try {
+      let frame = await reader.read(limits);
       while (!c.closed) {
-        const frame = await reader.read({ socketTimeoutMs: IDLE_TIMEOUT_MS, deadline: 0 });
+        // A request read whole behind this one: answer both in one write.
+        const next = reader.readBuffered();
+        c.pipelined = next !== undefined;
         await this.#handle(c, frame.type, frame.body);
+        frame = next ?? await reader.read(limits);
       }
     } catch {
       // The client went away, sent garbage, or a fault closed the socket: drop it.

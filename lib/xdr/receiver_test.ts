@@ -10,7 +10,7 @@ import { AsbxEncoder, type AsbxToken } from "../format/asbx/encoder.ts";
 import { parseAsbxFileName } from "../format/asbx/file_name.ts";
 import { encodeAsbxHeader } from "../format/asbx/header.ts";
 import { DirectoryWriter } from "../io/local_writer.ts";
-import { withTempDir } from "../_test_utils.ts";
+import { concatBytes, withTempDir } from "../_test_utils.ts";
 import { AsbxFileSink, AsbxPartitionSinks } from "./asbx_file_sink.ts";
 import {
   encodeXdrAck,
@@ -88,16 +88,6 @@ async function until(cond: () => boolean): Promise<void> {
 
 function copy(b: Uint8Array): Uint8Array {
   return b.slice();
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return all;
 }
 
 Deno.test("XdrReceiver stores a write, clears the XDR bit and acks with the 30-byte ack", async () => {
@@ -312,7 +302,7 @@ Deno.test("XdrReceiver acks a burst of pipelined messages in a few writes, in or
   const c = await RawClient.connect(rx.port);
   const parts: Uint8Array[] = [];
   for (let i = 0; i < 200; i++) parts.push(copy(encodeXdrWrite(record(i))));
-  await c.send(concat(parts));
+  await c.send(concatBytes(parts));
   const acks = await c.read(30 * 200);
   for (let i = 0; i < 200; i++) assert.equal(readXdrAck(acks!.subarray(30 * i, 30 * i + 30)), 0);
   // One write per socket read (or per run of 256), not one per message.
@@ -334,7 +324,7 @@ Deno.test("XdrReceiver fails when its sink fails, leaving the message unacked", 
   const rx = XdrReceiver.listen({ hostname: "127.0.0.1", port: 0, sink });
   assert.throws(() => rx[Symbol.asyncIterator](), TypeError);
   const c = await RawClient.connect(rx.port);
-  await c.send(concat([copy(encodeXdrWrite(record(1))), copy(encodeXdrWrite(record(2)))]));
+  await c.send(concatBytes([copy(encodeXdrWrite(record(1))), copy(encodeXdrWrite(record(2)))]));
   await assert.rejects(rx.failure, (e) => e === boom);
   // The first message's ack went out; the second stays unacked and the connection closes.
   assert.equal(readXdrAck((await c.read(30))!), 0);
@@ -367,7 +357,7 @@ Deno.test("XdrReceiver with AsbxPartitionSinks writes the bytes the ASBX encoder
       sink: new AsbxPartitionSinks(sinks, () => records++),
     });
     const c = await RawClient.connect(rx.port);
-    const all = concat(messages);
+    const all = concatBytes(messages);
     // Cut mid-message, several times.
     for (const [from, to] of [[0, 37], [37, 5000], [5000, 150_001], [150_001, all.length]]) {
       await c.send(all.subarray(from, to));
@@ -398,7 +388,7 @@ Deno.test("XdrReceiver with AsbxPartitionSinks writes the bytes the ASBX encoder
     assert.equal(names.length, 3);
     for (const name of names) {
       const { writer, fileNumber } = parseAsbxFileName(name);
-      const want = concat([encodeAsbxHeader("test", fileNumber), expected[writer].subarray()]);
+      const want = concatBytes([encodeAsbxHeader("test", fileNumber), expected[writer].subarray()]);
       assert.deepEqual(await Deno.readFile(`${dir}/${name}`), want, name);
     }
   });
