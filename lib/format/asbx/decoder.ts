@@ -2,7 +2,9 @@
  * Streaming ASBX decoding: a {@linkcode ReadableStream} of file bytes in, records out.
  *
  * Each record's length is checked against a cap before its buffer is allocated, and each
- * record costs exactly one allocation (digest and payload share it), which the token owns.
+ * record {@linkcode AsbxDecoder.next} returns costs exactly one allocation (digest and
+ * payload share it), which the token owns; {@linkcode AsbxDecoder.nextReady} hands out
+ * views of the bytes read instead.
  *
  * @module
  */
@@ -163,7 +165,10 @@ export class AsbxDecoder implements AsyncIterableIterator<AsbxToken> {
 
   /**
    * Decodes the next record if the bytes already read hold it whole: the pipe's way to take
-   * records without a promise each (see `ReadyIterator`).
+   * records without a promise each (see `ReadyIterator`). Its digest and payload are views
+   * of the chunk read from the stream (which must hand out chunks it does not write to
+   * again, as file streams and the decompress and decrypt stages do): keeping the token
+   * keeps that chunk.
    *
    * @returns The record, or `undefined` when {@linkcode next} must be awaited (more bytes
    *   to read, the header not read yet, the end of the file, or an error to report).
@@ -182,16 +187,13 @@ export class AsbxDecoder implements AsyncIterableIterator<AsbxToken> {
       return undefined;
     }
     const start = this.#offset;
-    // One allocation per record, owned by the token, as `next` makes it.
-    const record = new Uint8Array(20 + size);
-    record.set(chunk.subarray(at, at + 20));
     const from = at + ASBX_RECORD_HEADER_SIZE;
-    record.set(chunk.subarray(from, from + size), 20);
-    const payload = record.subarray(20);
+    // Views, no copy: the stream hands out fresh chunks and never writes them again.
+    const payload = chunk.subarray(from, from + size);
     checkPayload(payload, this.#loc(start + ASBX_RECORD_HEADER_SIZE));
     this.#pos = from + size;
     this.#offset = start + ASBX_RECORD_HEADER_SIZE + size;
-    return { namespace: header.namespace, digest: record.subarray(0, 20), payload };
+    return { namespace: header.namespace, digest: chunk.subarray(at, at + 20), payload };
   }
 
   /**
