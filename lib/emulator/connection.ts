@@ -99,6 +99,12 @@ export class ServerConnection {
     await this.#sendPending();
   }
 
+  /** Sends the replies held for pipelined requests (before a request that waits). */
+  async sendHeld(): Promise<void> {
+    if (this.#open >= 0) throw new Error("Internal error: sendHeld() with an open proto");
+    await this.#sendPending();
+  }
+
   /** Sends every finished proto, held ones included. */
   async #sendPending(): Promise<void> {
     if (this.#starts.length === 0) return;
