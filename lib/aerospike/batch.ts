@@ -12,8 +12,7 @@
 
 import { AerobakError } from "../errors.ts";
 import { ByteWriter } from "./byte_writer.ts";
-import { readLimits } from "./connection.ts";
-import { partitionId } from "./digest.ts";
+import { type Connection, readLimits } from "./connection.ts";
 import {
   createMessageHeader,
   createOpView,
@@ -25,7 +24,7 @@ import {
   readMessageHeader,
 } from "./message.ts";
 import type { Node } from "./node.ts";
-import { type ResolvedWritePolicy, resolveWritePolicy, type WritePolicy } from "./policy.ts";
+import type { WritePolicy } from "./policy.ts";
 import type { AerospikeRecord } from "./record.ts";
 import {
   BatchFlags,
@@ -36,6 +35,7 @@ import {
   writeBatchWriteRow,
 } from "./requests.ts";
 import { ResultCode } from "./result_code.ts";
+import { RowArena } from "./row_arena.ts";
 import { checkTtl } from "./write.ts";
 import { messageBody, replyError } from "./_reply.ts";
 
@@ -45,12 +45,6 @@ const UNANSWERED = -0x7fffffff;
 /** The batch flags of C asrestore and the Node client. */
 const BATCH_FLAGS = BatchFlags.ALLOW_INLINE | BatchFlags.REPORT_ALL_ERRORS |
   BatchFlags.REPORT_ERROR_REC;
-
-/**
- * A cleared buffer that held more than this is replaced by a small one, so a batch of
- * large records does not pin its memory for as long as the rows are reused.
- */
-const KEEP_BYTES = 1 << 20;
 
 /** Bytes of a row before its digest (the batch index). */
 const INDEX_SIZE = 4;
@@ -72,20 +66,9 @@ function noop(): void {}
  * const codes = await cluster.batchWriteRows(rows);
  * ```
  */
-export class BatchRows {
-  /** The policy the rows are encoded with; its timeouts apply to each request. */
-  readonly policy: ResolvedWritePolicy;
+export class BatchRows extends RowArena {
   readonly #bits: BatchWriteRowBits;
-  readonly #initialBytes: number;
-  #arena: ByteWriter;
-  /** Row `i` is `[#starts[i], #starts[i + 1])` of the arena. */
-  #starts: Int32Array;
-  #partitions: Uint16Array;
-  /** Per row: attempts that failed without an answer (they move it to the next replica). */
-  #failures: Uint8Array;
-  #namespaces: string[] = [];
   #sets: string[] = [];
-  #count = 0;
 
   /**
    * Creates an empty set of rows.
@@ -96,24 +79,8 @@ export class BatchRows {
    * @throws {RangeError} For an invalid policy.
    */
   constructor(policy: WritePolicy = {}, capacity = 128) {
-    this.policy = resolveWritePolicy(policy);
+    super(policy, capacity, 128);
     this.#bits = batchWriteRowBits(this.policy);
-    const n = Math.max(1, capacity);
-    this.#initialBytes = n * 128;
-    this.#arena = new ByteWriter(this.#initialBytes);
-    this.#starts = new Int32Array(n + 1);
-    this.#partitions = new Uint16Array(n);
-    this.#failures = new Uint8Array(n);
-  }
-
-  /** Number of rows. */
-  get length(): number {
-    return this.#count;
-  }
-
-  /** Bytes of the rows held. */
-  get byteLength(): number {
-    return this.#arena.length;
   }
 
   /**
@@ -128,32 +95,16 @@ export class BatchRows {
    */
   add(record: AerospikeRecord, ttl: number): number {
     checkTtl(ttl);
-    const i = this.#count;
-    if (i === this.#partitions.length) this.#grow();
+    const i = this.beginRow();
     try {
-      writeBatchWriteRow(this.#arena, i, record, ttl, this.#bits);
+      writeBatchWriteRow(this.arena, i, record, ttl, this.#bits);
     } catch (e) {
-      this.#truncate(this.#starts[i]);
+      this.dropRow();
       throw e;
     }
-    this.#starts[i + 1] = this.#arena.length;
-    this.#partitions[i] = partitionId(record.digest);
-    this.#failures[i] = 0;
-    this.#namespaces[i] = record.namespace;
     this.#sets[i] = record.set;
-    this.#count = i + 1;
+    this.endRow(record.namespace, record.digest);
     return i;
-  }
-
-  /**
-   * The namespace of a row.
-   *
-   * @param i Row index.
-   * @returns The namespace.
-   */
-  namespace(i: number): string {
-    this.#check(i);
-    return this.#namespaces[i];
   }
 
   /**
@@ -163,41 +114,8 @@ export class BatchRows {
    * @returns The set, `""` for none.
    */
   set(i: number): string {
-    this.#check(i);
+    this.check(i);
     return this.#sets[i];
-  }
-
-  /**
-   * The partition of a row's digest.
-   *
-   * @param i Row index.
-   * @returns 0..4095.
-   */
-  partition(i: number): number {
-    this.#check(i);
-    return this.#partitions[i];
-  }
-
-  /**
-   * How many attempts of a row failed without an answer from the server (no node, network
-   * error, timeout): each sends it to the partition's next replica.
-   *
-   * @param i Row index.
-   * @returns The count.
-   */
-  failures(i: number): number {
-    this.#check(i);
-    return this.#failures[i];
-  }
-
-  /**
-   * Counts an attempt of a row that failed without an answer.
-   *
-   * @param i Row index.
-   */
-  noteFailure(i: number): void {
-    this.#check(i);
-    if (this.#failures[i] < 255) this.#failures[i]++;
   }
 
   /**
@@ -207,43 +125,9 @@ export class BatchRows {
    * @returns A copy of the 20 bytes.
    */
   digest(i: number): Uint8Array {
-    this.#check(i);
-    const at = this.#starts[i] + INDEX_SIZE;
-    return this.#arena.subarray().slice(at, at + 20);
-  }
-
-  /**
-   * Keeps only some rows (those to retry), in order, renumbered from 0.
-   *
-   * @param keep Per row, whether to keep it.
-   */
-  retain(keep: ArrayLike<boolean>): void {
-    const old = this.#arena.subarray().slice();
-    const starts = this.#starts;
-    this.#arena.reset();
-    let n = 0;
-    for (let i = 0; i < this.#count; i++) {
-      if (!keep[i]) continue;
-      const from = starts[i];
-      const to = starts[i + 1];
-      starts[n] = this.#arena.length;
-      this.#arena.bytes(old.subarray(from, to));
-      this.#arena.setU32At(starts[n], n);
-      this.#partitions[n] = this.#partitions[i];
-      this.#failures[n] = this.#failures[i];
-      this.#namespaces[n] = this.#namespaces[i];
-      this.#sets[n] = this.#sets[i];
-      n++;
-    }
-    starts[n] = this.#arena.length;
-    this.#count = n;
-  }
-
-  /** Forgets every row and keeps the buffers for reuse (up to 1 MiB of row bytes). */
-  clear(): void {
-    if (this.#arena.length > KEEP_BYTES) this.#arena = new ByteWriter(this.#initialBytes);
-    else this.#arena.reset();
-    this.#count = 0;
+    this.check(i);
+    const at = this.starts[i] + INDEX_SIZE;
+    return this.arena.subarray().slice(at, at + 20);
   }
 
   /**
@@ -256,44 +140,14 @@ export class BatchRows {
    */
   encodeRequest(indexes: readonly number[], w: ByteWriter = new ByteWriter()): Uint8Array {
     beginBatchRequest(w, indexes.length, this.policy.totalTimeoutMs, BATCH_FLAGS);
-    const src = this.#arena.subarray();
-    const starts = this.#starts;
-    for (let k = 0; k < indexes.length;) {
-      let j = k + 1;
-      while (j < indexes.length && indexes[j] === indexes[j - 1] + 1) j++;
-      this.#check(indexes[k]);
-      this.#check(indexes[j - 1]);
-      w.bytes(src.subarray(starts[indexes[k]], starts[indexes[j - 1] + 1]));
-      k = j;
-    }
+    this.copyRows(indexes, w);
     return endBatchRequest(w);
   }
 
-  #check(i: number): void {
-    if (!(i >= 0 && i < this.#count)) {
-      throw new RangeError(`Invalid row ${i}: ${this.#count} rows`);
-    }
-  }
-
-  #grow(): void {
-    const n = this.#partitions.length * 2;
-    const starts = new Int32Array(n + 1);
-    starts.set(this.#starts);
-    this.#starts = starts;
-    const partitions = new Uint16Array(n);
-    partitions.set(this.#partitions);
-    this.#partitions = partitions;
-    const failures = new Uint8Array(n);
-    failures.set(this.#failures);
-    this.#failures = failures;
-  }
-
-  /** Drops the bytes after `length` (a row that failed half-way). */
-  #truncate(length: number): void {
-    if (length === this.#arena.length) return;
-    const kept = this.#arena.subarray().slice(0, length);
-    this.#arena.reset();
-    this.#arena.bytes(kept);
+  /** A kept row is renumbered: its batch index is its position. */
+  protected override moved(from: number, to: number): void {
+    this.arena.setU32At(this.starts[to], to);
+    this.#sets[to] = this.#sets[from];
   }
 }
 
@@ -350,31 +204,20 @@ function includes(sorted: readonly number[], v: number): boolean {
  *   BATCH_DISABLED) is stored for every listed row.
  * @param poolWaitMs Wait limit for a pooled connection.
  */
-export async function batchWriteRows(
+export function batchWriteRows(
   node: Node,
   rows: BatchRows,
   indexes: readonly number[],
   results: Int32Array,
   poolWaitMs: number,
 ): Promise<void> {
-  for (const i of indexes) results[i] = UNANSWERED;
-  const finish = (code: number) => {
-    for (const i of indexes) if (results[i] === UNANSWERED) results[i] = code;
-  };
-  let conn;
-  try {
-    conn = await node.pool.acquire(poolWaitMs);
-  } catch (err) {
-    finish(unansweredCode(err));
-    return;
-  }
   const policy = rows.policy;
-  const limits = readLimits(policy.socketTimeoutMs, policy.totalTimeoutMs);
   // One header and op view for every answer of the batch.
   const h = createMessageHeader();
   const op = createOpView();
-  conn.begin("batch-write");
-  try {
+  return exchangeRows(node, indexes, results, poolWaitMs, async (conn) => {
+    const limits = readLimits(policy.socketTimeoutMs, policy.totalTimeoutMs);
+    conn.begin("batch-write");
     await conn.write(rows.encodeRequest(indexes, conn.writer), limits);
     for (;;) {
       const body = messageBody(conn, await conn.read(limits));
@@ -383,10 +226,7 @@ export async function batchWriteRows(
       while (off < body.length) {
         readMessageHeader(view, off, h);
         if ((h.info3 & Info3.LAST) !== 0) {
-          if (h.resultCode !== 0) finish(h.resultCode);
-          else finish(ResultCode.BATCH_FAILED);
-          node.pool.release(conn);
-          return;
+          return h.resultCode !== 0 ? h.resultCode : ResultCode.BATCH_FAILED;
         }
         const idx = h.transactionTtl;
         if (!includes(indexes, idx)) {
@@ -397,8 +237,43 @@ export async function batchWriteRows(
         off = forEachOp(view, body, off, h.nOps, noop, op);
       }
     }
+  });
+}
+
+/**
+ * The frame of one request of rows to a node (a batch, a run of pipelined messages): the
+ * listed result slots start unanswered, `exchange` runs on a pooled connection of the
+ * node and fills them, and the slots it leaves get a client code: the failure's (see
+ * {@linkcode unansweredCode}) when it threw, else the code it returned. The connection
+ * goes back to the pool when `exchange` returns, and is closed when it throws.
+ *
+ * @param node The node.
+ * @param indexes The rows sent.
+ * @param results Result code per row; the listed slots are filled.
+ * @param poolWaitMs Wait limit for a pooled connection.
+ * @param exchange Sends the request and reads the answers into `results`.
+ *   Returns the code of the rows it left unanswered.
+ */
+export async function exchangeRows(
+  node: Node,
+  indexes: readonly number[],
+  results: Int32Array,
+  poolWaitMs: number,
+  exchange: (conn: Connection) => Promise<number>,
+): Promise<void> {
+  for (const i of indexes) results[i] = UNANSWERED;
+  let code: number;
+  let conn: Connection | undefined;
+  try {
+    conn = await node.pool.acquire(poolWaitMs);
+    code = await exchange(conn);
+    node.pool.release(conn);
   } catch (err) {
-    node.pool.discard(conn);
-    finish(unansweredCode(replyError(conn, err)));
+    if (conn === undefined) code = unansweredCode(err);
+    else {
+      node.pool.discard(conn);
+      code = unansweredCode(replyError(conn, err));
+    }
   }
+  for (const i of indexes) if (results[i] === UNANSWERED) results[i] = code;
 }

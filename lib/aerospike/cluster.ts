@@ -10,6 +10,8 @@ import { AerobakError } from "../errors.ts";
 import type { AerospikeRecord, UserKey } from "./record.ts";
 import { Authenticator } from "./auth.ts";
 import { BatchRows, batchWriteRows } from "./batch.ts";
+import { type PayloadRows, writePayloadRows } from "./payload_rows.ts";
+import type { RowArena } from "./row_arena.ts";
 import {
   type BatchReadKey,
   batchReadNode,
@@ -411,7 +413,44 @@ export class Cluster implements AsyncDisposable {
    * if (rows.length > 0) await cluster.batchWriteRows(rows);
    * ```
    */
-  async batchWriteRows(rows: BatchRows): Promise<Int32Array> {
+  batchWriteRows(rows: BatchRows): Promise<Int32Array> {
+    return this.#perNode(rows, batchWriteRows);
+  }
+
+  /**
+   * Sends ready-made write messages (see {@linkcode putPayload}), those of each node back
+   * to back on one connection in one socket write, their answers read in the same order
+   * ({@linkcode writePayloadRows}). Each message goes to its partition's master, or, once
+   * it failed without an answer, to the next replica; rows of one record are sent in row
+   * order. A node that fails at the network level has its idle connections dropped and
+   * the map refreshed.
+   *
+   * @param rows The messages.
+   * @returns One result code per row; negative client codes for rows no node answered
+   *   (-11 no node, -18 network error or timeout, -20 bad answer).
+   *
+   * @example Replay stored messages, retry those that got no answer once
+   * ```ts ignore
+   * const codes = await cluster.putPayloads(rows);
+   * rows.retain(Array.from(codes, (c) => c < 0));
+   * if (rows.length > 0) await cluster.putPayloads(rows);
+   * ```
+   */
+  putPayloads(rows: PayloadRows): Promise<Int32Array> {
+    return this.#perNode(rows, writePayloadRows);
+  }
+
+  /** Routes rows to their nodes and runs one request per node, all at once. */
+  async #perNode<R extends RowArena>(
+    rows: R,
+    send: (
+      node: Node,
+      rows: R,
+      indexes: number[],
+      results: Int32Array,
+      poolWaitMs: number,
+    ) => Promise<void>,
+  ): Promise<Int32Array> {
     const results = new Int32Array(rows.length);
     const byNode = new Map<Node, number[]>();
     for (let i = 0; i < rows.length; i++) {
@@ -426,7 +465,7 @@ export class Cluster implements AsyncDisposable {
     }
     await Promise.all(
       [...byNode].map(async ([node, indexes]) => {
-        await batchWriteRows(node, rows, indexes, results, this.#policy.poolWaitMs);
+        await send(node, rows, indexes, results, this.#policy.poolWaitMs);
         const lost = indexes.some((i) =>
           results[i] === ResultCode.NETWORK_ERROR || results[i] === ResultCode.SERVER_NOT_AVAILABLE
         );

@@ -179,6 +179,23 @@ export class Connection {
   }
 
   /**
+   * Hands out the next frame if it was already read whole (answers to pipelined
+   * requests), without waiting.
+   *
+   * @returns The frame (a view valid until the next read), or `undefined` when
+   *   {@linkcode read} must wait for more bytes.
+   * @throws {AerobakError} `PROTO_INVALID` for a bad header; the connection is closed.
+   */
+  readBuffered(): Frame | undefined {
+    try {
+      return this.#reader.readBuffered();
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  /**
    * Sends a request and reads one reply frame of the expected type.
    *
    * @param bytes The whole request.

@@ -101,17 +101,41 @@ export class FrameReader {
       if (this.#buf.length > KEEP_SIZE) this.#buf = new Uint8Array(INITIAL_SIZE);
     }
     await this.#fill(PROTO_HEADER_SIZE, limits);
-    let header;
+    const header = this.#header();
+    const total = PROTO_HEADER_SIZE + header.size;
+    await this.#fill(total, limits);
+    return this.#take(header.type, header.size);
+  }
+
+  /**
+   * Hands out the next frame if it was already read whole: how a run of pipelined frames
+   * (XDR shipments, replies to pipelined requests) is taken without a promise each.
+   *
+   * @returns The frame (its body a view valid until the next read), or `undefined` when
+   *   more bytes must be read first: then call {@linkcode read}.
+   * @throws {AerobakError} `PROTO_INVALID` for a bad header.
+   */
+  readBuffered(): Frame | undefined {
+    if (this.#end - this.#start < PROTO_HEADER_SIZE) return undefined;
+    const header = this.#header();
+    if (this.#end - this.#start < PROTO_HEADER_SIZE + header.size) return undefined;
+    return this.#take(header.type, header.size);
+  }
+
+  /** The header of the frame at `#start` (8 bytes are buffered). */
+  #header(): { type: number; size: number } {
     try {
-      header = readProtoHeader(this.#buf, this.#start);
+      return readProtoHeader(this.#buf, this.#start);
     } catch (err) {
       throw this.#ctx.fail("PROTO_INVALID", (err as Error).message, err, false);
     }
-    const total = PROTO_HEADER_SIZE + header.size;
-    await this.#fill(total, limits);
+  }
+
+  /** Hands out the frame at `#start` (buffered whole). */
+  #take(type: number, size: number): Frame {
     const bodyStart = this.#start + PROTO_HEADER_SIZE;
-    this.#start += total;
-    return { type: header.type, body: this.#buf.subarray(bodyStart, bodyStart + header.size) };
+    this.#start = bodyStart + size;
+    return { type, body: this.#buf.subarray(bodyStart, bodyStart + size) };
   }
 
   /** Makes `need` bytes (≤ MAX_PROTO_SIZE + 8) available from `#start`. */

@@ -165,3 +165,31 @@ Deno.test("FrameReader.shrink() drops a grown buffer between frames and reads on
   // The second frame was read into the initial-size buffer again.
   assert.equal(next.body.buffer.byteLength, 16 * 1024);
 });
+
+Deno.test("FrameReader.readBuffered() hands out the frames a read completed, then waits", async () => {
+  const want = [new Uint8Array(5).fill(1), new Uint8Array(30).fill(2), new Uint8Array(9).fill(3)];
+  const data = concatBytes(want.map((b) => frame(3, b)));
+  // One read of 60 bytes: frames 0 and 1 whole (13 + 38 bytes), frame 2 cut.
+  const t = new ChunkTransport(data, () => 60);
+  const r = new FrameReader(t, ctx);
+  assert.equal(r.readBuffered(), undefined, "nothing read yet");
+  assert.deepEqual((await r.read(limits)).body, want[0]);
+  assert.deepEqual(r.readBuffered()?.body, want[1]);
+  assert.equal(r.readBuffered(), undefined, "frame 2 is cut");
+  assert.equal(t.reads, 1);
+  assert.deepEqual((await r.read(limits)).body, want[2]);
+  assert.equal(r.buffered, 0);
+});
+
+Deno.test("FrameReader.readBuffered() refuses a bad header with PROTO_INVALID", async () => {
+  const bad = concatBytes([frame(3, new Uint8Array(4)), frame(3, new Uint8Array(4))]);
+  bad[12] = 7; // the second frame's version
+  const r = new FrameReader(new ChunkTransport(bad, () => 100), ctx);
+  await r.read(limits);
+  assert.throws(() => r.readBuffered(), (e: unknown) => {
+    assert.ok(e instanceof AerobakError);
+    assert.equal(e.code, "PROTO_INVALID");
+    assert.match(e.message, /version 7/);
+    return true;
+  });
+});

@@ -37,4 +37,6 @@ export * from "./scan.ts";
 export * from "./write.ts";
 export * from "./batch.ts";
 export * from "./batch_read.ts";
+export * from "./payload_rows.ts";
+export * from "./row_arena.ts";
 export * from "./cluster.ts";

@@ -201,31 +201,45 @@ export async function writePayload(
 
 /** Refuses a payload that is not one whole type-3 write message of its own length. */
 function checkPayload(payload: Uint8Array, node: Node): void {
-  const n = payload.length;
-  const fail = (what: string) =>
-    new AerobakError("PAYLOAD_INVALID", `Cannot write a payload of ${n} bytes: ${what}`, {
-      node: node.ref,
-    });
-  if (n < PROTO_HEADER_SIZE + MSG_HEADER_SIZE) {
-    throw fail(
-      `expected at least ${PROTO_HEADER_SIZE + MSG_HEADER_SIZE} (proto and message headers)`,
+  const problem = payloadProblem(payload);
+  if (problem !== undefined) {
+    throw new AerobakError(
+      "PAYLOAD_INVALID",
+      `Cannot write a payload of ${payload.length} bytes: ${problem}`,
+      { node: node.ref },
     );
   }
+}
+
+/**
+ * What makes a payload unfit to be sent as a write, if anything: it must be one whole
+ * type-3 proto message of its own length whose AS_MSG has a 22-byte header and the info2
+ * WRITE bit (a delete has WRITE|DELETE).
+ *
+ * @param payload The message, proto header included.
+ * @returns What is wrong (lowercase, no final period), or `undefined` when it is fit.
+ */
+export function payloadProblem(payload: Uint8Array): string | undefined {
+  const n = payload.length;
+  if (n < PROTO_HEADER_SIZE + MSG_HEADER_SIZE) {
+    return `expected at least ${PROTO_HEADER_SIZE + MSG_HEADER_SIZE} (proto and message headers)`;
+  }
   if (payload[0] !== PROTO_VERSION || payload[1] !== ProtoType.MESSAGE) {
-    throw fail(`proto version ${payload[0]} type ${payload[1]}, expected version 2 type 3`);
+    return `proto version ${payload[0]} type ${payload[1]}, expected version 2 type 3`;
   }
   // 48-bit size; above 2^32 it cannot match a Uint8Array's length anyway.
   const size = ((payload[2] << 8) | payload[3]) * 2 ** 32 + ((payload[4] << 24) >>> 0) +
     ((payload[5] << 16) | (payload[6] << 8) | payload[7]);
   if (size !== n - PROTO_HEADER_SIZE) {
-    throw fail(`the proto header gives a body of ${size} bytes, the payload holds ${n - 8}`);
+    return `the proto header gives a body of ${size} bytes, the payload holds ${n - 8}`;
   }
   if (payload[PROTO_HEADER_SIZE] !== MSG_HEADER_SIZE) {
-    throw fail(`message header size ${payload[PROTO_HEADER_SIZE]}, expected 22`);
+    return `message header size ${payload[PROTO_HEADER_SIZE]}, expected 22`;
   }
   if ((payload[PROTO_HEADER_SIZE + 2] & Info2.WRITE) === 0) {
-    throw fail("info2 has no WRITE bit: not a write or delete");
+    return "info2 has no WRITE bit: not a write or delete";
   }
+  return undefined;
 }
 
 /**

@@ -21,7 +21,6 @@ import type {
   WorkerFileClosed,
   WorkerProgress,
   WorkerReaderJob,
-  WorkerWriterJob,
 } from "./_reader_protocol.ts";
 import type { ReaderShare, SharedScanOptions } from "./record_reader.ts";
 import type { BackupCounters } from "./stats.ts";

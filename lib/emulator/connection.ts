@@ -15,6 +15,9 @@ import type { EmulatedCluster, NodeState } from "./cluster.ts";
 /** Longest time a reply write may block on a client that does not read, in ms. */
 const WRITE_TIMEOUT_MS = 600_000;
 
+/** Bytes of replies held for pipelined requests before they are sent anyway. */
+const HOLD_LIMIT = 256 * 1024;
+
 /** A reply write that blocked for longer than its limit: the connection is closed. */
 export class SendTimeout extends Error {}
 
@@ -32,8 +35,16 @@ export class ServerConnection {
   user?: string;
   /** Whether the current request asked for compressed replies. */
   compress = false;
+  /**
+   * Set while the next request has already been read whole (the client pipelines): the
+   * replies built meanwhile wait in the writer and go out with the last one's, in one
+   * socket write.
+   */
+  pipelined = false;
   readonly #transport: Transport;
   readonly #starts: number[] = [];
+  /** Per finished proto: whether its request asked for a compressed reply. */
+  readonly #compressed: boolean[] = [];
   #open = -1;
   readonly #closed = Promise.withResolvers<void>();
 
@@ -69,6 +80,7 @@ export class ServerConnection {
   end(type: number = ProtoType.MESSAGE): void {
     endProto(this.w, this.#open, type);
     this.#starts.push(this.#open);
+    this.#compressed.push(this.compress);
     this.#open = -1;
   }
 
@@ -83,14 +95,27 @@ export class ServerConnection {
    */
   async flush(): Promise<void> {
     if (this.#open >= 0) throw new Error("Internal error: flush() with an open proto");
+    if (this.pipelined && this.w.length < HOLD_LIMIT) return;
+    await this.#sendPending();
+  }
+
+  /** Sends the replies held for pipelined requests (before a request that waits). */
+  async sendHeld(): Promise<void> {
+    if (this.#open >= 0) throw new Error("Internal error: sendHeld() with an open proto");
+    await this.#sendPending();
+  }
+
+  /** Sends every finished proto, held ones included. */
+  async #sendPending(): Promise<void> {
     if (this.#starts.length === 0) return;
     const all = this.w.subarray();
     try {
-      if (this.compress) {
+      if (this.#compressed.includes(true)) {
         for (let i = 0; i < this.#starts.length; i++) {
           const end = i + 1 < this.#starts.length ? this.#starts[i + 1] : all.length;
+          const proto = all.subarray(this.#starts[i], end);
           await this.#transport.write(
-            compressMessage(all.subarray(this.#starts[i], end)),
+            this.#compressed[i] ? compressMessage(proto) : proto,
             WRITE_TIMEOUT_MS,
           );
         }
@@ -99,6 +124,7 @@ export class ServerConnection {
       }
     } finally {
       this.#starts.length = 0;
+      this.#compressed.length = 0;
       this.w.reset();
     }
   }
@@ -109,7 +135,7 @@ export class ServerConnection {
    * @param bytes Whole messages.
    */
   async send(bytes: Uint8Array): Promise<void> {
-    await this.flush();
+    await this.#sendPending();
     await this.#transport.write(bytes, WRITE_TIMEOUT_MS);
   }
 
@@ -125,6 +151,7 @@ export class ServerConnection {
   async sendProto(proto: Uint8Array, timeoutMs: number): Promise<void> {
     const bytes = this.compress ? compressMessage(proto) : proto;
     try {
+      await this.#sendPending();
       await this.#transport.write(bytes, timeoutMs > 0 ? timeoutMs : WRITE_TIMEOUT_MS);
     } catch (err) {
       this.close();

@@ -122,10 +122,15 @@ export class ServerNode {
       fail: (code, message, cause) =>
         new AerobakError(code, `Emulator node ${this.state.name}: ${message}`, { cause }),
     });
+    const limits = { socketTimeoutMs: IDLE_TIMEOUT_MS, deadline: 0 };
     try {
+      let frame = await reader.read(limits);
       while (!c.closed) {
-        const frame = await reader.read({ socketTimeoutMs: IDLE_TIMEOUT_MS, deadline: 0 });
+        // A request read whole behind this one: answer both in one write.
+        const next = reader.readBuffered();
+        c.pipelined = next !== undefined;
         await this.#handle(c, frame.type, frame.body);
+        frame = next ?? await reader.read(limits);
       }
     } catch {
       // The client went away, sent garbage, or a fault closed the socket: drop it.
@@ -136,16 +141,19 @@ export class ServerNode {
     }
   }
 
-  async #delay(kind: RequestKind): Promise<void> {
+  async #delay(c: ServerConnection, kind: RequestKind): Promise<void> {
     const ms = this.#cluster.faults.delayFor(this.state.name, kind);
-    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+    if (ms <= 0) return;
+    // Replies held for pipelined requests go out before this one waits.
+    await c.sendHeld();
+    await new Promise((r) => setTimeout(r, ms));
   }
 
   async #handle(c: ServerConnection, type: number, body: Uint8Array): Promise<void> {
     c.compress = false;
     switch (type) {
       case ProtoType.INFO: {
-        await this.#delay("info");
+        await this.#delay(c, "info");
         const answers = new Map<string, string>();
         for (const cmd of parseInfoRequest(body)) {
           answers.set(
@@ -159,7 +167,7 @@ export class ServerNode {
         return;
       }
       case ProtoType.ADMIN:
-        await this.#delay("admin");
+        await this.#delay(c, "admin");
         await handleAdmin(c, body);
         return;
       case ProtoType.MESSAGE:
@@ -190,7 +198,7 @@ export class ServerNode {
     }
     const filter = recordFilter(this.#cluster);
     if ((header.info1 & Info1.BATCH) !== 0) {
-      await this.#delay("batch");
+      await this.#delay(c, "batch");
       await executeBatch(c, body, filter);
       return;
     }
@@ -201,7 +209,7 @@ export class ServerNode {
       else if (type === FieldType.MRT_ID) inTransaction = true;
     });
     if (!hasDigest) {
-      await this.#delay("scan");
+      await this.#delay(c, "scan");
       await serveScan(c, body, header, filter);
       return;
     }
@@ -212,7 +220,7 @@ export class ServerNode {
       // Malformed: answered with PARAMETER_ERROR below.
     }
     const isWrite = (header.info2 & Info2.WRITE) !== 0;
-    await this.#delay(isWrite ? "write" : "read");
+    await this.#delay(c, isWrite ? "write" : "read");
     const ns = req === null ? undefined : this.#cluster.namespace(req.namespace);
     if (isWrite && req !== null && ns !== undefined) {
       const hold = await awaitWritable(

@@ -42,6 +42,8 @@ export async function awaitWritable(
   const cluster = c.cluster;
   const held = () => targets.some((t) => cluster.holdsWrite(t.ns, t.pid, c.node));
   if (!held()) return "go";
+  // Replies held for pipelined requests go out before this one waits.
+  await c.sendHeld();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = timeoutMs > 0
     ? new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), timeoutMs))

@@ -714,6 +714,7 @@ export class XdrShipper {
         }
         buf.copyWithin(0, at, have);
         have -= at;
+        if (at > 0) this.#acked();
       }
     } catch {
       // Reset, timeout (closed by the ack timer) or stop: requeue below.
@@ -729,6 +730,10 @@ export class XdrShipper {
       this.#stats.retries++;
       this.#enqueue(p.digest, p.set, p.since, p.tombstoneGen);
     }
+  }
+
+  /** After the acks of one socket read: the ack timer restarts (or stops), the loop wakes. */
+  #acked(): void {
     if (this.#inflightHead === this.#inflight.length) {
       this.#inflight = [];
       this.#inflightHead = 0;

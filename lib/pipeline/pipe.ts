@@ -38,6 +38,38 @@ export interface ReadyIterator<T> extends AsyncIterator<T> {
   nextReady(): T | undefined;
 }
 
+/**
+ * Gives a reader's iterator the pipe's fast path: `ready` hands out the items that can be
+ * had without waiting (a decoder's records still buffered), `items` does the rest
+ * (opening files, reading, finishing).
+ *
+ * @param items The iterator (an async generator, typically).
+ * @param ready Returns an item ready now, or `undefined`.
+ * @returns The reader's iterator.
+ *
+ * @example
+ * ```ts
+ * import { withReady } from "./pipe.ts";
+ * const buffered = [1, 2];
+ * const it = withReady((async function* () { yield 3; })(), () => buffered.shift());
+ * console.log(it.nextReady(), it.nextReady(), it.nextReady(), (await it.next()).value); // 1 2 undefined 3
+ * ```
+ */
+export function withReady<T>(
+  items: AsyncIterator<T>,
+  ready: () => T | undefined,
+): ReadyIterator<T> & AsyncIterable<T> {
+  return {
+    next: () => items.next(),
+    return: (value?: unknown) => items.return?.(value) ?? Promise.resolve({ done: true, value }),
+    throw: (err?: unknown) => items.throw?.(err) ?? Promise.reject(err),
+    nextReady: ready,
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
 /** One step of the processor chain, shared by all readers. */
 export interface Processor<T> {
   /**

@@ -14,7 +14,7 @@ import { type AsbDecoder, decodeAsb } from "../format/asb/decoder.ts";
 import type { AsbToken } from "../format/asb/parser.ts";
 import { openReadChain, type ReadChain } from "../io/file_chain.ts";
 import type { StorageEntry, StorageReader } from "../io/storage.ts";
-import type { PipeReader, ReadyIterator } from "../pipeline/pipe.ts";
+import { type PipeReader, withReady } from "../pipeline/pipe.ts";
 import type { LeakyBucket } from "../pipeline/rate_limiter.ts";
 import type { RestoreConfig } from "./config.ts";
 import type { FileReadResult } from "./manifest_check.ts";
@@ -144,7 +144,7 @@ export function asbFileReaders(r: AsbReading): PipeReader<AsbToken>[] {
       }
     };
     readers.push(() =>
-      withReadyTokens(tokens(), () => {
+      withReady(tokens(), () => {
         const c = current;
         const token = c?.decoder.nextReady();
         if (token !== undefined) accept(token, c!);
@@ -176,24 +176,5 @@ export function fileReadResult(
     records: counts.records,
     sindexes: counts.sindexes,
     udfs: counts.udfs,
-  };
-}
-
-/**
- * A file reader with the pipe's fast path: `ready` hands out tokens its decoder already
- * holds, the generator does the rest (opening files, reading, finishing).
- */
-function withReadyTokens(
-  tokens: AsyncGenerator<AsbToken>,
-  ready: () => AsbToken | undefined,
-): ReadyIterator<AsbToken> & AsyncIterable<AsbToken> {
-  return {
-    next: () => tokens.next(),
-    return: (value?: unknown) => tokens.return(value),
-    throw: (err?: unknown) => tokens.throw(err),
-    nextReady: ready,
-    [Symbol.asyncIterator]() {
-      return this;
-    },
   };
 }

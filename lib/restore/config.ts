@@ -96,19 +96,20 @@ export interface RestoreConfig {
    */
   noUdfs: boolean;
   /**
-   * Write records one at a time instead of in batches.
+   * Write records one at a time instead of in batches (ASBX: send each message alone).
    * @default {false}
    */
   disableBatchWrites: boolean;
   /**
-   * Records per batch write.
+   * Records per batch write (ASBX: messages per group, see `maxAsyncBatches`).
    * @default {128}
    */
   batchSize: number;
   /**
    * Batch write calls in flight at once. An ASBX restore has no batches: there it is the
-   * messages each worker keeps in flight (a record's messages still go one at a time, in
-   * file order).
+   * groups of `batchSize` messages each worker keeps in flight, a group's messages for one
+   * node sent back to back on one connection, each a write of its own (a record's messages
+   * still go one at a time, in file order).
    * @default {16}
    */
   maxAsyncBatches: number;

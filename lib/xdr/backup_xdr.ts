@@ -4,19 +4,20 @@
  *
  * ```
  * XdrController (info: create DC, rewind, poll, block MRT, delete DC)
- * source nodes ──XDR──▶ XdrReceiver ──▶ token counter ──split by partition──▶ AsbxFileSink × W
+ * source nodes ──XDR──▶ XdrReceiver ──split by partition──▶ AsbxFileSink × W
  * ```
  *
- * All events of one partition go to the same writer, in arrival order, so each writer's
- * files hold a record's versions in the order they happened. The job ends when every node
- * caught up (lag 0 after the rewind), or fails when no message arrived within
- * `startTimeoutMs`; on every exit the DC is removed and MRT writes are unblocked.
+ * Each connection's handler encodes the messages it reads straight into the writers (no
+ * queue between them): a message is acked once it is in its writer's buffer. All events
+ * of one partition go to the same writer, in arrival order, so each writer's files hold a
+ * record's versions in the order they happened. The job ends when every node caught up
+ * (lag 0 after the rewind), or fails when no message arrived within `startTimeoutMs` or a
+ * writer failed; on every exit the DC is removed and MRT writes are unblocked.
  *
  * @module
  */
 
 import { Cluster } from "../aerospike/cluster.ts";
-import { partitionId } from "../aerospike/digest.ts";
 import {
   clusterIdentity,
   ManifestBuilder,
@@ -26,17 +27,16 @@ import {
 import { namespaceRecordCount } from "../backup/record_count.ts";
 import { BackupCounters, type BackupStats } from "../backup/stats.ts";
 import { AerobakError } from "../errors.ts";
-import { AsbxEncoder, type AsbxToken } from "../format/asbx/encoder.ts";
+import { AsbxEncoder } from "../format/asbx/encoder.ts";
 import { loadJobEncryptionKey } from "../io/encryption_key.ts";
 import type { StorageWriter } from "../io/storage.ts";
 import type { Clock } from "../pipeline/clock.ts";
-import { partitionFanout } from "../pipeline/fanout.ts";
 import type { JobHandle } from "../pipeline/job.ts";
 import { startCountedJob } from "../pipeline/_counted_job.ts";
-import { Pipe } from "../pipeline/pipe.ts";
+import { joinErrors } from "../pipeline/pipe.ts";
 import type { ProgressReporter } from "../pipeline/progress.ts";
 import { DEFAULT_RETRY_POLICY } from "../policy.ts";
-import { AsbxFileSink } from "./asbx_file_sink.ts";
+import { AsbxFileSink, AsbxPartitionSinks } from "./asbx_file_sink.ts";
 import type { XdrInfoClient } from "./commands.ts";
 import type { BackupXdrConfig } from "./config.ts";
 import { XdrController } from "./controller.ts";
@@ -112,13 +112,12 @@ export function startBackupXdr(
   const sinks: AsbxFileSink[] = [];
   const openBytes = () => sinks.reduce((n, s) => n + s.openBytes, 0);
   return startCountedJob(
-    ({ signal, clock, onPipe }) =>
+    ({ signal, clock }) =>
       runBackupXdr(cluster, config, storage, {
         signal,
         clock,
         counters,
         sinks,
-        onPipe,
         onListening: options.onListening,
         manifest: options.manifest,
         now: options.now ?? (() => new Date()),
@@ -132,7 +131,6 @@ interface RunContext {
   clock: Clock;
   counters: BackupCounters;
   sinks: AsbxFileSink[];
-  onPipe: (pipe: Pipe<AsbxToken>) => void;
   onListening?: (hostPort: string) => void;
   manifest?: ManifestBuilder | false;
   now: () => Date;
@@ -165,19 +163,6 @@ async function runBackupXdr(
   }
   signal.throwIfAborted();
 
-  const receiver = XdrReceiver.listen({
-    hostname: config.listenAddress,
-    port: config.localPort,
-    tls,
-    maxConnections: config.maxConnections,
-    readTimeoutMs: config.readTimeoutMs,
-    writeTimeoutMs: config.writeTimeoutMs,
-    queueSize: config.resultQueueSize,
-    ackQueueSize: config.ackQueueSize,
-  });
-  const hostPort = `${config.localAddress}:${receiver.port}`;
-  ctx.onListening?.(hostPort);
-
   const encoder = new AsbxEncoder(config.namespace);
   for (let i = 0; i < config.parallelWrite; i++) {
     ctx.sinks.push(
@@ -194,8 +179,21 @@ async function runBackupXdr(
       }, { prefix: `${i}_`, fileLimit: config.fileLimit }),
     );
   }
+  const receiver = XdrReceiver.listen({
+    hostname: config.listenAddress,
+    port: config.localPort,
+    tls,
+    maxConnections: config.maxConnections,
+    readTimeoutMs: config.readTimeoutMs,
+    writeTimeoutMs: config.writeTimeoutMs,
+    sink: new AsbxPartitionSinks(ctx.sinks, () => counters.recordsRead++),
+    queueSize: config.resultQueueSize,
+    ackQueueSize: config.ackQueueSize,
+  });
+  const hostPort = `${config.localAddress}:${receiver.port}`;
+  ctx.onListening?.(hostPort);
 
-  // The controller's own signal: aborted when the pipe fails, so the DC gets removed.
+  // The controller's own signal: aborted when the job fails, so the DC gets removed.
   const stopControl = new AbortController();
   const onAbort = () => stopControl.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
@@ -212,55 +210,48 @@ async function runBackupXdr(
     clock: ctx.clock,
     signal: stopControl.signal,
   });
-  const control = controller.run().then(
-    () => receiver.close(),
-    async (err) => {
-      await receiver.abort(err);
-      throw err;
-    },
-  );
+  const control = controller.run();
   // The run cannot fail unobserved: `control` is awaited below on every path.
   control.catch(() => {});
 
-  const pipe = new Pipe<AsbxToken>({
-    readers: [(readerSignal) => receive(receiver, control, config, ctx.clock, readerSignal)],
-    processors: [{
-      process: (t) => {
-        counters.recordsRead++;
-        return t;
-      },
-    }],
-    writers: ctx.sinks,
-  }, {
-    fanout: partitionFanout(config.parallelWrite, (t) => partitionId(t.digest)),
-    channelSize: 256,
-    signal,
-  });
-  ctx.onPipe(pipe);
+  const errors: unknown[] = [];
   try {
-    await pipe.run();
+    await startedInTime(receiver, control, config, ctx.clock, signal);
+    // Done once every node caught up: everything shipped was acked, so it is in a writer.
+    await Promise.race([control, receiver.failure]);
   } catch (err) {
+    errors.push(err);
     stopControl.abort(err);
     await control.catch(() => {});
-    await receiver.close();
-    throw err;
   } finally {
     signal.removeEventListener("abort", onAbort);
+    // Every handler has finished once this resolves: nothing writes to the sinks any more.
+    await receiver.close();
+    for (const sink of ctx.sinks) {
+      try {
+        await sink.close();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
   }
-  await control;
+  if (errors.length > 0) throw joinErrors(errors);
   if (manifest && ctx.manifest === undefined) {
     await writeManifest(storage, manifest.build(ctx.now()));
   }
 }
 
-/** The pipe's reader: the receiver's tokens, failing when the first one is too late. */
-async function* receive(
+/**
+ * Waits for the first message; fails with `XDR_START_TIMEOUT` when it does not come in
+ * time (and returns at once when the controller finished or failed first).
+ */
+async function startedInTime(
   receiver: XdrReceiver,
   control: Promise<void>,
   config: Readonly<BackupXdrConfig>,
   clock: Clock,
   signal: AbortSignal,
-): AsyncGenerator<AsbxToken> {
+): Promise<void> {
   const timer = new AbortController();
   const onAbort = () => timer.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
@@ -271,18 +262,15 @@ async function* receive(
       clock.sleep(config.startTimeoutMs, timer.signal).then(() => "timeout" as const),
     ]);
     if (first === "timeout") {
-      const err = new AerobakError(
+      throw new AerobakError(
         "XDR_START_TIMEOUT",
         `XDR backup of namespace "${config.namespace}" timed out: no message from the cluster in ${config.startTimeoutMs} ms (is ${config.localAddress}:${receiver.port} reachable from the nodes?)`,
       );
-      await receiver.abort(err);
-      throw err;
     }
   } finally {
     timer.abort();
     signal.removeEventListener("abort", onAbort);
   }
-  yield* receiver;
 }
 
 async function readPem(path: string): Promise<string> {

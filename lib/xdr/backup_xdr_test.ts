@@ -6,10 +6,11 @@ import { XdrEmulation } from "../emulator/xdr.ts";
 import { decodeAsbx } from "../format/asbx/decoder.ts";
 import { parseAsbxFileName } from "../format/asbx/file_name.ts";
 import { DirectoryWriter } from "../io/local_writer.ts";
+import type { StorageWriter } from "../io/storage.ts";
 import { ManualClock } from "../pipeline/clock.ts";
 import { DirectInfo, seedXdrSource } from "./_test_util.ts";
 import { startBackupXdr } from "./backup_xdr.ts";
-import { resolveBackupXdrConfig } from "./config.ts";
+import { type BackupXdrConfigInput, resolveBackupXdrConfig } from "./config.ts";
 
 /** Advances the manual clock in steps, letting sockets run, until `done()`. */
 async function drive(clock: ManualClock, done: () => boolean, stepMs = 500): Promise<void> {
@@ -20,6 +21,17 @@ async function drive(clock: ManualClock, done: () => boolean, stepMs = 500): Pro
   assert.ok(done(), "job did not finish");
 }
 
+/** A configuration for DC `bk` of namespace `test`, the receiver on a free loopback port. */
+function testConfig(input: Partial<BackupXdrConfigInput> = {}) {
+  return resolveBackupXdrConfig({
+    namespace: "test",
+    dc: "bk",
+    localPort: 0,
+    listenAddress: "127.0.0.1",
+    ...input,
+  });
+}
+
 Deno.test("startBackupXdr() writes every shipped record into ASBX files split by partition", async () => {
   const dir = await Deno.makeTempDir();
   const cluster = new EmulatedCluster({ nodes: 2 });
@@ -27,14 +39,7 @@ Deno.test("startBackupXdr() writes every shipped record into ASBX files split by
   const xdr = XdrEmulation.attach(cluster, { window: 16 });
   const client = new DirectInfo(cluster);
   const clock = new ManualClock();
-  const config = resolveBackupXdrConfig({
-    namespace: "test",
-    dc: "bk",
-    localPort: 0,
-    listenAddress: "127.0.0.1",
-    parallelWrite: 3,
-    fileLimit: 16 * 1024,
-  });
+  const config = testConfig({ parallelWrite: 3, fileLimit: 16 * 1024 });
   const job = startBackupXdr(client, config, new DirectoryWriter(dir), { clock });
   await drive(clock, () => job.status !== "running");
   const stats = await job.wait();
@@ -79,13 +84,7 @@ Deno.test("startBackupXdr() finishes an empty namespace without files", async ()
   const cluster = new EmulatedCluster({ nodes: 1 });
   const xdr = XdrEmulation.attach(cluster);
   const clock = new ManualClock();
-  const config = resolveBackupXdrConfig({
-    namespace: "test",
-    dc: "bk",
-    localPort: 0,
-    listenAddress: "127.0.0.1",
-    parallelWrite: 2,
-  });
+  const config = testConfig({ parallelWrite: 2 });
   const job = startBackupXdr(new DirectInfo(cluster), config, new DirectoryWriter(dir), { clock });
   await drive(clock, () => job.status !== "running");
   const stats = await job.wait();
@@ -102,12 +101,8 @@ Deno.test("startBackupXdr() fails with XDR_START_TIMEOUT when nothing arrives, a
   const xdr = XdrEmulation.attach(cluster, { retryDelayMs: 5 });
   const clock = new ManualClock();
   // A misconfigured localAddress: the nodes dial 127.0.0.2, the receiver listens on 127.0.0.1.
-  const config = resolveBackupXdrConfig({
-    namespace: "test",
-    dc: "bk",
+  const config = testConfig({
     localAddress: "127.0.0.2",
-    localPort: 0,
-    listenAddress: "127.0.0.1",
     parallelWrite: 1,
     startTimeoutMs: 10_000,
   });
@@ -133,13 +128,7 @@ Deno.test("startBackupXdr() can be cancelled and removes the DC", async () => {
   seedXdrSource(cluster, 20, "x".repeat(50));
   const xdr = XdrEmulation.attach(cluster);
   const clock = new ManualClock();
-  const config = resolveBackupXdrConfig({
-    namespace: "test",
-    dc: "bk",
-    localPort: 0,
-    listenAddress: "127.0.0.1",
-    parallelWrite: 1,
-  });
+  const config = testConfig({ parallelWrite: 1 });
   const client = new DirectInfo(cluster);
   // The rewind never ends: the run would go on until cancelled.
   client.overrides.set("get-stats", "lag=0;recoveries=0;recoveries_pending=7");
@@ -159,16 +148,47 @@ Deno.test("startBackupXdr() fails with XDR_LISTEN on a taken port before touchin
   const xdr = XdrEmulation.attach(cluster);
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const client = new DirectInfo(cluster);
-  const config = resolveBackupXdrConfig({
-    namespace: "test",
-    localPort: (taken.addr as Deno.NetAddr).port,
-    listenAddress: "127.0.0.1",
-    parallelWrite: 1,
-  });
+  const config = testConfig({ localPort: (taken.addr as Deno.NetAddr).port, parallelWrite: 1 });
   const job = startBackupXdr(client, config, new DirectoryWriter(dir));
   await assert.rejects(job.wait(), (e: unknown) => (e as AerobakError).code === "XDR_LISTEN");
   assert.equal(client.sent.length, 0);
   taken.close();
   await xdr.close();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("startBackupXdr() fails when a file cannot be written, and removes the DC", async () => {
+  const cluster = new EmulatedCluster({ nodes: 2 });
+  seedXdrSource(cluster, 3000, "x".repeat(200));
+  const xdr = XdrEmulation.attach(cluster, { window: 64 });
+  // Every file takes its header and first block, then the disk is full.
+  const storage: StorageWriter = {
+    kind: "directory",
+    describe: (name) => `/full/${name}`,
+    open: () => {
+      let blocks = 0;
+      return Promise.resolve(
+        new WritableStream<Uint8Array>({
+          write: () => {
+            if (++blocks > 1) throw new Error("No space left on device");
+          },
+        }),
+      );
+    },
+  };
+  const clock = new ManualClock();
+  const config = testConfig({ parallelWrite: 1 });
+  const job = startBackupXdr(new DirectInfo(cluster), config, storage, { clock });
+  await drive(clock, () => job.status !== "running");
+  await assert.rejects(job.wait(), (e: unknown) => {
+    assert.ok(e instanceof AerobakError, String(e));
+    assert.equal(e.code, "STORAGE_WRITE");
+    assert.match(e.message, /0_test_1\.asbx: No space left on device/);
+    return true;
+  });
+  for (const n of cluster.nodes) {
+    assert.deepEqual(xdr.dcs(n.name), []);
+    assert.ok(!xdr.mrtWritesDisabled(n.name, "test"));
+  }
+  await xdr.close();
 });

@@ -67,7 +67,10 @@ export interface BackupXdrConfig {
   readTimeoutMs: number;
   /** Limit of one ack write, ms. @default 1000 */
   writeTimeoutMs: number;
-  /** Messages queued between the receiver and the writers. @default 256 */
+  /**
+   * Messages one connection hands to the writers in a run, before their acks go out and
+   * the writers flush (there is no queue between the receiver and the writers). @default 256
+   */
   resultQueueSize: number;
   /** Unsent acks per connection before it stops reading. @default 256 */
   ackQueueSize: number;

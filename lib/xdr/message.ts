@@ -8,6 +8,7 @@
 import { AerobakError } from "../errors.ts";
 import { MRT_MONITOR_SET } from "../aerospike/record.ts";
 import {
+  createMessageHeader,
   dataViewOf,
   FieldType,
   forEachField,
@@ -110,51 +111,66 @@ function wrapped(err: unknown): AerobakError {
  */
 export function parseXdrMessage(body: Uint8Array): XdrMessageInfo {
   const view = dataViewOf(body);
-  let header;
   try {
-    header = readMessageHeader(view, 0);
+    readMessageHeader(view, 0, header);
+    fields.body = body;
+    fields.namespace = undefined;
+    fields.set = "";
+    fields.digestOffset = -1;
+    fields.keyOffset = -1;
+    fields.keyLength = 0;
+    forEachField(view, body, body[0], header.nFields, onField);
   } catch (err) {
     throw wrapped(err);
+  } finally {
+    fields.body = EMPTY;
   }
-  let namespace: string | undefined;
-  let set = "";
-  let digestOffset = -1;
-  let keyOffset = -1;
-  let keyLength = 0;
-  try {
-    forEachField(view, body, body[0], header.nFields, (type, at, len) => {
-      switch (type) {
-        case FieldType.NAMESPACE:
-          if (len === 0) throw invalid("empty namespace field", at);
-          namespace = readName(body, at, len);
-          break;
-        case FieldType.SET:
-          set = isMrtSet(body, at, len) ? MRT_MONITOR_SET : readName(body, at, len);
-          break;
-        case FieldType.DIGEST:
-          if (len !== 20) throw invalid(`digest field of ${len} bytes`, at);
-          digestOffset = at;
-          break;
-        case FieldType.KEY:
-          keyOffset = at;
-          keyLength = len;
-          break;
-      }
-    });
-  } catch (err) {
-    throw wrapped(err);
-  }
+  const { namespace, digestOffset } = fields;
   if (namespace === undefined) throw invalid("no namespace field", MSG_HEADER_SIZE);
   if (digestOffset < 0) throw invalid("no digest field", MSG_HEADER_SIZE);
   return {
     namespace,
-    set,
+    set: fields.set,
     digestOffset,
-    keyOffset,
-    keyLength,
+    keyOffset: fields.keyOffset,
+    keyLength: fields.keyLength,
     info1: header.info1,
     info2: header.info2,
   };
+}
+
+// What parseXdrMessage's field walk found: module state and one callback made once, so a
+// message costs no closure or header object (parsing is synchronous, never reentrant).
+const EMPTY: Uint8Array = new Uint8Array(0);
+const header = createMessageHeader();
+const fields = {
+  body: EMPTY,
+  namespace: undefined as string | undefined,
+  set: "",
+  digestOffset: -1,
+  keyOffset: -1,
+  keyLength: 0,
+};
+
+function onField(type: number, at: number, len: number): void {
+  const body = fields.body;
+  switch (type) {
+    case FieldType.NAMESPACE:
+      if (len === 0) throw invalid("empty namespace field", at);
+      fields.namespace = readName(body, at, len);
+      break;
+    case FieldType.SET:
+      fields.set = isMrtSet(body, at, len) ? MRT_MONITOR_SET : readName(body, at, len);
+      break;
+    case FieldType.DIGEST:
+      if (len !== 20) throw invalid(`digest field of ${len} bytes`, at);
+      fields.digestOffset = at;
+      break;
+    case FieldType.KEY:
+      fields.keyOffset = at;
+      fields.keyLength = len;
+      break;
+  }
 }
 
 function isMrtSet(body: Uint8Array, at: number, len: number): boolean {

@@ -1,13 +1,25 @@
 import assert from "node:assert/strict";
 import * as tls from "node:tls";
-import { computeDigest, keyFromJs } from "../aerospike/digest.ts";
+import { ByteWriter } from "../aerospike/byte_writer.ts";
+import { computeDigest, keyFromJs, partitionId } from "../aerospike/digest.ts";
 import { Info1 } from "../aerospike/message.ts";
-import { intBin, stringBin } from "../aerospike/particle.ts";
+import { blobBin, intBin, stringBin } from "../aerospike/particle.ts";
 import type { AerospikeRecord } from "../aerospike/record.ts";
 import { encodeInfoRequest } from "../aerospike/info.ts";
-import type { AsbxToken } from "../format/asbx/encoder.ts";
-import { encodeXdrAck, encodeXdrDelete, encodeXdrWrite, readXdrAck } from "./message.ts";
-import { XdrReceiver } from "./receiver.ts";
+import { AsbxEncoder, type AsbxToken } from "../format/asbx/encoder.ts";
+import { parseAsbxFileName } from "../format/asbx/file_name.ts";
+import { encodeAsbxHeader } from "../format/asbx/header.ts";
+import { DirectoryWriter } from "../io/local_writer.ts";
+import { concatBytes, withTempDir } from "../_test_utils.ts";
+import { AsbxFileSink, AsbxPartitionSinks } from "./asbx_file_sink.ts";
+import {
+  encodeXdrAck,
+  encodeXdrDelete,
+  encodeXdrWrite,
+  readXdrAck,
+  xdrPayload,
+} from "./message.ts";
+import { XdrReceiver, type XdrSink } from "./receiver.ts";
 
 function record(i: number, set = "demo"): AerospikeRecord {
   const key = keyFromJs(`k${i}`);
@@ -283,4 +295,101 @@ Deno.test("XdrReceiver serves TLS with the given certificate", async () => {
   const t = (await rx[Symbol.asyncIterator]().next()).value as AsbxToken;
   assert.deepEqual(t.digest, record(1).digest);
   socket.destroy();
+});
+
+Deno.test("XdrReceiver acks a burst of pipelined messages in a few writes, in order", async () => {
+  await using rx = XdrReceiver.listen({ hostname: "127.0.0.1", port: 0 });
+  const c = await RawClient.connect(rx.port);
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < 200; i++) parts.push(copy(encodeXdrWrite(record(i))));
+  await c.send(concatBytes(parts));
+  const acks = await c.read(30 * 200);
+  for (let i = 0; i < 200; i++) assert.equal(readXdrAck(acks!.subarray(30 * i, 30 * i + 30)), 0);
+  // One write per socket read (or per run of 256), not one per message.
+  assert.ok(rx.stats.ackWrites < 20, `${rx.stats.ackWrites} ack writes for 200 messages`);
+  const it = rx[Symbol.asyncIterator]();
+  for (let i = 0; i < 200; i++) {
+    assert.deepEqual(((await it.next()).value as AsbxToken).digest, record(i).digest);
+  }
+  c.close();
+});
+
+Deno.test("XdrReceiver fails when its sink fails, leaving the message unacked", async () => {
+  const boom = new Error("disk full");
+  let taken = 0;
+  const sink: XdrSink = {
+    take: () => taken++ === 0 ? undefined : Promise.reject(boom),
+    runEnd: () => undefined,
+  };
+  const rx = XdrReceiver.listen({ hostname: "127.0.0.1", port: 0, sink });
+  assert.throws(() => rx[Symbol.asyncIterator](), TypeError);
+  const c = await RawClient.connect(rx.port);
+  await c.send(concatBytes([copy(encodeXdrWrite(record(1))), copy(encodeXdrWrite(record(2)))]));
+  await assert.rejects(rx.failure, (e) => e === boom);
+  // The first message's ack went out; the second stays unacked and the connection closes.
+  assert.equal(readXdrAck((await c.read(30))!), 0);
+  assert.ok(await c.closedByServer());
+  await rx.close();
+  assert.equal(rx.stats.messagesStored, 1);
+  c.close();
+});
+
+Deno.test("XdrReceiver with AsbxPartitionSinks writes the bytes the ASBX encoder writes", async () => {
+  await withTempDir(async (dir) => {
+    // Writes and deletes, small and large (a 100 KB blob overflows the read buffer).
+    const messages: Uint8Array[] = [];
+    for (let i = 0; i < 300; i++) {
+      const r = record(i);
+      if (i % 50 === 7) r.bins.push(blobBin("big", new Uint8Array(100_000).fill(i)));
+      messages.push(copy(i % 9 === 4 ? encodeXdrDelete(r, { generation: 3 }) : encodeXdrWrite(r)));
+    }
+    messages.push(copy(encodeXdrWrite(record(900, "<ERO~MRT")))); // acked, not stored
+    const run = {
+      storage: new DirectoryWriter(dir),
+      encoder: new AsbxEncoder("test"),
+      compression: { mode: "NONE" } as const,
+    };
+    const sinks = [0, 1, 2].map((w) => new AsbxFileSink(run, { prefix: `${w}_` }));
+    let records = 0;
+    const rx = XdrReceiver.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      sink: new AsbxPartitionSinks(sinks, () => records++),
+    });
+    const c = await RawClient.connect(rx.port);
+    const all = concatBytes(messages);
+    // Cut mid-message, several times.
+    for (const [from, to] of [[0, 37], [37, 5000], [5000, 150_001], [150_001, all.length]]) {
+      await c.send(all.subarray(from, to));
+    }
+    const acks = await c.read(30 * messages.length);
+    for (let i = 0; i < messages.length; i++) {
+      assert.equal(readXdrAck(acks!.subarray(30 * i, 30 * i + 30)), 0);
+    }
+    c.close();
+    await rx.close();
+    for (const s of sinks) await s.close();
+    assert.equal(records, 300);
+
+    // What each writer should hold: the file header, then its partitions' messages in
+    // order as `xdrPayload` stores them, encoded by the encoder.
+    const expected = [0, 1, 2].map(() => new ByteWriter());
+    const reference = new AsbxEncoder("test");
+    for (let i = 0; i < 300; i++) {
+      const digest = record(i).digest;
+      const w = Math.min(2, Math.floor(partitionId(digest) / 1365));
+      reference.encodeToken(expected[w], {
+        namespace: "test",
+        digest,
+        payload: xdrPayload(messages[i].subarray(8)),
+      });
+    }
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.equal(names.length, 3);
+    for (const name of names) {
+      const { writer, fileNumber } = parseAsbxFileName(name);
+      const want = concatBytes([encodeAsbxHeader("test", fileNumber), expected[writer].subarray()]);
+      assert.deepEqual(await Deno.readFile(`${dir}/${name}`), want, name);
+    }
+  });
 });

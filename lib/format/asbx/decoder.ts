@@ -2,7 +2,9 @@
  * Streaming ASBX decoding: a {@linkcode ReadableStream} of file bytes in, records out.
  *
  * Each record's length is checked against a cap before its buffer is allocated, and each
- * record costs exactly one allocation (digest and payload share it), which the token owns.
+ * record {@linkcode AsbxDecoder.next} returns costs exactly one allocation (digest and
+ * payload share it), which the token owns; {@linkcode AsbxDecoder.nextReady} hands out
+ * views of the bytes read instead.
  *
  * @module
  */
@@ -130,9 +132,7 @@ export class AsbxDecoder implements AsyncIterableIterator<AsbxToken> {
           this.#loc(start),
         );
       }
-      const hi = (head[20] << 8) | head[21];
-      const lo = ((head[22] << 24) >>> 0) + (head[23] << 16) + (head[24] << 8) + head[25];
-      const size = hi * 2 ** 32 + lo;
+      const size = payloadSize(head, 0);
       if (size > this.#maxPayload) {
         throw asbxError(
           "ASBX_PAYLOAD_TOO_LARGE",
@@ -161,6 +161,39 @@ export class AsbxDecoder implements AsyncIterableIterator<AsbxToken> {
       await this.#stop();
       throw err;
     }
+  }
+
+  /**
+   * Decodes the next record if the bytes already read hold it whole: the pipe's way to take
+   * records without a promise each (see `ReadyIterator`). Its digest and payload are views
+   * of the chunk read from the stream (which must hand out chunks it does not write to
+   * again, as file streams and the decompress and decrypt stages do): keeping the token
+   * keeps that chunk.
+   *
+   * @returns The record, or `undefined` when {@linkcode next} must be awaited (more bytes
+   *   to read, the header not read yet, the end of the file, or an error to report).
+   * @throws {AerobakError} `ASBX_PAYLOAD` for a payload that is not a type-3 proto message
+   *   of its length.
+   */
+  nextReady(): AsbxToken | undefined {
+    const header = this.#header;
+    const chunk = this.#chunk;
+    const at = this.#pos;
+    if (header === undefined || this.#finished || chunk.length - at < ASBX_RECORD_HEADER_SIZE) {
+      return undefined;
+    }
+    const size = payloadSize(chunk, at);
+    if (size > this.#maxPayload || chunk.length - at - ASBX_RECORD_HEADER_SIZE < size) {
+      return undefined;
+    }
+    const start = this.#offset;
+    const from = at + ASBX_RECORD_HEADER_SIZE;
+    // Views, no copy: the stream hands out fresh chunks and never writes them again.
+    const payload = chunk.subarray(from, from + size);
+    checkPayload(payload, this.#loc(start + ASBX_RECORD_HEADER_SIZE));
+    this.#pos = from + size;
+    this.#offset = start + ASBX_RECORD_HEADER_SIZE + size;
+    return { namespace: header.namespace, digest: chunk.subarray(at, at + 20), payload };
   }
 
   /**
@@ -215,6 +248,13 @@ export class AsbxDecoder implements AsyncIterableIterator<AsbxToken> {
   #loc(offset: number): FileLocation {
     return this.#file === undefined ? { offset } : { file: this.#file, offset };
   }
+}
+
+/** The 48-bit payload length of the record header at `at` (after its 20-byte digest). */
+function payloadSize(b: Uint8Array, at: number): number {
+  const hi = (b[at + 20] << 8) | b[at + 21];
+  const lo = ((b[at + 22] << 24) >>> 0) + (b[at + 23] << 16) + (b[at + 24] << 8) + b[at + 25];
+  return hi * 2 ** 32 + lo;
 }
 
 /** Checks that a payload is one whole type-3 proto message (what a restore sends). */

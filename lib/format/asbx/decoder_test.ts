@@ -234,3 +234,66 @@ Deno.test("AsbxDecoder.return() cancels the stream", async () => {
   for await (const _ of decodeAsbx(stream)) break;
   assert.ok(cancelled);
 });
+
+Deno.test("AsbxDecoder.nextReady() hands out the records read whole, as next() would", async () => {
+  const enc = new AsbxEncoder("test");
+  const w = new ByteWriter();
+  w.bytes(enc.nextFile("0_").header);
+  const sizes = [30, 31, 400, 5000, 64, 90];
+  for (let i = 0; i < 60; i++) {
+    enc.encodeToken(w, {
+      namespace: "test",
+      digest: new Uint8Array(20).fill(i),
+      payload: message(sizes[i % sizes.length], i),
+    });
+  }
+  const bytes = w.subarray().slice();
+  const want = (await decodeAll(bytes)).tokens;
+  for (const chunk of [[7], [333], [1 << 20]]) {
+    const dec = decodeAsbx(chunked(bytes, chunk), { file: "0_test_1.asbx" });
+    assert.equal(dec.nextReady(), undefined, "the header is read by next()");
+    const got: [AsbxToken, number][] = [];
+    let ready = 0;
+    for (;;) {
+      const r = await dec.next();
+      if (r.done) break;
+      got.push([r.value, dec.offset]);
+      for (let t = dec.nextReady(); t !== undefined; t = dec.nextReady()) {
+        got.push([t, dec.offset]);
+        ready++;
+      }
+    }
+    assert.deepEqual(got.map(([t]) => t), want, `chunks of ${chunk}`);
+    // Each record's offset is where it ends, whichever call took it.
+    let end = 44;
+    for (const [t, offset] of got) assert.equal(offset, end += 26 + t.payload.length);
+    if (chunk[0] > 5000) assert.equal(ready, 59, "one read holds the whole file");
+    if (chunk[0] === 7) assert.equal(ready, 0, "no record fits in 7 bytes");
+  }
+});
+
+/** One ASBX record of a zero digest. */
+function record(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(26 + payload.length);
+  writeAsbxRecord(out, 0, new Uint8Array(20), payload);
+  return out;
+}
+
+Deno.test("AsbxDecoder.nextReady() refuses a payload that is not a message of its length", async () => {
+  const bad = message(40, 1);
+  bad[1] = 4;
+  const file = concat(
+    encodeAsbxHeader("test", 1),
+    record(message(40, 2)),
+    record(bad),
+  );
+  const dec = decodeAsbx(chunked(file), { file: "0_test_1.asbx" });
+  assert.equal((await dec.next()).done, false);
+  assert.throws(() => dec.nextReady(), (e: unknown) => {
+    assert.ok(e instanceof AerobakError);
+    assert.equal(e.code, "ASBX_PAYLOAD");
+    assert.equal(e.location?.offset, 44 + 66 + 26);
+    return true;
+  });
+  await dec.return();
+});
