@@ -10,7 +10,7 @@
 
 import { AerobakError, type NodeRef } from "../errors.ts";
 import { ByteWriter } from "./byte_writer.ts";
-import { type Frame, FrameReader, type ReadLimits } from "./frame_reader.ts";
+import { type Frame, type FramePart, FrameReader, type ReadLimits } from "./frame_reader.ts";
 
 export type { Frame, ReadLimits };
 import { formatAddress, type Host } from "./host.ts";
@@ -176,6 +176,32 @@ export class Connection {
       this.close();
       throw err;
     }
+  }
+
+  /**
+   * Reads some of a frame (see {@linkcode FrameReader.readPart}).
+   *
+   * @param limits Limits of the command.
+   * @param need Bytes wanted past those consumed.
+   * @returns The part; its body is a view valid until the next read on this connection.
+   * @throws {AerobakError} See {@linkcode FrameReader.read}; the connection is closed.
+   */
+  async readPart(limits: ReadLimits, need: number): Promise<FramePart> {
+    try {
+      return await this.#reader.readPart(limits, need);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Marks bytes of the last part read as handled (see {@linkcode FrameReader.consume}).
+   *
+   * @param n Bytes from the part's start.
+   */
+  consume(n: number): void {
+    this.#reader.consume(n);
   }
 
   /**

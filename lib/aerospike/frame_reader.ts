@@ -52,6 +52,20 @@ const INITIAL_SIZE = 16 * 1024;
 // Keep a grown buffer only up to this size; a rare huge frame must not pin its memory.
 const KEEP_SIZE = 4 * 1024 * 1024;
 
+// A frame read in parts (a scan's ~1 MiB replies) is read through a buffer of this size;
+// only a single message larger than it grows the buffer.
+const PART_SIZE = 128 * 1024;
+
+/** Some of a frame's body, from {@linkcode FrameReader.readPart}. */
+export interface FramePart {
+  /** Proto type of the frame. */
+  type: number;
+  /** The frame's bytes read so far and not yet consumed: a view valid until the next read. */
+  body: Uint8Array;
+  /** The frame's bytes not yet consumed, these included (`body.length` for the last part). */
+  left: number;
+}
+
 /** Reads frames from one {@linkcode Transport}. */
 export class FrameReader {
   #src: Transport;
@@ -59,6 +73,9 @@ export class FrameReader {
   #buf = new Uint8Array(INITIAL_SIZE);
   #start = 0;
   #end = 0;
+  /** Of the frame being read in parts: its type and body bytes not consumed (0: none). */
+  #partType = 0;
+  #partLeft = 0;
 
   /**
    * Creates a reader over a transport.
@@ -105,6 +122,61 @@ export class FrameReader {
     const total = PROTO_HEADER_SIZE + header.size;
     await this.#fill(total, limits);
     return this.#take(header.type, header.size);
+  }
+
+  /**
+   * Reads some of a frame, for a reply whose messages are handled where they land: the
+   * next frame's start, or more of the frame begun, at least `need` bytes of it past what
+   * was consumed (or all it has left). Call {@linkcode consume} with how many bytes were
+   * handled before the next call; the rest is handed out again with more behind it.
+   *
+   * @param limits Socket timeout and overall deadline.
+   * @param need Bytes wanted from the first one not consumed (capped at what the frame has
+   *   left); more may be given.
+   * @returns The part.
+   * @throws {AerobakError} As {@linkcode read}.
+   */
+  async readPart(limits: ReadLimits, need: number): Promise<FramePart> {
+    if (this.#partLeft === 0) {
+      if (this.#start === this.#end) {
+        this.#start = this.#end = 0;
+        if (this.#buf.length > KEEP_SIZE) this.#buf = new Uint8Array(PART_SIZE);
+      }
+      await this.#fill(PROTO_HEADER_SIZE, limits);
+      const header = this.#header();
+      this.#start += PROTO_HEADER_SIZE;
+      this.#partType = header.type;
+      this.#partLeft = header.size;
+      if (header.size === 0) return { type: header.type, body: this.#buf.subarray(0, 0), left: 0 };
+    }
+    if (this.#buf.length < PART_SIZE) {
+      const grown = new Uint8Array(PART_SIZE);
+      grown.set(this.#buf.subarray(this.#start, this.#end));
+      this.#end -= this.#start;
+      this.#start = 0;
+      this.#buf = grown;
+    }
+    const left = this.#partLeft;
+    const want = Math.min(Math.max(need, 1), left);
+    if (this.#end - this.#start < want && this.#start > this.#buf.length >> 1) {
+      // The cut message goes to the front, so the next socket read can fill the buffer.
+      this.#buf.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    await this.#fill(want, limits);
+    const n = Math.min(this.#end - this.#start, left);
+    return { type: this.#partType, body: this.#buf.subarray(this.#start, this.#start + n), left };
+  }
+
+  /**
+   * Marks bytes of the part handed out by {@linkcode readPart} as handled.
+   *
+   * @param n Bytes from the part's start (at most its length).
+   */
+  consume(n: number): void {
+    this.#start += n;
+    this.#partLeft -= n;
   }
 
   /**

@@ -193,3 +193,29 @@ Deno.test("FrameReader.readBuffered() refuses a bad header with PROTO_INVALID", 
     return true;
   });
 });
+
+Deno.test("FrameReader.readPart() reads a large frame through a 128 KiB buffer, cut pieces again", async () => {
+  const body = new Uint8Array(1 << 20);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 13) & 0xff;
+  const r = new FrameReader(
+    new ChunkTransport(concatBytes([frame(3, body), frame(3, new Uint8Array([7]))]), () => 50_000),
+    ctx,
+  );
+  const seen: Uint8Array[] = [];
+  let parts = 0;
+  for (let left = body.length; left > 0; parts++) {
+    // Takes 1000-byte "messages" only, leaving a cut one for the next part.
+    const part = await r.readPart(limits, 1000);
+    assert.equal(part.type, 3);
+    assert.equal(part.left, left);
+    assert.equal(part.body.buffer.byteLength, 128 * 1024);
+    const n = part.body.length === left ? left : part.body.length - (part.body.length % 1000);
+    seen.push(part.body.slice(0, n));
+    r.consume(n);
+    left -= n;
+  }
+  assert.deepEqual(concatBytes(seen), body);
+  assert.ok(parts >= 8, `${parts} parts`);
+  assert.deepEqual((await r.read(limits)).body, new Uint8Array([7]));
+  assert.equal(r.buffered, 0);
+});

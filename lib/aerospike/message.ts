@@ -216,6 +216,27 @@ export function readMessageHeader(
 }
 
 /**
+ * The length of the message at `offset`, as far as the bytes up to `end` tell: a reply
+ * read in pieces hands on only messages that lie in it whole.
+ *
+ * @param view The bytes.
+ * @param offset Where the message starts.
+ * @param end Where the bytes read so far end.
+ * @returns Its whole length when its header and every field and op size are before `end`;
+ *   otherwise a lower bound, larger than `end - offset`, of the bytes it needs.
+ */
+export function messageLength(view: DataView, offset: number, end: number): number {
+  if (end - offset < MSG_HEADER_SIZE) return MSG_HEADER_SIZE;
+  const n = view.getUint16(offset + 18) + view.getUint16(offset + 20);
+  let p = offset + MSG_HEADER_SIZE;
+  for (let i = 0; i < n; i++) {
+    if (p + 4 > end) return p + 4 - offset;
+    p += 4 + view.getUint32(p);
+  }
+  return p - offset;
+}
+
+/**
  * Appends an AS_MSG header.
  *
  * @param w Destination.

@@ -25,9 +25,11 @@ import {
   forEachOp,
   Info3,
   type MessageHeader,
+  messageLength,
   MSG_HEADER_SIZE,
   readMessageHeader,
 } from "./message.ts";
+import { ProtoType } from "./proto.ts";
 import { decodeRecordMessage } from "./record_view.ts";
 import type { Node } from "./node.ts";
 import type { PartitionFilter } from "./partition_filter.ts";
@@ -127,6 +129,13 @@ function isAuthExpiry(rc: number): boolean {
   return rc === ResultCode.EXPIRED_SESSION || rc === ResultCode.NOT_AUTHENTICATED;
 }
 
+/** Where a part of a reply frame cuts a message: handled up to `at`, `need` bytes wanted. */
+interface PartCut {
+  kind: "more";
+  at: number;
+  need: number;
+}
+
 /** How one node's request ended. */
 type StreamEnd =
   | { kind: "done" }
@@ -182,21 +191,41 @@ class NodeStream {
         limits,
       );
       const header = createMessageHeader();
+      // Reply frames (~1 MiB) are read in parts, each message handled where it lands once
+      // it is there whole: `need` is what the next part must hold of the message it cuts.
+      let need = MSG_HEADER_SIZE;
       for (;;) {
-        const body = messageBody(conn, await conn.read(limits));
+        const part = await conn.readPart(limits, need);
+        let body = part.body;
+        const whole = body.length === part.left;
+        if (part.type !== ProtoType.MESSAGE) {
+          // A compressed frame is read whole and inflated.
+          if (!whole) {
+            need = part.left;
+            continue;
+          }
+          body = messageBody(conn, { type: part.type, body });
+        }
         const view = dataViewOf(body);
-        let end = this.#frame(ctx, conn, body, view, header, 0);
+        let end = this.#frame(ctx, conn, body, view, header, 0, whole);
         // The consumer could not take a record without waiting (its file rolls over): the
-        // frame stays where it is until it can.
+        // part stays where it is until it can.
         while (typeof end === "number") {
           await ctx.consumer.ready!();
-          end = this.#frame(ctx, conn, body, view, header, end);
+          end = this.#frame(ctx, conn, body, view, header, end, whole);
         }
         // The frame's records reach the consumer before the request's end is known to
         // the tracker, so a partition is never marked done ahead of its records.
         const wait = ctx.consumer.frameEnd?.();
         if (wait !== undefined) await wait;
-        if (end !== null) {
+        if (end !== null && end.kind === "more") {
+          conn.consume(end.at);
+          need = end.need;
+        } else {
+          conn.consume(part.body.length);
+          need = MSG_HEADER_SIZE;
+        }
+        if (end !== null && end.kind !== "more") {
           if (end.kind === "done" && this.#conn !== null) {
             this.#conn = null;
             node.pool.release(conn);
@@ -227,12 +256,18 @@ class NodeStream {
     view: DataView,
     header: MessageHeader,
     from: number,
-  ): StreamEnd | null | number {
+    whole: boolean,
+  ): StreamEnd | PartCut | null | number {
     const np = this.np;
     const tracker = ctx.tracker;
     let off = from;
     try {
       while (off < body.length) {
+        if (!whole) {
+          // Only a message that lies in the part whole is handled now.
+          const length = messageLength(view, off, body.length);
+          if (off + length > body.length) return { kind: "more", at: off, need: length };
+        }
         const h = readMessageHeader(view, off, header);
         const fields = off + MSG_HEADER_SIZE;
         if ((h.info3 & Info3.LAST) !== 0) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { AerobakError } from "../errors.ts";
+import { concatBytes } from "../_test_utils.ts";
 import { ByteWriter } from "./byte_writer.ts";
 import { encodeRecordMessage, Info3 } from "./message.ts";
 import type { Node } from "./node.ts";
@@ -70,6 +71,32 @@ function opts(extra: Partial<ScanOptions> = {}) {
   });
 }
 
+Deno.test("scanPartitions() reads a ~1 MiB frame in parts, records straddling parts and larger than one", async () => {
+  // Records of every size around the 128 KiB read buffer, one of 300 KB, in one frame.
+  const sizes = [10, 150, 100_000, 131_000, 300_000, 5, 70_000, 60_000, 200, 131_072];
+  const all = sizes.map((n, i) => ({
+    ...record(i),
+    bins: [intBin("i", i), stringBin("pad", "y".repeat(n))],
+  }));
+  await using server = fakeServer(async (c) => {
+    await scanRequest(c);
+    const bytes = concatBytes([recordsFrame(all), LAST]);
+    // Sent in odd pieces, so parts end anywhere: in a header, a size, a value.
+    for (let at = 0, k = 0; at < bytes.length; k++) {
+      const n = [1, 7, 4096, 65_537, 23, 200_000][k % 6];
+      await c.write(bytes.subarray(at, at + n));
+      at += n;
+    }
+  });
+  const node = testNode(server.port, 4);
+  const got: AerospikeRecord[] = [];
+  for await (const r of scanPartitions(clusterOf(node), PartitionFilter.id(PID), opts())) {
+    got.push(r);
+  }
+  assert.deepEqual(got.map((r) => r.bins), all.map((r) => r.bins));
+  await node.close();
+});
+
 Deno.test("scanPartitions() resumes after the last digest when the connection drops mid-record", async () => {
   const requests: ScanRequest[] = [];
   const all = Array.from({ length: 10 }, (_, i) => record(i));
@@ -78,10 +105,11 @@ Deno.test("scanPartitions() resumes after the last digest when the connection dr
     if (index === 0) {
       await c.write(recordsFrame(all.slice(0, 3)));
       const f = recordsFrame(all.slice(3, 5));
-      await c.write(f.subarray(0, f.length - 30)); // the next frame is cut short
+      // The next frame is cut short in record 4: record 3, whole, is handed on already.
+      await c.write(f.subarray(0, f.length - 30));
       return;
     }
-    await c.write(recordsFrame(all.slice(3)));
+    await c.write(recordsFrame(all.slice(4)));
     await c.write(LAST);
   });
   const node = testNode(server.port, 4);
@@ -93,7 +121,7 @@ Deno.test("scanPartitions() resumes after the last digest when the connection dr
   assert.deepEqual(got, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   assert.deepEqual(requests[0].partitions, [PID]);
   assert.equal(requests[1].partitions, undefined);
-  assert.deepEqual(requests[1].digests, [all[2].digest]);
+  assert.deepEqual(requests[1].digests, [all[3].digest]);
   assert.equal(filter.done, true);
   await node.close();
 });
