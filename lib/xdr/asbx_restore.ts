@@ -18,7 +18,7 @@ import type { WritePolicy } from "../aerospike/policy.ts";
 import { ResultCode, resultCodeName } from "../aerospike/result_code.ts";
 import { AerobakError } from "../errors.ts";
 import { decodeAsbx } from "../format/asbx/decoder.ts";
-import type { AsbxToken } from "../format/asbx/encoder.ts";
+import { ASBX_RECORD_HEADER_SIZE, type AsbxToken } from "../format/asbx/encoder.ts";
 import { groupAsbxFiles, parseAsbxFileName } from "../format/asbx/file_name.ts";
 import { loadJobEncryptionKey } from "../io/encryption_key.ts";
 import { openReadChain, type ReadChain } from "../io/file_chain.ts";
@@ -173,7 +173,14 @@ async function* readFiles(
     });
     ctx.open.add(chain);
     try {
-      yield* decodeAsbx(chain.readable, { file: entry.path, fileNumber });
+      const decoder = decodeAsbx(chain.readable, { file: entry.path, fileNumber });
+      for await (const token of decoder) {
+        // Checked where the file is known: the error names file and byte, and --validate
+        // catches what a replay would refuse.
+        const at = decoder.offset - ASBX_RECORD_HEADER_SIZE - token.payload.length;
+        checkReplayPayload(token, entry.path, at);
+        yield token;
+      }
     } finally {
       ctx.open.delete(chain);
       ctx.counters.closedBytes += chain.bytesRead();
