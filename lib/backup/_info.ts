@@ -6,6 +6,7 @@
  */
 
 import type { Cluster } from "../aerospike/cluster.ts";
+import { formatAddress } from "../aerospike/host.ts";
 import { compareVersion, infoError, parseBuild } from "../aerospike/info.ts";
 import { AerobakError } from "../errors.ts";
 import type { Clock } from "../pipeline/clock.ts";
@@ -87,7 +88,8 @@ export async function lowestBuild(
   for (const node of cluster.nodes) {
     let v: [number, number, number];
     try {
-      v = parseBuild(await infoCommand(cluster, "build", { ...options, node: node.name }));
+      const answer = await infoCommand(cluster, "build", { ...options, node: node.name });
+      v = parseBuild(answer, `node ${node.name} at ${node.address}`);
     } catch (e) {
       // A node leaving the cluster meanwhile does not decide the version of the others.
       if (options.signal?.aborted) throw e;
@@ -98,7 +100,12 @@ export async function lowestBuild(
   }
   if (lowest === undefined) {
     throw failure ??
-      new AerobakError("CLUSTER_EMPTY", "Cannot read server version: the cluster has no nodes");
+      new AerobakError(
+        "CLUSTER_EMPTY",
+        `Cannot read server version: the cluster of seeds ${
+          cluster.policy.seeds.map((h) => formatAddress(h.name, h.port)).join(",")
+        } has no nodes`,
+      );
   }
   return lowest;
 }
