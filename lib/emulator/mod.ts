@@ -21,4 +21,11 @@ export * from "./emulator.ts";
 export * from "./faults.ts";
 export type { PartitionLayout } from "./partition_layout.ts";
 export * from "./record_store.ts";
+export {
+  mangleReplies,
+  type ReplyContext,
+  type ReplyDamage,
+  type ReplyKind,
+  type ReplyMangler,
+} from "./reply_mangler.ts";
 export * from "./xdr.ts";
