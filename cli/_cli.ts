@@ -153,13 +153,18 @@ export function failEarly(name: string, err: unknown, io: CliIo): number {
  * The one-line text of an error, without a stack trace.
  *
  * @param err The error.
- * @returns Its message, prefixed with the code for aerobak errors.
+ * @returns Its message, suffixed with the code for aerobak errors; control characters a
+ *   message quotes from the input (a newline in a flag value) are shown escaped, so the
+ *   text stays one line.
  */
 export function errorText(err: unknown): string {
-  if (err instanceof FlagError) return err.message;
-  if (err instanceof AerobakError) return `${err.message} [${err.code}]`;
-  if (err instanceof Error) return err.message;
-  return String(err);
+  let text: string;
+  if (err instanceof FlagError) text = err.message;
+  else if (err instanceof AerobakError) text = `${err.message} [${err.code}]`;
+  else if (err instanceof Error) text = err.message;
+  else text = String(err);
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 
 /**
