@@ -406,6 +406,21 @@ export function formatReport(r: CampaignReport): string {
   }/s), largest allocation ${mib} MiB; ${classes.join(", ")}`;
 }
 
+/** An error class a source may throw. */
+export type ErrorClass = abstract new (...args: never[]) => Error;
+
+/**
+ * Checks that an error is one of the tools' own: an `AerobakError` or one of `classes`.
+ *
+ * @param err The error.
+ * @param classes Error classes the source may throw besides `AerobakError`.
+ * @returns What is wrong, or `null`.
+ */
+export function ownError(err: Error, classes: readonly ErrorClass[] = []): string | null {
+  if (err instanceof AerobakError || classes.some((c) => err instanceof c)) return null;
+  return `not an error of the tools (${err.name})`;
+}
+
 /**
  * Checks that an error is one of the tools' own errors naming one of `names`.
  *
@@ -417,11 +432,10 @@ export function formatReport(r: CampaignReport): string {
 export function namesSource(
   err: Error,
   names: readonly string[],
-  classes: readonly (abstract new (...args: never[]) => Error)[] = [],
+  classes: readonly ErrorClass[] = [],
 ): string | null {
-  if (!(err instanceof AerobakError) && !classes.some((c) => err instanceof c)) {
-    return `not an error of the tools (${err.name})`;
-  }
+  const foreign = ownError(err, classes);
+  if (foreign) return foreign;
   if (!names.some((n) => err.message.includes(n))) {
     return `the message names none of ${names.map((n) => JSON.stringify(n)).join(", ")}`;
   }

@@ -10,8 +10,8 @@ import type { CliIo } from "../../../cli/_cli.ts";
 import { fakeIo, type FakeIoOptions } from "../../../cli/_test_io.ts";
 import { ContractViolation } from "../engine.ts";
 
-/** What the engine itself says when the code, not the input, is wrong. */
-const ENGINE_MESSAGES =
+/** What the JavaScript engine says when the code, not the input, is wrong. */
+export const ENGINE_MESSAGES: RegExp =
   /Cannot read properties of|is not a function|is not iterable|is not defined|Cannot access '|Maximum call stack|Invalid array length|Array buffer allocation failed|out of memory|Invalid typed array length|Offset is outside the bounds/;
 
 /** A CLI run that exited 1: its one error line is the message. */

@@ -10,6 +10,7 @@
  */
 
 import type { FuzzTarget } from "../engine.ts";
+import { configTarget, flagsTarget } from "./cli.ts";
 import { aes256Target, asbTarget, asbxTarget, zstdAes128Target, zstdTarget } from "./files.ts";
 import { restoreTarget } from "./restore.ts";
 import { wireBatchTarget, wireInfoTarget, wireRecordTarget, wireScanTarget } from "./wire.ts";
@@ -26,4 +27,6 @@ export const TARGETS: readonly FuzzTarget<never>[] = [
   wireRecordTarget,
   wireScanTarget,
   wireBatchTarget,
+  configTarget,
+  flagsTarget,
 ] as FuzzTarget<never>[];
