@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { PartitionFilter } from "../lib/aerospike/partition_filter.ts";
 import { decodeBackupState } from "../lib/backup/state.ts";
 import { main as backupMain } from "../cli/asbackup.ts";
 import {
@@ -124,7 +125,7 @@ Deno.test("asbackup --continue names a missing or corrupt state file and exits 1
       namespace: "bar",
       counter: 0,
       metadataDone: true,
-      readers: [{ setIndex: 0, filter: { version: 1, begin: 0, count: 4096, partitions: [] } }],
+      readers: [{ setIndex: 0, filter: PartitionFilter.all().toJSON() }],
       openFiles: [],
     }),
   );
