@@ -11,8 +11,12 @@
 
 import type { FuzzTarget } from "../engine.ts";
 import { configTarget, flagsTarget } from "./cli.ts";
+import { cloudTarget } from "./cloud.ts";
 import { aes256Target, asbTarget, asbxTarget, zstdAes128Target, zstdTarget } from "./files.ts";
+import { keysTarget } from "./keys.ts";
 import { restoreTarget } from "./restore.ts";
+import { secretAgentTarget } from "./secret_agent.ts";
+import { stateTarget } from "./state.ts";
 import { wireBatchTarget, wireInfoTarget, wireRecordTarget, wireScanTarget } from "./wire.ts";
 
 /** The targets, by name. */
@@ -27,6 +31,10 @@ export const TARGETS: readonly FuzzTarget<never>[] = [
   wireRecordTarget,
   wireScanTarget,
   wireBatchTarget,
+  keysTarget,
+  stateTarget,
   configTarget,
   flagsTarget,
+  secretAgentTarget,
+  cloudTarget,
 ] as FuzzTarget<never>[];
