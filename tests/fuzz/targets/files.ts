@@ -78,7 +78,7 @@ function sampleRecords(n: number): AerospikeRecord[] {
       voidTime: i % 4 === 0 ? 0 : 500_000_000 + i,
       bins: i < 24 ? everyTypeBins(i) : [
         { name: "n", type: 1, value: BigInt(i) },
-        { name: "s", type: 3, value: new TextEncoder().encode(`value ${i % 50}`) },
+        { name: "s", type: 3, value: new TextEncoder().encode(`value ${i % 50} `.repeat(12)) },
       ],
     });
   }
@@ -276,7 +276,7 @@ export const zstdTarget: FuzzTarget<FileEnv> = fileTarget({
   ciIterations: 600,
   format: "asb",
   compression: { mode: "ZSTD" },
-  seeds: async () => [...await cSamples("zstd"), await written(6000, true, undefined)],
+  seeds: async () => [...await cSamples("zstd"), await written(2000, true, undefined)],
 });
 
 /** AES-256-CTR streams of plain ASB. */
@@ -298,5 +298,5 @@ export const zstdAes128Target: FuzzTarget<FileEnv> = fileTarget({
   format: "asb",
   compression: { mode: "ZSTD" },
   encryption: "AES128",
-  seeds: async (key) => [...await cSamples("zstd-aes128"), await written(6000, true, key)],
+  seeds: async (key) => [...await cSamples("zstd-aes128"), await written(2000, true, key)],
 });

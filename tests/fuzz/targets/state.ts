@@ -17,14 +17,17 @@ import { type FuzzTarget, namesSource } from "../engine.ts";
 
 const FILE = "fuzz/backup.state";
 
-/** A state of `readers` readers, each part-way through its share of the partitions. */
-function state(readers: number): Uint8Array {
-  const share = Math.floor(4096 / readers);
+/**
+ * A state of `readers` readers sharing `partitions` partitions from 0 (a backup with
+ * `--partition-list 0-<n>`), each part-way through its share.
+ */
+function state(readers: number, partitions: number): Uint8Array {
+  const share = Math.floor(partitions / readers);
   const cursors = Array.from({ length: readers }, (_, i) => {
-    const f = PartitionFilter.range(i * share, i === readers - 1 ? 4096 - i * share : share);
-    const json = f.toJSON();
+    const count = i === readers - 1 ? partitions - i * share : share;
+    const json = PartitionFilter.range(i * share, count).toJSON();
     // The first partitions are done, one stopped after a record (a digest of its own).
-    for (const p of json.partitions.slice(0, 40)) p.done = true;
+    for (const p of json.partitions.slice(0, Math.floor(count / 3))) p.done = true;
     const key = keyFromJs(`resume-${i}`);
     const digest = computeDigest("s", key);
     const at = json.partitions.find((p) => p.id === partitionId(digest));
@@ -48,7 +51,7 @@ export const stateTarget: FuzzTarget<null> = {
   ciIterations: 600,
   open: () => Promise.resolve(null),
   close: () => Promise.resolve(),
-  seeds: () => Promise.resolve([state(1), state(2), state(4)]),
+  seeds: () => Promise.resolve([state(1, 64), state(2, 256), state(4, 96)]),
   run(input) {
     const s = decodeBackupState(input, FILE);
     // What a resumed backup does with each reader's cursor.
