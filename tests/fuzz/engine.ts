@@ -40,7 +40,7 @@ export interface FuzzTarget<Env = unknown> {
   readonly name: string;
   /** What the input is and what reads it, for the report. */
   readonly about: string;
-  /** Iterations of the CI budget run (tests/fuzz_test.ts). */
+  /** Iterations of the CI budget run (`tests/fuzz_*_test.ts`). */
   readonly ciIterations: number;
   /**
    * Longest time one input may take before it counts as a hang, in ms.

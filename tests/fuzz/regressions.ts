@@ -1,7 +1,7 @@
 /**
  * Regression cases of the fuzz suite: inputs that once broke the contract, saved as
  * `testdata/fuzz/<kind>/<class>-<hash>.bin` by `deno task fuzz` and replayed by
- * `tests/fuzz_test.ts` on every test run.
+ * the fuzz tests (`tests/fuzz_*_test.ts`) on every test run.
  *
  * @module
  */

@@ -46,7 +46,7 @@ interface Damage {
   hold?: boolean;
 }
 
-const REQUEST_TIMEOUT_MS = 400;
+const REQUEST_TIMEOUT_MS = 300;
 const BUCKET = "bucket";
 const CONTAINER = "backups";
 const ACCOUNT = "acct";

@@ -15,7 +15,7 @@ import { type FuzzTarget, namesSource } from "../engine.ts";
 import { mutateBytes } from "../mutate.ts";
 
 /** The client's deadline: short, but far above a loopback round trip. */
-const TIMEOUT_MS = 200;
+const TIMEOUT_MS = 150;
 
 interface AgentEnv {
   listener: Deno.TcpListener;

@@ -48,9 +48,9 @@ interface Script {
 }
 
 /** Client time limits: short, so a damaged reply costs little, but well above loopback. */
-const SOCKET_TIMEOUT_MS = 150;
-const TOTAL_TIMEOUT_MS = 800;
-const INFO_TIMEOUT_MS = 200;
+const SOCKET_TIMEOUT_MS = 100;
+const TOTAL_TIMEOUT_MS = 600;
+const INFO_TIMEOUT_MS = 150;
 const RETRY = { baseTimeoutMs: 1, multiplier: 1, maxRetries: 2 };
 
 interface WireEnv {
@@ -213,7 +213,7 @@ function wireTarget(k: WireKind): FuzzTarget<WireEnv> {
 export const wireInfoTarget: FuzzTarget<WireEnv> = wireTarget({
   kind: "info",
   about: "info answers (connect, build, sindex-list, udf-list) from a damaging emulator",
-  ciIterations: 200,
+  ciIterations: 150,
   replies: 8,
   async work(cluster) {
     const version = await lowestBuild(cluster, INFO);
@@ -226,7 +226,7 @@ export const wireInfoTarget: FuzzTarget<WireEnv> = wireTarget({
 export const wireRecordTarget: FuzzTarget<WireEnv> = wireTarget({
   kind: "record",
   about: "single-record replies (get, put) from a damaging emulator",
-  ciIterations: 200,
+  ciIterations: 150,
   replies: 6,
   async work(cluster) {
     const rs = records(3);
@@ -241,7 +241,7 @@ export const wireRecordTarget: FuzzTarget<WireEnv> = wireTarget({
 export const wireScanTarget: FuzzTarget<WireEnv> = wireTarget({
   kind: "scan",
   about: "partition scan streams from a damaging emulator",
-  ciIterations: 200,
+  ciIterations: 150,
   replies: 2,
   async work(cluster) {
     const scan = cluster.scan(PartitionFilter.all(), {
@@ -259,7 +259,7 @@ export const wireScanTarget: FuzzTarget<WireEnv> = wireTarget({
 export const wireBatchTarget: FuzzTarget<WireEnv> = wireTarget({
   kind: "batch",
   about: "batch write replies of a restore, from a damaging emulator",
-  ciIterations: 200,
+  ciIterations: 150,
   replies: 4,
   async work(cluster, env) {
     const job = new BackupClient(cluster).restore({
