@@ -1,7 +1,7 @@
 /**
  * `deno task fuzz`: runs the fuzz suite (tests/fuzz/) over every input kind and prints, per
  * kind, the inputs run, the rate and the outcomes by class. Inputs that break the contract
- * are saved under `testdata/fuzz/<kind>/` (replayed by the fuzz tests (`tests/fuzz_*_test.ts`)) and make the
+ * are saved under `testdata/fuzz/<kind>/` (replayed by `tests/fuzz_*_test.ts`) and make the
  * run exit 1.
  *
  * ```sh

@@ -101,6 +101,12 @@ export interface FuzzTarget<Env = unknown> {
   judge(err: Error, input: Uint8Array, env: Env): string | null;
 }
 
+/** `open` and `close` of a target whose inputs share nothing. */
+export const STATELESS: Pick<FuzzTarget<null>, "open" | "close"> = {
+  open: () => Promise.resolve(null),
+  close: () => Promise.resolve(),
+};
+
 /** Default of {@linkcode FuzzTarget.allocationCap}: 64 MiB. */
 export const DEFAULT_ALLOCATION_CAP = 64 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 10_000;

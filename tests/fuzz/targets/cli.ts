@@ -20,7 +20,8 @@ import { resolveClientPolicy } from "../../../lib/aerospike/policy.ts";
 import { AerobakError } from "../../../lib/errors.ts";
 import { resolveBackupConfig } from "../../../lib/backup/config.ts";
 import { resolveRestoreConfig } from "../../../lib/restore/config.ts";
-import { ContractViolation, type FuzzTarget, ownError } from "../engine.ts";
+import { ContractViolation, type FuzzTarget, ownError, STATELESS } from "../engine.ts";
+import { splitHeader, withHeader } from "../input.ts";
 import { mutateBytes, mutateText } from "../mutate.ts";
 import type { Random } from "../random.ts";
 import { CliFailure, ENGINE_MESSAGES } from "./cli_run.ts";
@@ -319,8 +320,7 @@ export const flagsTarget: FuzzTarget<null> = {
   about: "command lines of asbackup and asrestore, read up to the cluster connection",
   ciIterations: 2000,
   timeoutMs: 10_000,
-  open: () => Promise.resolve(null),
-  close: () => Promise.resolve(),
+  ...STATELESS,
   seeds: () =>
     Promise.resolve([
       ...BACKUP_ARGS.map((a) => encodeArgs("asbackup", a)),
@@ -407,9 +407,8 @@ aws:
 `;
 
 function splitConfig(input: Uint8Array): [string, string] {
-  const nl = input.indexOf(0x0a);
-  const cli = new TextDecoder().decode(input.subarray(0, nl));
-  return [SPECS[cli] ? cli : "asrestore", new TextDecoder().decode(input.subarray(nl + 1))];
+  const [cli, body] = splitHeader(input);
+  return [SPECS[cli] ? cli : "asrestore", new TextDecoder().decode(body)];
 }
 
 /** YAML config files of both CLIs. */
@@ -418,17 +417,15 @@ export const configTarget: FuzzTarget<null> = {
   about: "YAML --config files of asbackup and asrestore, read up to the cluster connection",
   ciIterations: 2000,
   timeoutMs: 10_000,
-  open: () => Promise.resolve(null),
-  close: () => Promise.resolve(),
+  ...STATELESS,
   seeds: () =>
     Promise.resolve([
-      new TextEncoder().encode(`asbackup\n${BACKUP_YAML}`),
-      new TextEncoder().encode(`asrestore\n${RESTORE_YAML}`),
+      withHeader("asbackup", BACKUP_YAML),
+      withHeader("asrestore", RESTORE_YAML),
     ]),
   mutate(seed, r, seeds) {
     const [cli, text] = splitConfig(seed);
-    const body = mutateBytes(new TextEncoder().encode(text), r, seeds);
-    return new TextEncoder().encode(`${cli}\n${new TextDecoder().decode(body)}`);
+    return withHeader(cli, mutateBytes(new TextEncoder().encode(text), r, seeds));
   },
   async run(input) {
     const [cli, text] = splitConfig(input);

@@ -21,7 +21,9 @@ import { S3Store } from "../../../lib/io/cloud/s3.ts";
 import { startS3TestServer } from "../../../lib/io/cloud/s3_test_server.ts";
 import { type ObjectStore, ObjectStoreReader } from "../../../lib/io/object_store.ts";
 import { type FuzzTarget, namesSource } from "../engine.ts";
+import { splitHeader, withHeader } from "../input.ts";
 import { mutateBytes } from "../mutate.ts";
+import { type FuzzServer, serveFuzz } from "./_serve.ts";
 
 type Provider = "s3" | "gcs" | "azure";
 const PROVIDERS: Provider[] = ["s3", "gcs", "azure"];
@@ -169,12 +171,10 @@ async function capture(): Promise<Captured> {
 }
 
 interface CloudEnv extends Captured {
-  listener: Deno.TcpListener;
+  server: FuzzServer;
   endpoint: string;
   /** The damage of the input being run, with its body. */
   damage: { d: Damage; body: Uint8Array } | null;
-  conns: Set<Deno.Conn>;
-  serving: Promise<void>;
 }
 
 const CRLF = new TextEncoder().encode("\r\n\r\n");
@@ -227,52 +227,35 @@ function respond(a: Answer, declared: number | undefined): Uint8Array {
   return out;
 }
 
-async function serve(env: CloudEnv): Promise<void> {
-  for await (const conn of env.listener) {
-    env.conns.add(conn);
-    (async () => {
-      try {
-        const req = await readRequest(conn);
-        if (req === null || env.damage === null) return;
-        const { d, body } = env.damage;
-        const slot = slotOf(req.method, req.url);
-        const real = env.answers.get(d.provider)?.get(slot) ??
-          { status: 404, headers: [], body: new Uint8Array() };
-        const hit = slot === d.slot;
-        const answer = hit ? { status: d.status, headers: d.headers, body } : real;
-        await conn.write(respond(answer, hit ? d.declared : undefined));
-        if (hit && d.hold) await conn.read(new Uint8Array(1));
-      } catch {
-        // The client gave up first.
-      } finally {
-        env.conns.delete(conn);
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
-      }
-    })();
-  }
+/** Answers one request: the damaged answer for the input's slot, the real one otherwise. */
+async function answer(env: CloudEnv, conn: Deno.Conn): Promise<void> {
+  const req = await readRequest(conn);
+  if (req === null || env.damage === null) return;
+  const { d, body } = env.damage;
+  const slot = slotOf(req.method, req.url);
+  const real = env.answers.get(d.provider)?.get(slot) ??
+    { status: 404, headers: [], body: new Uint8Array() };
+  const hit = slot === d.slot;
+  await conn.write(
+    respond(
+      hit ? { status: d.status, headers: d.headers, body } : real,
+      hit ? d.declared : undefined,
+    ),
+  );
+  if (hit && d.hold) await conn.read(new Uint8Array(1));
 }
 
 function split(input: Uint8Array): [Damage | null, Uint8Array] {
-  const nl = input.indexOf(0x0a);
+  const [line, body] = splitHeader(input);
   try {
-    const d = JSON.parse(new TextDecoder().decode(input.subarray(0, nl))) as Damage;
-    return [PROVIDERS.includes(d.provider) ? d : null, input.subarray(nl + 1)];
+    const d = JSON.parse(line) as Damage;
+    return [PROVIDERS.includes(d.provider) ? d : null, body];
   } catch {
-    return [null, input.subarray(nl + 1)];
+    return [null, body];
   }
 }
 
-function join(d: Damage, body: Uint8Array): Uint8Array {
-  const head = new TextEncoder().encode(JSON.stringify(d) + "\n");
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
-}
+const join = (d: Damage, body: Uint8Array) => withHeader(JSON.stringify(d), body);
 
 const STATUSES = [200, 200, 200, 206, 301, 304, 400, 403, 404, 409, 412, 416, 429, 500, 503];
 
@@ -284,23 +267,16 @@ export const cloudTarget: FuzzTarget<CloudEnv> = {
   timeoutMs: 15_000,
   async open() {
     const captured = await capture();
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const server = serveFuzz((conn) => answer(env, conn));
     const env: CloudEnv = {
       ...captured,
-      listener,
-      endpoint: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+      server,
+      endpoint: `http://127.0.0.1:${server.port}`,
       damage: null,
-      conns: new Set(),
-      serving: Promise.resolve(),
     };
-    env.serving = serve(env);
     return env;
   },
-  async close(env) {
-    env.listener.close();
-    for (const c of env.conns) c.close();
-    await env.serving.catch(() => {});
-  },
+  close: (env) => env.server.close(),
   seeds(env) {
     const out: Uint8Array[] = [];
     for (const [provider, slots] of env.answers) {

@@ -12,6 +12,7 @@ import { Buffer } from "node:buffer";
 import { createPrivateKey } from "node:crypto";
 import { loadEncryptionKey } from "../../../lib/io/encryption_key.ts";
 import { type FuzzTarget, namesSource } from "../engine.ts";
+import { splitHeader, withHeader } from "../input.ts";
 import { mutateBytes } from "../mutate.ts";
 import { SAMPLE_KEY } from "./files.ts";
 
@@ -22,19 +23,13 @@ interface KeyEnv {
 }
 
 function split(input: Uint8Array): [string, string, string] {
-  const nl = input.indexOf(0x0a);
-  const [how = "env", mode = "AES256"] = new TextDecoder().decode(input.subarray(0, nl)).split(" ");
-  return [how, mode, new TextDecoder().decode(input.subarray(nl + 1))];
+  const [line, body] = splitHeader(input);
+  const [how = "env", mode = "AES256"] = line.split(" ");
+  return [how, mode, new TextDecoder().decode(body)];
 }
 
-const tagged = (how: string, mode: string, text: string | Uint8Array) => {
-  const body = typeof text === "string" ? new TextEncoder().encode(text) : text;
-  const head = new TextEncoder().encode(`${how} ${mode}\n`);
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
-};
+const tagged = (how: string, mode: string, text: string | Uint8Array) =>
+  withHeader(`${how} ${mode}`, text);
 
 /** Encryption key files and variables. */
 export const keysTarget: FuzzTarget<KeyEnv> = {

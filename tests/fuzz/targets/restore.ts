@@ -14,6 +14,7 @@
 import { main as restoreMain } from "../../../cli/asrestore.ts";
 import { startEmulator } from "../../../lib/emulator/emulator.ts";
 import { ContractViolation, type FuzzTarget, namesSource } from "../engine.ts";
+import { splitHeader, withHeader } from "../input.ts";
 import { mutateBytes } from "../mutate.ts";
 import {
   aes256Target,
@@ -41,19 +42,6 @@ const KINDS: Record<string, { file: string; flags: string[] }> = {
 };
 
 const CATEGORIES = ["inserted", "existed", "fresher", "expired", "skipped", "ignored", "failed"];
-
-function split(input: Uint8Array): [string, Uint8Array] {
-  const nl = input.indexOf(0x0a);
-  return [new TextDecoder().decode(input.subarray(0, nl)), input.subarray(nl + 1)];
-}
-
-function tagged(kind: string, bytes: Uint8Array): Uint8Array {
-  const tag = new TextEncoder().encode(`${kind}\n`);
-  const out = new Uint8Array(tag.length + bytes.length);
-  out.set(tag);
-  out.set(bytes, tag.length);
-  return out;
-}
 
 /**
  * Checks a report's counters: every record read is in one category (a failed run may have
@@ -109,17 +97,17 @@ export const restoreTarget: FuzzTarget<RestoreEnv> = {
       ] as const
     ) {
       const env = await target.open();
-      for (const s of await target.seeds(env)) out.push(tagged(kind, s));
+      for (const s of await target.seeds(env)) out.push(withHeader(kind, s));
       await target.close(env);
     }
     return out;
   },
   mutate(seed, r) {
-    const [kind, bytes] = split(seed);
-    return tagged(kind, mutateBytes(bytes, r));
+    const [kind, bytes] = splitHeader(seed);
+    return withHeader(kind, mutateBytes(bytes, r));
   },
   async run(input, env, r) {
-    const [kind, bytes] = split(input);
+    const [kind, bytes] = splitHeader(input);
     const spec = KINDS[kind];
     const dir = `${env.dir}/${env.n++}`;
     await Deno.mkdir(dir);
@@ -150,7 +138,7 @@ export const restoreTarget: FuzzTarget<RestoreEnv> = {
   judge(err, input) {
     // A record the file holds but the server refuses is named by its digest (the writers
     // do not know the file a record came from).
-    const names = [`/${KINDS[split(input)[0]].file}`, "Cannot restore record "];
+    const names = [`/${KINDS[splitHeader(input)[0]].file}`, "Cannot restore record "];
     return namesSource(err, names, [CliFailure]);
   },
 };

@@ -12,18 +12,17 @@
 import { fetchSecret } from "../../../lib/secret_agent/client.ts";
 import { encodeSecretAgentMessage } from "../../../lib/secret_agent/protocol.ts";
 import { type FuzzTarget, namesSource } from "../engine.ts";
+import { splitHeader, withHeader } from "../input.ts";
 import { mutateBytes } from "../mutate.ts";
+import { type FuzzServer, serveFuzz } from "./_serve.ts";
 
 /** The client's deadline: short, but far above a loopback round trip. */
 const TIMEOUT_MS = 150;
 
 interface AgentEnv {
-  listener: Deno.TcpListener;
-  port: number;
+  server: FuzzServer;
   /** The reply of the input being run. */
-  reply: { bytes: Uint8Array; pieces: number; pauseMs: number; close: boolean } | null;
-  serving: Promise<void>;
-  conns: Set<Deno.Conn>;
+  reply: { bytes: Uint8Array; h: Header } | null;
 }
 
 interface Header {
@@ -34,54 +33,32 @@ interface Header {
 }
 
 function split(input: Uint8Array): [Header, Uint8Array] {
-  const nl = input.indexOf(0x0a);
-  const [mode = "plain", pieces = "1", pause = "0", close = "close"] = new TextDecoder()
-    .decode(input.subarray(0, Math.max(0, nl))).split(" ");
+  const [line, body] = splitHeader(input);
+  const [mode = "plain", pieces = "1", pause = "0", close = "close"] = line.split(" ");
   const header = {
     mode,
     pieces: Math.min(8, Math.max(1, Number(pieces) || 1)),
     pauseMs: Math.min(2 * TIMEOUT_MS, Math.max(0, Number(pause) || 0)),
     close: close === "close",
   };
-  return [header, input.subarray(nl + 1)];
+  return [header, body];
 }
 
-function join(h: Header, body: Uint8Array): Uint8Array {
-  const head = new TextEncoder().encode(
-    `${h.mode} ${h.pieces} ${h.pauseMs} ${h.close ? "close" : "open"}\n`,
-  );
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
-}
+const join = (h: Header, body: Uint8Array) =>
+  withHeader(`${h.mode} ${h.pieces} ${h.pauseMs} ${h.close ? "close" : "open"}`, body);
 
-async function serve(env: AgentEnv): Promise<void> {
-  for await (const conn of env.listener) {
-    env.conns.add(conn);
-    (async () => {
-      try {
-        await conn.read(new Uint8Array(4096)); // the request
-        const reply = env.reply;
-        if (reply === null) return;
-        const size = Math.ceil(reply.bytes.length / reply.pieces);
-        for (let at = 0; at < reply.bytes.length; at += size) {
-          if (reply.pauseMs > 0) await new Promise((r) => setTimeout(r, reply.pauseMs));
-          await conn.write(reply.bytes.subarray(at, at + size));
-        }
-        if (!reply.close) await conn.read(new Uint8Array(1)); // until the client hangs up
-      } catch {
-        // The client gave up first.
-      } finally {
-        env.conns.delete(conn);
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
-      }
-    })();
+/** Answers one client with the reply of the input being run. */
+async function answer(env: AgentEnv, conn: Deno.Conn): Promise<void> {
+  await conn.read(new Uint8Array(4096)); // the request
+  const reply = env.reply;
+  if (reply === null) return;
+  const { bytes, h } = reply;
+  const size = Math.ceil(bytes.length / h.pieces);
+  for (let at = 0; at < bytes.length; at += size) {
+    if (h.pauseMs > 0) await new Promise((r) => setTimeout(r, h.pauseMs));
+    await conn.write(bytes.subarray(at, at + size));
   }
+  if (!h.close) await conn.read(new Uint8Array(1)); // until the client hangs up
 }
 
 /** Replies of the Secret Agent. */
@@ -91,22 +68,10 @@ export const secretAgentTarget: FuzzTarget<AgentEnv> = {
   ciIterations: 400,
   timeoutMs: 10_000,
   open() {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const env: AgentEnv = {
-      listener,
-      port: (listener.addr as Deno.NetAddr).port,
-      reply: null,
-      serving: Promise.resolve(),
-      conns: new Set(),
-    };
-    env.serving = serve(env);
+    const env: AgentEnv = { server: serveFuzz((conn) => answer(env, conn)), reply: null };
     return Promise.resolve(env);
   },
-  async close(env) {
-    env.listener.close();
-    for (const c of env.conns) c.close();
-    await env.serving.catch(() => {});
-  },
+  close: (env) => env.server.close(),
   seeds() {
     const h = (mode: string) => ({ mode, pieces: 1, pauseMs: 0, close: true });
     return Promise.resolve([
@@ -128,12 +93,12 @@ export const secretAgentTarget: FuzzTarget<AgentEnv> = {
   },
   async run(input, env) {
     const [h, bytes] = split(input);
-    env.reply = { bytes, pieces: h.pieces, pauseMs: h.pauseMs, close: h.close };
+    env.reply = { bytes, h };
     try {
       await fetchSecret(
         {
           address: "127.0.0.1",
-          port: env.port,
+          port: env.server.port,
           timeoutMs: TIMEOUT_MS,
           isBase64: h.mode === "base64",
         },
@@ -144,7 +109,7 @@ export const secretAgentTarget: FuzzTarget<AgentEnv> = {
     }
   },
   judge: (err, _input, env) => {
-    const agent = namesSource(err, [`Secret Agent at 127.0.0.1:${env.port}`]);
+    const agent = namesSource(err, [`Secret Agent at 127.0.0.1:${env.server.port}`]);
     return agent ?? namesSource(err, ["vault:pw"]);
   },
 };

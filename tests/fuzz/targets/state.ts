@@ -13,7 +13,7 @@
 import { computeDigest, keyFromJs, partitionId } from "../../../lib/aerospike/digest.ts";
 import { PartitionFilter } from "../../../lib/aerospike/partition_filter.ts";
 import { decodeBackupState, encodeBackupState } from "../../../lib/backup/state.ts";
-import { type FuzzTarget, namesSource } from "../engine.ts";
+import { type FuzzTarget, namesSource, STATELESS } from "../engine.ts";
 
 const FILE = "fuzz/backup.state";
 
@@ -49,8 +49,7 @@ export const stateTarget: FuzzTarget<null> = {
   name: "state",
   about: "backup state files (--continue) with partition cursors",
   ciIterations: 600,
-  open: () => Promise.resolve(null),
-  close: () => Promise.resolve(),
+  ...STATELESS,
   seeds: () => Promise.resolve([state(1, 64), state(2, 256), state(4, 96)]),
   run(input) {
     const s = decodeBackupState(input, FILE);
