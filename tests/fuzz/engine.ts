@@ -110,6 +110,7 @@ export const STATELESS: Pick<FuzzTarget<null>, "open" | "close"> = {
 /** Default of {@linkcode FuzzTarget.allocationCap}: 64 MiB. */
 export const DEFAULT_ALLOCATION_CAP = 64 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 10_000;
+const MAX_KEPT_VIOLATIONS = 100;
 
 /** One input whose outcome broke the contract. */
 export interface Violation {
@@ -133,7 +134,7 @@ export interface CampaignReport {
   ms: number;
   /** Outcome class → inputs. */
   outcomes: Map<string, number>;
-  /** The inputs that broke the contract. */
+  /** The first (up to 100) inputs that broke the contract; `outcomes` counts them all. */
   violations: Violation[];
   /** Largest allocation from a length seen, in bytes. */
   largestAllocation: number;
@@ -366,7 +367,8 @@ export async function runCampaign<Env>(
       report.largestAllocation = Math.max(report.largestAllocation, outcome.allocated);
       if (outcome.violation !== undefined) {
         const v = { iteration: i, class: outcome.class, detail: outcome.violation, input };
-        report.violations.push(v);
+        // A long run keeps the first ones (memory stays bounded); the counts have them all.
+        if (report.violations.length < MAX_KEPT_VIOLATIONS) report.violations.push(v);
         await options.onViolation?.(v);
       }
       const now = performance.now();
