@@ -63,8 +63,11 @@ export class ZstdFrameSplitter {
   #state = State.Magic;
   /** Bytes still needed by the current state. */
   #need = 4;
-  /** Header bytes collected across chunks (magic, descriptor, block header, sizes). */
-  #hdr = new Uint8Array(8);
+  /**
+   * Header bytes collected across chunks (magic and descriptor, the rest of the frame
+   * header: up to 1 + 4 + 8 bytes, a block header, sizes).
+   */
+  #hdr = new Uint8Array(16);
   #hdrLen = 0;
   #lastBlock = false;
   #checksum = false;

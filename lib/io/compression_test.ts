@@ -137,6 +137,40 @@ Deno.test("createDecompressStream() reports damage deep in a big stream as one e
   );
 });
 
+Deno.test("createDecompressStream() reads a frame header of the largest size: a dictionary ID is refused", async () => {
+  // Descriptor 0xc3: 8-byte content size, not single-segment, 4-byte dictionary ID; then a
+  // window byte, the ID, the size, and one raw block of 3 bytes: 18 header bytes in all.
+  const frame = new Uint8Array([
+    0x28,
+    0xb5,
+    0x2f,
+    0xfd,
+    0xc3,
+    0x00,
+    1,
+    2,
+    3,
+    4,
+    3,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0x19,
+    0,
+    0,
+    0x61,
+    0x62,
+    0x63,
+  ]);
+  for (const split of [[1], [7], [64]]) {
+    await rejectsCode(decompress(frame, split), "ZSTD_ERROR", /t\.asb\.zst: .*byte \d+/);
+  }
+});
+
 Deno.test("createDecompressStream() verifies content checksums as the zstd CLI does", async () => {
   const data = sampleText(300_000);
   const z = await run("zstd", ["-c", "-q", "--check"], data);

@@ -63,7 +63,11 @@ export function checkReplayPayload(token: AsbxToken, file?: string, offset?: num
     throw fail((err as Error).message, err);
   }
   if (msg.namespace !== token.namespace) {
-    throw fail(`namespace "${msg.namespace}" differs from the file's "${token.namespace}"`);
+    throw fail(
+      `namespace ${JSON.stringify(msg.namespace)} differs from the file's ${
+        JSON.stringify(token.namespace)
+      }`,
+    );
   }
   const d = token.digest;
   for (let i = 0; i < 20; i++) {
