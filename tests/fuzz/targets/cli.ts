@@ -107,12 +107,14 @@ function judgeSetting(err: Error, args: readonly string[] = []): string | null {
   if (m.split(/[^A-Za-z0-9-]+/).some((w) => SETTING_WORDS.has(w))) return null;
   // The library's configuration checks name a setting as the library spells it
   // (`Invalid parallelRead -1`, `Invalid retryPolicy.multiplier Infinity`).
-  if (/^Invalid [\w.]+ .*\[CONFIG_INVALID\]$/.test(m)) return null;
+  if (/^Invalid [\w.]+[ :].*\[CONFIG_INVALID\]$/.test(m)) return null;
   // Error lines show control characters escaped: errorText of a string escapes them.
   const shown = (a: string) => errorText(a);
-  if (args.some((a) => m.includes(`"${shown(a)}"`) || (a.trim() !== "" && m.includes(shown(a))))) {
-    return null;
-  }
+  // The argument itself, or the flag of a `--name=value` one.
+  const named = (a: string) =>
+    m.includes(`"${shown(a)}"`) || (a.trim() !== "" && m.includes(shown(a))) ||
+    (/^--?[^=]+=/.test(a) && m.includes(shown(a.slice(0, a.indexOf("=")))));
+  if (args.some(named)) return null;
   return "names no flag, config key, config file or argument";
 }
 

@@ -136,9 +136,13 @@ export const restoreTarget: FuzzTarget<RestoreEnv> = {
     }
   },
   judge(err, input) {
-    // A record the file holds but the server refuses is named by its digest (the writers
-    // do not know the file a record came from).
-    const names = [`/${KINDS[splitHeader(input)[0]].file}`, "Cannot restore record "];
+    // A record or an index the file holds but the server refuses is named by its digest
+    // or by the info command that failed (the writers do not know the file it came from).
+    const names = [
+      `/${KINDS[splitHeader(input)[0]].file}`,
+      "Cannot restore record ",
+      "Info command ",
+    ];
     return namesSource(err, names, [CliFailure]);
   },
 };
