@@ -141,16 +141,25 @@ export function readParticle(
     case ParticleType.INTEGER:
       return { name, type: 1, value: readIntValue(view, offset, length) };
     case ParticleType.FLOAT:
-      if (length !== 8) throw invalid(`Invalid float bin "${name}" of ${length} bytes`, offset);
+      if (length !== 8) {
+        throw invalid(`Invalid float bin ${JSON.stringify(name)} of ${length} bytes`, offset);
+      }
       return { name, type: 2, value: view.getFloat64(offset) };
     case ParticleType.BOOL:
-      if (length !== 1) throw invalid(`Invalid bool bin "${name}" of ${length} bytes`, offset);
+      if (length !== 1) {
+        throw invalid(`Invalid bool bin ${JSON.stringify(name)} of ${length} bytes`, offset);
+      }
       return { name, type: 17, value: buf[offset] !== 0 };
     case ParticleType.GEOJSON: {
-      if (length < 3) throw invalid(`Invalid GeoJSON bin "${name}" of ${length} bytes`, offset);
+      if (length < 3) {
+        throw invalid(`Invalid GeoJSON bin ${JSON.stringify(name)} of ${length} bytes`, offset);
+      }
       const skip = 3 + 8 * view.getUint16(offset + 1);
       if (skip > length) {
-        throw invalid(`Invalid GeoJSON bin "${name}": cell header longer than value`, offset);
+        throw invalid(
+          `Invalid GeoJSON bin ${JSON.stringify(name)}: cell header longer than value`,
+          offset,
+        );
       }
       return { name, type: 23, value: copyBytes(buf, offset + skip, offset + length) };
     }
@@ -164,7 +173,9 @@ export function readParticle(
       }
       throw new AerobakError(
         "PARTICLE_UNSUPPORTED",
-        `Cannot decode bin "${name}": particle type ${type} is not supported, at byte offset ${offset}`,
+        `Cannot decode bin ${
+          JSON.stringify(name)
+        }: particle type ${type} is not supported, at byte offset ${offset}`,
         { location: { offset } },
       );
   }
