@@ -6,7 +6,7 @@
  */
 
 import denoConfig from "../deno.json" with { type: "json" };
-import { AerobakError } from "../lib/errors.ts";
+import { AerobakError, oneLine } from "../lib/errors.ts";
 import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
 import { type CloudStorage, cloudStorageFromFlags } from "./_cloud_flags.ts";
 import { bool, choice, secretAgentFromFlags, str } from "./_common_options.ts";
@@ -163,8 +163,7 @@ export function errorText(err: unknown): string {
   else if (err instanceof AerobakError) text = `${err.message} [${err.code}]`;
   else if (err instanceof Error) text = err.message;
   else text = String(err);
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+  return oneLine(text);
 }
 
 /**

@@ -17,7 +17,7 @@ import { RESTORE_FLAGS } from "../../../cli/_restore_flags.ts";
 import { restorePlanFromFlags } from "../../../cli/_restore_options.ts";
 import { fakeIo } from "../../../cli/_test_io.ts";
 import { resolveClientPolicy } from "../../../lib/aerospike/policy.ts";
-import { AerobakError } from "../../../lib/errors.ts";
+import { AerobakError, oneLine } from "../../../lib/errors.ts";
 import { resolveBackupConfig } from "../../../lib/backup/config.ts";
 import { resolveRestoreConfig } from "../../../lib/restore/config.ts";
 import { ContractViolation, type FuzzTarget, ownError, STATELESS } from "../engine.ts";
@@ -108,8 +108,8 @@ function judgeSetting(err: Error, args: readonly string[] = []): string | null {
   // The library's configuration checks name a setting as the library spells it
   // (`Invalid parallelRead -1`, `Invalid retryPolicy.multiplier Infinity`).
   if (/^Invalid [\w.]+[ :].*\[CONFIG_INVALID\]$/.test(m)) return null;
-  // Error lines show control characters escaped: errorText of a string escapes them.
-  const shown = (a: string) => errorText(a);
+  // Error lines show control characters escaped.
+  const shown = oneLine;
   // The argument itself, or the flag of a `--name=value` one.
   const named = (a: string) =>
     m.includes(`"${shown(a)}"`) || (a.trim() !== "" && m.includes(shown(a))) ||
