@@ -73,6 +73,38 @@ export async function infoCommand(
 }
 
 /**
+ * Sends one info command and reads its value with `parse`; a value `parse` refuses is an
+ * error naming the command (and the node, when one was asked).
+ *
+ * @param cluster The cluster.
+ * @param command The command, sent verbatim.
+ * @param options Node, timeout, retry policy.
+ * @param parse Reads the value; throws an `AerobakError` for one it cannot read.
+ * @returns What `parse` returns.
+ * @throws {AerobakError} As {@linkcode infoCommand}, or the parser's code naming the command.
+ */
+export async function infoParsed<T>(
+  cluster: Cluster,
+  command: string,
+  options: InfoCommandOptions,
+  parse: (value: string) => T,
+): Promise<T> {
+  const value = await infoCommand(cluster, command, options);
+  try {
+    return parse(value);
+  } catch (e) {
+    if (!(e instanceof AerobakError)) throw e;
+    throw new AerobakError(
+      e.code,
+      `Info command "${shorten(command)}"${
+        options.node ? ` on node ${options.node}` : ""
+      } gave an answer that cannot be read: ${e.message}`,
+      { cause: e },
+    );
+  }
+}
+
+/**
  * The lowest server version among the cluster's nodes (backup-go picks command syntax by it).
  *
  * @param cluster The cluster.

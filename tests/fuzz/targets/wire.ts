@@ -1,15 +1,16 @@
 /**
  * Fuzz targets of the server's side of the wire: a one-node emulator serves a client
  * (connect, info commands, single-record reads and writes, a partition scan, batch writes)
- * while a {@linkcode ReplyMangler} damages one reply of the target's kind: corrupts it
- * with the byte mutators, cuts it short (closing the connection or not), stretches a
- * length field, or sends it slowly in pieces. The client must succeed or fail with one
+ * while a {@linkcode ReplyMangler} damages replies of the target's kind: corrupts them
+ * with the byte mutators, cuts them short (closing the connection or not), stretches a
+ * length field, or sends them slowly in pieces. The client must succeed or fail with one
  * error naming the node or the command, within its time limits.
  *
  * An input is a JSON damage script, `{"nth", "count", "seed", "mode", "pieces",
  * "pauseMs", "close"}`: `count` replies of the kind from the `nth` on (counted from the
- * start of the run) are damaged by `mode` with the byte mutators seeded by `seed`. Replies hold ports and a random
- * cluster key, so a replay damages the same reply the same way, not always the same bytes.
+ * start of the run) are damaged by `mode` with the byte mutators seeded by `seed`.
+ * Replies hold ports and a random cluster key, so a replay damages the same reply the
+ * same way, not always the same bytes.
  *
  * @module
  */
@@ -19,8 +20,9 @@ import { Cluster } from "../../../lib/aerospike/cluster.ts";
 import { computeDigest, keyFromJs } from "../../../lib/aerospike/digest.ts";
 import { PartitionFilter } from "../../../lib/aerospike/partition_filter.ts";
 import type { AerospikeRecord } from "../../../lib/aerospike/record.ts";
-import { lowestBuild } from "../../../lib/backup/_info.ts";
+import { lowestBuild, requireNamespace } from "../../../lib/backup/_info.ts";
 import { readSIndexes, readUdfs } from "../../../lib/backup/metadata.ts";
+import { namespaceRecordCount } from "../../../lib/backup/record_count.ts";
 import { BackupClient } from "../../../lib/client.ts";
 import { type Emulator, startEmulator } from "../../../lib/emulator/emulator.ts";
 import { AsbEncoder } from "../../../lib/format/asb/encoder.ts";
@@ -147,6 +149,21 @@ function wireTarget(k: WireKind): FuzzTarget<WireEnv> {
       await Deno.writeFile(`${dir}/records.asb`, w.subarray());
       const env: WireEnv = { emu, script: null, seen: 0, dir };
       for (const r of records(120)) emu.put(r);
+      // Metadata for the info answers to carry: an index and a UDF module.
+      const now = emu.cluster.clock.now();
+      emu.cluster.metadata.createSIndex({
+        namespace: "test",
+        set: "w",
+        name: "idx_str",
+        bin: "str",
+        binType: "string",
+        indexType: "default",
+        context: "",
+        expression: "",
+        readyAtMs: now,
+        createdAtMs: now,
+      });
+      emu.cluster.metadata.putUdf("fuzz.lua", btoa("function f(rec)\n  return 1\nend\n"));
       mangleReplies(emu.cluster, (reply, ctx) => {
         if (env.script === null || ctx.kind !== k.kind) return null;
         const n = env.seen++ - env.script.nth;
@@ -198,12 +215,14 @@ function wireTarget(k: WireKind): FuzzTarget<WireEnv> {
       }
     },
     judge(err, _input, env) {
-      // Errors name the node (address or name), or the command or record that failed.
+      // Errors name the node (address or name), or the command, record or namespace that
+      // failed.
       return namesSource(err, [
         env.emu.seeds,
         ...env.emu.nodeNames,
         "Info command",
         "Cannot restore record",
+        "Namespace test ",
       ]);
     },
   };
@@ -212,13 +231,16 @@ function wireTarget(k: WireKind): FuzzTarget<WireEnv> {
 /** Info answers: the client's connect (node, partitions, replicas, peers) and metadata. */
 export const wireInfoTarget: FuzzTarget<WireEnv> = wireTarget({
   kind: "info",
-  about: "info answers (connect, build, sindex-list, udf-list) from a damaging emulator",
+  about: "info answers (connect, build, namespaces, namespace stats, udf-list and udf-get, " +
+    "sindex-list) from a damaging emulator",
   ciIterations: 150,
-  replies: 8,
+  replies: 10,
   async work(cluster) {
     const version = await lowestBuild(cluster, INFO);
-    await readSIndexes(cluster, "test", version, INFO);
+    await requireNamespace(cluster, "test", INFO);
+    await namespaceRecordCount(cluster, "test", INFO);
     await readUdfs(cluster, INFO);
+    await readSIndexes(cluster, "test", version, INFO);
   },
 });
 
