@@ -6,7 +6,7 @@
  */
 
 import denoConfig from "../deno.json" with { type: "json" };
-import { AerobakError } from "../lib/errors.ts";
+import { AerobakError, oneLine } from "../lib/errors.ts";
 import type { SecretAgentConfig } from "../lib/secret_agent/client.ts";
 import { type CloudStorage, cloudStorageFromFlags } from "./_cloud_flags.ts";
 import { bool, choice, secretAgentFromFlags, str } from "./_common_options.ts";
@@ -153,13 +153,17 @@ export function failEarly(name: string, err: unknown, io: CliIo): number {
  * The one-line text of an error, without a stack trace.
  *
  * @param err The error.
- * @returns Its message, prefixed with the code for aerobak errors.
+ * @returns Its message, suffixed with the code for aerobak errors; control characters a
+ *   message quotes from the input (a newline in a flag value) are shown escaped, so the
+ *   text stays one line.
  */
 export function errorText(err: unknown): string {
-  if (err instanceof FlagError) return err.message;
-  if (err instanceof AerobakError) return `${err.message} [${err.code}]`;
-  if (err instanceof Error) return err.message;
-  return String(err);
+  let text: string;
+  if (err instanceof FlagError) text = err.message;
+  else if (err instanceof AerobakError) text = `${err.message} [${err.code}]`;
+  else if (err instanceof Error) text = err.message;
+  else text = String(err);
+  return oneLine(text);
 }
 
 /**

@@ -56,6 +56,19 @@ Deno.test("startCli() reports a bad flag in one line and exits 1", async () => {
   );
 });
 
+Deno.test("startCli() keeps the error one line when a bad value holds a newline", async () => {
+  const io = fakeIo();
+  const code = await startCli(SPEC, ["-n", "x", "stray\nline\u0007"], io);
+  assert.equal(code, 1);
+  const lines = io.err.text.trimEnd().split("\n");
+  assert.equal(
+    lines[0],
+    'Error: unexpected argument "stray\\nline\\u0007": this command takes only flags',
+  );
+  assert.match(lines[1], /--help/);
+  assert.equal(lines.length, 2);
+});
+
 Deno.test("startCli() takes every setting from --config and ignores other flags", async () => {
   const io = fakeIo({ "/c.yaml": "backup:\n  namespace: fromfile\n  parallel: 3\n" });
   const ctx = await startCli(SPEC, ["--config", "/c.yaml", "-n", "fromflag", "-w", "9"], io);

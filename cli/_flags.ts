@@ -88,7 +88,9 @@ export function parseFlags(specs: readonly FlagSpec[], args: readonly string[]):
       const eq = arg.indexOf("=");
       const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
       const spec = byLong.get(name);
-      if (!spec) throw new FlagError(`unknown flag: --${name}`);
+      if (!spec) {
+        throw new FlagError(name === "" ? `unknown flag: "${arg}"` : `unknown flag: --${name}`);
+      }
       if (eq >= 0) set(spec, arg.slice(eq + 1), `--${name}`);
       else if (spec.type === "bool") set(spec, "true", `--${name}`);
       else if (i + 1 < args.length) set(spec, args[++i], `--${name}`);

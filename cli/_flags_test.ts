@@ -50,6 +50,7 @@ Deno.test("parseFlags() reads clustered boolean shorthands and --bool=false", ()
 
 Deno.test("parseFlags() names unknown flags and missing values", () => {
   assert.throws(() => parseFlags(SPECS, ["--bogus"]), flagError(/^unknown flag: --bogus$/));
+  assert.throws(() => parseFlags(SPECS, ["--=x"]), flagError(/^unknown flag: "--=x"$/));
   assert.throws(() => parseFlags(SPECS, ["-k"]), flagError(/unknown shorthand flag: 'k' in -k/));
   assert.throws(
     () => parseFlags(SPECS, ["--namespace"]),

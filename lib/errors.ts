@@ -115,3 +115,21 @@ export function formatLocation(loc: FileLocation): string {
   if (loc.offset !== undefined) text += ` (byte offset ${loc.offset})`;
   return text;
 }
+
+/**
+ * Shows the control characters of a text escaped (`\n`, `\u0007`), so a message that
+ * quotes damaged input stays one line.
+ *
+ * @example
+ * ```ts
+ * import { oneLine } from "./errors.ts";
+ * console.log(oneLine("bad\nvalue")); // bad\nvalue
+ * ```
+ *
+ * @param text The text.
+ * @returns The text on one line.
+ */
+export function oneLine(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}

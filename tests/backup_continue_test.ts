@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { PartitionFilter } from "../lib/aerospike/partition_filter.ts";
 import { decodeBackupState } from "../lib/backup/state.ts";
 import { MANIFEST_FILE_NAME } from "../lib/backup/manifest.ts";
 import { main as backupMain } from "../cli/asbackup.ts";
@@ -122,7 +123,7 @@ Deno.test("asbackup --continue names a missing or corrupt state file and exits 1
       namespace: "bar",
       counter: 0,
       metadataDone: true,
-      readers: [{ setIndex: 0, filter: { version: 1, begin: 0, count: 4096, partitions: [] } }],
+      readers: [{ setIndex: 0, filter: PartitionFilter.all().toJSON() }],
       openFiles: [],
     }),
   );

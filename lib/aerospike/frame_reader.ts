@@ -3,8 +3,8 @@
  *
  * One buffer per connection: socket reads land in it directly, a frame's bytes are joined
  * there once (only the few bytes of the next frame read ahead are moved), sizes are checked
- * against {@linkcode MAX_PROTO_SIZE} before the buffer grows, and each body is handed out
- * as a view.
+ * against {@linkcode MAX_PROTO_SIZE}, the buffer grows with the bytes that arrive (not to
+ * the size a header claims), and each body is handed out as a view.
  *
  * @module
  */
@@ -213,25 +213,23 @@ export class FrameReader {
   /** Makes `need` bytes (≤ MAX_PROTO_SIZE + 8) available from `#start`. */
   async #fill(need: number, limits: ReadLimits): Promise<void> {
     if (this.#end - this.#start >= need) return;
-    if (this.#start + need > this.#buf.length) {
-      const have = this.#end - this.#start;
-      if (need > this.#buf.length) {
-        // The size was checked by readProtoHeader, so this allocation is bounded.
-        // A quarter of headroom over the frame that did not fit: scan frames are ~1 MiB give
-        // or take a record, so one step covers the next ones (growing 1.5× per step would
-        // leave every scan connection with ~1.6 MiB plus the dropped buffers).
-        const grown = new Uint8Array(
-          Math.min(need + (need >> 2), MAX_PROTO_SIZE + 16),
-        );
-        grown.set(this.#buf.subarray(this.#start, this.#end));
-        this.#buf = grown;
-      } else {
-        this.#buf.copyWithin(0, this.#start, this.#end);
-      }
+    if (this.#start + need > this.#buf.length && this.#start > 0) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
       this.#start = 0;
-      this.#end = have;
     }
+    // A quarter of headroom over the frame that did not fit: scan frames are ~1 MiB give
+    // or take a record, so the last step covers the next ones (growing 1.5× per frame
+    // would leave every scan connection with ~1.6 MiB plus the dropped buffers).
+    const target = Math.min(need + (need >> 2), MAX_PROTO_SIZE + 16);
     while (this.#end - this.#start < need) {
+      if (this.#end === this.#buf.length) {
+        // Grown as the bytes arrive, never at once to the size the header claims: a
+        // damaged header costs no more memory than the bytes that came with it.
+        const grown = new Uint8Array(Math.min(target, 2 * this.#buf.length));
+        grown.set(this.#buf.subarray(0, this.#end));
+        this.#buf = grown;
+      }
       const timeoutMs = this.#timeout(limits);
       let n: number | null;
       try {

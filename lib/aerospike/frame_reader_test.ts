@@ -15,8 +15,11 @@ class ChunkTransport implements Transport {
     this.#data = data;
     this.#sizes = sizes;
   }
+  /** Largest buffer a read was offered. */
+  widest = 0;
   read(p: Uint8Array, timeoutMs: number): Promise<number | null> {
     this.reads++;
+    this.widest = Math.max(this.widest, p.length);
     if (this.#off === this.#data.length) {
       return this.hangAtEnd
         ? Promise.reject(new TransportTimeout(timeoutMs))
@@ -105,6 +108,19 @@ Deno.test("FrameReader.read() refuses an absurd length before allocating", async
     return true;
   });
   assert.equal(t.reads, 1);
+});
+
+Deno.test("FrameReader.read() grows with the bytes that arrive, not with the length claimed", async () => {
+  // A header claiming 100 MiB, then 40 KiB and the end: the buffer never nears 100 MiB.
+  const head = frame(3, new Uint8Array(0));
+  new DataView(head.buffer).setUint32(4, 100 << 20);
+  const t = new ChunkTransport(concatBytes([head, new Uint8Array(40_000)]), () => 8192);
+  const r = new FrameReader(t, ctx);
+  await assert.rejects(
+    r.read(limits),
+    (e: unknown) => (e as AerobakError).code === "CONNECTION_CLOSED",
+  );
+  assert.ok(t.widest <= 64 * 1024, `a read was offered ${t.widest} bytes`);
 });
 
 Deno.test("FrameReader.read() reports a stream closed mid-frame with CONNECTION_CLOSED", async () => {

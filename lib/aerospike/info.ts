@@ -550,12 +550,16 @@ export function parseRacks(value: string): Map<string, Map<number, string[]>> {
  * Parses a `build` answer into a version triple.
  *
  * @param value E.g. `8.1.2.0`.
+ * @param from Who answered, for the message (`node BB9… at 10.0.0.1:3000`).
  * @returns `[major, minor, patch]`.
  * @throws {AerobakError} `INFO_INVALID` when the value is not a version.
  */
-export function parseBuild(value: string): [number, number, number] {
+export function parseBuild(value: string, from?: string): [number, number, number] {
   const m = /^(\d+)\.(\d+)\.(\d+)/.exec(value.trim());
-  if (!m) throw new AerobakError("INFO_INVALID", `Invalid build answer "${value.trim()}"`);
+  if (!m) {
+    const who = from === undefined ? "" : ` from ${from}`;
+    throw new AerobakError("INFO_INVALID", `Invalid build answer "${value.trim()}"${who}`);
+  }
   return [Number(m[1]), Number(m[2]), Number(m[3])];
 }
 

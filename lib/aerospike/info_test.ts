@@ -78,6 +78,10 @@ Deno.test("infoError() recognises the error forms", () => {
 Deno.test("parseBuild() reads the version triple", () => {
   assert.deepEqual(parseBuild(answer(single, "build")), [8, 1, 2]);
   assert.throws(() => parseBuild("x"), AerobakError);
+  assert.throws(
+    () => parseBuild("8.x", "node A1 at 10.0.0.1:3000"),
+    /"8\.x" from node A1 at 10\.0\.0\.1:3000/,
+  );
 });
 
 Deno.test("parseReplicas() reads the bitmaps of one and three nodes", () => {

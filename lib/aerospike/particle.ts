@@ -140,16 +140,25 @@ export function particleSkip(
       if (length < 1 || length > 8) throw invalid(`Invalid integer of ${length} bytes`, offset);
       return 0;
     case ParticleType.FLOAT:
-      if (length !== 8) throw invalid(`Invalid float bin "${name}" of ${length} bytes`, offset);
+      if (length !== 8) {
+        throw invalid(`Invalid float bin ${JSON.stringify(name)} of ${length} bytes`, offset);
+      }
       return 0;
     case ParticleType.BOOL:
-      if (length !== 1) throw invalid(`Invalid bool bin "${name}" of ${length} bytes`, offset);
+      if (length !== 1) {
+        throw invalid(`Invalid bool bin ${JSON.stringify(name)} of ${length} bytes`, offset);
+      }
       return 0;
     case ParticleType.GEOJSON: {
-      if (length < 3) throw invalid(`Invalid GeoJSON bin "${name}" of ${length} bytes`, offset);
+      if (length < 3) {
+        throw invalid(`Invalid GeoJSON bin ${JSON.stringify(name)} of ${length} bytes`, offset);
+      }
       const skip = 3 + 8 * view.getUint16(offset + 1);
       if (skip > length) {
-        throw invalid(`Invalid GeoJSON bin "${name}": cell header longer than value`, offset);
+        throw invalid(
+          `Invalid GeoJSON bin ${JSON.stringify(name)}: cell header longer than value`,
+          offset,
+        );
       }
       return skip;
     }
@@ -157,7 +166,9 @@ export function particleSkip(
       if (BYTES_TYPES.has(type)) return 0;
       throw new AerobakError(
         "PARTICLE_UNSUPPORTED",
-        `Cannot decode bin "${name}": particle type ${type} is not supported, at byte offset ${offset}`,
+        `Cannot decode bin ${
+          JSON.stringify(name)
+        }: particle type ${type} is not supported, at byte offset ${offset}`,
         { location: { offset } },
       );
   }

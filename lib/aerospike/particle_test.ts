@@ -115,3 +115,12 @@ Deno.test("binToJs() gives plain JS values", () => {
   ]);
   assert.deepEqual(binToJs(blobBin("b", new Uint8Array([1]))), new Uint8Array([1]));
 });
+
+Deno.test("readParticle() quotes a bin name holding control characters on one line", () => {
+  const buf = new Uint8Array([1, 2, 3]);
+  assert.throws(
+    () => readParticle(buf, new DataView(buf.buffer), 0, 3, 35, "a\nb"),
+    (e: unknown) =>
+      e instanceof AerobakError && /^Cannot decode bin "a\\nb": particle type 35/.test(e.message),
+  );
+});

@@ -6,6 +6,7 @@
  */
 
 import type { Cluster } from "../aerospike/cluster.ts";
+import { formatAddress } from "../aerospike/host.ts";
 import { compareVersion, infoError, parseBuild } from "../aerospike/info.ts";
 import { AerobakError } from "../errors.ts";
 import type { Clock } from "../pipeline/clock.ts";
@@ -100,6 +101,38 @@ async function infoAttempts(
 }
 
 /**
+ * Sends one info command and reads its value with `parse`; a value `parse` refuses is an
+ * error naming the command (and the node, when one was asked).
+ *
+ * @param cluster The cluster.
+ * @param command The command, sent verbatim.
+ * @param options Node, timeout, retry policy.
+ * @param parse Reads the value; throws an `AerobakError` for one it cannot read.
+ * @returns What `parse` returns.
+ * @throws {AerobakError} As {@linkcode infoCommand}, or the parser's code naming the command.
+ */
+export async function infoParsed<T>(
+  cluster: Cluster,
+  command: string,
+  options: InfoCommandOptions,
+  parse: (value: string) => T,
+): Promise<T> {
+  const value = await infoCommand(cluster, command, options);
+  try {
+    return parse(value);
+  } catch (e) {
+    if (!(e instanceof AerobakError)) throw e;
+    throw new AerobakError(
+      e.code,
+      `Info command "${shorten(command)}"${
+        options.node ? ` on node ${options.node}` : ""
+      } gave an answer that cannot be read: ${e.message}`,
+      { cause: e },
+    );
+  }
+}
+
+/**
  * The lowest server version among the cluster's nodes (backup-go picks command syntax by it).
  *
  * @param cluster The cluster.
@@ -115,7 +148,8 @@ export async function lowestBuild(
   for (const node of cluster.nodes) {
     let v: [number, number, number];
     try {
-      v = parseBuild(await infoCommand(cluster, "build", { ...options, node: node.name }));
+      const answer = await infoCommand(cluster, "build", { ...options, node: node.name });
+      v = parseBuild(answer, `node ${node.name} at ${node.address}`);
     } catch (e) {
       // A node leaving the cluster meanwhile does not decide the version of the others.
       if (options.signal?.aborted) throw e;
@@ -126,7 +160,12 @@ export async function lowestBuild(
   }
   if (lowest === undefined) {
     throw failure ??
-      new AerobakError("CLUSTER_EMPTY", "Cannot read server version: the cluster has no nodes");
+      new AerobakError(
+        "CLUSTER_EMPTY",
+        `Cannot read server version: the cluster of seeds ${
+          cluster.policy.seeds.map((h) => formatAddress(h.name, h.port)).join(",")
+        } has no nodes`,
+      );
   }
   return lowest;
 }

@@ -14,7 +14,7 @@ import {
   type SIndexInfo,
 } from "../aerospike/info.ts";
 import type { AsbUdf } from "../format/asb/encoder.ts";
-import { infoCommand, type InfoCommandOptions } from "./_info.ts";
+import { type InfoCommandOptions, infoParsed } from "./_info.ts";
 
 /**
  * The `sindex-list` command for a server version (wire spec §2.2): `namespace=` from 8.1,
@@ -51,9 +51,14 @@ export async function readSIndexes(
   version: readonly number[],
   options: InfoCommandOptions,
 ): Promise<SIndexInfo[]> {
-  const value = await infoCommand(cluster, sindexListCommand(namespace, version), options);
+  const list = await infoParsed(
+    cluster,
+    sindexListCommand(namespace, version),
+    options,
+    parseSindexList,
+  );
   // Older servers list every namespace's indexes for `ns=`; keep only ours.
-  return parseSindexList(value).filter((s) => s.namespace === "" || s.namespace === namespace);
+  return list.filter((s) => s.namespace === "" || s.namespace === namespace);
 }
 
 /**
@@ -64,11 +69,11 @@ export async function readSIndexes(
  * @returns The modules, in the server's order.
  */
 export async function readUdfs(cluster: Cluster, options: InfoCommandOptions): Promise<AsbUdf[]> {
-  const list = parseUdfList(await infoCommand(cluster, "udf-list", options));
+  const list = await infoParsed(cluster, "udf-list", options, parseUdfList);
   const out: AsbUdf[] = [];
   for (const udf of list) {
-    const value = await infoCommand(cluster, `udf-get:filename=${udf.name}`, options);
-    out.push({ name: udf.name, content: parseUdfGet(value).content });
+    const got = await infoParsed(cluster, `udf-get:filename=${udf.name}`, options, parseUdfGet);
+    out.push({ name: udf.name, content: got.content });
   }
   return out;
 }

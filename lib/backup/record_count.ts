@@ -10,7 +10,7 @@ import type { Cluster } from "../aerospike/cluster.ts";
 import { parseNamespaceStats } from "../aerospike/info.ts";
 import { PartitionFilter } from "../aerospike/partition_filter.ts";
 import type { ScanOptions } from "../aerospike/policy.ts";
-import { infoCommand, type InfoCommandOptions } from "./_info.ts";
+import { type InfoCommandOptions, infoParsed } from "./_info.ts";
 
 /** Number of partitions of a namespace. */
 const PARTITIONS = 4096;
@@ -32,8 +32,11 @@ export async function namespaceRecordCount(
   let objects = 0;
   let factor = 1;
   for (const node of cluster.nodes) {
-    const stats = parseNamespaceStats(
-      await infoCommand(cluster, `namespace/${namespace}`, { ...options, node: node.name }),
+    const stats = await infoParsed(
+      cluster,
+      `namespace/${namespace}`,
+      { ...options, node: node.name },
+      parseNamespaceStats,
     );
     objects += stats.objects;
     factor = Math.max(1, stats.effectiveReplicationFactor);

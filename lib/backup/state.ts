@@ -11,7 +11,7 @@
  */
 
 import { parseJsonObject } from "../_json_file.ts";
-import type { PartitionFilterJson } from "../aerospike/partition_filter.ts";
+import { PartitionFilter, type PartitionFilterJson } from "../aerospike/partition_filter.ts";
 import { AerobakError } from "../errors.ts";
 import type { ManifestFile } from "./manifest.ts";
 
@@ -59,7 +59,8 @@ export function encodeBackupState(state: BackupState): Uint8Array {
  * @param bytes The file content.
  * @param file The file name, for messages.
  * @returns The state.
- * @throws {AerobakError} `STATE_INVALID` naming the file and what is wrong.
+ * @throws {AerobakError} `STATE_INVALID` naming the file and what is wrong, a reader's
+ *   partition cursor included.
  *
  * @example Round trip
  * ```ts
@@ -84,9 +85,15 @@ export function decodeBackupState(bytes: Uint8Array, file: string): BackupState 
     const c = r as Record<string, unknown> | null;
     if (
       typeof c !== "object" || c === null || !Number.isInteger(c.setIndex) ||
-      typeof c.filter !== "object" || c.filter === null
+      (c.setIndex as number) < 0 || typeof c.filter !== "object" || c.filter === null
     ) {
       throw bad(`reader ${i} cursor malformed`);
+    }
+    // Checked here, where the file is known, not first when the reader resumes.
+    try {
+      PartitionFilter.fromJSON(c.filter);
+    } catch (e) {
+      throw bad(`reader ${i}: ${(e as Error).message}`, e);
     }
   }
   if (!Array.isArray(s.openFiles) || s.openFiles.some((f) => typeof f !== "string")) {

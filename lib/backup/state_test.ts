@@ -29,3 +29,24 @@ Deno.test("decodeBackupState() names the file and the problem", () => {
     { message: /no reader cursors/ },
   );
 });
+
+Deno.test("decodeBackupState() checks each reader's cursor, naming the file and reader", () => {
+  const filter = PartitionFilter.range(10, 2).toJSON();
+  const state = (f: unknown) =>
+    new TextEncoder().encode(JSON.stringify({
+      version: 1,
+      namespace: "t",
+      counter: 0,
+      metadataDone: true,
+      readers: [{ setIndex: 0, filter: PartitionFilter.all().toJSON() }, {
+        setIndex: 0,
+        filter: f,
+      }],
+      openFiles: [],
+    }));
+  assert.equal(decodeBackupState(state(filter), "st").readers.length, 2);
+  assert.throws(() => decodeBackupState(state({ ...filter, count: 3 }), "st"), {
+    code: "STATE_INVALID",
+    message: /^Invalid backup state file st: reader 1: Invalid scan cursor: expected 3 partition/,
+  });
+});

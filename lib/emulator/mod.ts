@@ -22,4 +22,11 @@ export * from "./faults.ts";
 export type { PartitionLayout } from "./partition_layout.ts";
 export * from "./record_store.ts";
 export * from "./scan_tasks.ts";
+export {
+  mangleReplies,
+  type ReplyContext,
+  type ReplyDamage,
+  type ReplyKind,
+  type ReplyMangler,
+} from "./reply_mangler.ts";
 export * from "./xdr.ts";

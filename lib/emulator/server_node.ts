@@ -37,6 +37,7 @@ import { recordFilter } from "./expression_eval.ts";
 import type { RequestKind } from "./faults.ts";
 import { answerInfo } from "./info_commands.ts";
 import { executeRecordCommand, type RecordCommand, replyStatus } from "./record_commands.ts";
+import { replyTransport } from "./reply_mangler.ts";
 import { serveScan } from "./scan_command.ts";
 import { XdrEmulation } from "./xdr.ts";
 
@@ -113,7 +114,7 @@ export class ServerNode {
   }
 
   async #serve(conn: Deno.TcpConn): Promise<void> {
-    const transport = new TcpTransport(conn);
+    const transport = replyTransport(this.#cluster, this.state, new TcpTransport(conn));
     const c = new ServerConnection(this.#cluster, this.state, transport);
     this.#connections.add(c);
     this.state.clientConnections++;

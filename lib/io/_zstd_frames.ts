@@ -9,6 +9,13 @@
  * (flag cleared, 4 bytes withheld) and handed to the caller to verify: Deno's decoder throws
  * a checksum mismatch as an uncaught exception instead of an error event.
  *
+ * Frame data is also cut at block ends. Deno's decoder reports damage as an error event only
+ * while it works on the input of the write it was given; when one write holds more output
+ * than its 64 KiB buffer, it goes on from a `process.nextTick` callback, and damage found
+ * there is thrown from that callback: an uncaught exception no caller can catch. A write
+ * that ends with a block decodes that block in its first step (later steps only copy the
+ * decoded block out), so writes cut at block ends keep every decoding error an event.
+ *
  * @module
  */
 
@@ -35,11 +42,16 @@ const enum State {
 /** Receives what the splitter finds, in input order. */
 export interface FrameSink {
   /**
-   * Bytes of a zstd frame to decompress; `frameEnd` is true when `bytes` ends the frame's
-   * compressed data (its checksum, if any, follows through `checksum`).
+   * Bytes of a zstd frame to decompress, never running past the end of a block.
+   *
+   * @param bytes The bytes.
+   * @param end `"block"` when `bytes` ends a block that more blocks of the frame follow,
+   *   `"frame"` when it ends the frame's compressed data (its checksum, if any, follows
+   *   through `checksum`), `null` otherwise.
+   * @param next Offset in the input of the byte after `bytes`.
    */
-  data(bytes: Uint8Array, frameEnd: boolean): void;
-  /** A frame has declared a content checksum; its data follows. */
+  data(bytes: Uint8Array, end: "block" | "frame" | null, next: number): void;
+  /** A frame starts at `offset`; `hasChecksum` tells whether it declares a content checksum. */
   frameStart(hasChecksum: boolean, offset: number): void;
   /** The content checksum of the frame just ended (low 32 bits of XXH64). */
   checksum(value: number): void;
@@ -51,8 +63,11 @@ export class ZstdFrameSplitter {
   #state = State.Magic;
   /** Bytes still needed by the current state. */
   #need = 4;
-  /** Header bytes collected across chunks (magic, descriptor, block header, sizes). */
-  #hdr = new Uint8Array(8);
+  /**
+   * Header bytes collected across chunks (magic and descriptor, the rest of the frame
+   * header: up to 1 + 4 + 8 bytes, a block header, sizes).
+   */
+  #hdr = new Uint8Array(16);
   #hdrLen = 0;
   #lastBlock = false;
   #checksum = false;
@@ -61,18 +76,26 @@ export class ZstdFrameSplitter {
   #frameStart = 0;
   /** Whether the bytes of the current frame are passed on (false inside skippable frames). */
   #emitting = false;
+  /** Set when a block ended and another block of the same frame follows. */
+  #blockEnded = false;
 
   #encrypted: boolean;
+  #base: number;
 
   /**
    * Creates a splitter.
    *
    * @param file File name used in error messages.
    * @param encrypted Whether the input was decrypted first (so a bad start means a bad key).
+   * @param base Offset in the file of the first input byte (the encryption header's size
+   *   for a decrypted file), added to the offsets in messages and locations.
    */
-  constructor(file: string, encrypted = false) {
+  constructor(file: string, encrypted = false, base = 0) {
     this.#file = file;
     this.#encrypted = encrypted;
+    this.#offset = base;
+    this.#frameStart = base;
+    this.#base = base;
   }
 
   /** Whether the input so far ends exactly at a frame boundary. */
@@ -122,19 +145,26 @@ export class ZstdFrameSplitter {
           }
         }
       }
+      if (this.#blockEnded) {
+        this.#blockEnded = false;
+        if (this.#emitting) sink.data(chunk.subarray(emitStart, i), "block", this.#offset + i);
+        emitStart = i;
+      }
       if (this.#state === State.Checksum && this.#emitting) {
         // Compressed data complete: the decoder gets the frame without its checksum.
-        sink.data(chunk.subarray(emitStart, i), true);
+        sink.data(chunk.subarray(emitStart, i), "frame", this.#offset + i);
         this.#emitting = false;
         this.#hdrLen = 0;
       }
       if (this.#state === State.Done) {
-        if (this.#emitting) sink.data(chunk.subarray(emitStart, i), true);
+        if (this.#emitting) sink.data(chunk.subarray(emitStart, i), "frame", this.#offset + i);
         emitStart = i;
         this.#startFrame(this.#offset + i);
       }
     }
-    if (this.#emitting && emitStart < n) sink.data(chunk.subarray(emitStart, n), false);
+    if (this.#emitting && emitStart < n) {
+      sink.data(chunk.subarray(emitStart, n), null, this.#offset + n);
+    }
     this.#offset += n;
   }
 
@@ -185,7 +215,7 @@ export class ZstdFrameSplitter {
 
   /** The likely cause of a missing magic number, for the message. */
   #badMagicHint(h: Uint8Array): string {
-    if (this.#frameStart > 0) return "damaged file?";
+    if (this.#frameStart > this.#base) return "damaged file?";
     if (this.#encrypted) return "wrong encryption key or --encrypt mode?";
     // "Vers": a plain ASB file.
     if (h[0] === 0x56 && h[1] === 0x65 && h[2] === 0x72 && h[3] === 0x73) {
@@ -206,7 +236,7 @@ export class ZstdFrameSplitter {
     sink.frameStart(this.#checksum, this.#frameStart);
     const head = this.#hdr.slice(0, 5);
     head[4] = d & ~0x04;
-    sink.data(head, false);
+    sink.data(head, null, this.#frameStart + 5);
     this.#emitting = true;
     const fcsSize = fcsFlag === 0 ? singleSegment : 1 << fcsFlag;
     const rest = (singleSegment ? 0 : 1) + [0, 1, 2, 4][dictFlag] + fcsSize;
@@ -263,6 +293,7 @@ export class ZstdFrameSplitter {
     if (!this.#lastBlock) {
       this.#state = State.BlockHeader;
       this.#need = 3;
+      this.#blockEnded = true;
     } else {
       this.#state = this.#checksum ? State.Checksum : State.Done;
       this.#need = this.#checksum ? 4 : 0;

@@ -6,6 +6,7 @@
 
 import * as zlib from "node:zlib";
 import { AerobakError } from "../errors.ts";
+import { ENCRYPTION_HEADER_SIZE } from "./encryption.ts";
 import { nodeTransformStream } from "./_node_transform.ts";
 import { Xxh64 } from "./_xxh64.ts";
 import { type FrameSink, ZstdFrameSplitter } from "./_zstd_frames.ts";
@@ -40,8 +41,9 @@ export interface DecompressOptions {
    */
   file?: string;
   /**
-   * Whether the input was decrypted first: a file that does not start with a zstd frame
-   * then points at a wrong key rather than a wrong `--compress`.
+   * Whether the input was decrypted first: damage then points at a wrong key too (rather
+   * than a wrong `--compress`), and byte offsets in errors count the file's 16-byte counter
+   * block, so they name bytes of the file as stored.
    * @default {false}
    */
   encrypted?: boolean;
@@ -187,9 +189,10 @@ export function createCompressStage(policy: CompressionPolicy): CompressStage {
  * @param options File name for messages.
  * @returns A transform stream; for mode `"NONE"` one that passes chunks through.
  * @throws {TypeError} For an unknown mode.
- * @throws {AerobakError} Through the stream: `ZSTD_CORRUPT` (not zstd or damaged, naming
- *   the byte offset), `ZSTD_TRUNCATED` (ends inside a frame), `ZSTD_CHECKSUM` (content
- *   checksum mismatch), `ZSTD_ERROR` (decoder error).
+ * @throws {AerobakError} Through the stream, each naming the file and a byte offset in it:
+ *   `ZSTD_CORRUPT` (not zstd, or a damaged frame or block header), `ZSTD_TRUNCATED` (ends
+ *   inside a frame), `ZSTD_CHECKSUM` (content checksum mismatch), `ZSTD_ERROR` (the decoder
+ *   found damaged data in a block); for decrypted input the message points at the key too.
  */
 export function createDecompressStream(
   policy: CompressionPolicy,
@@ -198,35 +201,41 @@ export function createDecompressStream(
   checkMode(policy);
   if (policy.mode === "NONE") return new TransformStream();
   const file = options.file ?? "<input>";
-  const splitter = new ZstdFrameSplitter(file, options.encrypted ?? false);
+  const encrypted = options.encrypted ?? false;
+  // Offsets name bytes of the file: a decrypted stream starts after the counter block.
+  const base = encrypted ? ENCRYPTION_HEADER_SIZE : 0;
+  const splitter = new ZstdFrameSplitter(file, encrypted, base);
   const z = zlib.createZstdDecompress({ chunkSize: 64 * 1024 });
   const hasher = new Xxh64();
   let hashing = false;
-  let frameOffset = 0;
+  let frameOffset = base;
+  /** File offset of the first byte whose block the decoder has not finished yet. */
+  let blockOffset = base;
   let digest = 0;
   // What the splitter found in the current chunk, replayed in order with awaits.
-  type Event = { bytes: Uint8Array; frameEnd: boolean } | { checksum: number } | {
-    start: boolean;
-    offset: number;
-  };
+  type Event =
+    | { bytes: Uint8Array; end: "block" | "frame" | null; next: number }
+    | { checksum: number }
+    | { start: boolean; offset: number };
   let events: Event[] = [];
   const sink: FrameSink = {
-    data: (bytes, frameEnd) => events.push({ bytes, frameEnd }),
+    data: (bytes, end, next) => events.push({ bytes, end, next }),
     frameStart: (hasChecksum, offset) => events.push({ start: hasChecksum, offset }),
     checksum: (value) => events.push({ checksum: value }),
   };
+  const cause = encrypted ? "damaged file or wrong encryption key?" : "damaged file?";
   return nodeTransformStream(z, {
     mapError: (err) =>
       new AerobakError(
         "ZSTD_ERROR",
-        `Cannot decompress ${file}: ${err.message} (damaged file or wrong --compress?)`,
-        {
-          cause: err,
-          location: { file },
-        },
+        `Cannot decompress ${file}: ${
+          err.message.replace(/^Zstd decompress error: /, "")
+        } in the zstd block at byte ${blockOffset} (${cause})`,
+        { cause: err, location: { file, offset: blockOffset } },
       ),
-    // Writes end exactly at frame boundaries (Deno's decoder loses input after a frame end)
-    // and a frame's output is complete when its last write settles.
+    // Writes end at block ends (see _zstd_frames.ts: damage must be found while the decoder
+    // works on the write it was given) and a frame's output is complete when its last write
+    // settles (Deno's decoder loses input after a frame end).
     async feed(chunk, write) {
       events = [];
       splitter.push(chunk, sink);
@@ -234,10 +243,11 @@ export function createDecompressStream(
       for (const e of events) {
         if ("bytes" in e) {
           pending.push(write(e.bytes));
-          if (!e.frameEnd) continue;
+          if (e.end === null) continue;
           await Promise.all(pending);
           pending.length = 0;
-          if (hashing) digest = hasher.digest32();
+          blockOffset = e.next;
+          if (e.end === "frame" && hashing) digest = hasher.digest32();
         } else if ("start" in e) {
           hashing = e.start;
           frameOffset = e.offset;
@@ -245,7 +255,7 @@ export function createDecompressStream(
         } else if (e.checksum !== digest) {
           throw new AerobakError(
             "ZSTD_CHECKSUM",
-            `Cannot decompress ${file}: the content checksum of the frame at byte ${frameOffset} does not match (damaged file)`,
+            `Cannot decompress ${file}: the content checksum of the frame at byte ${frameOffset} does not match (${cause})`,
             { location: { file, offset: frameOffset } },
           );
         }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { C_SAMPLES, chunked, collect, run, sampleText } from "./_test_helpers.ts";
 import { concatBytes, rejectsCode } from "../_test_utils.ts";
+import { AerobakError } from "../errors.ts";
 import {
   createCompressStage,
   createCompressStream,
@@ -100,6 +101,76 @@ Deno.test("createDecompressStream() names the file of a truncated, foreign or da
   );
 });
 
+Deno.test("createDecompressStream() reports damage deep in a big stream as one error naming the byte", async () => {
+  // Each 64 KiB input chunk expands past the decoder's 64 KiB output buffer; damage found
+  // after the buffer filled used to escape as an uncaught exception (issue 16).
+  const data = new TextEncoder().encode(
+    Array.from({ length: 30_000 }, (_, i) => `+ k S 6 key${i}\n- I n ${(i * 7919) % 100_003}\n`)
+      .join(""),
+  );
+  const z = await compress(data);
+  let damaged = 0;
+  for (let k = 0; k < 48; k++) {
+    const bad = z.slice();
+    const at = 64 + Math.floor((k / 48) * (z.length - 64));
+    for (let i = at; i < at + 8; i++) bad[i] ^= 0xff;
+    try {
+      await decompress(bad, [65536]);
+    } catch (err) {
+      assert.ok(err instanceof AerobakError, `byte ${at}: ${err}`);
+      assert.match(err.code, /^ZSTD_(ERROR|CORRUPT|TRUNCATED)$/);
+      assert.match(err.message, /^Cannot decompress t\.asb\.zst: .* at byte \d+/);
+      assert.equal(err.location?.file, "t.asb.zst");
+      assert.ok(err.location.offset! <= at, `offset ${err.location.offset} after damage at ${at}`);
+      damaged++;
+    }
+  }
+  assert.ok(damaged >= 24, `${damaged} of 48 damaged streams rejected`);
+  await rejectsCode(
+    collect(
+      chunked(z.map((b, i) => (i > 40 && i < 600 ? b ^ 0x5a : b)), [65536]).pipeThrough(
+        createDecompressStream(ZSTD, { file: "e.asb", encrypted: true }),
+      ),
+    ),
+    "ZSTD_ERROR",
+    /e\.asb: .* in the zstd block at byte 16 \(damaged file or wrong encryption key\?\)/,
+  );
+});
+
+Deno.test("createDecompressStream() reads a frame header of the largest size: a dictionary ID is refused", async () => {
+  // Descriptor 0xc3: 8-byte content size, not single-segment, 4-byte dictionary ID; then a
+  // window byte, the ID, the size, and one raw block of 3 bytes: 18 header bytes in all.
+  const frame = new Uint8Array([
+    0x28,
+    0xb5,
+    0x2f,
+    0xfd,
+    0xc3,
+    0x00,
+    1,
+    2,
+    3,
+    4,
+    3,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0x19,
+    0,
+    0,
+    0x61,
+    0x62,
+    0x63,
+  ]);
+  for (const split of [[1], [7], [64]]) {
+    await rejectsCode(decompress(frame, split), "ZSTD_ERROR", /t\.asb\.zst: .*byte \d+/);
+  }
+});
+
 Deno.test("createDecompressStream() verifies content checksums as the zstd CLI does", async () => {
   const data = sampleText(300_000);
   const z = await run("zstd", ["-c", "-q", "--check"], data);
@@ -139,7 +210,7 @@ Deno.test("createDecompressStream() blames the key for decrypted input and --enc
       ),
     ),
     "ZSTD_CORRUPT",
-    /k\.asb: expected a zstd frame magic number at byte 0.*\(wrong encryption key or --encrypt mode\?\)/,
+    /k\.asb: expected a zstd frame magic number at byte 16,.*\(wrong encryption key or --encrypt mode\?\)/,
   );
   await rejectsCode(
     decompress(noise),

@@ -6,7 +6,7 @@
 
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { AerobakError } from "../errors.ts";
+import { AerobakError, oneLine } from "../errors.ts";
 import {
   decodeSecretResponse,
   encodeSecretRequest,
@@ -203,7 +203,10 @@ export async function fetchSecret(
   } catch (err) {
     throw new AerobakError(
       "SECRET_AGENT_PROTOCOL",
-      `Cannot get secret ${what} from the Secret Agent at ${where}: ${(err as Error).message}`,
+      // JSON.parse quotes the text it choked on.
+      `Cannot get secret ${what} from the Secret Agent at ${where}: ${
+        oneLine((err as Error).message)
+      }`,
       { cause: err },
     );
   }

@@ -85,6 +85,29 @@ Deno.test("fetchSecret() reports the agent's error, a bad magic, a short answer 
   }
 });
 
+Deno.test("fetchSecret() reports an answer that is not JSON on one line", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(1024));
+    const body = new TextEncoder().encode("e\n{not json");
+    const head = new Uint8Array(8);
+    new DataView(head.buffer).setUint32(0, 0x51dec1cc);
+    new DataView(head.buffer).setUint32(4, body.length);
+    await conn.write(head);
+    await conn.write(body);
+    conn.close();
+  })();
+  const port = (listener.addr as Deno.NetAddr).port;
+  await rejectsCode(
+    fetchSecret({ address: "127.0.0.1", port }, { resource: "vault", key: "pw" }),
+    "SECRET_AGENT_PROTOCOL",
+    /^Cannot get secret vault:pw from the Secret Agent at 127\.0\.0\.1:\d+: [^\n]*\\n[^\n]*$/,
+  );
+  await serving;
+  listener.close();
+});
+
 Deno.test("fetchSecret() reports a refused connection and a missing socket", async () => {
   const probe = net.createServer();
   await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));

@@ -23,7 +23,7 @@ import { PROTO_HEADER_SIZE } from "../aerospike/proto.ts";
 import { ResultCode, resultCodeName, retryCause } from "../aerospike/result_code.ts";
 import { AerobakError } from "../errors.ts";
 import { type AsbxDecoder, decodeAsbx } from "../format/asbx/decoder.ts";
-import type { AsbxToken } from "../format/asbx/encoder.ts";
+import { ASBX_RECORD_HEADER_SIZE, type AsbxToken } from "../format/asbx/encoder.ts";
 import { groupAsbxFiles, parseAsbxFileName } from "../format/asbx/file_name.ts";
 import { loadJobEncryptionKey } from "../io/encryption_key.ts";
 import { openReadChain, type ReadChain } from "../io/file_chain.ts";
@@ -192,6 +192,8 @@ async function buildPipe(
 /** A file being decoded. */
 interface OpenFile {
   decoder: AsbxDecoder;
+  /** Its path, for errors. */
+  path: string;
   /** Records up to this offset were replayed by an earlier run. */
   skipTo: number;
   /** Slot in the resume tracker; -1 when untracked. */
@@ -216,6 +218,9 @@ function readFiles(
   const accept = (token: AsbxToken, f: OpenFile): boolean => {
     const end = f.decoder.offset;
     if (end <= f.skipTo) return false;
+    // Checked where the file is known: the error names file and byte, and --validate
+    // catches what a replay would refuse.
+    checkReplayPayload(token, f.path, end - ASBX_RECORD_HEADER_SIZE - token.payload.length);
     f.records++;
     if (f.slot >= 0) {
       const t = token as TrackedToken;
@@ -238,7 +243,13 @@ function readFiles(
       });
       ctx.open.add(chain);
       const decoder = decodeAsbx(chain.readable, { file: entry.path, fileNumber });
-      const f: OpenFile = { decoder, skipTo: start.skipTo, slot: start.slot, records: 0 };
+      const f: OpenFile = {
+        decoder,
+        path: entry.path,
+        skipTo: start.skipTo,
+        slot: start.slot,
+        records: 0,
+      };
       try {
         for await (const token of decoder) {
           if (!accept(token, f)) continue;

@@ -249,6 +249,27 @@ Deno.test("startAsbxRestore() fails naming the file and offset of a truncated re
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("startAsbxRestore() names file and byte of a payload a replay refuses, also in validation", async () => {
+  const dir = await Deno.makeTempDir();
+  const a = rec(1, 1, "v");
+  const b = rec(2, 1, "w");
+  // The second record's payload is b's message under a's digest.
+  const bad = { ...token(encodeXdrWrite(b).slice(), b), digest: a.digest };
+  const good = token(encodeXdrWrite(a).slice(), a);
+  const [name] = await writeFiles(dir, [["0_", [good, bad]]]);
+  const config = resolveRestoreConfig({ encoderType: "ASBX", validateOnly: true });
+  const job = startAsbxRestore(null, config, new DirectoryReader(dir, { extension: ".asbx" }));
+  await assert.rejects(job.wait(), (e: unknown) => {
+    assert.ok(e instanceof AerobakError);
+    assert.equal(e.code, "ASBX_PAYLOAD");
+    const at = 44 + 26 + good.payload.length;
+    assert.match(e.message, new RegExp(`the record at byte ${at} of ${dir}/${name}: the digest`));
+    assert.deepEqual(e.location, { file: `${dir}/${name}`, offset: at });
+    return true;
+  });
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("startAsbxRestore() rejects a file whose header number differs from its name", async () => {
   const dir = await Deno.makeTempDir();
   const a = rec(1, 1, "v");

@@ -29,6 +29,7 @@ export interface ReplayInfo {
  *
  * @param token The token (its namespace comes from the file header).
  * @param file File name, for errors.
+ * @param offset Byte of the file where the record starts, for errors.
  * @returns The message's set and whether it is a delete.
  * @throws {AerobakError} `ASBX_PAYLOAD` when the header or fields are malformed, or the
  *   message names another namespace or digest than the token.
@@ -45,12 +46,14 @@ export interface ReplayInfo {
  * assert.deepEqual(checkReplayPayload(token), { set: "s", isDelete: true });
  * ```
  */
-export function checkReplayPayload(token: AsbxToken, file?: string): ReplayInfo {
+export function checkReplayPayload(token: AsbxToken, file?: string, offset?: number): ReplayInfo {
   const fail = (what: string, cause?: unknown) =>
     new AerobakError(
       "ASBX_PAYLOAD",
-      `Cannot replay a record${file ? ` of ${file}` : ""}: ${what}`,
-      { cause, location: file === undefined ? undefined : { file } },
+      `Cannot replay ${offset === undefined ? "a record" : `the record at byte ${offset}`}${
+        file ? ` of ${file}` : ""
+      }: ${what}`,
+      { cause, location: file === undefined ? undefined : { file, offset } },
     );
   const body = token.payload.subarray(PROTO_HEADER_SIZE);
   let msg;
@@ -60,7 +63,11 @@ export function checkReplayPayload(token: AsbxToken, file?: string): ReplayInfo 
     throw fail((err as Error).message, err);
   }
   if (msg.namespace !== token.namespace) {
-    throw fail(`namespace "${msg.namespace}" differs from the file's "${token.namespace}"`);
+    throw fail(
+      `namespace ${JSON.stringify(msg.namespace)} differs from the file's ${
+        JSON.stringify(token.namespace)
+      }`,
+    );
   }
   const d = token.digest;
   for (let i = 0; i < 20; i++) {

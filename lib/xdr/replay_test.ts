@@ -54,6 +54,11 @@ Deno.test("checkReplayPayload() refuses a payload of another namespace or digest
     assert.match(e.message, /0_bar_1\.asbx.*namespace "test" differs from the file's "bar"/);
     return true;
   });
+  // A namespace holding a line feed is quoted with it escaped: one line.
+  assert.throws(
+    () => checkReplayPayload(token(msg, "te\nst")),
+    /differs from the file's "te\\nst"$/,
+  );
   const other = { ...token(msg), digest: new Uint8Array(20) };
   assert.throws(() => checkReplayPayload(other), /digest differs/);
   const cut = { ...token(msg), payload: token(msg).payload.subarray(0, 40) };

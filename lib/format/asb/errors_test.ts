@@ -149,6 +149,9 @@ Deno.test("decodeAsb() rejects record lines out of order", async () => {
     at(swapped, "+ d"),
     /Unexpected record line '\+ d'.*expected '\+ k' or '\+ n'/,
   );
+  // A control character where the letter goes is shown escaped: the message stays one line.
+  const control = HEAD + REC.replace("+ s demo\n", "+ \n demo\n");
+  await expectError(control, at(control, "+ \n"), /^Unexpected record line '\+ \\x0a'[^\n]*$/);
   const setLate = HEAD + REC.replace("+ s demo\n+ g 1\n", "+ g 1\n+ s demo\n");
   await expectError(setLate, at(setLate, "+ s"), /'\+ s'.*expected '\+ t'/);
   const keyLate = HEAD + REC.replace("+ d", "+ k I 1\n+ d");

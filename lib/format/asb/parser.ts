@@ -900,7 +900,7 @@ export class AsbParser {
 
   #orderError(expected: string): never {
     const p = this.#pos - 4;
-    this.#fail(p, `Unexpected record line '+ ${String.fromCharCode(this.#buf[p + 2])}'`, expected);
+    this.#fail(p, `Unexpected record line '+ ${printable(this.#buf, p + 2, p + 3)}'`, expected);
   }
 
   /** Bytes `[p, p + n)` are needed: ask for more input, or fail at end of input. */

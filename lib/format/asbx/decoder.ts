@@ -1,10 +1,11 @@
 /**
  * Streaming ASBX decoding: a {@linkcode ReadableStream} of file bytes in, records out.
  *
- * Each record's length is checked against a cap before its buffer is allocated, and each
- * record {@linkcode AsbxDecoder.next} returns costs exactly one allocation (digest and
- * payload share it), which the token owns; {@linkcode AsbxDecoder.nextReady} hands out
- * views of the bytes read instead.
+ * Each record's length is checked against a cap, and a record up to 1 MiB that
+ * {@linkcode AsbxDecoder.next} returns costs exactly one allocation (digest and payload
+ * share it), which the token owns; a bigger one is read in pieces first, so a damaged
+ * length allocates no more than the bytes that follow it. {@linkcode AsbxDecoder.nextReady}
+ * hands out views of the bytes read instead.
  *
  * @module
  */
@@ -29,6 +30,8 @@ export interface AsbxDecodeOptions {
 
 // Smallest sane payload: proto header (8) + AS_MSG header (22).
 const MIN_PAYLOAD_SIZE = 30;
+/** Payloads up to this size get their buffer before their bytes arrive. */
+const EAGER_PAYLOAD = 1 << 20;
 
 /**
  * Async iterator over the records of one ASBX file. Reads the stream only as records are
@@ -140,10 +143,8 @@ export class AsbxDecoder implements AsyncIterableIterator<AsbxToken> {
           this.#loc(start + 20),
         );
       }
-      const record = new Uint8Array(20 + size);
-      record.set(head.subarray(0, 20));
+      const { record, have } = await this.#readRecord(head, size);
       const payload = record.subarray(20);
-      const have = await this.#read(payload);
       if (have < size) {
         throw asbxError(
           "ASBX_TRUNCATED",
@@ -213,6 +214,39 @@ export class AsbxDecoder implements AsyncIterableIterator<AsbxToken> {
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<AsbxToken> {
     return this;
+  }
+
+  /**
+   * Reads a record's payload after its header. The length is believed only as far as bytes
+   * arrive: a payload above {@linkcode EAGER_PAYLOAD} is read in pieces and joined once
+   * complete, so a damaged length in a short file allocates little.
+   *
+   * @returns The record (digest then payload) and how many payload bytes arrived; short
+   *   only at the end of the stream.
+   */
+  async #readRecord(head: Uint8Array, size: number): Promise<{ record: Uint8Array; have: number }> {
+    if (size <= EAGER_PAYLOAD) {
+      const record = new Uint8Array(20 + size);
+      record.set(head.subarray(0, 20));
+      return { record, have: await this.#read(record.subarray(20)) };
+    }
+    const parts: Uint8Array[] = [];
+    let have = 0;
+    while (have < size) {
+      const part = new Uint8Array(Math.min(EAGER_PAYLOAD, size - have));
+      const n = await this.#read(part);
+      parts.push(part.subarray(0, n));
+      have += n;
+      if (n < part.length) return { record: new Uint8Array(20), have };
+    }
+    const record = new Uint8Array(20 + size);
+    record.set(head.subarray(0, 20));
+    let at = 20;
+    for (const p of parts) {
+      record.set(p, at);
+      at += p.length;
+    }
+    return { record, have };
   }
 
   /** Copies up to `dest.length` bytes; fewer only at the end of the stream. */

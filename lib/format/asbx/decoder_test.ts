@@ -212,6 +212,24 @@ Deno.test("decodeAsbx() checks the payload length against the cap before allocat
   await rejects(small.next(), "ASBX_PAYLOAD_TOO_LARGE", 64);
 });
 
+Deno.test("decodeAsbx() believes a big payload length only as far as its bytes arrive", async () => {
+  // 100 MiB claimed by a record of a 4 KiB file: truncated, without a 100 MiB buffer.
+  const rec = SPEC_RECORD.slice(0, 26);
+  new DataView(rec.buffer).setUint32(22, 100 << 20);
+  const short = concat(SPEC_HEADER, rec, message(4096, 7));
+  await rejects(decodeAll(short, [1000]), "ASBX_TRUNCATED", 44 + 26);
+  // A real 3 MiB payload still decodes, whatever the chunking.
+  const big = message(3 << 20, 9);
+  const head = SPEC_RECORD.slice(0, 26);
+  new DataView(head.buffer).setUint32(22, big.length);
+  for (const sizes of [[1 << 20], [77_777], [big.length + 100]]) {
+    const { tokens } = await decodeAll(concat(SPEC_HEADER, head, big), sizes);
+    assert.equal(tokens.length, 1);
+    assert.deepEqual(tokens[0].payload, big);
+    assert.deepEqual(tokens[0].digest, head.subarray(0, 20));
+  }
+});
+
 Deno.test("decodeAsbx() rejects a payload that is not a type-3 message of its length", async () => {
   const bad = concat(SPEC_HEADER, SPEC_RECORD);
   bad[44 + 26 + 1] = 4; // proto type 4

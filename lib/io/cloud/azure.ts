@@ -539,8 +539,10 @@ export class AzureBlobStore implements ObjectStore {
         location: { file: what },
         retriable: true,
       });
-    // Errors are retriable: the reader resumes a cut download from the byte reached.
+    // Errors are retriable: the reader resumes a cut download from the byte reached. A
+    // server that ignores the range sends the whole blob: drop what was already read.
     return heldBody(res, held.release, {
+      skip: offset > 0 && res.status === 200 ? offset : 0,
       onEnd: (received) => {
         if (Number.isFinite(expected) && received < expected) {
           throw fail(`download ended after ${received} of ${expected} bytes`);

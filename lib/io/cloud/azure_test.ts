@@ -232,6 +232,36 @@ Deno.test("AzureBlobStore refuses a List Blobs answer that is not XML", async ()
   }
 });
 
+Deno.test("AzureBlobStore resumes from a server that ignores the range, without repeating bytes", async () => {
+  // Every answer is the whole blob with status 200, cut after 7 more bytes each time but
+  // the last (a raw socket: HTTP servers do not send a body shorter than they declare).
+  const blob = sampleText(40);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let calls = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      await conn.read(new Uint8Array(8192));
+      const whole = ++calls > 4;
+      const head = `HTTP/1.1 200 OK\r\ncontent-length: ${blob.length}\r\nconnection: close\r\n\r\n`;
+      await conn.write(new TextEncoder().encode(head));
+      await conn.write(whole ? blob : blob.subarray(0, 7 * calls));
+      conn.close();
+    }
+  })();
+  const store = new AzureBlobStore({
+    endpoint: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/acct`,
+    containerName: "c",
+  });
+  const reader = new ObjectStoreReader(store, { files: [] }, {
+    readRetry: { maxAttempts: 3, initialBackoffMs: 1 },
+  });
+  const read = await collect(await reader.open({ name: "a.asb", path: "a.asb", size: 40 }));
+  listener.close();
+  await serving.catch(() => {});
+  assert.deepEqual(read, blob);
+  assert.equal(calls, 5);
+});
+
 Deno.test("AzureBlobStore uploads blocks in parallel and commits them in order with the tier", async () => {
   await using server = await startAzureTestServer({ latencyMs: 20 });
   const store = sharedKeyStore(server, { accessTier: "cool", calculateChecksum: true });

@@ -293,7 +293,8 @@ export class S3Store implements ObjectStore {
    */
   constructor(options: S3StoreOptions) {
     if (!options.bucket) throw new TypeError("Cannot use S3: expected a bucket name");
-    if (options.endpoint && !/^https?:\/\/[^/]/.test(options.endpoint)) {
+    // URL schemes are case-insensitive (RFC 3986 §3.1), as the CLI's check is.
+    if (options.endpoint && !/^https?:\/\/[^/]/i.test(options.endpoint)) {
       throw new TypeError(
         `Cannot use S3 endpoint "${options.endpoint}": expected an http:// or https:// URL`,
       );

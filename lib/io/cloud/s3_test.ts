@@ -120,6 +120,14 @@ function storeOptions(s3: S3TestServer): S3StoreOptions {
   };
 }
 
+Deno.test("S3Store takes an endpoint whose scheme is in capitals, as the CLI does", async () => {
+  await using s3 = await startS3TestServer();
+  const store = storeFor(s3, { endpoint: s3.url.replace(/^http:/, "HTTP:") });
+  await store.put("dir/a.asb", bytes(10));
+  assert.deepEqual(await keys(store, "dir/"), ["dir/a.asb:10"]);
+  assert.throws(() => storeFor(s3, { endpoint: "ftp://x" }), /expected an http/);
+});
+
 Deno.test("S3Store uploads files in parts through ObjectStoreWriter, with storage class and MD5", async () => {
   await using s3 = await startS3TestServer({ minPartSize: 100 });
   const store = storeFor(s3, { storageClass: "STANDARD_IA", calculateChecksum: true });
