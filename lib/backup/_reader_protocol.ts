@@ -37,16 +37,12 @@ export interface WorkerReaderJob {
   maxRecords: number;
 }
 
-/** Everything a reader worker needs, as data. */
-export interface ReaderWorkerJob {
-  /** How to connect to the cluster (the job's own cluster's policy). */
-  policy: ResolvedClientPolicy;
+/** How a backup's readers read and write, the same for every thread. */
+export interface ReaderSettings {
   /** Namespace. */
   namespace: string;
   /** Sets scanned in turn; empty = the whole namespace. */
   sets: readonly string[];
-  /** Scan settings (without hooks: retries are reported as counts). */
-  scan: Omit<SharedScanOptions, "onRetry">;
   /** Records per page with a state file; 0 = none. */
   pageSize: number;
   /** Compact ASB (raw blobs). */
@@ -57,6 +53,14 @@ export interface ReaderWorkerJob {
   compression: CompressionPolicy;
   /** AES key, when encrypting. */
   encryptionKey?: Uint8Array;
+}
+
+/** Everything a reader worker needs, as data. */
+export interface ReaderWorkerJob extends ReaderSettings {
+  /** How to connect to the cluster (the job's own cluster's policy). */
+  policy: ResolvedClientPolicy;
+  /** Scan settings (without hooks: retries are reported as counts). */
+  scan: Omit<SharedScanOptions, "onRetry">;
   /** This worker's share of the bandwidth limit, bytes per second (0 = none). */
   bandwidth: number;
   /** Where the files go: a directory the worker opens itself, or the main thread's storage. */

@@ -17,6 +17,7 @@ import { describeStorage, StorageHost } from "../io/forwarded_storage.ts";
 import type { StorageWriter } from "../io/storage.ts";
 import { errorToData, WorkerChannel } from "../pipeline/worker_channel.ts";
 import type {
+  ReaderSettings,
   ReaderWorkerJob,
   WorkerFileClosed,
   WorkerProgress,
@@ -25,7 +26,6 @@ import type {
 import type { ReaderShare, SharedScanOptions } from "./record_reader.ts";
 import type { BackupCounters } from "./stats.ts";
 import type { ReaderCursor } from "./state.ts";
-import type { CompressionPolicy } from "../io/compression.ts";
 
 /**
  * How many reader workers a backup of `readers` readers gets by default: one per reader
@@ -61,30 +61,16 @@ export interface PooledReader {
   maxRecords: number;
 }
 
-/** Options of {@linkcode runReaderWorkers}. */
-export interface ReaderWorkersOptions {
+/** Options of {@linkcode ReaderWorkers.run}. */
+export interface ReaderWorkersOptions extends ReaderSettings {
   /** Workers to start (at most one per writer). */
   workers: number;
   /** The job's cluster (its policy is how the workers connect). */
   cluster: Cluster;
   /** Where the files go. */
   storage: StorageWriter;
-  /** Namespace. */
-  namespace: string;
-  /** Sets. */
-  sets: readonly string[];
   /** Scan settings (its `onRetry` is fed from the workers' reports). */
   scan: SharedScanOptions;
-  /** Records per page with a state file; 0 = none. */
-  pageSize: number;
-  /** Compact ASB. */
-  compact: boolean;
-  /** File limit. */
-  fileLimit: number;
-  /** Compression. */
-  compression: CompressionPolicy;
-  /** AES key. */
-  encryptionKey?: Uint8Array;
   /** The workers' share of the bandwidth limit, bytes per second (0 = none). */
   bandwidth: number;
   /** The writers the workers own. */

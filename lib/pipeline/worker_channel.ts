@@ -8,7 +8,7 @@
  * @module
  */
 
-import { AerobakError, type FileLocation, type NodeRef, type RecordRef } from "../errors.ts";
+import { AerobakError, type AerobakErrorOptions } from "../errors.ts";
 
 /** What a channel sends on: a `Worker`, or a worker's own global scope. */
 export interface MessageEndpoint {
@@ -48,26 +48,14 @@ export class Transfer {
  */
 export type CallHandler = (args: unknown) => unknown;
 
-/** An error as data. */
-export interface ErrorData {
+/** An error as data: an {@linkcode AerobakError}'s code and details, or an error's message. */
+export interface ErrorData extends Omit<AerobakErrorOptions, "cause"> {
   /** The error's `name`. */
   name: string;
   /** Its message. */
   message: string;
   /** `AerobakError.code`, when it was one. */
   code?: string;
-  /** `AerobakError.node`. */
-  node?: NodeRef;
-  /** `AerobakError.location`. */
-  location?: FileLocation;
-  /** `AerobakError.record`. */
-  record?: RecordRef;
-  /** `AerobakError.resultCode`. */
-  resultCode?: number;
-  /** `AerobakError.retriable`. */
-  retriable?: boolean;
-  /** `AerobakError.inDoubt`. */
-  inDoubt?: boolean;
 }
 
 /**
