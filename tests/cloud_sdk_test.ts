@@ -50,16 +50,6 @@ async function eachLimited<T>(items: T[], limit: number, fn: (t: T) => Promise<v
   await Promise.all(Array.from({ length: limit }, worker));
 }
 
-const step = (t: Deno.TestContext, name: string, fn: () => Promise<void>) =>
-  t.step(name, async () => {
-    try {
-      await fn();
-    } catch (e) {
-      console.error("STEP FAILED", name, e);
-      throw e;
-    }
-  });
-
 for (const { name, start } of TARGETS) {
   Deno.test({
     name: `${name}: aerobak and the official SDK agree on backups, listings, faults`,
@@ -143,7 +133,7 @@ for (const { name, start } of TARGETS) {
         const key = `${prefix}${localFiles[0]}`;
         const original = localBytes.get(localFiles[0])!;
 
-        await step(t, "a download cut midway resumes from the byte it reached", async () => {
+        await t.step("a download cut midway resumes from the byte it reached", async () => {
           const before = target.proxy.requests.length;
           const cut = target.proxy.cutAnswer((r) => target.isRead(r, key), 700_000);
           const bytes = await readAll(resumableRead(target.store(), key, { initialBackoffMs: 1 }));
@@ -221,7 +211,7 @@ for (const { name, start } of TARGETS) {
         );
 
         if (target.provider !== "gcs") {
-          await step(t, `a wrong ${target.wrong} is one clear error, not retried`, async () => {
+          await t.step(`a wrong ${target.wrong} is one clear error, not retried`, async () => {
             const before = target.proxy.requests.length;
             const err = await Array.fromAsync(target.store("wrong").list(prefix)).then(
               () => undefined,

@@ -17,7 +17,7 @@ import { escapeXml } from "./xml.ts";
 /** Azurite's well-known account and key (public, for local development only). */
 const AZURITE_ACCOUNT = "devstoreaccount1";
 const AZURITE_KEY =
-  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHqeksoGMGw==";
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /** Tiers a block blob can be given. */
 const BLOCK_TIERS = ["Hot", "Cool", "Cold", "Archive"];
