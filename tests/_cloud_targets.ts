@@ -85,13 +85,19 @@ export interface CloudTarget extends AsyncDisposable {
 /** Retries of the stores under test: quick, but as many as a real run. */
 const FAST_RETRY = { maxAttempts: 5, initialBackoffMs: 5, multiplier: 2, maxBackoffMs: 50 };
 
-/** The five targets, started one at a time. */
-export const TARGETS: readonly { name: string; start: () => Promise<CloudTarget> }[] = [
-  { name: "s3rver", start: s3rverTarget },
-  { name: "S3 fake", start: s3FakeTarget },
-  { name: "Azurite", start: azuriteTarget },
-  { name: "Azure fake", start: azureFakeTarget },
-  { name: "GCS fake", start: gcsFakeTarget },
+/** A target before it is started. */
+export interface TargetKind extends Pick<CloudTarget, "name" | "provider" | "independent"> {
+  /** Starts the server, its proxy and its SDK client. */
+  start(): Promise<CloudTarget>;
+}
+
+/** The five targets, each started by its test. */
+export const TARGETS: readonly TargetKind[] = [
+  { name: "s3rver", provider: "s3", independent: true, start: s3rverTarget },
+  { name: "S3 fake", provider: "s3", independent: false, start: s3FakeTarget },
+  { name: "Azurite", provider: "azure", independent: true, start: azuriteTarget },
+  { name: "Azure fake", provider: "azure", independent: false, start: azureFakeTarget },
+  { name: "GCS fake", provider: "gcs", independent: false, start: gcsFakeTarget },
 ];
 
 /** A request's target path, decoded, without its query. */

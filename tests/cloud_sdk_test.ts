@@ -73,31 +73,26 @@ for (const { name, start } of TARGETS) {
           "every file is uploaded in several parts",
         );
 
-        await step(
-          t,
-          "a backup read back with the SDK is byte for byte the local one",
-          async () => {
-            await cliRun(backupMain, [
-              ...hosts,
-              "-d",
-              prefix,
-              ...target.flags(),
-              ...UPLOAD_FLAGS[target.provider],
-            ], clusterIo(emu));
-            const sdkList = await target.sdk.list(prefix);
-            assert.deepEqual(
-              sdkList.map((o) => [o.key, o.size]),
-              localFiles.map((f) => [`${prefix}${f}`, localBytes.get(f)!.length]),
-            );
-            for (const f of localFiles) {
-              assertSameBytes(await target.sdk.get(`${prefix}${f}`), localBytes.get(f)!, f);
-            }
-            assert.deepEqual(await listed(target, prefix), sdkList);
-          },
-        );
+        await t.step("a backup read back with the SDK is byte for byte the local one", async () => {
+          await cliRun(backupMain, [
+            ...hosts,
+            "-d",
+            prefix,
+            ...target.flags(),
+            ...UPLOAD_FLAGS[target.provider],
+          ], clusterIo(emu));
+          const sdkList = await target.sdk.list(prefix);
+          assert.deepEqual(
+            sdkList.map((o) => [o.key, o.size]),
+            localFiles.map((f) => [`${prefix}${f}`, localBytes.get(f)!.length]),
+          );
+          for (const f of localFiles) {
+            assertSameBytes(await target.sdk.get(`${prefix}${f}`), localBytes.get(f)!, f);
+          }
+          assert.deepEqual(await listed(target, prefix), sdkList);
+        });
 
-        await step(
-          t,
+        await t.step(
           "objects the SDK uploaded, past one listing page, are listed alike and restored",
           async () => {
             const dir = "sdk uploads/Grüße & co/";
@@ -144,8 +139,7 @@ for (const { name, start } of TARGETS) {
           assert.match(reads[1].head, /\r\n(x-ms-)?range: bytes=[1-9]\d*-\r?\n?/i);
         });
 
-        await step(
-          t,
+        await t.step(
           "an upload part whose answer is lost is sent again; the object is whole",
           async () => {
             let lost = false;
@@ -169,8 +163,7 @@ for (const { name, start } of TARGETS) {
           },
         );
 
-        await step(
-          t,
+        await t.step(
           "an object replaced during a read fails it clearly; no versions mix",
           async () => {
             const changing = "changing/during read.asb";
