@@ -9,6 +9,7 @@
  * @module
  */
 
+import { AZURITE_ACCOUNT, AZURITE_KEY } from "../lib/io/cloud/azure_test_server.ts";
 import { ROOT } from "./_backup_e2e.ts";
 
 /** Where the servers' npm packages are installed. */
@@ -17,10 +18,6 @@ export const PEERS_DIR = `${ROOT}tests/cloud-peers`;
 /** The one key pair s3rver knows (its built-in account). */
 const S3RVER_KEY = "S3RVER";
 
-/** Azurite's built-in development account and its well-known key. */
-const AZURITE_ACCOUNT = "devstoreaccount1";
-const AZURITE_KEY =
-  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /** How long a server may take to say it listens (a slow CI machine loads Azurite in seconds). */
 const START_TIMEOUT_MS = 60_000;
