@@ -134,7 +134,14 @@ export class BenchServer implements AsyncDisposable {
     this.seeds = seeds;
   }
 
-  static async start(records: number, nodes: number): Promise<BenchServer> {
+  /**
+   * Starts the server and waits until it is seeded.
+   *
+   * @param records Records in `test`.
+   * @param nodes Nodes.
+   * @param extra More `bench_server.ts` flags (`--blob-bytes N`).
+   */
+  static async start(records: number, nodes: number, extra: string[] = []): Promise<BenchServer> {
     const child = new Deno.Command(DENO, {
       args: [
         "run",
@@ -145,6 +152,7 @@ export class BenchServer implements AsyncDisposable {
         String(records),
         "--nodes",
         String(nodes),
+        ...extra,
       ],
       stdin: "piped",
       stdout: "piped",

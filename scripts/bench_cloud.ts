@@ -10,8 +10,8 @@
  * seconds per million records and peak RSS are the job's own, not the servers'.
  *
  * Two rounds: `--records` records (default 1,000,000), then, for the memory figure, a
- * backup of about `--big-mb` MB (default 1,000: ~5 M records) and its restore, whose peak
- * RSS must stay near the small round's.
+ * backup of about `--big-mb` MB (default 1,000: ~180,000 records with a 4 KB blob each) and
+ * its restore, whose peak RSS must stay near the small round's.
  *
  * ```sh
  * (cd tests/cloud-peers && npm ci)
@@ -40,8 +40,10 @@ import {
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DENO = Deno.execPath();
-/** Synthetic bench records are about this many bytes of ASB each. */
-const BYTES_PER_RECORD = 200;
+/** Blob bytes of each record of the big round (few records, a large backup). */
+const BIG_BLOB = 4000;
+/** ASB bytes of a big-round record: the blob in base64 and ~200 bytes of the rest. */
+const BIG_RECORD_BYTES = Math.ceil(BIG_BLOB / 3) * 4 + 200;
 
 /** A store a job writes into: its CLI flags, started and stopped around the jobs. */
 interface Store extends AsyncDisposable {
@@ -229,9 +231,14 @@ function parseOptions(args: string[]): Options {
   return o;
 }
 
-async function rounds(records: number, label: string, o: Options): Promise<JobFigures[]> {
+async function rounds(
+  records: number,
+  blobBytes: number,
+  label: string,
+  o: Options,
+): Promise<JobFigures[]> {
   console.error(`${label}: ${records} records (seeding the bench server)…`);
-  await using server = await BenchServer.start(records, 3);
+  await using server = await BenchServer.start(records, 3, ["--blob-bytes", String(blobBytes)]);
   const rows: JobFigures[] = [];
   for (const name of o.stores) {
     await using store = await STORES[name]();
@@ -243,12 +250,12 @@ async function rounds(records: number, label: string, o: Options): Promise<JobFi
 async function main(): Promise<void> {
   const o = parseOptions(Deno.args);
   const started = new Date();
-  const small = await rounds(o.records, `${o.records / 1e6}M`, o);
+  const small = await rounds(o.records, 16, `${o.records / 1e6}M`, o);
   printTable(`Backup and restore of ${o.records} records per store`, small);
   const big: JobFigures[] = [];
   if (o.bigMb > 0) {
-    const records = Math.round(o.bigMb * 1e6 / BYTES_PER_RECORD);
-    big.push(...await rounds(records, `${o.bigMb}MB`, o));
+    const records = Math.round(o.bigMb * 1e6 / BIG_RECORD_BYTES);
+    big.push(...await rounds(records, BIG_BLOB, `${o.bigMb}MB`, o));
     printTable(`Backup and restore of ~${o.bigMb} MB (${records} records) per store`, big);
   }
   const result = { startedAt: started.toISOString(), deno: Deno.version.deno, small, big };
