@@ -18,7 +18,6 @@ export const PEERS_DIR = `${ROOT}tests/cloud-peers`;
 /** The one key pair s3rver knows (its built-in account). */
 const S3RVER_KEY = "S3RVER";
 
-
 /** How long a server may take to say it listens (a slow CI machine loads Azurite in seconds). */
 const START_TIMEOUT_MS = 60_000;
 

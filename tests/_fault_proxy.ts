@@ -117,6 +117,10 @@ export function startFaultProxy(upstream: string): FaultProxy {
             head: text.slice(start, end < 0 ? undefined : end),
           };
           requests.push(request);
+          // The answer of the request armed before was shorter than its cut: its fault
+          // waits for the next request it matches.
+          if (armed !== undefined) faults.push(armed.fault);
+          armed = undefined;
           const i = faults.findIndex((f) => f.match(request));
           if (i >= 0) armed = { fault: faults.splice(i, 1)[0], request, sent: 0 };
         }
@@ -130,7 +134,7 @@ export function startFaultProxy(upstream: string): FaultProxy {
       for (;;) {
         const n = await server.read(buf).catch(() => null);
         if (n === null) break;
-        let chunk = buf.subarray(0, n);
+        const chunk = buf.subarray(0, n);
         const a = armed;
         if (a !== undefined) {
           const room = a.fault.keepBytes - a.sent;
@@ -144,7 +148,6 @@ export function startFaultProxy(upstream: string): FaultProxy {
             break;
           }
           a.sent += chunk.length;
-          chunk = chunk.subarray(0);
         }
         if (!(await writeAll(client, chunk))) break;
       }
@@ -173,6 +176,8 @@ export function startFaultProxy(upstream: string): FaultProxy {
     before: () => Promise<void>,
   ): Promise<ProxiedRequest> {
     const fired = Promise.withResolvers<ProxiedRequest>();
+    // A fault that never fires rejects when the proxy stops, awaited or not.
+    fired.promise.catch(() => {});
     faults.push({ match, keepBytes, before, fired });
     return fired.promise;
   }
@@ -190,7 +195,6 @@ export function startFaultProxy(upstream: string): FaultProxy {
       for (const c of [...conns]) closeQuietly(c);
       await Promise.all(pumps);
       for (const f of faults) f.fired.reject(new Error("the proxy stopped before the fault fired"));
-      for (const f of faults) f.fired.promise.catch(() => {});
     },
   };
 }

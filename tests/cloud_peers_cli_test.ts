@@ -3,7 +3,8 @@
  * (s3rver, Azurite) and against the GCS fake (no independent GCS server installs here):
  * a zstd + AES-256 backup cut into files by `--file-limit` restores into another namespace
  * record for record and validates from the store; a backup SIGKILLed mid-way continues
- * with `--continue` to one that restores whole; wrong credentials are one clear line.
+ * with `--continue` to one that restores whole; a restore that meets a backup file replaced
+ * while it reads it fails in one line; wrong credentials are one clear line.
  */
 
 import assert from "node:assert/strict";
@@ -142,6 +143,54 @@ for (
         clusterIo(emu),
       );
       assertSameRecords(emu, "test", "r1");
+    },
+  });
+}
+
+for (
+  const { name, start, provider } of TARGETS.filter((t) => t.independent || t.provider === "gcs")
+) {
+  const flagPrefix = { s3: "s3-", azure: "azure-", gcs: "gcp-" }[provider];
+  Deno.test({
+    name: `${name}: asrestore meeting a backup file replaced during its read fails in one line`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await using target = await start();
+      await using emu = await blobCluster(1500, ["r1"]);
+      await cliRun(
+        backupMain,
+        ["-h", emu.seeds, "-n", "test", "-d", "replaced", "-w", "1", ...target.flags()],
+        clusterIo(emu),
+      );
+      const [file] = (await target.sdk.list("replaced/")).filter((o) => dataFile.test(o.key));
+      const original = await target.sdk.get(file.key);
+      // The same size, other bytes from the middle on: a new version of the file.
+      const other = original.slice();
+      other.fill(0x41, other.length >> 1);
+      const replaced = target.proxy.cutAnswer(
+        (r) => target.isRead(r, file.key),
+        original.length >> 2,
+        () => target.sdk.put(file.key, other),
+      );
+      const io = clusterIo(emu);
+      const code = await restoreMain([
+        "-h",
+        emu.seeds,
+        "-n",
+        "test,r1",
+        "-d",
+        "replaced",
+        `--${flagPrefix}retry-read-backoff`,
+        "1",
+        ...target.flags(),
+      ], io);
+      await replaced;
+      assert.equal(code, 1, io.err.text);
+      const lines = io.err.text.trim().split("\n");
+      assert.equal(lines.length, 1, io.err.text);
+      assert.match(lines[0], /changed/);
+      assert.ok(emu.count("r1") < 1500, "the restore stopped");
     },
   });
 }

@@ -90,6 +90,12 @@ for (const { name, start } of TARGETS) {
             assertSameBytes(await target.sdk.get(`${prefix}${f}`), localBytes.get(f)!, f);
           }
           assert.deepEqual(await listed(target, prefix), sdkList);
+          if (target.provider === "s3") {
+            // The endpoint override addresses the bucket path-style: /<bucket>/<key>.
+            const bucket = /--s3-bucket-name,([^,]+)/.exec(target.flags().join())![1];
+            const virtual = target.proxy.requests.filter((r) => !r.target.startsWith(`/${bucket}`));
+            assert.deepEqual(virtual.map((r) => r.target), []);
+          }
         });
 
         await t.step(
