@@ -187,9 +187,11 @@ for (
       ], io);
       await replaced;
       assert.equal(code, 1, io.err.text);
-      const lines = io.err.text.trim().split("\n");
-      assert.equal(lines.length, 1, io.err.text);
-      assert.match(lines[0], /changed/);
+      // The report of what was restored, then one error line naming the file.
+      const errors = io.err.text.split("\n").filter((l) => /level=ERROR|^Error/.test(l));
+      assert.equal(errors.length, 1, io.err.text);
+      assert.match(errors[0], new RegExp(`${file.key}.*changed (since|while) `));
+      assert.doesNotMatch(io.err.text, /\n\s+at /);
       assert.ok(emu.count("r1") < 1500, "the restore stopped");
     },
   });
