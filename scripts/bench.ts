@@ -105,7 +105,8 @@ function parseOptions(args: string[]): Options {
   return o;
 }
 
-function round(n: number, digits = 2): number {
+/** Rounds to `digits` decimals. */
+export function round(n: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }
@@ -115,7 +116,7 @@ const decoder = new TextDecoder();
 let jobFlags: string[] = [];
 
 /** The running benchmark server (an emulator in a subprocess) and its control channel. */
-class BenchServer implements AsyncDisposable {
+export class BenchServer implements AsyncDisposable {
   readonly seeds: string;
   readonly #child: Deno.ChildProcess;
   readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
@@ -133,7 +134,14 @@ class BenchServer implements AsyncDisposable {
     this.seeds = seeds;
   }
 
-  static async start(records: number, nodes: number): Promise<BenchServer> {
+  /**
+   * Starts the server and waits until it is seeded.
+   *
+   * @param records Records in `test`.
+   * @param nodes Nodes.
+   * @param extra More `bench_server.ts` flags (`--blob-bytes N`).
+   */
+  static async start(records: number, nodes: number, extra: string[] = []): Promise<BenchServer> {
     const child = new Deno.Command(DENO, {
       args: [
         "run",
@@ -144,6 +152,7 @@ class BenchServer implements AsyncDisposable {
         String(records),
         "--nodes",
         String(nodes),
+        ...extra,
       ],
       stdin: "piped",
       stdout: "piped",
@@ -187,7 +196,8 @@ async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<st
   if (pending) yield pending;
 }
 
-interface ProcessFigures {
+/** What GNU time measured of one process, and what it printed. */
+export interface ProcessFigures {
   seconds: number;
   cpuSeconds: number;
   peakRssMiB: number;
@@ -196,7 +206,7 @@ interface ProcessFigures {
 }
 
 /** Runs one command under GNU time; fails loudly when it fails. */
-async function timed(cmd: string, args: string[], cwd = ROOT): Promise<ProcessFigures> {
+export async function timed(cmd: string, args: string[], cwd = ROOT): Promise<ProcessFigures> {
   const timeFile = await Deno.makeTempFile({ prefix: "aerobak-bench-time-" });
   try {
     const out = await new Deno.Command(TIME, {
@@ -223,7 +233,8 @@ async function timed(cmd: string, args: string[], cwd = ROOT): Promise<ProcessFi
   }
 }
 
-function figures(
+/** The figures of one measured job (also printed as a row). */
+export function figures(
   what: string,
   p: ProcessFigures,
   records: number,
@@ -246,13 +257,15 @@ function figures(
   return f;
 }
 
-function reportNumber(text: string, label: string): number {
+/** A number of a CLI report (`Records Read: 1000`). */
+export function reportNumber(text: string, label: string): number {
   const m = new RegExp(`${label}[^0-9\\n]*([0-9]+)`).exec(text);
   if (!m) throw new Error(`no "${label}" in the report:\n${text.slice(-1500)}`);
   return Number(m[1]);
 }
 
-async function dirSize(dir: string): Promise<number> {
+/** Bytes of the files of a directory. */
+export async function dirSize(dir: string): Promise<number> {
   let n = 0;
   for await (const e of Deno.readDir(dir)) n += (await Deno.stat(`${dir}/${e.name}`)).size;
   return n;
@@ -570,7 +583,8 @@ function formatRow(f: JobFigures): string {
   ].join("");
 }
 
-function printTable(title: string, rows: JobFigures[]): void {
+/** Prints figures as a table. */
+export function printTable(title: string, rows: JobFigures[]): void {
   if (rows.length === 0) return;
   console.log(`\n${title}`);
   console.log(

@@ -11,7 +11,8 @@
  * SIGINT/SIGTERM or when stdin closes (so it never outlives the bench that spawned it).
  *
  * Flags: `--records N` (default 1,000,000) synthetic records in namespace `test`, set
- * `bench`; `--nodes N` (default 3); `--namespaces a,b` (default test,bar).
+ * `bench`; `--nodes N` (default 3); `--namespaces a,b` (default test,bar); `--blob-bytes N`
+ * (default 16) bytes of each record's blob bin.
  *
  * @module
  */
@@ -27,6 +28,8 @@ export interface SeedOptions {
   namespace?: string;
   /** Set. @default "bench" */
   set?: string;
+  /** Bytes of the blob bin `b` (random, so it does not compress). @default 16 */
+  blobBytes?: number;
 }
 
 const WORDS = (
@@ -74,10 +77,11 @@ export function seedBenchRecords(
     while (s.length < min) s += " " + WORDS[rand() % WORDS.length];
     return s;
   };
+  const blobBytes = opts.blobBytes ?? 16;
   for (let i = 0; i < count; i++) {
-    const b = new Uint8Array(16);
+    const b = new Uint8Array(blobBytes);
     const v = new DataView(b.buffer);
-    for (let j = 0; j < 16; j += 4) v.setUint32(j, rand());
+    for (let j = 0; j + 4 <= blobBytes; j += 4) v.setUint32(j, rand());
     put({
       namespace,
       set,
@@ -109,7 +113,9 @@ if (import.meta.main) {
   // A source cluster for `asbackup xdr` as well (idle until a DC is created).
   XdrEmulation.attach(emu.cluster);
   const t0 = performance.now();
-  seedBenchRecords((r) => emu.put(r as Parameters<typeof emu.put>[0]), records);
+  seedBenchRecords((r) => emu.put(r as Parameters<typeof emu.put>[0]), records, {
+    blobBytes: Number(flag("blob-bytes", "16")),
+  });
   console.error(
     `bench_server: seeded ${records} records in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );

@@ -2,7 +2,9 @@
  * Runs every test suite of the project and prints one closing line
  * `N passed, N failed` built from the real results:
  *
- * 1. the Deno tests (`deno test`, JUnit report read back), then
+ * 1. the Deno tests (`deno test`, JUnit report read back), the cloud ones among them
+ *    starting the object store servers of `tests/cloud-peers` (Azurite, s3rver), whose npm
+ *    packages are installed first when missing; then
  * 2. the conformance tests, in which the official Node client (under Node 20) talks to
  *    the emulator (`node --test`, JUnit report read back). Their npm packages are
  *    installed first when missing.
@@ -85,8 +87,16 @@ async function run(cmd: string[], cwd: string, env: Record<string, string> = {})
 const results: SuiteResult[] = [];
 const deno = Deno.execPath();
 
-// 1. Deno tests.
+/** Runs `npm ci` in a folder of Node packages unless `marker` (a package) is installed. */
+async function npmInstalled(dir: string, marker: string): Promise<number> {
+  const installed = await Deno.stat(`${dir}/node_modules/${marker}`).then(() => true, () => false);
+  return installed ? 0 : await run(["npm", "ci", "--no-audit", "--no-fund"], dir);
+}
+
+// 1. Deno tests (the cloud tests start the servers of tests/cloud-peers; a failed install
+// fails them with a message naming it).
 {
+  await npmInstalled(`${root}tests/cloud-peers`, "azurite");
   const junit = `${reports}/deno.xml`;
   await Deno.remove(junit).catch(() => {});
   const code = await run(
@@ -100,14 +110,7 @@ const deno = Deno.execPath();
 const conformance = `${root}tests/conformance`;
 const hasConformance = await Deno.stat(`${conformance}/package.json`).then(() => true, () => false);
 if (hasConformance && Deno.env.get("AEROBAK_SKIP_CONFORMANCE") !== "1" && Deno.args.length === 0) {
-  const installed = await Deno.stat(`${conformance}/node_modules/aerospike`).then(
-    () => true,
-    () => false,
-  );
-  let code = 0;
-  if (!installed) {
-    code = await run(["npm", "ci", "--no-audit", "--no-fund"], conformance);
-  }
+  let code = await npmInstalled(conformance, "aerospike");
   const junit = `${reports}/conformance.xml`;
   await Deno.remove(junit).catch(() => {});
   if (code === 0) {

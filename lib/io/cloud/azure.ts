@@ -6,7 +6,7 @@
  *   plus Put Block List. An aborted upload sends nothing: Azure discards uncommitted blocks
  *   by itself (after a week).
  * - Reads are Get Blob from an offset (`x-ms-range`), pinned to the first read's ETag with
- *   `If-Match` so a resumed read never mixes two versions of a blob.
+ *   `If-Match` (and the answer's ETag checked) so a resumed read never mixes two versions.
  * - Blobs in the Archive tier are rehydrated (Set Blob Tier, priority High) to the configured
  *   tier and polled until readable, as backup-go's reader does; without a tier they are refused.
  * - Authentication: Shared Key (account name and key), an Entra ID client secret (OAuth2
@@ -528,9 +528,18 @@ export class AzureBlobStore implements ObjectStore {
       held.release();
       return emptyStream();
     }
+    const tag = res.headers.get("etag");
     if (offset === 0) {
-      const tag = res.headers.get("etag");
       if (tag !== null) this.#etags.set(key, tag);
+    } else if (etag !== undefined && tag !== null && tag !== etag) {
+      // A server that ignores If-Match sends the new blob: never splice it onto the old one.
+      held.release();
+      await res.body?.cancel();
+      throw new AerobakError(
+        "STORAGE_READ",
+        `Cannot read ${what} from byte ${offset}: the blob changed while it was read (ETag ${etag}, now ${tag})`,
+        { location: { file: what } },
+      );
     }
     const expected = Number(res.headers.get("content-length") ?? NaN);
     const fail = (message: string, cause?: unknown) =>

@@ -14,10 +14,11 @@ import { concatBytes } from "../../_test_utils.ts";
 import { azureCrc64 } from "./azure.ts";
 import { escapeXml } from "./xml.ts";
 
-/** Azurite's well-known account and key (public, for local development only). */
-const AZURITE_ACCOUNT = "devstoreaccount1";
-const AZURITE_KEY =
-  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHqeksoGMGw==";
+/** Azurite's well-known development account (public, for local development only). */
+export const AZURITE_ACCOUNT = "devstoreaccount1";
+/** The well-known key of {@linkcode AZURITE_ACCOUNT}. */
+export const AZURITE_KEY =
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /** Tiers a block blob can be given. */
 const BLOCK_TIERS = ["Hot", "Cool", "Cold", "Archive"];

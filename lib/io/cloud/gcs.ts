@@ -268,14 +268,14 @@ export class GcsStore implements ObjectStore {
 
   /**
    * Downloads an object from `offset` to its end. A read from 0 remembers the object's
-   * generation; a read from further on asks for that generation, so an object replaced
-   * meanwhile fails with `STORAGE_NOT_FOUND` instead of mixing two versions.
+   * generation; a read from further on asks for that generation (and checks the answer's),
+   * so an object replaced meanwhile fails with `STORAGE_READ` instead of mixing two versions.
    *
    * @param key Object key.
    * @param offset First byte to read.
    * @returns The bytes; a broken download errors the stream (the reader resumes).
    * @throws {AerobakError} `STORAGE_NOT_FOUND` for a missing object, `STORAGE_AUTH`,
-   *   `STORAGE_READ`.
+   *   `STORAGE_READ` (a replaced object included).
    */
   read(key: string, offset: number): Promise<ReadableStream<Uint8Array>> {
     const generation = offset > 0 ? this.#generations.get(key) : undefined;
@@ -293,8 +293,28 @@ export class GcsStore implements ObjectStore {
       ok: (s) => s === 200 || s === 206 || (s === 416 && offset > 0),
       failCode: "STORAGE_READ",
     };
+    const changed = (now: string) =>
+      new AerobakError(
+        "STORAGE_READ",
+        `Cannot resume reading ${this.describe(key)} at byte ${offset}: the object changed ` +
+          `since the read started (generation ${generation}, ${now})`,
+        { location: { file: this.describe(key) } },
+      );
     return withRetry(async () => {
-      const { res, release } = await this.#t.send(call);
+      let answer: Answer;
+      try {
+        answer = await this.#t.send(call);
+      } catch (err) {
+        // The generation first read is gone: the object was replaced or deleted.
+        if (
+          generation !== undefined && err instanceof AerobakError &&
+          err.code === "STORAGE_NOT_FOUND"
+        ) {
+          throw changed("that generation is gone");
+        }
+        throw err;
+      }
+      const { res, release } = answer;
       if (res.status === 416) {
         release();
         await res.body?.cancel();
@@ -302,6 +322,12 @@ export class GcsStore implements ObjectStore {
       }
       const gen = res.headers.get("x-goog-generation");
       if (offset === 0 && gen !== null) this.#generations.set(key, gen);
+      if (generation !== undefined && gen !== null && gen !== generation) {
+        // A server that ignores the generation parameter sends the new object.
+        release();
+        await res.body?.cancel();
+        throw changed(`now generation ${gen}`);
+      }
       // A server that ignores Range sends the whole object: skip what was read already.
       // A broken download errors the stream as it is: the resumable reader retries it from
       // where it stopped.

@@ -464,8 +464,8 @@ Deno.test("GcsStore refuses to resume a read of an object replaced meanwhile", a
     await store.put("f.asb", bytes(1000, 9));
     await rejectsWith(
       store.read("f.asb", 500),
-      "STORAGE_NOT_FOUND",
-      /gs:\/\/test-bucket\/f\.asb \(generation \d+, from byte 500\)/,
+      "STORAGE_READ",
+      /gs:\/\/test-bucket\/f\.asb at byte 500: the object changed since the read started \(generation \d+, that generation is gone\)/,
     );
   });
 });

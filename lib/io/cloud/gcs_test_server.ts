@@ -1,7 +1,8 @@
 /**
  * An in-process fake of the parts of Google Cloud Storage and Google OAuth that
- * {@linkcode GcsStore} uses, for tests: the JSON API (list, media download with Range, media
- * and resumable uploads, delete), the OAuth token endpoint and the GCE metadata server.
+ * {@linkcode GcsStore} and Google's own client use, for tests: the JSON API (list, object
+ * metadata, media download with Range, media, multipart and resumable uploads, delete), the
+ * OAuth token endpoint and the GCE metadata server.
  *
  * Authentication is checked independently of the client: a service account's JWT must carry
  * a valid RS256 signature for the test's public key and the expected claims (`iss`, `scope`,
@@ -356,11 +357,19 @@ export function startGcsTestServer(options: GcsTestServerOptions = {}): Promise<
       }
       return incomplete(session);
     }
-    const m = /^bytes (\d+)-(\d+)\/(\*|\d+)$/.exec(cr);
-    if (m === null) return gcsError(400, `Bad Content-Range "${cr}"`, "invalid");
-    const from = Number(m[1]);
-    const to = Number(m[2]);
-    const total = m[3] === "*" ? undefined : Number(m[3]);
+    // `bytes N-*/…` (Google's clients stream an upload of unknown size so): the body is the
+    // rest of the object, which is complete when the request ends.
+    const rest = /^bytes (\d+)-\*\/(\*|\d+)$/.exec(cr);
+    const m = rest === null ? /^bytes (\d+)-(\d+)\/(\*|\d+)$/.exec(cr) : null;
+    if (rest === null && m === null) {
+      return gcsError(400, `Bad Content-Range "${cr}"`, "invalid");
+    }
+    const from = Number((rest ?? m!)[1]);
+    const to = rest === null ? Number(m![2]) : from + body.length - 1;
+    const totalText = rest === null ? m![3] : rest[2];
+    const total = totalText === "*"
+      ? (rest === null ? undefined : from + body.length)
+      : Number(totalText);
     if (to - from + 1 !== body.length) {
       return gcsError(
         400,
@@ -440,6 +449,11 @@ export function startGcsTestServer(options: GcsTestServerOptions = {}): Promise<
     if (req.method === "GET" && path.startsWith(`${json}/`) && q.get("alt") === "media") {
       return download(decodeURIComponent(path.slice(json.length + 1)), q, req);
     }
+    if (req.method === "GET" && path.startsWith(`${json}/`)) {
+      const name = decodeURIComponent(path.slice(json.length + 1));
+      if (!objects.has(name)) return gcsError(404, `No such object: ${bucket}/${name}`, "notFound");
+      return Response.json(resource(name));
+    }
     if (req.method === "DELETE" && path.startsWith(`${json}/`)) {
       const name = decodeURIComponent(path.slice(json.length + 1));
       if (!objects.delete(name)) {
@@ -453,13 +467,32 @@ export function startGcsTestServer(options: GcsTestServerOptions = {}): Promise<
       if (!name) return gcsError(400, "Required parameter: name", "required");
       return finish(name, new Uint8Array(await req.arrayBuffer()), req.headers.get("x-goog-hash"));
     }
+    if (req.method === "POST" && path === upload && q.get("uploadType") === "multipart") {
+      const parsed = multipartRelated(
+        req.headers.get("content-type") ?? "",
+        new Uint8Array(await req.arrayBuffer()),
+      );
+      if (typeof parsed === "string") return gcsError(400, parsed, "invalid");
+      const name = q.get("name") ?? parsed.metadata.name;
+      if (typeof name !== "string" || name === "") {
+        return gcsError(400, "Required parameter: name", "required");
+      }
+      const hash = typeof parsed.metadata.crc32c === "string"
+        ? `crc32c=${parsed.metadata.crc32c}`
+        : req.headers.get("x-goog-hash");
+      return finish(name, parsed.media, hash);
+    }
     if (req.method === "POST" && path === upload && q.get("uploadType") === "resumable") {
       const name = q.get("name");
       if (!name) return gcsError(400, "Required parameter: name", "required");
       await req.body?.cancel();
       const id = randomBytes(16).toString("hex");
       sessions.set(id, { name, data: [], size: 0 });
-      const location = `${base}${upload}?${new URLSearchParams({
+      // The session URI names the host the client asked, as Cloud Storage's does (a proxy
+      // in front of the fake stays in the path of the chunks).
+      const location = `http://${
+        req.headers.get("host") ?? base.slice(7)
+      }${upload}?${new URLSearchParams({
         uploadType: "resumable",
         name,
         upload_id: id,
@@ -492,7 +525,16 @@ export function startGcsTestServer(options: GcsTestServerOptions = {}): Promise<
       }
       return issue();
     }
-    return await storage(req, url);
+    try {
+      return await storage(req, url);
+    } catch (err) {
+      // A client that went away mid-request (a killed backup) leaves a body that cannot be
+      // read: nobody waits for the answer.
+      if (err instanceof Deno.errors.BadResource || req.signal.aborted) {
+        return new Response(null, { status: 499 });
+      }
+      throw err;
+    }
   }
 
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handle);
@@ -552,6 +594,43 @@ function checkJwt(
   }
   if (exp <= want.nowS) return "Invalid JWT: Token must be a short-lived token (expired)";
   return undefined;
+}
+
+/**
+ * The metadata (JSON) and media parts of a `multipart/related` upload body, or what is wrong
+ * with it.
+ */
+function multipartRelated(
+  contentType: string,
+  body: Uint8Array,
+): { metadata: Record<string, unknown>; media: Uint8Array } | string {
+  const boundary = /boundary="?([^";]+)"?/.exec(contentType)?.[1];
+  if (!/^multipart\/related/i.test(contentType) || boundary === undefined) {
+    return `Expected a multipart/related body, got "${contentType}"`;
+  }
+  // Latin-1 keeps one character per byte, so text offsets are byte offsets.
+  const text = Buffer.from(body).toString("latin1");
+  const parts: Uint8Array[] = [];
+  const delimiter = `--${boundary}`;
+  let at = text.indexOf(delimiter);
+  while (at >= 0) {
+    const start = at + delimiter.length;
+    if (text.startsWith("--", start)) break;
+    const next = text.indexOf(`\r\n${delimiter}`, start);
+    if (next < 0) return "The multipart body has no closing boundary";
+    const head = text.indexOf("\r\n\r\n", start);
+    if (head < 0 || head > next) return "A part of the multipart body has no headers";
+    parts.push(body.subarray(head + 4, next));
+    at = next + 2;
+  }
+  if (parts.length !== 2) return `Expected 2 parts (metadata, media), got ${parts.length}`;
+  let metadata: Record<string, unknown>;
+  try {
+    metadata = JSON.parse(new TextDecoder().decode(parts[0]));
+  } catch {
+    return "The metadata part is not JSON";
+  }
+  return { metadata, media: parts[1] };
 }
 
 /** A JSON API error answer. */

@@ -386,8 +386,8 @@ export class S3Store implements ObjectStore {
 
   /**
    * Reads an object from a byte (GetObject with `Range: bytes=<offset>-`). A resumed read
-   * (offset > 0) sends `If-Match` with the ETag the first read saw, so a replaced object is
-   * not spliced. An archived object is restored first when `restoreTier` is set.
+   * (offset > 0) sends `If-Match` with the ETag the first read saw and checks the ETag of the
+   * answer (for servers that ignore `If-Match`), so a replaced object is never spliced. An archived object is restored first when `restoreTier` is set.
    *
    * @param key Object key.
    * @param offset First byte.
@@ -443,9 +443,20 @@ export class S3Store implements ObjectStore {
       }
       throw err;
     }
+    const tag = open.res.headers.get("etag");
     if (offset === 0) {
-      const tag = open.res.headers.get("etag");
       if (tag !== null) this.#etags.set(key, tag);
+    } else if (etag !== undefined && tag !== null && tag !== etag) {
+      // A server that ignores If-Match (s3rver, some S3-compatible stores) sends the new
+      // object: its ETag tells, and its bytes are never spliced onto the old ones.
+      open.done();
+      await open.res.body?.cancel();
+      throw new AerobakError(
+        "STORAGE_READ",
+        `Cannot resume reading ${this.describe(key)} at byte ${offset}: ` +
+          `the object changed since the read started (ETag ${etag}, now ${tag})`,
+        { location: { file: this.describe(key) } },
+      );
     }
     // A server that ignores Range sends the whole object: drop what was already read.
     const skip = open.res.status === 200 ? offset : 0;
